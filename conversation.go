@@ -1,0 +1,143 @@
+package convo
+
+// Account types.
+const (
+	AccountSMS      = "sms"
+	AccountLine     = "line"
+	AccountWhatsApp = "whatsapp"
+)
+
+// Account is one configured channel endpoint of a customer.
+type Account struct {
+	ID         string `json:"id"`
+	CustomerID string `json:"customer_id"`
+	Type       string `json:"type"`
+	Name       string `json:"name"`
+	Detail     string `json:"detail"`
+	// Secret and Token are provider credentials; write-only.
+	Secret        string       `json:"-"`
+	Token         string       `json:"-"`
+	ProviderData  ProviderData `json:"provider_data"`
+	MessageFlowID string       `json:"message_flow_id"`
+	// HookURL is where the provider posts inbound traffic for this account.
+	HookURL  string `json:"hook_url"`
+	TMCreate Time   `json:"tm_create"`
+	TMUpdate Time   `json:"tm_update"`
+	TMDelete Time   `json:"tm_delete"`
+}
+
+// ProviderData is the per-type configuration of an account. AppSecret is
+// write-only and never rendered.
+type ProviderData struct {
+	PhoneNumberID      string `json:"phone_number_id,omitempty"`
+	DisplayPhoneNumber string `json:"display_phone_number,omitempty"`
+	AccountSID         string `json:"account_sid,omitempty"`
+	Number             string `json:"number,omitempty"`
+	AppSecret          string `json:"-"`
+}
+
+// IsDeleted reports whether the account was deleted.
+func (a *Account) IsDeleted() bool { return !a.TMDelete.IsNever() }
+
+// Conversation types.
+const (
+	ConversationMessage  = "message"
+	ConversationLine     = "line"
+	ConversationWhatsApp = "whatsapp"
+)
+
+// Owner types.
+const (
+	OwnerNone  = ""
+	OwnerAgent = "agent"
+)
+
+// Conversation is the thread between one business address and one peer.
+type Conversation struct {
+	ID         string  `json:"id"`
+	CustomerID string  `json:"customer_id"`
+	OwnerType  string  `json:"owner_type"`
+	OwnerID    string  `json:"owner_id"`
+	AccountID  string  `json:"account_id"`
+	Name       string  `json:"name"`
+	Detail     string  `json:"detail"`
+	Type       string  `json:"type"`
+	DialogID   string  `json:"dialog_id"`
+	Self       Address `json:"self"`
+	Peer       Address `json:"peer"`
+	TMCreate   Time    `json:"tm_create"`
+	TMUpdate   Time    `json:"tm_update"`
+	TMDelete   Time    `json:"tm_delete"`
+}
+
+// IsDeleted reports whether the conversation was deleted.
+func (c *Conversation) IsDeleted() bool { return !c.TMDelete.IsNever() }
+
+// Message directions and statuses.
+const (
+	DirectionIncoming = "incoming"
+	DirectionOutgoing = "outgoing"
+
+	MessageProgressing = "progressing"
+	MessageDone        = "done"
+	MessageFailed      = "failed"
+)
+
+// Message is one message of a conversation, in either direction.
+type Message struct {
+	ID             string  `json:"id"`
+	CustomerID     string  `json:"customer_id"`
+	ConversationID string  `json:"conversation_id"`
+	Direction      string  `json:"direction"`
+	Status         string  `json:"status"`
+	ReferenceType  string  `json:"reference_type"`
+	ReferenceID    string  `json:"reference_id"`
+	Source         Address `json:"source"`
+	Destination    Address `json:"destination"`
+	Text           string  `json:"text"`
+	Medias         []Media `json:"medias"`
+	TMCreate       Time    `json:"tm_create"`
+	TMUpdate       Time    `json:"tm_update"`
+	TMDelete       Time    `json:"tm_delete"`
+	// AccountID is the account the message went through.
+	AccountID string `json:"-"`
+	// ProviderID is the provider's id of the message (LINE message id, wamid,
+	// MessageSid); with AccountID it identifies a provider retry. Empty when unknown.
+	ProviderID string `json:"-"`
+}
+
+// Media types.
+const (
+	MediaImage    = "image"
+	MediaVideo    = "video"
+	MediaAudio    = "audio"
+	MediaFile     = "file"
+	MediaLocation = "location"
+	MediaSticker  = "sticker"
+)
+
+// Media is an attachment of a message; Filename holds its URL.
+type Media struct {
+	ID         string `json:"id"`
+	CustomerID string `json:"customer_id"`
+	Type       string `json:"type"`
+	Filename   string `json:"filename"`
+	TMCreate   Time   `json:"tm_create"`
+	TMUpdate   Time   `json:"tm_update"`
+	TMDelete   Time   `json:"tm_delete"`
+}
+
+// MessageStatusRank orders statuses so that a status only moves forward:
+// progressing, then done (accepted), then failed, because providers may
+// report a failure after accepting a message but never the reverse.
+func MessageStatusRank(s string) int {
+	switch s {
+	case MessageProgressing:
+		return 0
+	case MessageDone:
+		return 1
+	case MessageFailed:
+		return 2
+	}
+	return -1
+}

@@ -1,0 +1,137 @@
+package convo
+
+import "context"
+
+// Store is the durable state of convo. Every use case runs in one transaction.
+type Store interface {
+	// Update runs fn in one read-write transaction. When Update returns nil,
+	// everything fn wrote is durably committed. An error from fn rolls back.
+	Update(ctx context.Context, fn func(Tx) error) error
+	// View runs fn with read-only access to committed state.
+	View(ctx context.Context, fn func(Tx) error) error
+	// Close releases the database.
+	Close() error
+}
+
+// Tx is the set of queries available inside a Store transaction. Getters
+// return soft-deleted rows too (the caller decides); a missing row is an
+// *Error with status ENotFound, never a nil result.
+type Tx interface {
+	CreateCustomer(ctx context.Context, c *Customer) error
+	GetCustomer(ctx context.Context, id string) (*Customer, error)
+	ListCustomers(ctx context.Context, p CustomerListParams) ([]*Customer, error)
+	UpdateCustomer(ctx context.Context, c *Customer) error
+	CountCustomers(ctx context.Context) (int, error)
+
+	// CreateAgent fails with EConflict when a live agent has the username.
+	CreateAgent(ctx context.Context, a *Agent) error
+	GetAgent(ctx context.Context, id string) (*Agent, error)
+	// GetAgentByUsername finds a live agent.
+	GetAgentByUsername(ctx context.Context, username string) (*Agent, error)
+	ListAgents(ctx context.Context, p AgentListParams) ([]*Agent, error)
+	UpdateAgent(ctx context.Context, a *Agent) error
+
+	CreateAccessKey(ctx context.Context, k *AccessKey) error
+	GetAccessKey(ctx context.Context, id string) (*AccessKey, error)
+	// GetAccessKeyByHash finds a live key by the SHA-256 of its token.
+	GetAccessKeyByHash(ctx context.Context, hash string) (*AccessKey, error)
+	ListAccessKeys(ctx context.Context, p AccessKeyListParams) ([]*AccessKey, error)
+	UpdateAccessKey(ctx context.Context, k *AccessKey) error
+
+	CreateAccount(ctx context.Context, a *Account) error
+	GetAccount(ctx context.Context, id string) (*Account, error)
+	ListAccounts(ctx context.Context, p AccountListParams) ([]*Account, error)
+	UpdateAccount(ctx context.Context, a *Account) error
+
+	// CreateConversation fails with EConflict, without aborting the
+	// transaction, when a live conversation has the same (account, dialog).
+	CreateConversation(ctx context.Context, c *Conversation) error
+	GetConversation(ctx context.Context, id string) (*Conversation, error)
+	// GetLiveConversation finds the live conversation of (account, dialog).
+	GetLiveConversation(ctx context.Context, accountID, dialogID string) (*Conversation, error)
+	ListConversations(ctx context.Context, p ConversationListParams) ([]*Conversation, error)
+	UpdateConversation(ctx context.Context, c *Conversation) error
+
+	// CreateMessage fails with EConflict, without aborting the transaction,
+	// when a message with the same non-empty (AccountID, ProviderID) exists.
+	CreateMessage(ctx context.Context, m *Message) error
+	GetMessage(ctx context.Context, id string) (*Message, error)
+	GetMessageByProviderID(ctx context.Context, accountID, providerID string) (*Message, error)
+	ListMessages(ctx context.Context, p MessageListParams) ([]*Message, error)
+	UpdateMessage(ctx context.Context, m *Message) error
+
+	// CreateJob records work to run after the commit.
+	CreateJob(ctx context.Context, j *Job) error
+	// ClaimJobs leases due jobs (or the one with p.ID) to the caller until
+	// p.LeaseUntil and counts the attempt; jobs leased by others are skipped.
+	ClaimJobs(ctx context.Context, p ClaimJobsParams) ([]*Job, error)
+	// RescheduleJob releases a job's lease and makes it due at runAt.
+	RescheduleJob(ctx context.Context, id string, runAt Time, lastError string) error
+	// DeleteJob removes a finished job.
+	DeleteJob(ctx context.Context, id string) error
+
+	// GetSetting returns a process-wide setting (ENotFound when unset).
+	GetSetting(ctx context.Context, key string) (string, error)
+	// InitSetting stores value under key unless the key is set, and returns
+	// the value in force, so that concurrent first starts agree.
+	InitSetting(ctx context.Context, key, value string) (string, error)
+}
+
+// Cursor is a position in a newest-first list: rows strictly older than
+// (Time, ID). An empty ID means strictly older than Time.
+type Cursor struct {
+	Time Time
+	ID   string
+}
+
+// Page selects a slice of a newest-first list.
+type Page struct {
+	// After, when set, starts the page after that position.
+	After *Cursor
+	// Limit is the number of rows to return at most.
+	Limit int
+}
+
+// CustomerListParams selects customers (live ones only).
+type CustomerListParams struct {
+	Page
+}
+
+// AgentListParams selects live agents of a customer.
+type AgentListParams struct {
+	CustomerID string
+	// Status, when set, keeps agents with that status.
+	Status string
+	Page
+}
+
+// AccessKeyListParams selects live access keys of a customer.
+type AccessKeyListParams struct {
+	CustomerID string
+	Page
+}
+
+// AccountListParams selects accounts of a customer.
+type AccountListParams struct {
+	CustomerID string
+	Deleted    bool
+	Page
+}
+
+// ConversationListParams selects conversations of a customer. Empty filter
+// fields do not filter. Deleted false lists live rows, true deleted ones.
+type ConversationListParams struct {
+	CustomerID string
+	OwnerID    string
+	AccountID  string
+	Type       string
+	DialogID   string
+	Deleted    bool
+	Page
+}
+
+// MessageListParams selects the messages of one conversation.
+type MessageListParams struct {
+	ConversationID string
+	Page
+}
