@@ -1,0 +1,352 @@
+// Package sqlstore implements convo.Store on SQLite and PostgreSQL with one
+// set of SQL statements, written with ? placeholders and rebound for
+// PostgreSQL. Schema changes are goose migrations embedded per dialect.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io/fs"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/convohq/convo"
+)
+
+// Dialect names returned by DB.Dialect.
+const (
+	DialectSQLite   = "sqlite"
+	DialectPostgres = "postgres"
+)
+
+//go:embed migrations
+var migrations embed.FS
+
+// Options tunes a store beyond its DSN.
+type Options struct {
+	// SQLiteSynchronous is SQLite's synchronous pragma. "" or "FULL" fsyncs
+	// every commit, so an acknowledged transaction survives a power loss;
+	// "NORMAL" is faster but a power loss may drop the latest commits
+	// (the database stays consistent). PostgreSQL ignores it.
+	SQLiteSynchronous string
+}
+
+// DB is a convo.Store over SQLite or PostgreSQL. Update runs on the writer
+// handle and View on a separate read-only handle.
+type DB struct {
+	dialect string
+	writer  *sql.DB
+	reader  *sql.DB
+}
+
+var _ convo.Store = (*DB)(nil)
+
+// Open connects to dsn, "sqlite:PATH" or "postgres://..." (also
+// "postgresql://..."), applies the pending migrations and returns the store.
+func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
+	var db *DB
+	var err error
+	switch {
+	case strings.HasPrefix(dsn, "sqlite:"):
+		db, err = openSQLite(strings.TrimPrefix(dsn, "sqlite:"), opts)
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		db, err = openPostgres(dsn)
+	default:
+		// The DSN may hold a password, so it is not echoed.
+		return nil, errors.New("sqlstore: the database DSN must start with sqlite:, postgres:// or postgresql://")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := migrate(ctx, db.writer, db.dialect); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+func openSQLite(path string, opts Options) (*DB, error) {
+	if path == "" {
+		return nil, errors.New("sqlstore: sqlite: DSN has no file path")
+	}
+	synchronous := strings.ToUpper(opts.SQLiteSynchronous)
+	switch synchronous {
+	case "":
+		synchronous = "FULL"
+	case "FULL", "NORMAL":
+	default:
+		return nil, fmt.Errorf("sqlstore: SQLiteSynchronous must be FULL or NORMAL, not %q", opts.SQLiteSynchronous)
+	}
+	// Immediate transactions take the write lock at BEGIN, so a writer from
+	// another process waits under busy_timeout instead of failing with SQLITE_BUSY.
+	writer, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=synchronous("+synchronous+")&_pragma=busy_timeout(10000)&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: %w", err)
+	}
+	// SQLite allows one writer at a time; more connections would only wait on its lock.
+	writer.SetMaxOpenConns(1)
+	reader, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=query_only(1)")
+	if err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("sqlstore: %w", err)
+	}
+	reader.SetMaxOpenConns(4)
+	reader.SetMaxIdleConns(4)
+	return &DB{dialect: DialectSQLite, writer: writer, reader: reader}, nil
+}
+
+func openPostgres(dsn string) (*DB, error) {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: postgres DSN: %w", err)
+	}
+	readCfg := cfg.Copy()
+	// The server itself refuses writes made through View.
+	readCfg.RuntimeParams["default_transaction_read_only"] = "on"
+	db := &DB{dialect: DialectPostgres, writer: stdlib.OpenDB(*cfg), reader: stdlib.OpenDB(*readCfg)}
+	// Two pools of 10 leave room under PostgreSQL's default 100 connections for several replicas.
+	for _, pool := range []*sql.DB{db.writer, db.reader} {
+		pool.SetMaxOpenConns(10)
+		pool.SetMaxIdleConns(10)
+	}
+	return db, nil
+}
+
+// migrate applies the embedded migrations of dialect. On PostgreSQL an
+// advisory lock lets replicas that start together migrate one at a time.
+func migrate(ctx context.Context, db *sql.DB, dialect string) error {
+	files, err := fs.Sub(migrations, "migrations/"+dialect)
+	if err != nil {
+		return fmt.Errorf("sqlstore: migrations: %w", err)
+	}
+	gooseDialect := goose.DialectSQLite3
+	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true)}
+	if dialect == DialectPostgres {
+		gooseDialect = goose.DialectPostgres
+		lockID, err := migrationLockID(ctx, db)
+		if err != nil {
+			return err
+		}
+		locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(lockID), lock.WithLockTimeout(1, 300))
+		if err != nil {
+			return fmt.Errorf("sqlstore: migration lock: %w", err)
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	provider, err := goose.NewProvider(gooseDialect, db, files, opts...)
+	if err != nil {
+		return fmt.Errorf("sqlstore: migrations: %w", err)
+	}
+	if _, err := provider.Up(ctx); err != nil {
+		return fmt.Errorf("sqlstore: migrate: %w", err)
+	}
+	return nil
+}
+
+// migrationLockID derives the advisory lock from the schema, so that stores in
+// different schemas of one database (tests, tenants) do not wait on each other.
+func migrationLockID(ctx context.Context, db *sql.DB) (int64, error) {
+	var schema sql.NullString
+	if err := db.QueryRowContext(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
+		return 0, fmt.Errorf("sqlstore: connect: %w", err)
+	}
+	if !schema.Valid {
+		return 0, errors.New("sqlstore: no schema of the search_path exists")
+	}
+	h := fnv.New64a()
+	h.Write([]byte("convo migrations " + schema.String))
+	return int64(h.Sum64()), nil
+}
+
+// Dialect returns "sqlite" or "postgres".
+func (db *DB) Dialect() string { return db.dialect }
+
+// Close releases both database handles.
+func (db *DB) Close() error {
+	return errors.Join(db.reader.Close(), db.writer.Close())
+}
+
+// Update runs fn in one transaction on the writer and commits it. An error
+// from fn is returned as is after rolling back; a panic rolls back too.
+func (db *DB) Update(ctx context.Context, fn func(convo.Tx) error) error {
+	sqlTx, err := db.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlstore: begin: %w", err)
+	}
+	// After Commit this is a no-op; otherwise it undoes fn's writes, also when fn panics.
+	defer sqlTx.Rollback()
+	if err := fn(db.tx(sqlTx)); err != nil {
+		return err
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("sqlstore: commit: %w", err)
+	}
+	return nil
+}
+
+// View runs fn on the read-only handle. On SQLite fn reads one snapshot; on
+// PostgreSQL each statement reads the latest commit, which saves the
+// BEGIN and COMMIT round trips.
+func (db *DB) View(ctx context.Context, fn func(convo.Tx) error) error {
+	if db.dialect == DialectPostgres {
+		return fn(db.tx(db.reader))
+	}
+	sqlTx, err := db.reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("sqlstore: begin: %w", err)
+	}
+	defer sqlTx.Rollback()
+	return fn(db.tx(sqlTx))
+}
+
+func (db *DB) tx(q querier) *tx {
+	return &tx{q: q, postgres: db.dialect == DialectPostgres}
+}
+
+// querier is what a tx runs statements on: *sql.DB, *sql.Tx or *sql.Conn.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// tx implements convo.Tx over a querier.
+type tx struct {
+	q        querier
+	postgres bool
+}
+
+// sql returns query with placeholders in the dialect's syntax.
+func (t *tx) sql(query string) string {
+	if !t.postgres {
+		return query
+	}
+	return rebind(query)
+}
+
+var rebound sync.Map // query with ? -> query with $n
+
+// rebind rewrites the ? placeholders of query as $1, $2, ... Statements
+// here never contain a literal question mark.
+func rebind(query string) string {
+	if q, ok := rebound.Load(query); ok {
+		return q.(string)
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range query {
+		if r != '?' {
+			b.WriteRune(r)
+			continue
+		}
+		n++
+		b.WriteByte('$')
+		b.WriteString(strconv.Itoa(n))
+	}
+	rebound.Store(query, b.String())
+	return b.String()
+}
+
+// kind names a resource in the errors of interpretError.
+type kind struct {
+	what           string // e.g. "access key"
+	notFound       string // reason when the row is missing
+	conflict       string // reason when a unique key is taken
+	conflictDetail string // message when a unique key is taken
+}
+
+// interpretError turns a driver error into a convo error: a missing row into
+// NotFound, a unique violation into EConflict, anything else into an
+// internal error.
+func interpretError(err error, k kind) error {
+	var pgErr *pgconn.PgError
+	var liteErr *sqlite.Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, sql.ErrNoRows):
+		return convo.NotFound(k.notFound, k.what)
+	case errors.As(err, &pgErr) && pgErr.Code == "23505",
+		errors.As(err, &liteErr) && (liteErr.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || liteErr.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY):
+		return k.conflictError()
+	}
+	return fmt.Errorf("sqlstore: %w", err)
+}
+
+func (k kind) conflictError() error {
+	return convo.Errorf(convo.EConflict, k.conflict, "%s", k.conflictDetail)
+}
+
+// micros stores a convo.Time as microseconds since the Unix epoch.
+type micros struct{ t *convo.Time }
+
+func (m micros) Value() (driver.Value, error) { return m.t.Micros(), nil }
+
+func (m micros) Scan(src any) error {
+	us, ok := src.(int64)
+	if !ok {
+		return fmt.Errorf("sqlstore: timestamp column holds %T", src)
+	}
+	*m.t = convo.TimeFromMicros(us)
+	return nil
+}
+
+// jsonText stores a value as JSON text; a nil slice is stored as [] so that
+// it reads back as an empty slice.
+type jsonText struct{ v any }
+
+func (j jsonText) Value() (driver.Value, error) {
+	b, err := json.Marshal(j.v)
+	if string(b) == "null" {
+		return "[]", err
+	}
+	return string(b), err
+}
+
+func (j jsonText) Scan(src any) error {
+	switch s := src.(type) {
+	case string:
+		return json.Unmarshal([]byte(s), j.v)
+	case []byte:
+		return json.Unmarshal(s, j.v)
+	}
+	return fmt.Errorf("sqlstore: JSON column holds %T", src)
+}
+
+// optionalID stores an unset id ("") as convo.NilID, since PostgreSQL's uuid
+// type has no empty value.
+type optionalID struct{ id *string }
+
+func (o optionalID) Value() (driver.Value, error) {
+	if *o.id == "" {
+		return convo.NilID, nil
+	}
+	return *o.id, nil
+}
+
+func (o optionalID) Scan(src any) error {
+	switch s := src.(type) {
+	case string:
+		*o.id = s
+	case []byte:
+		*o.id = string(s)
+	default:
+		return fmt.Errorf("sqlstore: id column holds %T", src)
+	}
+	return nil
+}

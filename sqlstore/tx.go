@@ -1,0 +1,495 @@
+package sqlstore
+
+import (
+	"cmp"
+	"context"
+	"slices"
+	"strings"
+
+	"github.com/convohq/convo"
+)
+
+// live and deleted select rows by tm_delete; the literal (convo.Never in
+// microseconds) must match the partial indexes of the migrations.
+const (
+	live    = "tm_delete = 253370764800000000"
+	deleted = "tm_delete <> 253370764800000000"
+)
+
+// table maps a domain type to the columns of its table.
+type table[T any] struct {
+	kind
+	columns []string // the fixed columns (id first), then the mutable ones
+	nFixed  int
+	// fields returns pointers to row's fields in the order of columns.
+	fields func(row *T) []any
+	// idColumns holds the positions of UUID columns, checked before writing.
+	idColumns []int
+
+	selectSQL, insertSQL, updateSQL string
+}
+
+// idColumnNames are the columns of type UUID on PostgreSQL.
+var idColumnNames = map[string]bool{"id": true, "customer_id": true, "owner_id": true, "account_id": true, "conversation_id": true}
+
+// newTable describes table name: fixed columns are written once by insert
+// (id first), mutable ones by every update; onConflict, when set, is the
+// ON CONFLICT target whose clash is reported as k.conflict.
+func newTable[T any](k kind, name, fixed, mutable, onConflict string, fields func(*T) []any) *table[T] {
+	fixedCols, mutableCols := strings.Split(fixed, ", "), strings.Split(mutable, ", ")
+	cols := slices.Concat(fixedCols, mutableCols)
+	tb := &table[T]{kind: k, fields: fields, columns: cols, nFixed: len(fixedCols)}
+	for i, c := range cols {
+		if idColumnNames[c] {
+			tb.idColumns = append(tb.idColumns, i)
+		}
+	}
+	all := strings.Join(cols, ", ")
+	tb.selectSQL = "SELECT " + all + " FROM " + name
+	tb.insertSQL = "INSERT INTO " + name + " (" + all + ") VALUES (?" + strings.Repeat(", ?", len(cols)-1) + ")"
+	if onConflict != "" {
+		tb.insertSQL += " ON CONFLICT " + onConflict + " DO NOTHING"
+	}
+	tb.updateSQL = "UPDATE " + name + " SET " + strings.Join(mutableCols, " = ?, ") + " = ? WHERE id = ?"
+	return tb
+}
+
+// insert writes row; a clash on the ON CONFLICT target returns the conflict
+// error and leaves the transaction usable.
+func (tb *table[T]) insert(ctx context.Context, t *tx, row *T) error {
+	f := tb.fields(row)
+	if err := tb.checkIDs(f); err != nil {
+		return err
+	}
+	res, err := t.q.ExecContext(ctx, t.sql(tb.insertSQL), f...)
+	if err != nil {
+		return interpretError(err, tb.kind)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return interpretError(err, tb.kind)
+	} else if n == 0 {
+		return tb.conflictError()
+	}
+	return nil
+}
+
+// update writes the mutable columns of the row with row's id.
+func (tb *table[T]) update(ctx context.Context, t *tx, row *T) error {
+	f := tb.fields(row)
+	if _, ok := canonicalID(*f[0].(*string)); !ok {
+		return convo.NotFound(tb.notFound, tb.what)
+	}
+	if err := tb.checkIDs(f); err != nil {
+		return err
+	}
+	res, err := t.q.ExecContext(ctx, t.sql(tb.updateSQL), append(f[tb.nFixed:], f[0])...)
+	if err != nil {
+		return interpretError(err, tb.kind)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return interpretError(err, tb.kind)
+	} else if n == 0 {
+		return convo.NotFound(tb.notFound, tb.what)
+	}
+	return nil
+}
+
+// checkIDs puts the UUID fields in canonical form, so that both dialects
+// store and compare the same text, and rejects malformed ones.
+func (tb *table[T]) checkIDs(f []any) error {
+	for _, i := range tb.idColumns {
+		var p *string
+		switch v := f[i].(type) {
+		case *string:
+			p = v
+		case optionalID:
+			if *v.id == "" {
+				continue
+			}
+			p = v.id
+		}
+		id, ok := canonicalID(*p)
+		if !ok {
+			return convo.Invalid(convo.ReasonInvalidID, "%s %s is not a UUID", tb.what, tb.columns[i])
+		}
+		*p = id
+	}
+	return nil
+}
+
+// get returns the one row matching where.
+func (tb *table[T]) get(ctx context.Context, t *tx, where string, args ...any) (*T, error) {
+	row := new(T)
+	if err := t.q.QueryRowContext(ctx, t.sql(tb.selectSQL+" WHERE "+where), args...).Scan(tb.fields(row)...); err != nil {
+		return nil, interpretError(err, tb.kind)
+	}
+	return row, nil
+}
+
+// getByID returns the row with id, live or deleted.
+func (tb *table[T]) getByID(ctx context.Context, t *tx, id string) (*T, error) {
+	id, ok := canonicalID(id)
+	if !ok {
+		return nil, convo.NotFound(tb.notFound, tb.what)
+	}
+	return tb.get(ctx, t, "id = ?", id)
+}
+
+// list returns the rows matching f, newest first, from the page's cursor on.
+func (tb *table[T]) list(ctx context.Context, t *tx, f filter, p convo.Page) ([]*T, error) {
+	if after := p.After; after != nil {
+		us := after.Time.Micros()
+		if after.ID == "" {
+			f.add("tm_create < ?", us)
+		} else if id, ok := canonicalID(after.ID); ok {
+			// The bare tm_create bound lets both databases scan the index range.
+			f.add("tm_create <= ? AND (tm_create < ? OR id < ?)", us, us, id)
+		} else {
+			return nil, convo.Invalid(convo.ReasonInvalidToken, "the page cursor is not valid")
+		}
+	}
+	rows := []*T{}
+	if f.none {
+		return rows, nil
+	}
+	limit := p.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	query := tb.selectSQL + " WHERE " + strings.Join(f.conds, " AND ") + " ORDER BY tm_create DESC, id DESC LIMIT ?"
+	res, err := t.q.QueryContext(ctx, t.sql(query), append(f.args, limit)...)
+	if err != nil {
+		return nil, interpretError(err, tb.kind)
+	}
+	defer res.Close()
+	for res.Next() {
+		row := new(T)
+		if err := res.Scan(tb.fields(row)...); err != nil {
+			return nil, interpretError(err, tb.kind)
+		}
+		rows = append(rows, row)
+	}
+	if err := res.Err(); err != nil {
+		return nil, interpretError(err, tb.kind)
+	}
+	return rows, nil
+}
+
+// filter collects the conditions of a list query.
+type filter struct {
+	conds []string
+	args  []any
+	// none is set when a filter can match no row (an id that is not a UUID).
+	none bool
+}
+
+func (f *filter) add(cond string, args ...any) {
+	f.conds = append(f.conds, cond)
+	f.args = append(f.args, args...)
+}
+
+// equal keeps rows whose column equals v; an empty v does not filter.
+func (f *filter) equal(column, v string) {
+	if v != "" {
+		f.add(column+" = ?", v)
+	}
+}
+
+// equalID is equal for a UUID column.
+func (f *filter) equalID(column, v string) {
+	if v == "" {
+		return
+	}
+	id, ok := canonicalID(v)
+	f.none = f.none || !ok
+	f.add(column+" = ?", id)
+}
+
+// deleted keeps deleted rows when wanted, live rows otherwise.
+func (f *filter) deleted(want bool) {
+	if want {
+		f.add(deleted)
+	} else {
+		f.add(live)
+	}
+}
+
+// canonicalID returns id in canonical form; PostgreSQL would reject a
+// malformed one and abort the transaction.
+func canonicalID(id string) (string, bool) {
+	c, err := convo.ParseID(id)
+	return c, err == nil
+}
+
+var customers = newTable(
+	kind{what: "customer", notFound: "CUSTOMER_NOT_FOUND", conflict: "CUSTOMER_EXISTS", conflictDetail: "the customer exists"},
+	"customers", "id, tm_create",
+	"name, detail, email, phone_number, address, webhook_method, webhook_uri, webhook_secret, tm_update, tm_delete", "",
+	func(c *convo.Customer) []any {
+		return []any{&c.ID, micros{&c.TMCreate},
+			&c.Name, &c.Detail, &c.Email, &c.PhoneNumber, &c.Address, &c.WebhookMethod, &c.WebhookURI, &c.WebhookSecret, micros{&c.TMUpdate}, micros{&c.TMDelete}}
+	})
+
+var agents = newTable(
+	kind{what: "agent", notFound: "AGENT_NOT_FOUND", conflict: "USERNAME_TAKEN", conflictDetail: "the username is taken"},
+	"agents", "id, customer_id, tm_create",
+	"username, name, detail, ring_method, status, permission, tag_ids, addresses, password_hash, tm_update, tm_delete",
+	"(username) WHERE "+live,
+	func(a *convo.Agent) []any {
+		return []any{&a.ID, &a.CustomerID, micros{&a.TMCreate},
+			&a.Username, &a.Name, &a.Detail, &a.RingMethod, &a.Status, &a.Permission, jsonText{&a.TagIDs}, jsonText{&a.Addresses}, &a.PasswordHash, micros{&a.TMUpdate}, micros{&a.TMDelete}}
+	})
+
+var accessKeys = newTable(
+	kind{what: "access key", notFound: "ACCESSKEY_NOT_FOUND", conflict: "ACCESSKEY_EXISTS", conflictDetail: "the access key exists"},
+	"access_keys", "id, customer_id, tm_create",
+	"name, detail, token_prefix, token_hash, tm_expire, tm_update, tm_delete", "",
+	func(k *convo.AccessKey) []any {
+		return []any{&k.ID, &k.CustomerID, micros{&k.TMCreate},
+			&k.Name, &k.Detail, &k.TokenPrefix, &k.TokenHash, micros{&k.TMExpire}, micros{&k.TMUpdate}, micros{&k.TMDelete}}
+	})
+
+var accounts = newTable(
+	kind{what: "account", notFound: "ACCOUNT_NOT_FOUND", conflict: "ACCOUNT_EXISTS", conflictDetail: "the account exists"},
+	"accounts", "id, customer_id, tm_create",
+	"type, name, detail, secret, token, provider_data, app_secret, message_flow_id, hook_url, tm_update, tm_delete", "",
+	func(a *convo.Account) []any {
+		return []any{&a.ID, &a.CustomerID, micros{&a.TMCreate},
+			&a.Type, &a.Name, &a.Detail, &a.Secret, &a.Token, jsonText{&a.ProviderData}, &a.ProviderData.AppSecret, &a.MessageFlowID, &a.HookURL, micros{&a.TMUpdate}, micros{&a.TMDelete}}
+	})
+
+var conversations = newTable(
+	kind{what: "conversation", notFound: "CONVERSATION_NOT_FOUND", conflict: "CONVERSATION_EXISTS", conflictDetail: "a live conversation of this account and dialog exists"},
+	"conversations", "id, customer_id, tm_create",
+	"owner_type, owner_id, account_id, name, detail, type, dialog_id, self, peer, tm_update, tm_delete",
+	"(account_id, dialog_id) WHERE "+live,
+	func(c *convo.Conversation) []any {
+		return []any{&c.ID, &c.CustomerID, micros{&c.TMCreate},
+			&c.OwnerType, optionalID{&c.OwnerID}, &c.AccountID, &c.Name, &c.Detail, &c.Type, &c.DialogID, jsonText{&c.Self}, jsonText{&c.Peer}, micros{&c.TMUpdate}, micros{&c.TMDelete}}
+	})
+
+var messages = newTable(
+	kind{what: "message", notFound: "MESSAGE_NOT_FOUND", conflict: "MESSAGE_EXISTS", conflictDetail: "the provider's message is already stored"},
+	"messages", "id, customer_id, tm_create",
+	"conversation_id, direction, status, reference_type, reference_id, source, destination, text, medias, account_id, provider_id, tm_update, tm_delete",
+	"(account_id, provider_id) WHERE provider_id <> ''",
+	func(m *convo.Message) []any {
+		return []any{&m.ID, &m.CustomerID, micros{&m.TMCreate},
+			&m.ConversationID, &m.Direction, &m.Status, &m.ReferenceType, &m.ReferenceID, jsonText{&m.Source}, jsonText{&m.Destination}, &m.Text, jsonText{&m.Medias}, optionalID{&m.AccountID}, &m.ProviderID, micros{&m.TMUpdate}, micros{&m.TMDelete}}
+	})
+
+var settings = kind{what: "setting", notFound: "SETTING_NOT_FOUND", conflict: "SETTING_EXISTS", conflictDetail: "the setting exists"}
+
+func (t *tx) CreateCustomer(ctx context.Context, c *convo.Customer) error {
+	return customers.insert(ctx, t, c)
+}
+
+func (t *tx) GetCustomer(ctx context.Context, id string) (*convo.Customer, error) {
+	return customers.getByID(ctx, t, id)
+}
+
+func (t *tx) ListCustomers(ctx context.Context, p convo.CustomerListParams) ([]*convo.Customer, error) {
+	var f filter
+	f.deleted(false)
+	return customers.list(ctx, t, f, p.Page)
+}
+
+func (t *tx) UpdateCustomer(ctx context.Context, c *convo.Customer) error {
+	return customers.update(ctx, t, c)
+}
+
+func (t *tx) CountCustomers(ctx context.Context) (int, error) {
+	var n int
+	err := t.q.QueryRowContext(ctx, "SELECT count(*) FROM customers").Scan(&n)
+	return n, interpretError(err, customers.kind)
+}
+
+func (t *tx) CreateAgent(ctx context.Context, a *convo.Agent) error {
+	return agents.insert(ctx, t, a)
+}
+
+func (t *tx) GetAgent(ctx context.Context, id string) (*convo.Agent, error) {
+	return agents.getByID(ctx, t, id)
+}
+
+func (t *tx) GetAgentByUsername(ctx context.Context, username string) (*convo.Agent, error) {
+	return agents.get(ctx, t, "username = ? AND "+live, username)
+}
+
+func (t *tx) ListAgents(ctx context.Context, p convo.AgentListParams) ([]*convo.Agent, error) {
+	var f filter
+	f.equalID("customer_id", p.CustomerID)
+	f.equal("status", p.Status)
+	f.deleted(false)
+	return agents.list(ctx, t, f, p.Page)
+}
+
+func (t *tx) UpdateAgent(ctx context.Context, a *convo.Agent) error {
+	return agents.update(ctx, t, a)
+}
+
+func (t *tx) CreateAccessKey(ctx context.Context, k *convo.AccessKey) error {
+	return accessKeys.insert(ctx, t, k)
+}
+
+func (t *tx) GetAccessKey(ctx context.Context, id string) (*convo.AccessKey, error) {
+	return accessKeys.getByID(ctx, t, id)
+}
+
+func (t *tx) GetAccessKeyByHash(ctx context.Context, hash string) (*convo.AccessKey, error) {
+	return accessKeys.get(ctx, t, "token_hash = ? AND "+live, hash)
+}
+
+func (t *tx) ListAccessKeys(ctx context.Context, p convo.AccessKeyListParams) ([]*convo.AccessKey, error) {
+	var f filter
+	f.equalID("customer_id", p.CustomerID)
+	f.deleted(false)
+	return accessKeys.list(ctx, t, f, p.Page)
+}
+
+func (t *tx) UpdateAccessKey(ctx context.Context, k *convo.AccessKey) error {
+	return accessKeys.update(ctx, t, k)
+}
+
+func (t *tx) CreateAccount(ctx context.Context, a *convo.Account) error {
+	return accounts.insert(ctx, t, a)
+}
+
+func (t *tx) GetAccount(ctx context.Context, id string) (*convo.Account, error) {
+	return accounts.getByID(ctx, t, id)
+}
+
+func (t *tx) ListAccounts(ctx context.Context, p convo.AccountListParams) ([]*convo.Account, error) {
+	var f filter
+	f.equalID("customer_id", p.CustomerID)
+	f.deleted(p.Deleted)
+	return accounts.list(ctx, t, f, p.Page)
+}
+
+func (t *tx) UpdateAccount(ctx context.Context, a *convo.Account) error {
+	return accounts.update(ctx, t, a)
+}
+
+func (t *tx) CreateConversation(ctx context.Context, c *convo.Conversation) error {
+	return conversations.insert(ctx, t, c)
+}
+
+func (t *tx) GetConversation(ctx context.Context, id string) (*convo.Conversation, error) {
+	return conversations.getByID(ctx, t, id)
+}
+
+func (t *tx) GetLiveConversation(ctx context.Context, accountID, dialogID string) (*convo.Conversation, error) {
+	accountID, ok := canonicalID(accountID)
+	if !ok {
+		return nil, convo.NotFound(conversations.notFound, conversations.what)
+	}
+	return conversations.get(ctx, t, "account_id = ? AND dialog_id = ? AND "+live, accountID, dialogID)
+}
+
+func (t *tx) ListConversations(ctx context.Context, p convo.ConversationListParams) ([]*convo.Conversation, error) {
+	var f filter
+	f.equalID("customer_id", p.CustomerID)
+	f.equalID("owner_id", p.OwnerID)
+	f.equalID("account_id", p.AccountID)
+	f.equal("type", p.Type)
+	f.equal("dialog_id", p.DialogID)
+	f.deleted(p.Deleted)
+	return conversations.list(ctx, t, f, p.Page)
+}
+
+func (t *tx) UpdateConversation(ctx context.Context, c *convo.Conversation) error {
+	return conversations.update(ctx, t, c)
+}
+
+func (t *tx) CreateMessage(ctx context.Context, m *convo.Message) error {
+	return messages.insert(ctx, t, m)
+}
+
+func (t *tx) GetMessage(ctx context.Context, id string) (*convo.Message, error) {
+	return messages.getByID(ctx, t, id)
+}
+
+func (t *tx) GetMessageByProviderID(ctx context.Context, accountID, providerID string) (*convo.Message, error) {
+	accountID, ok := canonicalID(cmp.Or(accountID, convo.NilID))
+	if !ok {
+		return nil, convo.NotFound(messages.notFound, messages.what)
+	}
+	// provider_id <> '' keeps unknown (empty) ids from matching and lets both
+	// databases use the partial unique index.
+	return messages.get(ctx, t, "account_id = ? AND provider_id = ? AND provider_id <> ''", accountID, providerID)
+}
+
+func (t *tx) ListMessages(ctx context.Context, p convo.MessageListParams) ([]*convo.Message, error) {
+	// Without a conversation there is nothing to list, rather than every message.
+	f := filter{none: p.ConversationID == ""}
+	f.equalID("conversation_id", p.ConversationID)
+	f.deleted(false)
+	return messages.list(ctx, t, f, p.Page)
+}
+
+func (t *tx) UpdateMessage(ctx context.Context, m *convo.Message) error {
+	return messages.update(ctx, t, m)
+}
+
+func (t *tx) GetSetting(ctx context.Context, key string) (string, error) {
+	var value string
+	err := t.q.QueryRowContext(ctx, t.sql("SELECT value FROM settings WHERE key = ?"), key).Scan(&value)
+	return value, interpretError(err, settings)
+}
+
+func (t *tx) InitSetting(ctx context.Context, key, value string) (string, error) {
+	if _, err := t.q.ExecContext(ctx, t.sql("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING"), key, value); err != nil {
+		return "", interpretError(err, settings)
+	}
+	return t.GetSetting(ctx, key)
+}
+
+var jobs = kind{what: "job", notFound: "JOB_NOT_FOUND", conflict: "JOB_EXISTS", conflictDetail: "the job exists"}
+
+func (t *tx) CreateJob(ctx context.Context, j *convo.Job) error {
+	_, err := t.q.ExecContext(ctx, t.sql("INSERT INTO jobs (id, kind, ref_id, run_at, locked_until, attempts, last_error, tm_create) VALUES (?, ?, ?, ?, 0, 0, '', ?)"),
+		j.ID, j.Kind, j.RefID, j.RunAt.Micros(), j.TMCreate.Micros())
+	return interpretError(err, jobs)
+}
+
+func (t *tx) ClaimJobs(ctx context.Context, p convo.ClaimJobsParams) ([]*convo.Job, error) {
+	now := p.Now.Micros()
+	due, args := "run_at <= ? AND locked_until <= ? ORDER BY run_at LIMIT ?", []any{p.LeaseUntil.Micros(), now, now, max(p.Limit, 1)}
+	if p.ID != "" {
+		id, ok := canonicalID(p.ID)
+		if !ok {
+			return nil, nil
+		}
+		due, args = "id = ? AND locked_until <= ?", []any{p.LeaseUntil.Micros(), id, now}
+	}
+	pick := "SELECT id FROM jobs WHERE " + due
+	if t.postgres {
+		// Several processes poll one database: each job goes to exactly one.
+		pick += " FOR UPDATE SKIP LOCKED"
+	}
+	rows, err := t.q.QueryContext(ctx, t.sql("UPDATE jobs SET locked_until = ?, attempts = attempts + 1 WHERE id IN ("+pick+
+		") RETURNING id, kind, ref_id, run_at, attempts, last_error, tm_create"), args...)
+	if err != nil {
+		return nil, interpretError(err, jobs)
+	}
+	defer rows.Close()
+	var claimed []*convo.Job
+	for rows.Next() {
+		j := &convo.Job{}
+		if err := rows.Scan(&j.ID, &j.Kind, &j.RefID, micros{&j.RunAt}, &j.Attempts, &j.LastError, micros{&j.TMCreate}); err != nil {
+			return nil, interpretError(err, jobs)
+		}
+		claimed = append(claimed, j)
+	}
+	return claimed, interpretError(rows.Err(), jobs)
+}
+
+func (t *tx) RescheduleJob(ctx context.Context, id string, runAt convo.Time, lastError string) error {
+	_, err := t.q.ExecContext(ctx, t.sql("UPDATE jobs SET run_at = ?, locked_until = 0, last_error = ? WHERE id = ?"), runAt.Micros(), lastError, id)
+	return interpretError(err, jobs)
+}
+
+func (t *tx) DeleteJob(ctx context.Context, id string) error {
+	_, err := t.q.ExecContext(ctx, t.sql("DELETE FROM jobs WHERE id = ?"), id)
+	return interpretError(err, jobs)
+}
