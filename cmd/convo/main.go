@@ -1,0 +1,285 @@
+// Command convo runs the convo conversation hub: `convo serve`,
+// `convo bootstrap` and `convo version`.
+package main
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/convohq/convo"
+	"github.com/convohq/convo/httpapi"
+	"github.com/convohq/convo/line"
+	"github.com/convohq/convo/service"
+	"github.com/convohq/convo/sqlstore"
+	"github.com/convohq/convo/twilio"
+	"github.com/convohq/convo/whatsapp"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "convo:", err)
+		os.Exit(1)
+	}
+}
+
+const usage = `usage: convo <command> [flags]
+
+commands:
+  serve       run the server
+  bootstrap   create a customer, its admin agent and an access key
+  version     print the version`
+
+// run dispatches a command line.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, usage)
+		return errors.New("no command given")
+	}
+	switch args[0] {
+	case "serve":
+		return runServe(ctx, args[1:], stdout, stderr)
+	case "bootstrap":
+		return runBootstrap(ctx, args[1:], stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "convo", convo.Version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprintln(stdout, usage)
+		return nil
+	}
+	fmt.Fprintln(stderr, usage)
+	return fmt.Errorf("unknown command %q", args[0])
+}
+
+// Config is the whole configuration of a convo process.
+type Config struct {
+	// Listen is the address the HTTP server binds.
+	Listen string
+	// Database is sqlite:PATH or a postgres:// URL.
+	Database string
+	// PublicURL is how providers and users reach this server.
+	PublicURL string
+	// SQLiteSynchronous is FULL (default, survives power loss) or NORMAL.
+	SQLiteSynchronous string
+	// PasswordCost is the bcrypt cost (0: the library default).
+	PasswordCost int
+	// LineAPIURL, WhatsAppAPIURL and TwilioAPIURL are the provider hosts.
+	LineAPIURL, WhatsAppAPIURL, TwilioAPIURL string
+	// SendWait and RetryDelays tune sending (zero: the service defaults).
+	SendWait    time.Duration
+	RetryDelays []time.Duration
+}
+
+// channels builds the provider clients of cfg.
+func (cfg Config) channels() map[string]convo.Channel {
+	client := &http.Client{Timeout: 30 * time.Second}
+	lineURL, lineData := cmp.Or(cfg.LineAPIURL, line.DefaultBaseURL), ""
+	if lineURL == line.DefaultBaseURL {
+		lineData = line.DefaultDataURL
+	}
+	return map[string]convo.Channel{
+		convo.AccountLine:     &line.Client{BaseURL: lineURL, DataURL: lineData, HTTP: client},
+		convo.AccountWhatsApp: &whatsapp.Client{BaseURL: cmp.Or(cfg.WhatsAppAPIURL, whatsapp.DefaultBaseURL), HTTP: client},
+		convo.AccountSMS:      &twilio.Client{BaseURL: cmp.Or(cfg.TwilioAPIURL, twilio.DefaultBaseURL), HTTP: client},
+	}
+}
+
+func env(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok && v != "" {
+		return v
+	}
+	return def
+}
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg Config
+	fs.StringVar(&cfg.Listen, "listen", env("CONVO_LISTEN", "127.0.0.1:8080"), "address to listen on (CONVO_LISTEN)")
+	fs.StringVar(&cfg.Database, "database", env("CONVO_DATABASE", "sqlite:convo.db"), "sqlite:PATH or postgres://... (CONVO_DATABASE)")
+	fs.StringVar(&cfg.PublicURL, "public-url", env("CONVO_PUBLIC_URL", ""), "public base URL shown in hook URLs (CONVO_PUBLIC_URL; default http://LISTEN)")
+	fs.StringVar(&cfg.SQLiteSynchronous, "sqlite-synchronous", env("CONVO_SQLITE_SYNCHRONOUS", "FULL"), "SQLite synchronous mode: FULL survives power loss, NORMAL only process crashes (CONVO_SQLITE_SYNCHRONOUS)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg.LineAPIURL = env("CONVO_LINE_API_URL", "")
+	cfg.WhatsAppAPIURL = env("CONVO_WHATSAPP_API_URL", "")
+	cfg.TwilioAPIURL = env("CONVO_TWILIO_API_URL", "")
+	m := NewMain(cfg, stdout, slog.New(slog.NewJSONHandler(stderr, nil)))
+	if err := m.Open(ctx); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	m.logger.Info("shutting down")
+	return m.Close()
+}
+
+func runBootstrap(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bootstrap", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	database := fs.String("database", env("CONVO_DATABASE", "sqlite:convo.db"), "sqlite:PATH or postgres://... (CONVO_DATABASE)")
+	in := service.BootstrapInput{}
+	fs.StringVar(&in.CustomerName, "customer", "", "name of the new customer (required)")
+	fs.StringVar(&in.Username, "username", "", "username of its admin agent (required)")
+	fs.StringVar(&in.Password, "password", "", "password of its admin agent (required, 8 to 72 bytes)")
+	fs.BoolVar(&in.SuperAdmin, "super-admin", false, "also make the agent a project super-admin")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if in.CustomerName == "" || in.Username == "" || in.Password == "" {
+		return errors.New("bootstrap needs --customer, --username and --password")
+	}
+	store, err := sqlstore.Open(ctx, *database, sqlstore.Options{})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	svc := service.New(store, convo.SystemClock{}, service.Config{})
+	if err := svc.Init(ctx); err != nil {
+		return err
+	}
+	res, err := svc.Bootstrap(ctx, in)
+	if convo.ErrorReason(err) == "USERNAME_TAKEN" {
+		return fmt.Errorf("username %q is already taken", in.Username)
+	} else if err != nil {
+		if msg := convo.ErrorMessage(err); convo.ErrorStatus(err) != convo.EInternal {
+			return errors.New(msg)
+		}
+		return err
+	}
+	return json.NewEncoder(stdout).Encode(res)
+}
+
+// Main is a running convo server; end-to-end tests start it on port 0.
+type Main struct {
+	Config Config
+	// Clock is the time source; tests may replace it before Open.
+	Clock convo.Clock
+
+	stdout   io.Writer
+	logger   *slog.Logger
+	store    *sqlstore.DB
+	svc      *service.Service
+	listener net.Listener
+	server   *http.Server
+	served   chan error
+	stopJobs context.CancelFunc
+	jobsDone chan struct{}
+}
+
+// NewMain returns an unopened server.
+func NewMain(cfg Config, stdout io.Writer, logger *slog.Logger) *Main {
+	return &Main{Config: cfg, Clock: convo.SystemClock{}, stdout: stdout, logger: logger}
+}
+
+// Open migrates the database, creates the first customer on an empty
+// database, and starts serving.
+func (m *Main) Open(ctx context.Context) error {
+	store, err := sqlstore.Open(ctx, m.Config.Database, sqlstore.Options{SQLiteSynchronous: m.Config.SQLiteSynchronous})
+	if err != nil {
+		return fmt.Errorf("open database: %w", err)
+	}
+	m.store = store
+	if m.listener, err = net.Listen("tcp", m.Config.Listen); err != nil {
+		store.Close()
+		return err
+	}
+	if m.Config.PublicURL == "" {
+		m.Config.PublicURL = "http://" + m.listener.Addr().String()
+	}
+	svc := service.New(store, m.Clock, service.Config{
+		PublicURL: m.Config.PublicURL, PasswordCost: m.Config.PasswordCost, Logger: m.logger,
+		Channels: m.Config.channels(), SendWait: m.Config.SendWait, RetryDelays: m.Config.RetryDelays,
+	})
+	m.svc = svc
+	if err := svc.Init(ctx); err != nil {
+		m.closeQuietly()
+		return err
+	}
+	password, first, err := svc.FirstStart(ctx)
+	if err != nil {
+		m.closeQuietly()
+		return err
+	}
+	if first != nil {
+		// Shown once, on standard output and never in the log.
+		fmt.Fprintf(m.stdout, "convo: first start: created customer \"default\" (%s)\n"+
+			"  admin agent:  username admin, password %s\n"+
+			"  access key:   %s\n"+
+			"  try: curl '%s/v1.0/me?accesskey=%s'\n",
+			first.CustomerID, password, first.AccessKey, m.Config.PublicURL, first.AccessKey)
+	}
+	m.server = &http.Server{
+		Handler:           httpapi.New(svc, m.logger),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(m.logger.Handler(), slog.LevelWarn),
+	}
+	m.served = make(chan error, 1)
+	go func() { m.served <- m.server.Serve(m.listener) }()
+	jobsCtx, stopJobs := context.WithCancel(context.Background())
+	m.jobsDone = make(chan struct{})
+	m.stopJobs = stopJobs
+	go func() { defer close(m.jobsDone); svc.RunJobs(jobsCtx) }()
+	m.logger.Info("convo serving", "version", convo.Version, "listen", m.listener.Addr().String(),
+		"public_url", m.Config.PublicURL, "database", redactDSN(m.Config.Database))
+	return nil
+}
+
+// URL is the base URL the server answers on.
+func (m *Main) URL() string { return "http://" + m.listener.Addr().String() }
+
+// Close stops accepting requests, lets in-flight ones finish, then closes
+// the database.
+func (m *Main) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var err error
+	if m.server != nil {
+		err = m.server.Shutdown(ctx)
+		if serveErr := <-m.served; serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+			err = errors.Join(err, serveErr)
+		}
+	}
+	if m.stopJobs != nil {
+		// Jobs in flight finish; unstarted ones stay in the database for the next start.
+		m.stopJobs()
+		<-m.jobsDone
+	}
+	if m.store != nil {
+		err = errors.Join(err, m.store.Close())
+	}
+	return err
+}
+
+func (m *Main) closeQuietly() {
+	if m.listener != nil {
+		m.listener.Close()
+	}
+	m.store.Close()
+}
+
+// redactDSN hides a password in a database URL before it is logged.
+func redactDSN(dsn string) string {
+	if i, j := strings.Index(dsn, "://"), strings.LastIndex(dsn, "@"); i >= 0 && j > i {
+		creds := dsn[i+3 : j]
+		if user, _, ok := strings.Cut(creds, ":"); ok {
+			return dsn[:i+3] + user + ":***" + dsn[j:]
+		}
+	}
+	return dsn
+}

@@ -1,0 +1,25 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/convohq/convo"
+)
+
+func (s *Server) routeAuth() {
+	s.mux.HandleFunc("POST /v1.0/auth/login", func(w http.ResponseWriter, r *http.Request) {
+		in, err := bodyOf[struct {
+			Username string `json:"username"`
+			Password string `json:"password"`
+		}](r)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		res, err := s.svc.Login(r.Context(), in.Username, in.Password)
+		s.reply(w, r, res, err)
+	})
+	s.handle("GET /v1.0/me", func(r *http.Request, c *convo.Caller) (any, error) {
+		return s.svc.Me(r.Context(), c)
+	})
+}

@@ -1,0 +1,222 @@
+package service
+
+import (
+	"context"
+	"strings"
+
+	"github.com/convohq/convo"
+)
+
+// AccountInput holds the writable fields of a conversation account; nil
+// leaves a field unchanged. Type is only read on creation.
+type AccountInput struct {
+	Type          *string            `json:"type"`
+	Name          *string            `json:"name"`
+	Detail        *string            `json:"detail"`
+	Secret        *string            `json:"secret"`
+	Token         *string            `json:"token"`
+	ProviderData  *ProviderDataInput `json:"provider_data"`
+	MessageFlowID *string            `json:"message_flow_id"`
+}
+
+// ProviderDataInput is provider_data as clients send it, secrets included.
+type ProviderDataInput struct {
+	PhoneNumberID      *string `json:"phone_number_id"`
+	DisplayPhoneNumber *string `json:"display_phone_number"`
+	AppSecret          *string `json:"app_secret"`
+	AccountSID         *string `json:"account_sid"`
+	Number             *string `json:"number"`
+}
+
+// apply writes in onto a and checks the result for a's type.
+func (in *AccountInput) apply(a *convo.Account) error {
+	a.Name = trimmed(in.Name, a.Name)
+	a.Detail = trimmed(in.Detail, a.Detail)
+	if in.Secret != nil {
+		a.Secret = strings.TrimSpace(*in.Secret)
+	}
+	if in.Token != nil {
+		a.Token = strings.TrimSpace(*in.Token)
+	}
+	if pd := in.ProviderData; pd != nil {
+		p := &a.ProviderData
+		p.PhoneNumberID = trimmed(pd.PhoneNumberID, p.PhoneNumberID)
+		p.DisplayPhoneNumber = trimmed(pd.DisplayPhoneNumber, p.DisplayPhoneNumber)
+		p.AccountSID = trimmed(pd.AccountSID, p.AccountSID)
+		p.Number = trimmed(pd.Number, p.Number)
+		if pd.Number != nil {
+			p.Number = convo.NormalizePhone(p.Number)
+		}
+		if pd.AppSecret != nil {
+			p.AppSecret = strings.TrimSpace(*pd.AppSecret)
+		}
+	}
+	if in.MessageFlowID != nil {
+		if convo.IsNilID(*in.MessageFlowID) {
+			a.MessageFlowID = convo.NilID
+		} else {
+			id, err := convo.ParseID(*in.MessageFlowID)
+			if err != nil {
+				return convo.Invalid("INVALID_MESSAGE_FLOW_ID", "message_flow_id must be a UUID")
+			}
+			a.MessageFlowID = id
+		}
+	}
+	if err := checkText("name", a.Name); err != nil {
+		return err
+	}
+	if err := checkText("detail", a.Detail); err != nil {
+		return err
+	}
+	return validateAccount(a)
+}
+
+// validateAccount checks that an account carries what its type needs.
+func validateAccount(a *convo.Account) error {
+	missing := func(reason, what string) error {
+		return convo.Invalid(reason, "a %s account needs %s", a.Type, what)
+	}
+	if a.Token == "" {
+		return missing("MISSING_TOKEN", "token")
+	}
+	p := a.ProviderData
+	switch a.Type {
+	case convo.AccountLine:
+		if a.Secret == "" {
+			return missing("MISSING_SECRET", "secret (the channel secret)")
+		}
+	case convo.AccountWhatsApp:
+		if a.Secret == "" {
+			return missing("MISSING_SECRET", "secret (the webhook verify token)")
+		}
+		if p.PhoneNumberID == "" {
+			return missing("MISSING_PHONE_NUMBER_ID", "provider_data.phone_number_id")
+		}
+		if p.AppSecret == "" {
+			return missing("MISSING_APP_SECRET", "provider_data.app_secret")
+		}
+	case convo.AccountSMS:
+		if p.AccountSID == "" {
+			return missing("MISSING_ACCOUNT_SID", "provider_data.account_sid")
+		}
+		if p.Number == "" {
+			return missing("MISSING_NUMBER", "provider_data.number")
+		}
+		if !convo.IsE164(p.Number) {
+			return convo.Invalid("INVALID_NUMBER", "provider_data.number must be an E.164 phone number like +14155550100")
+		}
+	default:
+		return convo.Invalid("INVALID_ACCOUNT_TYPE", "type must be sms, line or whatsapp")
+	}
+	return nil
+}
+
+// withHook fills the derived hook URL of an account.
+func (s *Service) withHook(a *convo.Account) *convo.Account {
+	if a != nil {
+		a.HookURL = s.config.PublicURL + "/v1.0/conversation/accounts/" + a.ID
+	}
+	return a
+}
+
+// customerAccount returns an account of the caller's customer (deleted ones too).
+func customerAccount(ctx context.Context, tx convo.Tx, c *convo.Caller, id string) (*convo.Account, error) {
+	a, err := tx.GetAccount(ctx, id)
+	if err == nil && a.CustomerID != c.CustomerID {
+		return nil, convo.NotFound("ACCOUNT_NOT_FOUND", "account")
+	}
+	return a, err
+}
+
+// CreateAccount adds a channel account (admin/manager).
+func (s *Service) CreateAccount(ctx context.Context, c *convo.Caller, in AccountInput) (*convo.Account, error) {
+	if err := requireManager(c); err != nil {
+		return nil, err
+	}
+	now := s.now()
+	a := &convo.Account{ID: convo.NewID(), CustomerID: c.CustomerID, Type: trimmed(in.Type, ""),
+		MessageFlowID: convo.NilID, TMCreate: now, TMUpdate: now, TMDelete: convo.Never}
+	if err := in.apply(a); err != nil {
+		return nil, err
+	}
+	err := s.store.Update(ctx, func(tx convo.Tx) error { return tx.CreateAccount(ctx, a) })
+	return s.withHook(a), err
+}
+
+// GetAccount returns an account of the caller's customer (admin/manager).
+func (s *Service) GetAccount(ctx context.Context, c *convo.Caller, id string) (*convo.Account, error) {
+	if err := requireManager(c); err != nil {
+		return nil, err
+	}
+	id, err := parseID(id, "id")
+	if err != nil {
+		return nil, err
+	}
+	var a *convo.Account
+	err = s.store.View(ctx, func(tx convo.Tx) (err error) {
+		a, err = customerAccount(ctx, tx, c, id)
+		return err
+	})
+	return s.withHook(a), err
+}
+
+// ListAccounts lists the caller's customer's accounts (admin/manager).
+func (s *Service) ListAccounts(ctx context.Context, c *convo.Caller, deleted bool, pr convo.PageRequest) (convo.List[*convo.Account], error) {
+	var rows []*convo.Account
+	err := requireManager(c)
+	var page convo.Page
+	if err == nil {
+		page, err = pr.Page()
+	}
+	if err == nil {
+		err = s.store.View(ctx, func(tx convo.Tx) (err error) {
+			rows, err = tx.ListAccounts(ctx, convo.AccountListParams{CustomerID: c.CustomerID, Deleted: deleted, Page: page})
+			return err
+		})
+	}
+	for _, a := range rows {
+		s.withHook(a)
+	}
+	return convo.NewList(pr, rows, func(a *convo.Account) convo.Cursor { return cursorOf(a.TMCreate, a.ID) }), err
+}
+
+// changeAccount runs one change of a live account of the caller's customer (admin/manager).
+func (s *Service) changeAccount(ctx context.Context, c *convo.Caller, id string, change func(a *convo.Account) error) (*convo.Account, error) {
+	if err := requireManager(c); err != nil {
+		return nil, err
+	}
+	id, err := parseID(id, "id")
+	if err != nil {
+		return nil, err
+	}
+	var a *convo.Account
+	err = s.store.Update(ctx, func(tx convo.Tx) (err error) {
+		if a, err = customerAccount(ctx, tx, c, id); err != nil {
+			return err
+		}
+		if a.IsDeleted() {
+			return convo.Errorf(convo.EPrecondition, "ACCOUNT_DELETED", "the account is deleted")
+		}
+		if err := change(a); err != nil {
+			return err
+		}
+		a.TMUpdate = s.now()
+		return tx.UpdateAccount(ctx, a)
+	})
+	return s.withHook(a), err
+}
+
+// UpdateAccount changes an account; secrets given replace the stored ones (admin/manager).
+func (s *Service) UpdateAccount(ctx context.Context, c *convo.Caller, id string, in AccountInput) (*convo.Account, error) {
+	in.Type = nil
+	return s.changeAccount(ctx, c, id, in.apply)
+}
+
+// DeleteAccount soft-deletes an account, which stops its inbound and
+// outbound traffic (admin/manager).
+func (s *Service) DeleteAccount(ctx context.Context, c *convo.Caller, id string) (*convo.Account, error) {
+	return s.changeAccount(ctx, c, id, func(a *convo.Account) error {
+		a.TMDelete = s.now()
+		return nil
+	})
+}

@@ -1,0 +1,273 @@
+package service
+
+import (
+	"context"
+	"slices"
+
+	"github.com/convohq/convo"
+)
+
+// AgentInput holds the writable fields of an agent; nil leaves a field unchanged.
+type AgentInput struct {
+	Username   *string           `json:"username"`
+	Password   *string           `json:"password"`
+	Name       *string           `json:"name"`
+	Detail     *string           `json:"detail"`
+	RingMethod *string           `json:"ring_method"`
+	Permission *convo.Permission `json:"permission"`
+	Status     *string           `json:"status"`
+	TagIDs     []string          `json:"tag_ids"`
+	Addresses  []convo.Address   `json:"addresses"`
+}
+
+// newAgent validates in and builds a new agent of a customer.
+func (s *Service) newAgent(customerID string, in AgentInput) (*convo.Agent, error) {
+	now := s.now()
+	a := &convo.Agent{
+		ID: convo.NewID(), CustomerID: customerID, Username: trimmed(in.Username, ""),
+		RingMethod: "ringall", Status: convo.AgentOffline, Permission: convo.PermissionCustomerAgent,
+		TagIDs: []string{}, Addresses: []convo.Address{},
+		TMCreate: now, TMUpdate: now, TMDelete: convo.Never,
+	}
+	if a.Username == "" || len(a.Username) > 255 {
+		return nil, convo.Invalid("INVALID_USERNAME", "username is required (at most 255 bytes)")
+	}
+	if in.Password == nil {
+		return nil, convo.Invalid("INVALID_PASSWORD", "password is required")
+	}
+	hash, err := s.hashPassword(*in.Password)
+	if err != nil {
+		return nil, err
+	}
+	a.PasswordHash = hash
+	if in.Permission != nil && *in.Permission != convo.PermissionNone {
+		a.Permission = *in.Permission
+	}
+	if in.Status != nil && *in.Status != "" {
+		a.Status = *in.Status
+	}
+	return a, applyAgentProfile(a, in)
+}
+
+// applyAgentProfile writes and checks the descriptive fields of in onto a.
+func applyAgentProfile(a *convo.Agent, in AgentInput) error {
+	a.Name = trimmed(in.Name, a.Name)
+	a.Detail = trimmed(in.Detail, a.Detail)
+	a.RingMethod = trimmed(in.RingMethod, a.RingMethod)
+	if a.RingMethod == "" {
+		// The API knows only ringall and linear; empty means the default.
+		a.RingMethod = "ringall"
+	}
+	if in.TagIDs != nil {
+		a.TagIDs = in.TagIDs
+	}
+	if in.Addresses != nil {
+		a.Addresses = in.Addresses
+	}
+	if err := checkText("name", a.Name); err != nil {
+		return err
+	}
+	if err := checkText("detail", a.Detail); err != nil {
+		return err
+	}
+	if !slices.Contains([]string{"", "ringall", "linear"}, a.RingMethod) {
+		return convo.Invalid("INVALID_RING_METHOD", "ring_method must be ringall or linear")
+	}
+	for _, id := range a.TagIDs {
+		if _, err := convo.ParseID(id); err != nil {
+			return convo.Invalid("INVALID_TAG_IDS", "tag_ids must be UUIDs")
+		}
+	}
+	if !convo.ValidAgentStatus(a.Status) {
+		return convo.Invalid("INVALID_STATUS", "status must be available, away, busy or offline")
+	}
+	return checkGrant(nil, a.Permission)
+}
+
+// checkGrant refuses permission values with unknown bits and, when caller is
+// set, grants beyond the caller's own rank: only super-admins grant
+// super-admin, only admins grant admin.
+func checkGrant(caller *convo.Caller, p convo.Permission) error {
+	if !p.Valid() {
+		return convo.Invalid("INVALID_PERMISSION", "permission holds unknown bits")
+	}
+	if caller == nil {
+		return nil
+	}
+	if p&convo.PermissionProjectSuperAdmin != 0 && !caller.IsSuperAdmin() {
+		return convo.Forbidden("only a project super-admin grants super-admin")
+	}
+	if p&convo.PermissionCustomerAdmin != 0 && !caller.IsAdmin() {
+		return convo.Forbidden("only an admin grants admin")
+	}
+	return nil
+}
+
+// customerAgent returns a live agent of the caller's customer; another
+// customer's agent is answered as missing.
+func customerAgent(ctx context.Context, tx convo.Tx, c *convo.Caller, id string) (*convo.Agent, error) {
+	a, err := tx.GetAgent(ctx, id)
+	if err == nil && (a.CustomerID != c.CustomerID || !a.TMDelete.IsNever()) {
+		return nil, convo.NotFound("AGENT_NOT_FOUND", "agent")
+	}
+	return a, err
+}
+
+// CreateAgent adds an agent to the caller's customer (admin/manager).
+func (s *Service) CreateAgent(ctx context.Context, c *convo.Caller, in AgentInput) (*convo.Agent, error) {
+	if err := requireManager(c); err != nil {
+		return nil, err
+	}
+	a, err := s.newAgent(c.CustomerID, in)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkGrant(c, a.Permission); err != nil {
+		return nil, err
+	}
+	err = s.store.Update(ctx, func(tx convo.Tx) error { return tx.CreateAgent(ctx, a) })
+	return a, err
+}
+
+// GetAgent returns an agent of the caller's customer (admin/manager, or the agent itself).
+func (s *Service) GetAgent(ctx context.Context, c *convo.Caller, id string) (*convo.Agent, error) {
+	id, err := parseID(id, "id")
+	if err != nil {
+		return nil, err
+	}
+	if id != c.AgentID {
+		if err := requireManager(c); err != nil {
+			return nil, err
+		}
+	}
+	var a *convo.Agent
+	err = s.store.View(ctx, func(tx convo.Tx) (err error) {
+		a, err = customerAgent(ctx, tx, c, id)
+		return err
+	})
+	return a, err
+}
+
+// ListAgents lists the live agents of the caller's customer (admin/manager).
+func (s *Service) ListAgents(ctx context.Context, c *convo.Caller, status string, pr convo.PageRequest) (convo.List[*convo.Agent], error) {
+	var rows []*convo.Agent
+	err := requireManager(c)
+	if err == nil && status != "" && !convo.ValidAgentStatus(status) {
+		err = convo.Invalid("INVALID_STATUS", "status must be available, away, busy or offline")
+	}
+	var page convo.Page
+	if err == nil {
+		page, err = pr.Page()
+	}
+	if err == nil {
+		err = s.store.View(ctx, func(tx convo.Tx) (err error) {
+			rows, err = tx.ListAgents(ctx, convo.AgentListParams{CustomerID: c.CustomerID, Status: status, Page: page})
+			return err
+		})
+	}
+	return convo.NewList(pr, rows, func(a *convo.Agent) convo.Cursor { return cursorOf(a.TMCreate, a.ID) }), err
+}
+
+// changeAgent runs one change of an agent of the caller's customer in a transaction.
+func (s *Service) changeAgent(ctx context.Context, c *convo.Caller, id string, change func(tx convo.Tx, a *convo.Agent) error) (*convo.Agent, error) {
+	id, err := parseID(id, "id")
+	if err != nil {
+		return nil, err
+	}
+	var a *convo.Agent
+	err = s.store.Update(ctx, func(tx convo.Tx) (err error) {
+		if a, err = customerAgent(ctx, tx, c, id); err != nil {
+			return err
+		}
+		if err := change(tx, a); err != nil {
+			return err
+		}
+		a.TMUpdate = s.now()
+		return tx.UpdateAgent(ctx, a)
+	})
+	return a, err
+}
+
+// UpdateAgent changes an agent's name, detail, ring method, tags and addresses (admin/manager).
+func (s *Service) UpdateAgent(ctx context.Context, c *convo.Caller, id string, in AgentInput) (*convo.Agent, error) {
+	if err := requireManager(c); err != nil {
+		return nil, err
+	}
+	return s.changeAgent(ctx, c, id, func(_ convo.Tx, a *convo.Agent) error {
+		return applyAgentProfile(a, AgentInput{Name: in.Name, Detail: in.Detail, RingMethod: in.RingMethod, TagIDs: in.TagIDs, Addresses: in.Addresses})
+	})
+}
+
+// UpdateAgentPermission sets an agent's permission (admin/manager, within the caller's rank).
+func (s *Service) UpdateAgentPermission(ctx context.Context, c *convo.Caller, id string, p *convo.Permission) (*convo.Agent, error) {
+	if err := requireManager(c); err != nil {
+		return nil, err
+	}
+	if p == nil {
+		return nil, convo.Invalid("INVALID_PERMISSION", "permission is required")
+	}
+	if err := checkGrant(c, *p); err != nil {
+		return nil, err
+	}
+	return s.changeAgent(ctx, c, id, func(_ convo.Tx, a *convo.Agent) error {
+		// Demoting someone ranked above the caller is as much an escalation as promoting.
+		if err := checkGrant(c, a.Permission); err != nil {
+			return err
+		}
+		a.Permission = *p
+		return nil
+	})
+}
+
+// UpdateAgentPassword sets an agent's password (admin/manager, or the agent itself).
+func (s *Service) UpdateAgentPassword(ctx context.Context, c *convo.Caller, id string, password *string) (*convo.Agent, error) {
+	if password == nil {
+		return nil, convo.Invalid("INVALID_PASSWORD", "password is required")
+	}
+	return s.changeAgent(ctx, c, id, func(_ convo.Tx, a *convo.Agent) error {
+		if a.ID != c.AgentID {
+			if err := requireManager(c); err != nil {
+				return err
+			}
+			if err := checkGrant(c, a.Permission); err != nil {
+				return err
+			}
+		}
+		hash, err := s.hashPassword(*password)
+		a.PasswordHash = hash
+		return err
+	})
+}
+
+// UpdateAgentStatus sets an agent's availability (admin/manager, or the agent itself).
+func (s *Service) UpdateAgentStatus(ctx context.Context, c *convo.Caller, id string, status *string) (*convo.Agent, error) {
+	if status == nil || !convo.ValidAgentStatus(*status) {
+		return nil, convo.Invalid("INVALID_STATUS", "status must be available, away, busy or offline")
+	}
+	return s.changeAgent(ctx, c, id, func(_ convo.Tx, a *convo.Agent) error {
+		if a.ID != c.AgentID {
+			if err := requireManager(c); err != nil {
+				return err
+			}
+		}
+		a.Status = *status
+		return nil
+	})
+}
+
+// DeleteAgent soft-deletes an agent (admin/manager; not oneself).
+func (s *Service) DeleteAgent(ctx context.Context, c *convo.Caller, id string) (*convo.Agent, error) {
+	if err := requireManager(c); err != nil {
+		return nil, err
+	}
+	return s.changeAgent(ctx, c, id, func(_ convo.Tx, a *convo.Agent) error {
+		if a.ID == c.AgentID {
+			return convo.Errorf(convo.EPrecondition, "AGENT_IS_CALLER", "an agent cannot delete itself")
+		}
+		if err := checkGrant(c, a.Permission); err != nil {
+			return err
+		}
+		a.TMDelete = s.now()
+		return nil
+	})
+}

@@ -1,0 +1,271 @@
+package service
+
+import (
+	"context"
+	"strings"
+
+	"github.com/convohq/convo"
+)
+
+// ConversationFilter holds the list filters of GET /conversations as given.
+type ConversationFilter struct {
+	OwnerID   string
+	AccountID string
+	Type      string
+	DialogID  string
+	Deleted   bool
+}
+
+// ConversationCreate is the body of POST /conversations.
+type ConversationCreate struct {
+	AccountID string        `json:"account_id"`
+	Peer      convo.Address `json:"peer"`
+	Name      *string       `json:"name"`
+	Detail    *string       `json:"detail"`
+}
+
+// ConversationUpdate is the body of PUT /conversations/{id}; owner_type is
+// accepted and ignored because it is derived from owner_id.
+type ConversationUpdate struct {
+	Name      *string `json:"name"`
+	Detail    *string `json:"detail"`
+	OwnerID   *string `json:"owner_id"`
+	OwnerType *string `json:"owner_type"`
+}
+
+// customerConversation returns a conversation of the caller's customer
+// (deleted ones too); another customer's is answered as missing.
+func customerConversation(ctx context.Context, tx convo.Tx, c *convo.Caller, id string) (*convo.Conversation, error) {
+	conv, err := tx.GetConversation(ctx, id)
+	if err == nil && conv.CustomerID != c.CustomerID {
+		return nil, convo.NotFound("CONVERSATION_NOT_FOUND", "conversation")
+	}
+	return conv, err
+}
+
+// canSee reports whether c may read conv and its messages: admins and
+// managers see all of their customer's, a plain agent only what it owns.
+func canSee(c *convo.Caller, conv *convo.Conversation) error {
+	if c.IsManager() || (conv.OwnerType == convo.OwnerAgent && conv.OwnerID == c.AgentID) {
+		return nil
+	}
+	return convo.Forbidden("the conversation is not assigned to you")
+}
+
+// visibleConversation returns a conversation the caller may read.
+func (s *Service) visibleConversation(ctx context.Context, tx convo.Tx, c *convo.Caller, id string) (*convo.Conversation, error) {
+	conv, err := customerConversation(ctx, tx, c, id)
+	if err != nil {
+		return nil, err
+	}
+	return conv, canSee(c, conv)
+}
+
+// GetConversation returns one conversation (admin/manager, or its owner).
+func (s *Service) GetConversation(ctx context.Context, c *convo.Caller, id string) (*convo.Conversation, error) {
+	id, err := parseID(id, "id")
+	if err != nil {
+		return nil, err
+	}
+	var conv *convo.Conversation
+	err = s.store.View(ctx, func(tx convo.Tx) (err error) {
+		conv, err = s.visibleConversation(ctx, tx, c, id)
+		return err
+	})
+	return conv, err
+}
+
+// ListConversations lists the caller's customer's conversations. A plain
+// agent must filter on itself as owner.
+func (s *Service) ListConversations(ctx context.Context, c *convo.Caller, f ConversationFilter, pr convo.PageRequest) (convo.List[*convo.Conversation], error) {
+	rows, err := s.listConversations(ctx, c, f, pr)
+	return convo.NewList(pr, rows, func(c *convo.Conversation) convo.Cursor { return cursorOf(c.TMCreate, c.ID) }), err
+}
+
+// ListServiceAgentConversations lists what an agent works on: for a plain
+// agent the conversations it owns, for admins and managers all of them.
+func (s *Service) ListServiceAgentConversations(ctx context.Context, c *convo.Caller, pr convo.PageRequest) (convo.List[*convo.Conversation], error) {
+	f := ConversationFilter{}
+	if !c.IsManager() {
+		f.OwnerID = c.AgentID
+	}
+	return s.ListConversations(ctx, c, f, pr)
+}
+
+func (s *Service) listConversations(ctx context.Context, c *convo.Caller, f ConversationFilter, pr convo.PageRequest) ([]*convo.Conversation, error) {
+	p := convo.ConversationListParams{CustomerID: c.CustomerID, Type: strings.TrimSpace(f.Type), DialogID: strings.TrimSpace(f.DialogID), Deleted: f.Deleted}
+	var err error
+	if !convo.IsNilID(f.OwnerID) {
+		if p.OwnerID, err = convo.ParseID(f.OwnerID); err != nil {
+			return nil, convo.Invalid(convo.ReasonInvalidID, "owner_id must be a UUID")
+		}
+	}
+	if !c.IsManager() && (p.OwnerID == "" || p.OwnerID != c.AgentID) {
+		return nil, convo.Forbidden("an agent lists only its own conversations: pass owner_id set to your agent id")
+	}
+	if !convo.IsNilID(f.AccountID) {
+		if p.AccountID, err = convo.ParseID(f.AccountID); err != nil {
+			return nil, convo.Invalid(convo.ReasonInvalidID, "account_id must be a UUID")
+		}
+	}
+	if p.Page, err = pr.Page(); err != nil {
+		return nil, err
+	}
+	var rows []*convo.Conversation
+	err = s.store.View(ctx, func(tx convo.Tx) (err error) {
+		rows, err = tx.ListConversations(ctx, p)
+		return err
+	})
+	return rows, err
+}
+
+// CreateConversation starts an outbound thread with a peer on an account, or
+// returns the live conversation of that pair (admin/manager).
+func (s *Service) CreateConversation(ctx context.Context, c *convo.Caller, in ConversationCreate) (*convo.Conversation, error) {
+	if err := requireManager(c); err != nil {
+		return nil, err
+	}
+	accountID, err := convo.ParseID(strings.TrimSpace(in.AccountID))
+	if err != nil || accountID == convo.NilID {
+		return nil, convo.Invalid("INVALID_ACCOUNT_ID", "account_id must be the id of a conversation account")
+	}
+	var conv *convo.Conversation
+	err = s.store.Update(ctx, func(tx convo.Tx) error {
+		a, err := customerAccount(ctx, tx, c, accountID)
+		if convo.ErrorStatus(err) == convo.ENotFound || (err == nil && a.IsDeleted()) {
+			return convo.Invalid("ACCOUNT_NOT_FOUND", "account_id names no live account of yours")
+		} else if err != nil {
+			return err
+		}
+		peer, dialogID, err := convo.PeerForAccount(a.Type, in.Peer)
+		if err != nil {
+			return err
+		}
+		name, detail := convo.AutoTitle(a.Type, peer)
+		conv = &convo.Conversation{
+			CustomerID: c.CustomerID, AccountID: a.ID, Type: convo.ConversationType(a.Type), DialogID: dialogID,
+			Name: trimmed(in.Name, name), Detail: trimmed(in.Detail, detail), Self: convo.SelfAddress(a), Peer: peer,
+		}
+		if err := checkText("name", conv.Name); err != nil {
+			return err
+		}
+		if err := checkText("detail", conv.Detail); err != nil {
+			return err
+		}
+		conv, _, err = s.findOrCreateConversation(ctx, tx, conv)
+		return err
+	})
+	return conv, err
+}
+
+// findOrCreateConversation returns the live conversation of (account,
+// dialog), creating it from proto when there is none. It is safe under
+// concurrent creation: the database keeps one live row per pair.
+func (s *Service) findOrCreateConversation(ctx context.Context, tx convo.Tx, proto *convo.Conversation) (*convo.Conversation, bool, error) {
+	conv, err := tx.GetLiveConversation(ctx, proto.AccountID, proto.DialogID)
+	if convo.ErrorStatus(err) != convo.ENotFound {
+		return conv, false, err
+	}
+	now := s.now()
+	proto.ID, proto.OwnerType, proto.OwnerID = convo.NewID(), convo.OwnerNone, convo.NilID
+	proto.TMCreate, proto.TMUpdate, proto.TMDelete = now, now, convo.Never
+	err = tx.CreateConversation(ctx, proto)
+	if convo.ErrorStatus(err) == convo.EConflict {
+		conv, err = tx.GetLiveConversation(ctx, proto.AccountID, proto.DialogID)
+		return conv, false, err
+	}
+	return proto, err == nil, err
+}
+
+// changeConversation runs one change of a live conversation of the caller's customer.
+func (s *Service) changeConversation(ctx context.Context, c *convo.Caller, id string, change func(tx convo.Tx, conv *convo.Conversation) (bool, error)) (*convo.Conversation, error) {
+	id, err := parseID(id, "id")
+	if err != nil {
+		return nil, err
+	}
+	var conv *convo.Conversation
+	err = s.store.Update(ctx, func(tx convo.Tx) (err error) {
+		if conv, err = customerConversation(ctx, tx, c, id); err != nil {
+			return err
+		}
+		if conv.IsDeleted() {
+			return convo.Errorf(convo.EPrecondition, "CONVERSATION_DELETED", "the conversation is deleted")
+		}
+		changed, err := change(tx, conv)
+		if err != nil || !changed {
+			return err
+		}
+		conv.TMUpdate = s.now()
+		return tx.UpdateConversation(ctx, conv)
+	})
+	return conv, err
+}
+
+// UpdateConversation changes name, detail and assignment (admin/manager).
+// owner_type follows owner_id: a live agent of the customer makes it
+// "agent"; the nil UUID or "" unassigns. An empty change changes nothing.
+func (s *Service) UpdateConversation(ctx context.Context, c *convo.Caller, id string, in ConversationUpdate) (*convo.Conversation, error) {
+	if err := requireManager(c); err != nil {
+		return nil, err
+	}
+	return s.changeConversation(ctx, c, id, func(tx convo.Tx, conv *convo.Conversation) (bool, error) {
+		before := *conv
+		conv.Name, conv.Detail = trimmed(in.Name, conv.Name), trimmed(in.Detail, conv.Detail)
+		if err := checkText("name", conv.Name); err != nil {
+			return false, err
+		}
+		if err := checkText("detail", conv.Detail); err != nil {
+			return false, err
+		}
+		if in.OwnerID != nil {
+			if err := assign(ctx, tx, c, conv, strings.TrimSpace(*in.OwnerID)); err != nil {
+				return false, err
+			}
+		}
+		return *conv != before, nil
+	})
+}
+
+// assign sets the owner of conv to ownerID (nil or empty: nobody).
+func assign(ctx context.Context, tx convo.Tx, c *convo.Caller, conv *convo.Conversation, ownerID string) error {
+	if convo.IsNilID(ownerID) {
+		conv.OwnerType, conv.OwnerID = convo.OwnerNone, convo.NilID
+		return nil
+	}
+	errNoAgent := convo.Invalid("AGENT_NOT_FOUND", "owner_id must be the id of an agent of this customer")
+	id, err := convo.ParseID(ownerID)
+	if err != nil {
+		return errNoAgent
+	}
+	a, err := customerAgent(ctx, tx, c, id)
+	if convo.ErrorStatus(err) == convo.ENotFound {
+		return errNoAgent
+	} else if err != nil {
+		return err
+	}
+	conv.OwnerType, conv.OwnerID = convo.OwnerAgent, a.ID
+	return nil
+}
+
+// UnassignConversation clears the owner (admin/manager, or the owner itself).
+func (s *Service) UnassignConversation(ctx context.Context, c *convo.Caller, id string) (*convo.Conversation, error) {
+	return s.changeConversation(ctx, c, id, func(tx convo.Tx, conv *convo.Conversation) (bool, error) {
+		if err := canSee(c, conv); err != nil {
+			return false, err
+		}
+		changed := conv.OwnerType != convo.OwnerNone
+		return changed, assign(ctx, tx, c, conv, "")
+	})
+}
+
+// DeleteConversation soft-deletes a conversation; the next inbound message
+// from the peer starts a new one (admin/manager).
+func (s *Service) DeleteConversation(ctx context.Context, c *convo.Caller, id string) (*convo.Conversation, error) {
+	if err := requireManager(c); err != nil {
+		return nil, err
+	}
+	return s.changeConversation(ctx, c, id, func(_ convo.Tx, conv *convo.Conversation) (bool, error) {
+		conv.TMDelete = s.now()
+		return true, nil
+	})
+}

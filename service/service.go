@@ -1,0 +1,149 @@
+// Package service holds convo's business rules: permissions, tenancy,
+// validation and derived fields, over the convo.Store interface. Handlers and
+// stores stay free of rules; each use case runs in one transaction.
+package service
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/convohq/convo"
+	"golang.org/x/crypto/bcrypt"
+)
+
+// Config holds the settings the service needs.
+type Config struct {
+	// PublicURL is the externally visible base URL, used to show hook URLs.
+	PublicURL string
+	// PasswordCost is the bcrypt cost of stored passwords.
+	PasswordCost int
+	// TokenTTL is how long a login token stays valid.
+	TokenTTL time.Duration
+	// Channels talk to the providers, by account type.
+	Channels map[string]convo.Channel
+	// SendWait bounds how long sending waits for the provider before
+	// answering with the message still progressing.
+	SendWait time.Duration
+	// RetryDelays are the waits before each retry of a job that failed
+	// temporarily; when they run out the job gives up.
+	RetryDelays []time.Duration
+	// Logger receives operational messages; it never sees secrets.
+	Logger *slog.Logger
+}
+
+// Service implements convo's use cases.
+type Service struct {
+	store  convo.Store
+	clock  convo.Clock
+	config Config
+	logger *slog.Logger
+	jobs   *jobRunner
+	jwtKey []byte
+	// dummyHash keeps a failed login for an unknown username as slow as a wrong password.
+	dummyHash []byte
+}
+
+// New returns a Service over store. Call Init before use.
+func New(store convo.Store, clock convo.Clock, config Config) *Service {
+	if config.PasswordCost == 0 {
+		config.PasswordCost = bcrypt.DefaultCost
+	}
+	if config.TokenTTL == 0 {
+		config.TokenTTL = 7 * 24 * time.Hour
+	}
+	if config.SendWait == 0 {
+		config.SendWait = 3 * time.Second
+	}
+	if config.RetryDelays == nil {
+		config.RetryDelays = []time.Duration{time.Second, 5 * time.Second, 30 * time.Second}
+	}
+	if config.Logger == nil {
+		config.Logger = slog.New(slog.DiscardHandler)
+	}
+	config.PublicURL = strings.TrimRight(config.PublicURL, "/")
+	return &Service{store: store, clock: clock, config: config, logger: config.Logger, jobs: newJobRunner()}
+}
+
+// settingJWTKey names the shared signing key of login tokens, kept in the
+// database so that every replica accepts every other replica's tokens.
+const settingJWTKey = "jwt_signing_key"
+
+// Init loads (or on first start creates) the token signing key.
+func (s *Service) Init(ctx context.Context) error {
+	var key string
+	err := s.store.Update(ctx, func(tx convo.Tx) error {
+		var err error
+		key, err = tx.InitSetting(ctx, settingJWTKey, randomHex(32))
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if s.jwtKey, err = hex.DecodeString(key); err != nil {
+		return err
+	}
+	s.dummyHash, err = bcrypt.GenerateFromPassword([]byte(randomHex(16)), s.config.PasswordCost)
+	return err
+}
+
+// now is the current time at the store's precision.
+func (s *Service) now() convo.Time { return convo.NewTime(s.clock.Now()) }
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic("convo: no randomness: " + err.Error())
+	}
+	return hex.EncodeToString(b)
+}
+
+// requireManager refuses callers that are not admin or manager of their customer.
+func requireManager(c *convo.Caller) error {
+	if !c.IsManager() {
+		return convo.Forbidden("this needs a customer admin or manager")
+	}
+	return nil
+}
+
+// requireAdmin refuses callers that are not admin of their customer.
+func requireAdmin(c *convo.Caller) error {
+	if !c.IsAdmin() {
+		return convo.Forbidden("this needs a customer admin")
+	}
+	return nil
+}
+
+// parseID validates a client-supplied id; the nil UUID is not an id.
+func parseID(id, what string) (string, error) {
+	v, err := convo.ParseID(id)
+	if err != nil || v == convo.NilID {
+		return "", convo.Invalid(convo.ReasonInvalidID, "%s must be a UUID", what)
+	}
+	return v, nil
+}
+
+// cursorOf positions rows for paging.
+func cursorOf(t convo.Time, id string) convo.Cursor { return convo.Cursor{Time: t, ID: id} }
+
+// trimmed returns *p trimmed, or def when p is nil.
+func trimmed(p *string, def string) string {
+	if p == nil {
+		return def
+	}
+	return strings.TrimSpace(*p)
+}
+
+// maxText bounds free-text fields.
+const maxText = 4096
+
+// checkText refuses overlong free text.
+func checkText(field, v string) error {
+	if len(v) > maxText {
+		return convo.Invalid("INVALID_"+strings.ToUpper(field), "%s is longer than %d bytes", field, maxText)
+	}
+	return nil
+}
