@@ -1,0 +1,118 @@
+package convo
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+)
+
+// Channel talks to one provider's API on behalf of accounts of one type.
+type Channel interface {
+	// Send delivers an outgoing message to the conversation's peer. A failure
+	// is a *ChannelError saying whether trying again may help.
+	Send(ctx context.Context, d Delivery) (SendResult, error)
+	// DisplayName looks up the name of a peer by dialog id; "" when the
+	// provider has none to give.
+	DisplayName(ctx context.Context, a *Account, dialogID string) (string, error)
+	// ReadHook checks a webhook's signature with the account's secrets and
+	// returns what it carries. A bad signature is an EUnauthorized *Error.
+	ReadHook(a *Account, h HookRequest) (*Inbound, error)
+	// VerifySubscription answers a provider's subscription handshake (a GET
+	// on the hook URL) with the challenge to echo, or false.
+	VerifySubscription(a *Account, query url.Values) (string, bool)
+}
+
+// Hook kinds: the account's main hook and the SMS status callback.
+const (
+	HookMessage = "message"
+	HookStatus  = "status"
+)
+
+// HookRequest is one webhook request as a provider sent it.
+type HookRequest struct {
+	Kind string
+	// URL is the full public URL the provider called (signatures cover it).
+	URL    string
+	Header func(name string) string
+	Body   []byte
+}
+
+// ErrBadSignature is the answer to a webhook whose signature does not check out.
+var ErrBadSignature = Errorf(EUnauthorized, "INVALID_SIGNATURE", "the request signature is missing or wrong")
+
+// ErrBadPayload is the answer to a signed webhook that cannot be read.
+var ErrBadPayload = Errorf(EInvalid, "INVALID_PAYLOAD", "the webhook payload cannot be read")
+
+// Delivery is everything a channel needs to send one message.
+type Delivery struct {
+	Account      *Account
+	Conversation *Conversation
+	Message      *Message
+	// StatusCallback is where the provider reports later status (SMS).
+	StatusCallback string
+}
+
+// SendResult is a provider's answer to a send: its id of the message and
+// the status that answer means (done, or progressing when a later status
+// report decides).
+type SendResult struct {
+	ProviderID string
+	Status     string
+}
+
+// ChannelError is a provider failure. Temporary failures (network errors,
+// 5xx, 429) may be retried; others are refusals.
+type ChannelError struct {
+	Temporary bool
+	// HTTPStatus is the provider's status code, 0 for transport errors.
+	HTTPStatus int
+	// Detail is the provider's explanation, for the log.
+	Detail string
+}
+
+// Error implements the error interface.
+func (e *ChannelError) Error() string {
+	return fmt.Sprintf("provider error (status %d, temporary %t): %s", e.HTTPStatus, e.Temporary, e.Detail)
+}
+
+// Inbound is what one provider webhook carries, normalised.
+type Inbound struct {
+	Messages []InboundMessage
+	// Follows are peers that started following (LINE) without a message.
+	Follows []InboundPeer
+	// Statuses are provider reports about outgoing messages.
+	Statuses []StatusReport
+}
+
+// InboundPeer is a peer as a webhook identifies it.
+type InboundPeer struct {
+	DialogID string
+	Peer     Address
+	// SelfTarget, when set, is the business address the provider reports (WhatsApp display number).
+	SelfTarget string
+}
+
+// InboundMessage is one message received from a peer.
+type InboundMessage struct {
+	InboundPeer
+	// ProviderID identifies the message at the provider; retries repeat it.
+	ProviderID string
+	Text       string
+	Medias     []InboundMedia
+}
+
+// InboundMedia is an attachment of an inbound message.
+type InboundMedia struct {
+	Type string
+	URL  string
+}
+
+// StatusReport is a provider's later word on an outgoing message.
+type StatusReport struct {
+	ProviderID string
+	// MessageID is convo's id of the message when the report carries it.
+	MessageID string
+	// Status is MessageDone, MessageFailed or MessageProgressing.
+	Status string
+	Detail string
+}

@@ -1,0 +1,32 @@
+package convo
+
+// Job kinds.
+const (
+	// JobSendMessage sends an outgoing message (RefID: the message).
+	JobSendMessage = "send_message"
+	// JobPeerName looks up a peer's display name (RefID: the conversation).
+	JobPeerName = "peer_name"
+)
+
+// Job is durable work that runs after the commit that created it, so that a
+// crash after the commit loses nothing: a restart finds and finishes it.
+type Job struct {
+	ID    string
+	Kind  string
+	RefID string
+	// RunAt is when the job is due.
+	RunAt Time
+	// Attempts counts the claims so far.
+	Attempts  int
+	LastError string
+	TMCreate  Time
+}
+
+// ClaimJobsParams selects jobs to claim: due ones whose lease has expired,
+// or one job by ID regardless of when it is due.
+type ClaimJobsParams struct {
+	ID         string
+	Now        Time
+	LeaseUntil Time
+	Limit      int
+}

@@ -1,0 +1,190 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/convohq/convo"
+)
+
+const (
+	// jobLease is how long a claimed job is reserved; a process that dies
+	// mid-job leaves it to be claimed again after this.
+	jobLease = time.Minute
+	// jobPollInterval is the backstop poll; commits wake the runner at once.
+	jobPollInterval = time.Second
+	// jobBatch is how many due jobs one poll claims.
+	jobBatch = 32
+	// sendTimeout bounds one provider call.
+	sendTimeout = 30 * time.Second
+)
+
+// jobRunner runs durable jobs: right after the request that created them,
+// or from the poll loop after a restart or a retry delay.
+type jobRunner struct {
+	wake    chan struct{}
+	running sync.WaitGroup
+	slots   chan struct{}
+}
+
+func newJobRunner() *jobRunner {
+	return &jobRunner{wake: make(chan struct{}, 1), slots: make(chan struct{}, 16)}
+}
+
+// wakeJobs tells the poll loop that new jobs are due.
+func (s *Service) wakeJobs() {
+	select {
+	case s.jobs.wake <- struct{}{}:
+	default:
+	}
+}
+
+// RunJobs claims and runs due jobs until ctx ends, then waits for the jobs
+// in flight.
+func (s *Service) RunJobs(ctx context.Context) {
+	defer s.jobs.running.Wait()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		case <-s.jobs.wake:
+		}
+		jobs, err := s.claimJobs(ctx, convo.ClaimJobsParams{Limit: jobBatch})
+		if err != nil && ctx.Err() == nil {
+			s.logger.Error("claim jobs", "error", err)
+		}
+		for _, j := range jobs {
+			s.startJob(context.WithoutCancel(ctx), j)
+		}
+		next := jobPollInterval
+		if len(jobs) == jobBatch {
+			next = 0
+		}
+		timer.Reset(next)
+	}
+}
+
+// claimJobs reserves jobs for this process.
+func (s *Service) claimJobs(ctx context.Context, p convo.ClaimJobsParams) ([]*convo.Job, error) {
+	now := s.now()
+	p.Now, p.LeaseUntil = now, convo.NewTime(now.Add(jobLease))
+	var jobs []*convo.Job
+	err := s.store.Update(ctx, func(tx convo.Tx) (err error) {
+		jobs, err = tx.ClaimJobs(ctx, p)
+		return err
+	})
+	return jobs, err
+}
+
+// startJob runs a claimed job in the background; the channel closes when it is done.
+func (s *Service) startJob(ctx context.Context, j *convo.Job) <-chan struct{} {
+	done := make(chan struct{})
+	s.jobs.running.Add(1)
+	go func() {
+		defer s.jobs.running.Done()
+		defer close(done)
+		s.jobs.slots <- struct{}{}
+		defer func() { <-s.jobs.slots }()
+		if err := s.runJob(ctx, j); err != nil {
+			s.logger.Error("job failed to run", "job_id", j.ID, "kind", j.Kind, "error", err)
+		}
+	}()
+	return done
+}
+
+// runJobNow claims one job by id and runs it; the channel closes when it is
+// done, or at once when another runner holds it.
+func (s *Service) runJobNow(ctx context.Context, id string) <-chan struct{} {
+	jobs, err := s.claimJobs(ctx, convo.ClaimJobsParams{ID: id, Limit: 1})
+	if err != nil || len(jobs) == 0 {
+		if err != nil {
+			s.logger.Error("claim job", "job_id", id, "error", err)
+		}
+		done := make(chan struct{})
+		close(done)
+		return done
+	}
+	return s.startJob(context.WithoutCancel(ctx), jobs[0])
+}
+
+func (s *Service) runJob(ctx context.Context, j *convo.Job) error {
+	switch j.Kind {
+	case convo.JobSendMessage:
+		return s.runSend(ctx, j)
+	case convo.JobPeerName:
+		return s.runPeerName(ctx, j)
+	}
+	s.logger.Error("unknown job kind; dropped", "job_id", j.ID, "kind", j.Kind)
+	return s.store.Update(ctx, func(tx convo.Tx) error { return tx.DeleteJob(ctx, j.ID) })
+}
+
+// retryLater reschedules a job after a temporary failure and reports
+// whether attempts remain.
+func (s *Service) retryLater(ctx context.Context, j *convo.Job, cause error) (bool, error) {
+	delays := s.config.RetryDelays
+	if j.Attempts > len(delays) {
+		return false, nil
+	}
+	runAt := convo.NewTime(s.clock.Now().Add(delays[j.Attempts-1]))
+	s.logger.Warn("job will be retried", "job_id", j.ID, "kind", j.Kind, "attempt", j.Attempts, "error", cause.Error(), "run_at", runAt.String())
+	return true, s.store.Update(ctx, func(tx convo.Tx) error { return tx.RescheduleJob(ctx, j.ID, runAt, cause.Error()) })
+}
+
+// isTemporary reports whether a provider failure may go away by itself.
+func isTemporary(err error) bool {
+	var ce *convo.ChannelError
+	return !errors.As(err, &ce) || ce.Temporary
+}
+
+// runPeerName looks up a peer's display name and puts it on the
+// conversation (and its automatic title).
+func (s *Service) runPeerName(ctx context.Context, j *convo.Job) error {
+	var conv *convo.Conversation
+	var a *convo.Account
+	err := s.store.View(ctx, func(tx convo.Tx) (err error) {
+		if conv, err = tx.GetConversation(ctx, j.RefID); err != nil {
+			return err
+		}
+		a, err = tx.GetAccount(ctx, conv.AccountID)
+		return err
+	})
+	if err != nil && convo.ErrorStatus(err) != convo.ENotFound {
+		return err
+	}
+	ch := s.config.Channels[a.Type]
+	if err != nil || a.IsDeleted() || ch == nil {
+		return s.store.Update(ctx, func(tx convo.Tx) error { return tx.DeleteJob(ctx, j.ID) })
+	}
+	lookupCtx, cancel := context.WithTimeout(ctx, sendTimeout)
+	name, err := ch.DisplayName(lookupCtx, a, conv.DialogID)
+	cancel()
+	if err != nil {
+		if isTemporary(err) {
+			if again, rerr := s.retryLater(ctx, j, err); again || rerr != nil {
+				return rerr
+			}
+		}
+		s.logger.Warn("display name lookup failed", "conversation_id", conv.ID, "error", err.Error())
+	}
+	return s.store.Update(ctx, func(tx convo.Tx) error {
+		if name != "" {
+			conv, err := tx.GetConversation(ctx, j.RefID)
+			if err != nil {
+				return err
+			}
+			if conv.Peer.TargetName != name {
+				renamePeer(conv, a.Type, name)
+				conv.TMUpdate = s.now()
+				if err := tx.UpdateConversation(ctx, conv); err != nil {
+					return err
+				}
+			}
+		}
+		return tx.DeleteJob(ctx, j.ID)
+	})
+}

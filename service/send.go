@@ -1,0 +1,182 @@
+package service
+
+import (
+	"context"
+	"net/url"
+	"time"
+
+	"github.com/convohq/convo"
+)
+
+// MessageSend is the body of POST /conversations/{id}/messages.
+type MessageSend struct {
+	Text   string       `json:"text"`
+	Medias []MediaInput `json:"medias"`
+}
+
+// MediaInput is an attachment to send: its type and URL.
+type MediaInput struct {
+	Type     string `json:"type"`
+	Filename string `json:"filename"`
+}
+
+const (
+	maxMessageText = 4096
+	maxMedias      = 10
+	// sendBackstop is when the poll loop takes over a send that the request
+	// which created it did not get to (e.g. the process died).
+	sendBackstop = 10 * time.Second
+)
+
+// validate checks a message to send and returns its medias.
+func (in *MessageSend) validate(customerID string, now convo.Time) ([]convo.Media, error) {
+	if in.Text == "" && len(in.Medias) == 0 {
+		return nil, convo.Invalid("EMPTY_MESSAGE", "a message needs text or medias")
+	}
+	if len(in.Text) > maxMessageText {
+		return nil, convo.Invalid("TEXT_TOO_LONG", "text is longer than %d bytes", maxMessageText)
+	}
+	if len(in.Medias) > maxMedias {
+		return nil, convo.Invalid("TOO_MANY_MEDIAS", "a message has at most %d medias", maxMedias)
+	}
+	medias := make([]convo.Media, 0, len(in.Medias))
+	for _, m := range in.Medias {
+		switch m.Type {
+		case "":
+			m.Type = convo.MediaFile
+		case convo.MediaImage, convo.MediaVideo, convo.MediaAudio, convo.MediaFile:
+		default:
+			return nil, convo.Invalid("INVALID_MEDIA", "media type must be image, video, audio or file")
+		}
+		u, err := url.Parse(m.Filename)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return nil, convo.Invalid("INVALID_MEDIA", "media filename must be the http(s) URL of the file")
+		}
+		medias = append(medias, convo.Media{ID: convo.NewID(), CustomerID: customerID, Type: m.Type, Filename: m.Filename,
+			TMCreate: now, TMUpdate: now, TMDelete: convo.Never})
+	}
+	return medias, nil
+}
+
+// SendMessage stores an outgoing message as progressing together with the
+// job that sends it, then sends it and waits a short while for the
+// provider's answer (admin/manager, or the conversation's owner). A slow or
+// failing provider never loses the message: the job finishes it.
+func (s *Service) SendMessage(ctx context.Context, c *convo.Caller, conversationID string, in MessageSend) (*convo.Message, error) {
+	id, err := parseID(conversationID, "id")
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	medias, err := in.validate(c.CustomerID, now)
+	if err != nil {
+		return nil, err
+	}
+	var msg *convo.Message
+	job := &convo.Job{ID: convo.NewID(), Kind: convo.JobSendMessage, RunAt: convo.NewTime(now.Add(sendBackstop)), TMCreate: now}
+	err = s.store.Update(ctx, func(tx convo.Tx) error {
+		conv, err := s.visibleConversation(ctx, tx, c, id)
+		if err != nil {
+			return err
+		}
+		if conv.IsDeleted() {
+			return convo.Errorf(convo.EPrecondition, "CONVERSATION_DELETED", "the conversation is deleted")
+		}
+		a, err := tx.GetAccount(ctx, conv.AccountID)
+		if err != nil {
+			return err
+		}
+		if a.IsDeleted() {
+			return convo.Errorf(convo.EPrecondition, "ACCOUNT_DELETED", "the conversation's account is deleted")
+		}
+		msg = &convo.Message{
+			ID: convo.NewID(), CustomerID: c.CustomerID, ConversationID: conv.ID,
+			Direction: convo.DirectionOutgoing, Status: convo.MessageProgressing,
+			ReferenceType: conv.Type, ReferenceID: a.ID, Source: conv.Self, Destination: conv.Peer,
+			Text: in.Text, Medias: medias, TMCreate: now, TMUpdate: now, TMDelete: convo.Never, AccountID: a.ID,
+		}
+		if err := tx.CreateMessage(ctx, msg); err != nil {
+			return err
+		}
+		job.RefID = msg.ID
+		return tx.CreateJob(ctx, job)
+	})
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case <-s.runJobNow(ctx, job.ID):
+	case <-time.After(s.config.SendWait):
+	case <-ctx.Done():
+	}
+	err = s.store.View(context.WithoutCancel(ctx), func(tx convo.Tx) (err error) {
+		msg, err = tx.GetMessage(ctx, msg.ID)
+		return err
+	})
+	return msg, err
+}
+
+// runSend delivers a message through its account's channel and records the
+// outcome. Sending is at-least-once: a crash between the provider's answer
+// and the commit sends again (LINE drops the repeat by its retry key).
+func (s *Service) runSend(ctx context.Context, j *convo.Job) error {
+	var d convo.Delivery
+	err := s.store.View(ctx, func(tx convo.Tx) (err error) {
+		if d.Message, err = tx.GetMessage(ctx, j.RefID); err != nil {
+			return err
+		}
+		if d.Conversation, err = tx.GetConversation(ctx, d.Message.ConversationID); err != nil {
+			return err
+		}
+		d.Account, err = tx.GetAccount(ctx, d.Message.AccountID)
+		return err
+	})
+	if convo.ErrorStatus(err) == convo.ENotFound {
+		return s.store.Update(ctx, func(tx convo.Tx) error { return tx.DeleteJob(ctx, j.ID) })
+	} else if err != nil {
+		return err
+	}
+	if d.Message.Status != convo.MessageProgressing || d.Message.ProviderID != "" {
+		// Already sent; only a status report can move it now.
+		return s.store.Update(ctx, func(tx convo.Tx) error { return tx.DeleteJob(ctx, j.ID) })
+	}
+	ch := s.config.Channels[d.Account.Type]
+	var res convo.SendResult
+	switch {
+	case d.Account.IsDeleted():
+		err = &convo.ChannelError{Detail: "the account was deleted"}
+	case ch == nil:
+		err = &convo.ChannelError{Detail: "no channel for account type " + d.Account.Type}
+	default:
+		d.StatusCallback = s.config.PublicURL + "/v1.0/conversation/accounts/" + d.Account.ID + "/status?message_id=" + d.Message.ID
+		sendCtx, cancel := context.WithTimeout(ctx, sendTimeout)
+		res, err = ch.Send(sendCtx, d)
+		cancel()
+	}
+	if err != nil && isTemporary(err) {
+		if again, rerr := s.retryLater(ctx, j, err); again || rerr != nil {
+			return rerr
+		}
+	}
+	if err != nil {
+		s.logger.Warn("message failed", "message_id", d.Message.ID, "conversation_id", d.Conversation.ID, "account_type", d.Account.Type, "reason", err.Error())
+		res = convo.SendResult{Status: convo.MessageFailed}
+	}
+	return s.store.Update(ctx, func(tx convo.Tx) error {
+		msg, err := tx.GetMessage(ctx, j.RefID)
+		if err != nil {
+			return err
+		}
+		if msg.ProviderID == "" {
+			msg.ProviderID = res.ProviderID
+		}
+		if convo.MessageStatusRank(res.Status) > convo.MessageStatusRank(msg.Status) {
+			msg.Status = res.Status
+		}
+		msg.TMUpdate = s.now()
+		if err := tx.UpdateMessage(ctx, msg); err != nil {
+			return err
+		}
+		return tx.DeleteJob(ctx, j.ID)
+	})
+}

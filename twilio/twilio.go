@@ -1,0 +1,173 @@
+// Package twilio speaks the Twilio Programmable Messaging API, the de-facto
+// standard of SMS/MMS providers: request signatures, inbound and status
+// webhooks, and sending messages.
+package twilio
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha1"
+	"encoding/base64"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/convohq/convo"
+	"github.com/convohq/convo/internal/providerhttp"
+)
+
+// DefaultBaseURL is the Twilio API host.
+const DefaultBaseURL = "https://api.twilio.com"
+
+// Signature computes X-Twilio-Signature: base64(HMAC-SHA1(auth token, the
+// full URL followed by every POST field name and value, sorted by name)).
+func Signature(authToken, fullURL string, form url.Values) string {
+	keys := make([]string, 0, len(form))
+	for k := range form {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	b.WriteString(fullURL)
+	for _, k := range keys {
+		vals := append([]string(nil), form[k]...)
+		sort.Strings(vals)
+		for _, v := range vals {
+			b.WriteString(k)
+			b.WriteString(v)
+		}
+	}
+	mac := hmac.New(sha1.New, []byte(authToken))
+	mac.Write([]byte(b.String()))
+	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// ValidSignature checks header against the signature of fullURL and form in constant time.
+func ValidSignature(authToken, fullURL string, form url.Values, header string) bool {
+	if authToken == "" || header == "" {
+		return false
+	}
+	return hmac.Equal([]byte(Signature(authToken, fullURL, form)), []byte(header))
+}
+
+// ParseMessage reads an inbound message webhook.
+func ParseMessage(form url.Values) *convo.Inbound {
+	from := convo.NormalizePhone(form.Get("From"))
+	m := convo.InboundMessage{
+		ProviderID: form.Get("MessageSid"),
+		Text:       form.Get("Body"),
+		InboundPeer: convo.InboundPeer{
+			DialogID: from,
+			Peer:     convo.Address{Type: convo.AddressTel, Target: from},
+		},
+	}
+	n, _ := strconv.Atoi(form.Get("NumMedia"))
+	for i := 0; i < n && i < 10; i++ {
+		u := form.Get("MediaUrl" + strconv.Itoa(i))
+		if u == "" {
+			continue
+		}
+		m.Medias = append(m.Medias, convo.InboundMedia{Type: mediaType(form.Get("MediaContentType" + strconv.Itoa(i))), URL: u})
+	}
+	if m.ProviderID == "" {
+		return &convo.Inbound{}
+	}
+	return &convo.Inbound{Messages: []convo.InboundMessage{m}}
+}
+
+// mediaType maps a MIME type to a media type.
+func mediaType(contentType string) string {
+	major, _, _ := strings.Cut(contentType, "/")
+	switch major {
+	case "image", "video", "audio":
+		return major
+	}
+	return convo.MediaFile
+}
+
+// ParseStatus reads a status callback.
+func ParseStatus(form url.Values) *convo.Inbound {
+	r := convo.StatusReport{ProviderID: form.Get("MessageSid"), Detail: form.Get("ErrorCode")}
+	switch form.Get("MessageStatus") {
+	case "sent", "delivered", "read":
+		r.Status = convo.MessageDone
+	case "failed", "undelivered", "canceled":
+		r.Status = convo.MessageFailed
+	default:
+		return &convo.Inbound{}
+	}
+	return &convo.Inbound{Statuses: []convo.StatusReport{r}}
+}
+
+// Client calls the Messages API.
+type Client struct {
+	BaseURL string
+	HTTP    *http.Client
+}
+
+// ReadHook checks X-Twilio-Signature with the auth token over the public
+// URL and the form, and reads a message or a status callback.
+func (c *Client) ReadHook(a *convo.Account, h convo.HookRequest) (*convo.Inbound, error) {
+	form, err := url.ParseQuery(string(h.Body))
+	if err != nil {
+		return nil, convo.ErrBadPayload
+	}
+	if !ValidSignature(a.Token, h.URL, form, h.Header("X-Twilio-Signature")) {
+		return nil, convo.ErrBadSignature
+	}
+	if h.Kind == convo.HookStatus {
+		return ParseStatus(form), nil
+	}
+	if to := convo.NormalizePhone(form.Get("To")); to != "" && to != a.ProviderData.Number {
+		return nil, convo.Errorf(convo.EForbidden, "NUMBER_MISMATCH", "the message is for another number than this account's")
+	}
+	return ParseMessage(form), nil
+}
+
+// VerifySubscription: Twilio has no GET handshake.
+func (c *Client) VerifySubscription(*convo.Account, url.Values) (string, bool) { return "", false }
+
+// Send creates a message. Acceptance only queues it: the status callback
+// later says whether it was sent.
+func (c *Client) Send(ctx context.Context, d convo.Delivery) (convo.SendResult, error) {
+	sid := d.Account.ProviderData.AccountSID
+	form := url.Values{"From": {d.Conversation.Self.Target}, "To": {d.Conversation.DialogID}}
+	if d.Message.Text != "" {
+		form.Set("Body", d.Message.Text)
+	}
+	for _, m := range d.Message.Medias {
+		form.Add("MediaUrl", m.Filename)
+	}
+	if d.StatusCallback != "" {
+		form.Set("StatusCallback", d.StatusCallback)
+	}
+	u := strings.TrimRight(c.BaseURL, "/") + "/2010-04-01/Accounts/" + url.PathEscape(sid) + "/Messages.json"
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, strings.NewReader(form.Encode()))
+	if err != nil {
+		return convo.SendResult{}, err
+	}
+	req.SetBasicAuth(sid, d.Account.Token)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	var answer struct {
+		SID    string `json:"sid"`
+		Status string `json:"status"`
+	}
+	if _, err := providerhttp.Do(c.HTTP, req, &answer); err != nil {
+		return convo.SendResult{}, err
+	}
+	res := convo.SendResult{ProviderID: answer.SID, Status: convo.MessageProgressing}
+	switch answer.Status {
+	case "sent", "delivered":
+		res.Status = convo.MessageDone
+	case "failed", "undelivered":
+		res.Status = convo.MessageFailed
+	}
+	return res, nil
+}
+
+// DisplayName is not offered for phone numbers.
+func (c *Client) DisplayName(context.Context, *convo.Account, string) (string, error) { return "", nil }
+
+var _ convo.Channel = (*Client)(nil)

@@ -1,0 +1,257 @@
+// Package whatsapp speaks the WhatsApp Cloud API (Meta Graph API): webhook
+// verification and signatures, webhook payloads and sending messages.
+package whatsapp
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/convohq/convo"
+	"github.com/convohq/convo/internal/providerhttp"
+)
+
+// DefaultBaseURL is the Graph API host.
+const DefaultBaseURL = "https://graph.facebook.com"
+
+// APIVersion is the Graph API version convo speaks.
+const APIVersion = "v19.0"
+
+// Verify answers Meta's subscription handshake: it returns the challenge to
+// echo when mode is "subscribe" and token equals the account's verify token.
+func Verify(verifyToken string, q url.Values) (string, bool) {
+	if verifyToken == "" || q.Get("hub.mode") != "subscribe" {
+		return "", false
+	}
+	if subtle.ConstantTimeCompare([]byte(q.Get("hub.verify_token")), []byte(verifyToken)) != 1 {
+		return "", false
+	}
+	return q.Get("hub.challenge"), true
+}
+
+// ValidSignature reports whether header (X-Hub-Signature-256) is
+// "sha256=" + hex(HMAC-SHA256(app secret, body)), compared in constant time.
+func ValidSignature(appSecret string, body []byte, header string) bool {
+	hexSig, ok := strings.CutPrefix(header, "sha256=")
+	if appSecret == "" || !ok {
+		return false
+	}
+	want, err := hex.DecodeString(hexSig)
+	if err != nil {
+		return false
+	}
+	mac := hmac.New(sha256.New, []byte(appSecret))
+	mac.Write(body)
+	return hmac.Equal(mac.Sum(nil), want)
+}
+
+type media struct {
+	ID       string `json:"id"`
+	Caption  string `json:"caption"`
+	Filename string `json:"filename"`
+}
+
+type webhook struct {
+	Entry []struct {
+		Changes []struct {
+			Value struct {
+				Metadata struct {
+					DisplayPhoneNumber string `json:"display_phone_number"`
+					PhoneNumberID      string `json:"phone_number_id"`
+				} `json:"metadata"`
+				Contacts []struct {
+					WaID    string `json:"wa_id"`
+					Profile struct {
+						Name string `json:"name"`
+					} `json:"profile"`
+				} `json:"contacts"`
+				Messages []struct {
+					ID   string `json:"id"`
+					From string `json:"from"`
+					Type string `json:"type"`
+					Text struct {
+						Body string `json:"body"`
+					} `json:"text"`
+					Image    *media `json:"image"`
+					Video    *media `json:"video"`
+					Audio    *media `json:"audio"`
+					Document *media `json:"document"`
+					Sticker  *media `json:"sticker"`
+					Location *struct {
+						Latitude  float64 `json:"latitude"`
+						Longitude float64 `json:"longitude"`
+						Name      string  `json:"name"`
+						Address   string  `json:"address"`
+					} `json:"location"`
+					Button *struct {
+						Text string `json:"text"`
+					} `json:"button"`
+				} `json:"messages"`
+				Statuses []struct {
+					ID     string `json:"id"`
+					Status string `json:"status"`
+					Errors []struct {
+						Code  int    `json:"code"`
+						Title string `json:"title"`
+					} `json:"errors"`
+				} `json:"statuses"`
+			} `json:"value"`
+		} `json:"changes"`
+	} `json:"entry"`
+}
+
+// ErrWrongPhoneNumber means a payload names another phone number than the account's.
+var ErrWrongPhoneNumber = fmt.Errorf("whatsapp: payload is for another phone_number_id")
+
+// Parse reads a webhook body for the account with phoneNumberID. Media URLs
+// point at the Graph API media object under baseURL.
+func Parse(body []byte, phoneNumberID, baseURL string) (*convo.Inbound, error) {
+	var w webhook
+	if err := json.Unmarshal(body, &w); err != nil {
+		return nil, fmt.Errorf("whatsapp: webhook body: %w", err)
+	}
+	in := &convo.Inbound{}
+	for _, e := range w.Entry {
+		for _, ch := range e.Changes {
+			v := ch.Value
+			if v.Metadata.PhoneNumberID != phoneNumberID {
+				return nil, ErrWrongPhoneNumber
+			}
+			names := map[string]string{}
+			for _, c := range v.Contacts {
+				names[c.WaID] = c.Profile.Name
+			}
+			for _, m := range v.Messages {
+				waID := convo.NormalizePhone(m.From)
+				im := convo.InboundMessage{ProviderID: m.ID, InboundPeer: convo.InboundPeer{
+					DialogID:   waID,
+					Peer:       convo.Address{Type: convo.AddressWhatsApp, Target: waID, TargetName: names[m.From]},
+					SelfTarget: convo.NormalizePhone(v.Metadata.DisplayPhoneNumber),
+				}}
+				mediaURL := func(id string) string {
+					return strings.TrimRight(baseURL, "/") + "/" + APIVersion + "/" + url.PathEscape(id)
+				}
+				for kind, md := range map[string]*media{convo.MediaImage: m.Image, convo.MediaVideo: m.Video, convo.MediaAudio: m.Audio, convo.MediaFile: m.Document, convo.MediaSticker: m.Sticker} {
+					if md != nil && md.ID != "" {
+						im.Medias = append(im.Medias, convo.InboundMedia{Type: kind, URL: mediaURL(md.ID)})
+						im.Text = strings.TrimSpace(md.Caption + " " + md.Filename)
+					}
+				}
+				switch {
+				case m.Type == "text":
+					im.Text = m.Text.Body
+				case m.Location != nil:
+					im.Text = strings.TrimSpace(m.Location.Name + " " + m.Location.Address)
+					im.Medias = append(im.Medias, convo.InboundMedia{Type: convo.MediaLocation, URL: fmt.Sprintf("geo:%g,%g", m.Location.Latitude, m.Location.Longitude)})
+				case m.Button != nil:
+					im.Text = m.Button.Text
+				}
+				in.Messages = append(in.Messages, im)
+			}
+			for _, s := range v.Statuses {
+				r := convo.StatusReport{ProviderID: s.ID, Status: convo.MessageDone}
+				switch s.Status {
+				case "failed":
+					r.Status = convo.MessageFailed
+					for _, e := range s.Errors {
+						r.Detail += fmt.Sprintf("%d %s; ", e.Code, e.Title)
+					}
+				case "sent", "delivered", "read":
+				default:
+					continue
+				}
+				in.Statuses = append(in.Statuses, r)
+			}
+		}
+	}
+	return in, nil
+}
+
+// Client calls the WhatsApp Cloud API.
+type Client struct {
+	BaseURL string
+	HTTP    *http.Client
+}
+
+// ReadHook checks X-Hub-Signature-256 with the app secret and reads the
+// payload, which must be for the account's phone number.
+func (c *Client) ReadHook(a *convo.Account, h convo.HookRequest) (*convo.Inbound, error) {
+	if h.Kind != convo.HookMessage {
+		return nil, convo.NotFound("ROUTE_NOT_FOUND", "hook")
+	}
+	if !ValidSignature(a.ProviderData.AppSecret, h.Body, h.Header("X-Hub-Signature-256")) {
+		return nil, convo.ErrBadSignature
+	}
+	in, err := Parse(h.Body, a.ProviderData.PhoneNumberID, c.BaseURL)
+	if err == ErrWrongPhoneNumber {
+		return nil, convo.Errorf(convo.EForbidden, "PHONE_NUMBER_MISMATCH", "the payload is for another phone_number_id than this account's")
+	} else if err != nil {
+		return nil, convo.ErrBadPayload
+	}
+	return in, nil
+}
+
+// VerifySubscription answers Meta's GET handshake with the account's verify token.
+func (c *Client) VerifySubscription(a *convo.Account, q url.Values) (string, bool) {
+	return Verify(a.Secret, q)
+}
+
+// Send delivers the text, then each media link, to the peer's wa_id; the
+// first answer's wamid identifies the message.
+func (c *Client) Send(ctx context.Context, d convo.Delivery) (convo.SendResult, error) {
+	var bodies []map[string]any
+	base := func() map[string]any {
+		return map[string]any{"messaging_product": "whatsapp", "recipient_type": "individual", "to": d.Conversation.DialogID}
+	}
+	if d.Message.Text != "" {
+		b := base()
+		b["type"], b["text"] = "text", map[string]any{"body": d.Message.Text}
+		bodies = append(bodies, b)
+	}
+	for _, m := range d.Message.Medias {
+		kind := map[string]string{convo.MediaImage: "image", convo.MediaVideo: "video", convo.MediaAudio: "audio", convo.MediaSticker: "sticker"}[m.Type]
+		if kind == "" {
+			kind = "document"
+		}
+		b := base()
+		b["type"], b[kind] = kind, map[string]any{"link": m.Filename}
+		bodies = append(bodies, b)
+	}
+	var res convo.SendResult
+	for _, body := range bodies {
+		j, _ := json.Marshal(body)
+		u := strings.TrimRight(c.BaseURL, "/") + "/" + APIVersion + "/" + url.PathEscape(d.Account.ProviderData.PhoneNumberID) + "/messages"
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(j))
+		if err != nil {
+			return res, err
+		}
+		req.Header.Set("Authorization", "Bearer "+d.Account.Token)
+		req.Header.Set("Content-Type", "application/json")
+		var answer struct {
+			Messages []struct {
+				ID string `json:"id"`
+			} `json:"messages"`
+		}
+		if _, err := providerhttp.Do(c.HTTP, req, &answer); err != nil {
+			return res, err
+		}
+		if res.ProviderID == "" && len(answer.Messages) > 0 {
+			res.ProviderID = answer.Messages[0].ID
+		}
+	}
+	res.Status = convo.MessageDone
+	return res, nil
+}
+
+// DisplayName is not offered by the Cloud API; names arrive with messages.
+func (c *Client) DisplayName(context.Context, *convo.Account, string) (string, error) { return "", nil }
+
+var _ convo.Channel = (*Client)(nil)
