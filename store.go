@@ -70,6 +70,24 @@ type Tx interface {
 	// DeleteJob removes a finished job.
 	DeleteJob(ctx context.Context, id string) error
 
+	// CreateEvent writes an event to the outbox, unsequenced and pending.
+	CreateEvent(ctx context.Context, e *Event) error
+	// SequenceEvents gives up to limit unsequenced events their positions,
+	// in creation order, and returns how many it sequenced.
+	SequenceEvents(ctx context.Context, limit int) (int, error)
+	// ClaimEvents leases deliverable events: sequenced, due, not leased, and
+	// with no undelivered event before them in their stream.
+	ClaimEvents(ctx context.Context, p ClaimEventsParams) ([]*Event, error)
+	// UpdateEventDelivery writes an event's delivery state and, when given, the attempt made.
+	UpdateEventDelivery(ctx context.Context, e *Event, a *EventAttempt) error
+	GetEvent(ctx context.Context, id string) (*Event, error)
+	// LastEventPos is the highest position given to any event so far.
+	LastEventPos(ctx context.Context) (int64, error)
+	ListEvents(ctx context.Context, p EventListParams) ([]*Event, error)
+	ListEventAttempts(ctx context.Context, eventID string) ([]*EventAttempt, error)
+	// PruneEvents deletes delivered and skipped events created before t.
+	PruneEvents(ctx context.Context, before Time) (int, error)
+
 	// GetSetting returns a process-wide setting (ENotFound when unset).
 	GetSetting(ctx context.Context, key string) (string, error)
 	// InitSetting stores value under key unless the key is set, and returns

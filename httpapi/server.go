@@ -39,6 +39,8 @@ func New(svc *service.Service, logger *slog.Logger) *Server {
 	s.routeConversations()
 	s.routeMessages()
 	s.routeHooks()
+	s.routeDeliveries()
+	s.routeRealtime()
 	s.mux.HandleFunc("/", s.handleNoRoute)
 	return s
 }

@@ -139,7 +139,12 @@ func (s *Service) CreateAccount(ctx context.Context, c *convo.Caller, in Account
 	if err := in.apply(a); err != nil {
 		return nil, err
 	}
-	err := s.store.Update(ctx, func(tx convo.Tx) error { return tx.CreateAccount(ctx, a) })
+	err := s.update(ctx, func(tx convo.Tx) error {
+		if err := tx.CreateAccount(ctx, a); err != nil {
+			return err
+		}
+		return s.emitAccount(ctx, tx, convo.EventAccountCreated, a)
+	})
 	return s.withHook(a), err
 }
 
@@ -181,7 +186,7 @@ func (s *Service) ListAccounts(ctx context.Context, c *convo.Caller, deleted boo
 }
 
 // changeAccount runs one change of a live account of the caller's customer (admin/manager).
-func (s *Service) changeAccount(ctx context.Context, c *convo.Caller, id string, change func(a *convo.Account) error) (*convo.Account, error) {
+func (s *Service) changeAccount(ctx context.Context, c *convo.Caller, id, eventType string, change func(a *convo.Account) error) (*convo.Account, error) {
 	if err := requireManager(c); err != nil {
 		return nil, err
 	}
@@ -190,7 +195,7 @@ func (s *Service) changeAccount(ctx context.Context, c *convo.Caller, id string,
 		return nil, err
 	}
 	var a *convo.Account
-	err = s.store.Update(ctx, func(tx convo.Tx) (err error) {
+	err = s.update(ctx, func(tx convo.Tx) (err error) {
 		if a, err = customerAccount(ctx, tx, c, id); err != nil {
 			return err
 		}
@@ -201,7 +206,10 @@ func (s *Service) changeAccount(ctx context.Context, c *convo.Caller, id string,
 			return err
 		}
 		a.TMUpdate = s.now()
-		return tx.UpdateAccount(ctx, a)
+		if err := tx.UpdateAccount(ctx, a); err != nil {
+			return err
+		}
+		return s.emitAccount(ctx, tx, eventType, a)
 	})
 	return s.withHook(a), err
 }
@@ -209,13 +217,13 @@ func (s *Service) changeAccount(ctx context.Context, c *convo.Caller, id string,
 // UpdateAccount changes an account; secrets given replace the stored ones (admin/manager).
 func (s *Service) UpdateAccount(ctx context.Context, c *convo.Caller, id string, in AccountInput) (*convo.Account, error) {
 	in.Type = nil
-	return s.changeAccount(ctx, c, id, in.apply)
+	return s.changeAccount(ctx, c, id, convo.EventAccountUpdated, in.apply)
 }
 
 // DeleteAccount soft-deletes an account, which stops its inbound and
 // outbound traffic (admin/manager).
 func (s *Service) DeleteAccount(ctx context.Context, c *convo.Caller, id string) (*convo.Account, error) {
-	return s.changeAccount(ctx, c, id, func(a *convo.Account) error {
+	return s.changeAccount(ctx, c, id, convo.EventAccountDeleted, func(a *convo.Account) error {
 		a.TMDelete = s.now()
 		return nil
 	})

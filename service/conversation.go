@@ -130,7 +130,7 @@ func (s *Service) CreateConversation(ctx context.Context, c *convo.Caller, in Co
 		return nil, convo.Invalid("INVALID_ACCOUNT_ID", "account_id must be the id of a conversation account")
 	}
 	var conv *convo.Conversation
-	err = s.store.Update(ctx, func(tx convo.Tx) error {
+	err = s.update(ctx, func(tx convo.Tx) error {
 		a, err := customerAccount(ctx, tx, c, accountID)
 		if convo.ErrorStatus(err) == convo.ENotFound || (err == nil && a.IsDeleted()) {
 			return convo.Invalid("ACCOUNT_NOT_FOUND", "account_id names no live account of yours")
@@ -173,18 +173,20 @@ func (s *Service) findOrCreateConversation(ctx context.Context, tx convo.Tx, pro
 	if convo.ErrorStatus(err) == convo.EConflict {
 		conv, err = tx.GetLiveConversation(ctx, proto.AccountID, proto.DialogID)
 		return conv, false, err
+	} else if err != nil {
+		return nil, false, err
 	}
-	return proto, err == nil, err
+	return proto, true, s.emitConversation(ctx, tx, convo.EventConversationCreated, proto)
 }
 
 // changeConversation runs one change of a live conversation of the caller's customer.
-func (s *Service) changeConversation(ctx context.Context, c *convo.Caller, id string, change func(tx convo.Tx, conv *convo.Conversation) (bool, error)) (*convo.Conversation, error) {
+func (s *Service) changeConversation(ctx context.Context, c *convo.Caller, id, eventType string, change func(tx convo.Tx, conv *convo.Conversation) (bool, error)) (*convo.Conversation, error) {
 	id, err := parseID(id, "id")
 	if err != nil {
 		return nil, err
 	}
 	var conv *convo.Conversation
-	err = s.store.Update(ctx, func(tx convo.Tx) (err error) {
+	err = s.update(ctx, func(tx convo.Tx) (err error) {
 		if conv, err = customerConversation(ctx, tx, c, id); err != nil {
 			return err
 		}
@@ -196,7 +198,10 @@ func (s *Service) changeConversation(ctx context.Context, c *convo.Caller, id st
 			return err
 		}
 		conv.TMUpdate = s.now()
-		return tx.UpdateConversation(ctx, conv)
+		if err := tx.UpdateConversation(ctx, conv); err != nil {
+			return err
+		}
+		return s.emitConversation(ctx, tx, eventType, conv)
 	})
 	return conv, err
 }
@@ -208,7 +213,7 @@ func (s *Service) UpdateConversation(ctx context.Context, c *convo.Caller, id st
 	if err := requireManager(c); err != nil {
 		return nil, err
 	}
-	return s.changeConversation(ctx, c, id, func(tx convo.Tx, conv *convo.Conversation) (bool, error) {
+	return s.changeConversation(ctx, c, id, convo.EventConversationUpdated, func(tx convo.Tx, conv *convo.Conversation) (bool, error) {
 		before := *conv
 		conv.Name, conv.Detail = trimmed(in.Name, conv.Name), trimmed(in.Detail, conv.Detail)
 		if err := checkText("name", conv.Name); err != nil {
@@ -249,7 +254,7 @@ func assign(ctx context.Context, tx convo.Tx, c *convo.Caller, conv *convo.Conve
 
 // UnassignConversation clears the owner (admin/manager, or the owner itself).
 func (s *Service) UnassignConversation(ctx context.Context, c *convo.Caller, id string) (*convo.Conversation, error) {
-	return s.changeConversation(ctx, c, id, func(tx convo.Tx, conv *convo.Conversation) (bool, error) {
+	return s.changeConversation(ctx, c, id, convo.EventConversationUpdated, func(tx convo.Tx, conv *convo.Conversation) (bool, error) {
 		if err := canSee(c, conv); err != nil {
 			return false, err
 		}
@@ -264,7 +269,7 @@ func (s *Service) DeleteConversation(ctx context.Context, c *convo.Caller, id st
 	if err := requireManager(c); err != nil {
 		return nil, err
 	}
-	return s.changeConversation(ctx, c, id, func(_ convo.Tx, conv *convo.Conversation) (bool, error) {
+	return s.changeConversation(ctx, c, id, convo.EventConversationDeleted, func(_ convo.Tx, conv *convo.Conversation) (bool, error) {
 		conv.TMDelete = s.now()
 		return true, nil
 	})

@@ -78,7 +78,7 @@ func (s *Service) ingest(ctx context.Context, a *convo.Account, in *convo.Inboun
 		return nil
 	}
 	var newJobs bool
-	err := s.store.Update(ctx, func(tx convo.Tx) error {
+	err := s.update(ctx, func(tx convo.Tx) error {
 		newJobs = false
 		for _, f := range in.Follows {
 			if _, queued, err := s.receivePeer(ctx, tx, a, f); err != nil {
@@ -109,6 +109,9 @@ func (s *Service) ingest(ctx context.Context, a *convo.Account, in *convo.Inboun
 			if err := tx.CreateMessage(ctx, msg); convo.ErrorStatus(err) == convo.EConflict {
 				continue // a provider retry of a message already stored
 			} else if err != nil {
+				return err
+			}
+			if err := s.emitMessage(ctx, tx, convo.EventMessageCreated, msg); err != nil {
 				return err
 			}
 		}
@@ -149,7 +152,10 @@ func (s *Service) receivePeer(ctx context.Context, tx convo.Tx, a *convo.Account
 	if !created && peer.TargetName != "" && peer.TargetName != conv.Peer.TargetName {
 		renamePeer(conv, a.Type, peer.TargetName)
 		conv.TMUpdate = s.now()
-		return conv, false, tx.UpdateConversation(ctx, conv)
+		if err := tx.UpdateConversation(ctx, conv); err != nil {
+			return nil, false, err
+		}
+		return conv, false, s.emitConversation(ctx, tx, convo.EventConversationUpdated, conv)
 	}
 	return conv, false, nil
 }
@@ -194,5 +200,8 @@ func (s *Service) applyStatus(ctx context.Context, tx convo.Tx, accountID string
 		msg.ProviderID = st.ProviderID
 	}
 	msg.Status, msg.TMUpdate = st.Status, s.now()
-	return tx.UpdateMessage(ctx, msg)
+	if err := tx.UpdateMessage(ctx, msg); err != nil {
+		return err
+	}
+	return s.emitMessage(ctx, tx, convo.EventMessageUpdated, msg)
 }

@@ -171,7 +171,7 @@ func (s *Service) runPeerName(ctx context.Context, j *convo.Job) error {
 		}
 		s.logger.Warn("display name lookup failed", "conversation_id", conv.ID, "error", err.Error())
 	}
-	return s.store.Update(ctx, func(tx convo.Tx) error {
+	return s.update(ctx, func(tx convo.Tx) error {
 		if name != "" {
 			conv, err := tx.GetConversation(ctx, j.RefID)
 			if err != nil {
@@ -181,6 +181,9 @@ func (s *Service) runPeerName(ctx context.Context, j *convo.Job) error {
 				renamePeer(conv, a.Type, name)
 				conv.TMUpdate = s.now()
 				if err := tx.UpdateConversation(ctx, conv); err != nil {
+					return err
+				}
+				if err := s.emitConversation(ctx, tx, convo.EventConversationUpdated, conv); err != nil {
 					return err
 				}
 			}

@@ -74,7 +74,7 @@ func (s *Service) SendMessage(ctx context.Context, c *convo.Caller, conversation
 	}
 	var msg *convo.Message
 	job := &convo.Job{ID: convo.NewID(), Kind: convo.JobSendMessage, RunAt: convo.NewTime(now.Add(sendBackstop)), TMCreate: now}
-	err = s.store.Update(ctx, func(tx convo.Tx) error {
+	err = s.update(ctx, func(tx convo.Tx) error {
 		conv, err := s.visibleConversation(ctx, tx, c, id)
 		if err != nil {
 			return err
@@ -96,6 +96,9 @@ func (s *Service) SendMessage(ctx context.Context, c *convo.Caller, conversation
 			Text: in.Text, Medias: medias, TMCreate: now, TMUpdate: now, TMDelete: convo.Never, AccountID: a.ID,
 		}
 		if err := tx.CreateMessage(ctx, msg); err != nil {
+			return err
+		}
+		if err := s.emitMessage(ctx, tx, convo.EventMessageCreated, msg); err != nil {
 			return err
 		}
 		job.RefID = msg.ID
@@ -162,20 +165,29 @@ func (s *Service) runSend(ctx context.Context, j *convo.Job) error {
 		s.logger.Warn("message failed", "message_id", d.Message.ID, "conversation_id", d.Conversation.ID, "account_type", d.Account.Type, "reason", err.Error())
 		res = convo.SendResult{Status: convo.MessageFailed}
 	}
-	return s.store.Update(ctx, func(tx convo.Tx) error {
+	return s.update(ctx, func(tx convo.Tx) error {
 		msg, err := tx.GetMessage(ctx, j.RefID)
 		if err != nil {
 			return err
 		}
+		before := *msg
 		if msg.ProviderID == "" {
 			msg.ProviderID = res.ProviderID
 		}
 		if convo.MessageStatusRank(res.Status) > convo.MessageStatusRank(msg.Status) {
 			msg.Status = res.Status
 		}
-		msg.TMUpdate = s.now()
-		if err := tx.UpdateMessage(ctx, msg); err != nil {
-			return err
+		if msg.ProviderID != before.ProviderID || msg.Status != before.Status {
+			msg.TMUpdate = s.now()
+			if err := tx.UpdateMessage(ctx, msg); err != nil {
+				return err
+			}
+			// Only a status change is news to the customer; the provider id is internal.
+			if msg.Status != before.Status {
+				if err := s.emitMessage(ctx, tx, convo.EventMessageUpdated, msg); err != nil {
+					return err
+				}
+			}
 		}
 		return tx.DeleteJob(ctx, j.ID)
 	})

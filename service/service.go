@@ -4,6 +4,7 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -33,6 +34,17 @@ type Config struct {
 	RetryDelays []time.Duration
 	// Logger receives operational messages; it never sees secrets.
 	Logger *slog.Logger
+	// WebhookRetryBase is the first retry delay of a failed webhook; each
+	// further retry doubles it up to WebhookRetryCap.
+	WebhookRetryBase, WebhookRetryCap time.Duration
+	// WebhookMaxAge is how long an event is retried before it is dead.
+	WebhookMaxAge time.Duration
+	// WebhookAllowPrivate lets webhooks target loopback and private networks.
+	WebhookAllowPrivate bool
+	// EventRetention is how long delivered events are kept (for listing and replay).
+	EventRetention time.Duration
+	// EventPoll is the backstop poll of the dispatcher; commits wake it at once.
+	EventPoll time.Duration
 }
 
 // Service implements convo's use cases.
@@ -42,6 +54,7 @@ type Service struct {
 	config Config
 	logger *slog.Logger
 	jobs   *jobRunner
+	events *dispatcher
 	jwtKey []byte
 	// dummyHash keeps a failed login for an unknown username as slow as a wrong password.
 	dummyHash []byte
@@ -61,11 +74,17 @@ func New(store convo.Store, clock convo.Clock, config Config) *Service {
 	if config.RetryDelays == nil {
 		config.RetryDelays = []time.Duration{time.Second, 5 * time.Second, 30 * time.Second}
 	}
+	config.WebhookRetryBase = cmp.Or(config.WebhookRetryBase, 5*time.Second)
+	config.WebhookRetryCap = cmp.Or(config.WebhookRetryCap, time.Hour)
+	config.WebhookMaxAge = cmp.Or(config.WebhookMaxAge, 25*time.Hour)
+	config.EventRetention = cmp.Or(config.EventRetention, 7*24*time.Hour)
+	config.EventPoll = cmp.Or(config.EventPoll, 250*time.Millisecond)
 	if config.Logger == nil {
 		config.Logger = slog.New(slog.DiscardHandler)
 	}
 	config.PublicURL = strings.TrimRight(config.PublicURL, "/")
-	return &Service{store: store, clock: clock, config: config, logger: config.Logger, jobs: newJobRunner()}
+	return &Service{store: store, clock: clock, config: config, logger: config.Logger,
+		jobs: newJobRunner(), events: newDispatcher(config.WebhookAllowPrivate)}
 }
 
 // settingJWTKey names the shared signing key of login tokens, kept in the

@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -83,6 +84,12 @@ type Config struct {
 	// SendWait and RetryDelays tune sending (zero: the service defaults).
 	SendWait    time.Duration
 	RetryDelays []time.Duration
+	// WebhookAllowPrivate lets customer webhooks target private networks.
+	WebhookAllowPrivate bool
+	// EventRetention keeps delivered events this long (zero: 7 days).
+	EventRetention time.Duration
+	// WebhookRetryBase and EventPoll tune delivery (zero: the service defaults).
+	WebhookRetryBase, EventPoll time.Duration
 }
 
 // channels builds the provider clients of cfg.
@@ -99,6 +106,13 @@ func (cfg Config) channels() map[string]convo.Channel {
 	}
 }
 
+func envDuration(name string, def time.Duration) time.Duration {
+	if d, err := time.ParseDuration(os.Getenv(name)); err == nil {
+		return d
+	}
+	return def
+}
+
 func env(name, def string) string {
 	if v, ok := os.LookupEnv(name); ok && v != "" {
 		return v
@@ -113,10 +127,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&cfg.Listen, "listen", env("CONVO_LISTEN", "127.0.0.1:8080"), "address to listen on (CONVO_LISTEN)")
 	fs.StringVar(&cfg.Database, "database", env("CONVO_DATABASE", "sqlite:convo.db"), "sqlite:PATH or postgres://... (CONVO_DATABASE)")
 	fs.StringVar(&cfg.PublicURL, "public-url", env("CONVO_PUBLIC_URL", ""), "public base URL shown in hook URLs (CONVO_PUBLIC_URL; default http://LISTEN)")
+	fs.DurationVar(&cfg.EventRetention, "event-retention", envDuration("CONVO_EVENT_RETENTION", 7*24*time.Hour), "how long delivered events are kept (CONVO_EVENT_RETENTION)")
 	fs.StringVar(&cfg.SQLiteSynchronous, "sqlite-synchronous", env("CONVO_SQLITE_SYNCHRONOUS", "FULL"), "SQLite synchronous mode: FULL survives power loss, NORMAL only process crashes (CONVO_SQLITE_SYNCHRONOUS)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	cfg.WebhookAllowPrivate = env("CONVO_WEBHOOK_ALLOW_PRIVATE", "") == "true"
 	cfg.LineAPIURL = env("CONVO_LINE_API_URL", "")
 	cfg.WhatsAppAPIURL = env("CONVO_WHATSAPP_API_URL", "")
 	cfg.TwilioAPIURL = env("CONVO_TWILIO_API_URL", "")
@@ -178,8 +194,8 @@ type Main struct {
 	listener net.Listener
 	server   *http.Server
 	served   chan error
-	stopJobs context.CancelFunc
-	jobsDone chan struct{}
+	stopWork context.CancelFunc
+	workers  sync.WaitGroup
 }
 
 // NewMain returns an unopened server.
@@ -205,6 +221,8 @@ func (m *Main) Open(ctx context.Context) error {
 	svc := service.New(store, m.Clock, service.Config{
 		PublicURL: m.Config.PublicURL, PasswordCost: m.Config.PasswordCost, Logger: m.logger,
 		Channels: m.Config.channels(), SendWait: m.Config.SendWait, RetryDelays: m.Config.RetryDelays,
+		WebhookAllowPrivate: m.Config.WebhookAllowPrivate, EventRetention: m.Config.EventRetention,
+		WebhookRetryBase: m.Config.WebhookRetryBase, EventPoll: m.Config.EventPoll,
 	})
 	m.svc = svc
 	if err := svc.Init(ctx); err != nil {
@@ -231,10 +249,11 @@ func (m *Main) Open(ctx context.Context) error {
 	}
 	m.served = make(chan error, 1)
 	go func() { m.served <- m.server.Serve(m.listener) }()
-	jobsCtx, stopJobs := context.WithCancel(context.Background())
-	m.jobsDone = make(chan struct{})
-	m.stopJobs = stopJobs
-	go func() { defer close(m.jobsDone); svc.RunJobs(jobsCtx) }()
+	workCtx, stopWork := context.WithCancel(context.Background())
+	m.stopWork = stopWork
+	m.workers.Add(2)
+	go func() { defer m.workers.Done(); svc.RunJobs(workCtx) }()
+	go func() { defer m.workers.Done(); svc.RunEvents(workCtx) }()
 	m.logger.Info("convo serving", "version", convo.Version, "listen", m.listener.Addr().String(),
 		"public_url", m.Config.PublicURL, "database", redactDSN(m.Config.Database))
 	return nil
@@ -255,10 +274,10 @@ func (m *Main) Close() error {
 			err = errors.Join(err, serveErr)
 		}
 	}
-	if m.stopJobs != nil {
-		// Jobs in flight finish; unstarted ones stay in the database for the next start.
-		m.stopJobs()
-		<-m.jobsDone
+	if m.stopWork != nil {
+		// Work in flight finishes; the rest stays in the database for the next start.
+		m.stopWork()
+		m.workers.Wait()
 	}
 	if m.store != nil {
 		err = errors.Join(err, m.store.Close())

@@ -132,7 +132,44 @@ CREATE TABLE jobs (
 ) STRICT;
 CREATE INDEX jobs_due ON jobs (run_at);
 
+-- The transactional outbox: each change writes its events in its own
+-- transaction. pos is the delivery order, assigned after commit by the
+-- sequencer; events of one stream are delivered in pos order.
+CREATE TABLE events (
+    id              TEXT PRIMARY KEY,
+    customer_id     TEXT NOT NULL,
+    type            TEXT NOT NULL,
+    stream_id       TEXT NOT NULL,
+    conversation_id TEXT NOT NULL,
+    payload         TEXT NOT NULL,
+    pos             INTEGER,
+    status          TEXT NOT NULL,
+    attempts        INTEGER NOT NULL,
+    next_attempt_at INTEGER NOT NULL,
+    locked_until    INTEGER NOT NULL,
+    last_error      TEXT NOT NULL,
+    tm_create       INTEGER NOT NULL,
+    tm_delivered    INTEGER NOT NULL
+) STRICT;
+CREATE UNIQUE INDEX events_pos ON events (pos);
+CREATE INDEX events_unsequenced ON events (id) WHERE pos IS NULL;
+CREATE INDEX events_undelivered ON events (pos) WHERE status IN ('pending', 'failed');
+CREATE INDEX events_stream ON events (stream_id, pos);
+CREATE INDEX events_by_customer ON events (customer_id, tm_create, id);
+CREATE INDEX events_by_customer_pos ON events (customer_id, pos);
+
+CREATE TABLE event_attempts (
+    event_id    TEXT NOT NULL,
+    tm_attempt  INTEGER NOT NULL,
+    http_status INTEGER NOT NULL,
+    error       TEXT NOT NULL,
+    latency_ms  INTEGER NOT NULL
+) STRICT;
+CREATE INDEX event_attempts_by_event ON event_attempts (event_id, tm_attempt);
+
 -- +goose Down
+DROP TABLE event_attempts;
+DROP TABLE events;
 DROP TABLE jobs;
 DROP TABLE messages;
 DROP TABLE conversations;

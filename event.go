@@ -1,0 +1,102 @@
+package convo
+
+import "encoding/json"
+
+// Event types.
+const (
+	EventAccountCreated      = "account_created"
+	EventAccountUpdated      = "account_updated"
+	EventAccountDeleted      = "account_deleted"
+	EventConversationCreated = "conversation_created"
+	EventConversationUpdated = "conversation_updated"
+	EventConversationDeleted = "conversation_deleted"
+	EventMessageCreated      = "conversation_message_created"
+	EventMessageUpdated      = "conversation_message_updated"
+	EventMessageDeleted      = "conversation_message_deleted"
+)
+
+// Delivery statuses of an event's customer webhook.
+const (
+	// DeliveryPending: not attempted yet.
+	DeliveryPending = "pending"
+	// DeliveryFailed: attempted without success; retries continue.
+	DeliveryFailed = "failed"
+	// DeliveryDelivered: the customer answered 2xx.
+	DeliveryDelivered = "delivered"
+	// DeliveryDead: retries ran out.
+	DeliveryDead = "dead"
+	// DeliverySkipped: the customer had no webhook when it was due.
+	DeliverySkipped = "skipped"
+)
+
+// Event records one change, written in the transaction of the change (a
+// transactional outbox). Events of one stream (a conversation and its
+// messages, or an account) are delivered in the order of Pos.
+type Event struct {
+	ID         string `json:"id"`
+	CustomerID string `json:"customer_id"`
+	Type       string `json:"type"`
+	// StreamID orders delivery: the conversation, or the account.
+	StreamID string `json:"-"`
+	// ConversationID is the conversation the event is about, NilID if none.
+	ConversationID string `json:"conversation_id"`
+	// Payload is the webhook body exactly as sent: {"type", "data"}.
+	Payload json.RawMessage `json:"payload"`
+	// Pos is the event's place in the total order, 0 until sequenced.
+	Pos           int64  `json:"-"`
+	Status        string `json:"status"`
+	Attempts      int    `json:"attempt_count"`
+	NextAttemptAt Time   `json:"tm_next_attempt"`
+	LockedUntil   Time   `json:"-"`
+	LastError     string `json:"last_error"`
+	TMCreate      Time   `json:"tm_create"`
+	TMDelivered   Time   `json:"tm_delivered"`
+}
+
+// EventAttempt is one try to deliver an event to the customer's webhook.
+type EventAttempt struct {
+	EventID string `json:"-"`
+	At      Time   `json:"tm_attempt"`
+	// HTTPStatus is the answer's status, 0 when none came.
+	HTTPStatus int    `json:"http_status"`
+	Error      string `json:"error"`
+	LatencyMS  int64  `json:"latency_ms"`
+}
+
+// EventPayload builds the webhook body of an event about v.
+func EventPayload(eventType string, v any) (json.RawMessage, error) {
+	return json.Marshal(struct {
+		Type string `json:"type"`
+		Data any    `json:"data"`
+	}{eventType, v})
+}
+
+// WebhookConversation is a conversation in webhook form: an unassigned
+// owner_id is "" there, where the API shows the nil UUID.
+func WebhookConversation(c *Conversation) *Conversation {
+	w := *c
+	if IsNilID(w.OwnerID) {
+		w.OwnerID = ""
+	}
+	return &w
+}
+
+// ClaimEventsParams selects events to deliver: sequenced, due, unleased and
+// first undelivered of their stream.
+type ClaimEventsParams struct {
+	Now        Time
+	LeaseUntil Time
+	Limit      int
+}
+
+// EventListParams selects a customer's events.
+type EventListParams struct {
+	CustomerID     string
+	Status         string
+	Type           string
+	ConversationID string
+	// AfterPos, when set, lists sequenced events after that position in
+	// ascending order instead of newest first (the realtime replay).
+	AfterPos *int64
+	Page
+}

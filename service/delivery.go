@@ -1,0 +1,191 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+
+	"github.com/convohq/convo"
+)
+
+// Delivery is an event with its webhook attempts, as GET /webhook_deliveries shows it.
+type Delivery struct {
+	*convo.Event
+	AttemptList []*convo.EventAttempt `json:"attempts"`
+}
+
+// DeliveryFilter holds the filters of GET /webhook_deliveries.
+type DeliveryFilter struct {
+	Status, Type, ConversationID string
+}
+
+// ListDeliveries lists the caller's customer's events with their attempts (admin).
+func (s *Service) ListDeliveries(ctx context.Context, c *convo.Caller, f DeliveryFilter, pr convo.PageRequest) (convo.List[*Delivery], error) {
+	var rows []*Delivery
+	err := requireAdmin(c)
+	if err == nil && f.Status != "" && !slices.Contains([]string{convo.DeliveryPending, convo.DeliveryFailed, convo.DeliveryDelivered, convo.DeliveryDead, convo.DeliverySkipped}, f.Status) {
+		err = convo.Invalid("INVALID_STATUS", "status must be pending, failed, delivered, dead or skipped")
+	}
+	if err == nil && f.ConversationID != "" {
+		_, err = parseID(f.ConversationID, "conversation_id")
+	}
+	var page convo.Page
+	if err == nil {
+		page, err = pr.Page()
+	}
+	if err == nil {
+		err = s.store.View(ctx, func(tx convo.Tx) error {
+			events, err := tx.ListEvents(ctx, convo.EventListParams{CustomerID: c.CustomerID, Status: f.Status, Type: f.Type, ConversationID: f.ConversationID, Page: page})
+			if err != nil {
+				return err
+			}
+			for _, e := range events {
+				attempts, err := tx.ListEventAttempts(ctx, e.ID)
+				if err != nil {
+					return err
+				}
+				rows = append(rows, &Delivery{Event: e, AttemptList: attempts})
+			}
+			return nil
+		})
+	}
+	return convo.NewList(pr, rows, func(d *Delivery) convo.Cursor { return cursorOf(d.TMCreate, d.ID) }), err
+}
+
+// RetryDelivery makes a failed or dead event due again at once (admin).
+func (s *Service) RetryDelivery(ctx context.Context, c *convo.Caller, id string) (*Delivery, error) {
+	if err := requireAdmin(c); err != nil {
+		return nil, err
+	}
+	id, err := parseID(id, "id")
+	if err != nil {
+		return nil, err
+	}
+	var d *Delivery
+	err = s.update(ctx, func(tx convo.Tx) error {
+		e, err := tx.GetEvent(ctx, id)
+		if err == nil && e.CustomerID != c.CustomerID {
+			err = convo.NotFound("EVENT_NOT_FOUND", "event")
+		}
+		if err != nil {
+			return err
+		}
+		if e.Status != convo.DeliveryFailed && e.Status != convo.DeliveryDead {
+			return convo.Errorf(convo.EPrecondition, "NOT_RETRYABLE", "only a failed or dead delivery can be retried; this one is %s", e.Status)
+		}
+		e.Status, e.NextAttemptAt = convo.DeliveryFailed, s.now()
+		if err := tx.UpdateEventDelivery(ctx, e, nil); err != nil {
+			return err
+		}
+		attempts, err := tx.ListEventAttempts(ctx, e.ID)
+		d = &Delivery{Event: e, AttemptList: attempts}
+		return err
+	})
+	return d, err
+}
+
+// StreamEvent is one event as the realtime stream sends it: the webhook
+// envelope plus the event id, which a client passes back as since.
+type StreamEvent struct {
+	ID   string          `json:"id"`
+	Type string          `json:"type"`
+	Data json.RawMessage `json:"data"`
+}
+
+// StreamStart returns where a realtime stream starts: after the caller's
+// event since, or after the newest event when since is empty.
+func (s *Service) StreamStart(ctx context.Context, c *convo.Caller, since string) (int64, error) {
+	var after int64
+	err := s.store.View(ctx, func(tx convo.Tx) error {
+		if since != "" {
+			e, err := tx.GetEvent(ctx, since)
+			if err == nil && (e.CustomerID != c.CustomerID || e.Pos == 0) {
+				err = convo.NotFound("EVENT_NOT_FOUND", "event")
+			}
+			if err != nil {
+				return err
+			}
+			after = e.Pos
+			return nil
+		}
+		// Live from now: start after the newest sequenced event.
+		var err error
+		after, err = tx.LastEventPos(ctx)
+		return err
+	})
+	return after, err
+}
+
+// StreamEvents sends the caller's events after position after, in order,
+// to send until ctx ends or send fails. A plain agent gets only events of
+// conversations it owns.
+func (s *Service) StreamEvents(ctx context.Context, c *convo.Caller, after int64, send func([]StreamEvent) error) error {
+	for {
+		wake := s.events.sequence.wait()
+		var batch []*convo.Event
+		err := s.store.View(ctx, func(tx convo.Tx) (err error) {
+			batch, err = tx.ListEvents(ctx, convo.EventListParams{CustomerID: c.CustomerID, AfterPos: &after, Page: convo.Page{Limit: eventBatch}})
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		if len(batch) > 0 {
+			after = batch[len(batch)-1].Pos
+			out, err := s.visibleEvents(ctx, c, batch)
+			if err != nil {
+				return err
+			}
+			if len(out) > 0 {
+				if err := send(out); err != nil {
+					return err
+				}
+			}
+			if len(batch) == eventBatch {
+				continue
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-wake:
+		}
+	}
+}
+
+// visibleEvents keeps the events the caller may see and renders them.
+func (s *Service) visibleEvents(ctx context.Context, c *convo.Caller, batch []*convo.Event) ([]StreamEvent, error) {
+	owned := map[string]bool{}
+	out := make([]StreamEvent, 0, len(batch))
+	for _, e := range batch {
+		var env struct {
+			Type string          `json:"type"`
+			Data json.RawMessage `json:"data"`
+		}
+		if err := json.Unmarshal(e.Payload, &env); err != nil {
+			return nil, err
+		}
+		if !c.IsManager() {
+			if convo.IsNilID(e.ConversationID) {
+				continue
+			}
+			mine, known := owned[e.ConversationID]
+			if !known {
+				err := s.store.View(ctx, func(tx convo.Tx) error {
+					conv, err := tx.GetConversation(ctx, e.ConversationID)
+					mine = err == nil && conv.OwnerType == convo.OwnerAgent && conv.OwnerID == c.AgentID
+					return nil
+				})
+				if err != nil {
+					return nil, err
+				}
+				owned[e.ConversationID] = mine
+			}
+			if !mine {
+				continue
+			}
+		}
+		out = append(out, StreamEvent{ID: e.ID, Type: env.Type, Data: env.Data})
+	}
+	return out, nil
+}

@@ -1,0 +1,295 @@
+package service
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/convohq/convo"
+)
+
+const (
+	// eventLease is how long a claimed delivery is reserved; a process
+	// killed mid-attempt leaves the event to another after this.
+	eventLease = 30 * time.Second
+	// webhookTimeout bounds one delivery attempt.
+	webhookTimeout = 10 * time.Second
+	// eventBatch is how many events one pass sequences or claims.
+	eventBatch = 256
+	// pruneInterval is how often delivered events past retention are deleted.
+	pruneInterval = time.Hour
+)
+
+// dispatcher sequences committed events, feeds the realtime stream and
+// delivers customer webhooks.
+type dispatcher struct {
+	wake     chan struct{}
+	sequence *broadcast // notified when new events have positions
+	client   *http.Client
+	running  sync.WaitGroup
+	slots    chan struct{}
+	// active counts deliveries in flight per process; a finished one may
+	// unblock the next event of its stream.
+	lastPrune time.Time
+}
+
+func newDispatcher(allowPrivate bool) *dispatcher {
+	dialer := &net.Dialer{Timeout: 5 * time.Second}
+	if !allowPrivate {
+		// Checked on the address actually dialled, so DNS cannot smuggle a private target in.
+		dialer.Control = func(_, address string, _ syscall.RawConn) error {
+			host, _, err := net.SplitHostPort(address)
+			if err != nil {
+				return err
+			}
+			if ip := net.ParseIP(host); ip == nil || isPrivate(ip) {
+				return errPrivateTarget
+			}
+			return nil
+		}
+	}
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.DialContext = dialer.DialContext
+	transport.Proxy = nil
+	transport.MaxIdleConnsPerHost = 32
+	return &dispatcher{
+		wake:     make(chan struct{}, 1),
+		sequence: newBroadcast(),
+		slots:    make(chan struct{}, 32),
+		client: &http.Client{
+			Transport: transport,
+			Timeout:   webhookTimeout,
+			// A redirect is an answer, not a delivery: it is retried like any non-2xx.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+	}
+}
+
+var errPrivateTarget = errors.New("webhook target is on a loopback or private network (set CONVO_WEBHOOK_ALLOW_PRIVATE=true to allow)")
+
+// isPrivate reports whether ip is loopback, private, link-local, unspecified or multicast.
+func isPrivate(ip net.IP) bool {
+	return ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
+		ip.IsInterfaceLocalMulticast() || ip.IsMulticast() || ip.IsUnspecified() ||
+		// Carrier-grade NAT, shared address space.
+		(ip.To4() != nil && ip.To4()[0] == 100 && ip.To4()[1]&0xc0 == 64)
+}
+
+// wakeEvents tells the dispatcher that events were committed.
+func (s *Service) wakeEvents() {
+	select {
+	case s.events.wake <- struct{}{}:
+	default:
+	}
+}
+
+// RunEvents sequences and delivers events until ctx ends, then waits for
+// deliveries in flight.
+func (s *Service) RunEvents(ctx context.Context) {
+	defer s.events.running.Wait()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		case <-s.events.wake:
+		}
+		busy, err := s.dispatchOnce(ctx)
+		if err != nil && ctx.Err() == nil {
+			s.logger.Error("dispatch events", "error", err)
+		}
+		next := s.config.EventPoll
+		if busy {
+			next = 0
+		}
+		timer.Reset(next)
+	}
+}
+
+// dispatchOnce sequences new events, starts due deliveries and prunes; it
+// reports whether more work is waiting.
+func (s *Service) dispatchOnce(ctx context.Context) (bool, error) {
+	var sequenced int
+	err := s.store.Update(ctx, func(tx convo.Tx) (err error) {
+		sequenced, err = tx.SequenceEvents(ctx, eventBatch)
+		return err
+	})
+	if err != nil {
+		return false, err
+	}
+	if sequenced > 0 {
+		s.events.sequence.notify()
+	}
+	now := s.now()
+	var claimed []*convo.Event
+	err = s.store.Update(ctx, func(tx convo.Tx) (err error) {
+		claimed, err = tx.ClaimEvents(ctx, convo.ClaimEventsParams{Now: now, LeaseUntil: convo.NewTime(now.Add(eventLease)), Limit: eventBatch})
+		return err
+	})
+	if err != nil {
+		return false, err
+	}
+	for _, e := range claimed {
+		s.events.running.Add(1)
+		go func() {
+			defer s.events.running.Done()
+			s.events.slots <- struct{}{}
+			defer func() { <-s.events.slots }()
+			if err := s.deliver(context.WithoutCancel(ctx), e); err != nil {
+				s.logger.Error("record webhook delivery", "event_id", e.ID, "error", err)
+			}
+			// The next event of this stream may now be deliverable.
+			s.wakeEvents()
+		}()
+	}
+	if time.Since(s.events.lastPrune) > pruneInterval {
+		s.events.lastPrune = time.Now()
+		var n int
+		err = s.store.Update(ctx, func(tx convo.Tx) (err error) {
+			n, err = tx.PruneEvents(ctx, convo.NewTime(s.clock.Now().Add(-s.config.EventRetention)))
+			return err
+		})
+		if n > 0 {
+			s.logger.Info("pruned delivered events", "count", n)
+		}
+	}
+	return sequenced == eventBatch || len(claimed) == eventBatch, err
+}
+
+// deliver makes one attempt to deliver e to its customer's webhook and
+// records the outcome.
+func (s *Service) deliver(ctx context.Context, e *convo.Event) error {
+	var cust *convo.Customer
+	if err := s.store.View(ctx, func(tx convo.Tx) (err error) {
+		cust, err = tx.GetCustomer(ctx, e.CustomerID)
+		return err
+	}); err != nil {
+		return err
+	}
+	now := s.now()
+	e.LockedUntil = convo.Time{Time: time.Unix(0, 0)}
+	if cust.WebhookURI == "" || !cust.TMDelete.IsNever() {
+		e.Status = convo.DeliverySkipped
+		return s.store.Update(ctx, func(tx convo.Tx) error { return tx.UpdateEventDelivery(ctx, e, nil) })
+	}
+	start := time.Now()
+	status, retryAfter, err := s.post(ctx, cust, e)
+	attempt := &convo.EventAttempt{EventID: e.ID, At: now, HTTPStatus: status, LatencyMS: time.Since(start).Milliseconds()}
+	e.Attempts++
+	switch {
+	case err == nil && status/100 == 2:
+		e.Status, e.TMDelivered, e.LastError = convo.DeliveryDelivered, s.now(), ""
+	default:
+		if err != nil {
+			attempt.Error = err.Error()
+		} else {
+			attempt.Error = fmt.Sprintf("answered %d", status)
+		}
+		e.LastError = attempt.Error
+		e.Status = convo.DeliveryFailed
+		e.NextAttemptAt = convo.NewTime(now.Add(max(s.backoff(e.Attempts), retryAfter)))
+		if e.NextAttemptAt.Sub(e.TMCreate.Time) > s.config.WebhookMaxAge {
+			e.Status = convo.DeliveryDead
+			s.logger.Warn("webhook event given up", "event_id", e.ID, "customer_id", e.CustomerID, "attempts", e.Attempts, "error", e.LastError)
+		}
+	}
+	return s.store.Update(ctx, func(tx convo.Tx) error { return tx.UpdateEventDelivery(ctx, e, attempt) })
+}
+
+// backoff is the wait before retry n (1-based): exponential from
+// WebhookRetryBase, capped at WebhookRetryCap, with ±20% jitter so that
+// retries of many events spread out.
+func (s *Service) backoff(n int) time.Duration {
+	d := s.config.WebhookRetryBase << min(n-1, 30)
+	if d > s.config.WebhookRetryCap || d <= 0 {
+		d = s.config.WebhookRetryCap
+	}
+	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+}
+
+// post sends the webhook request of e and returns the answer's status and
+// any Retry-After it asked for.
+func (s *Service) post(ctx context.Context, cust *convo.Customer, e *convo.Event) (int, time.Duration, error) {
+	ctx, cancel := context.WithTimeout(ctx, webhookTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, cust.WebhookMethod, cust.WebhookURI, bytes.NewReader(e.Payload))
+	if err != nil {
+		return 0, 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "convo/"+convo.Version)
+	if cust.WebhookSecret != "" {
+		for k, v := range SignWebhook(cust.WebhookSecret, e.ID, s.clock.Now(), e.Payload) {
+			req.Header.Set(k, v)
+		}
+	}
+	res, err := s.events.client.Do(req)
+	if err != nil {
+		if errors.Is(err, errPrivateTarget) {
+			return 0, 0, errPrivateTarget
+		}
+		return 0, 0, err
+	}
+	defer res.Body.Close()
+	buf := make([]byte, 4096)
+	for { // drain a little so the connection can be reused
+		if _, err := res.Body.Read(buf); err != nil {
+			break
+		}
+	}
+	return res.StatusCode, retryAfter(res.Header.Get("Retry-After"), s.clock.Now()), nil
+}
+
+// retryAfter reads a Retry-After header (seconds or an HTTP date), capped at six hours.
+func retryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	var d time.Duration
+	if secs, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
+		d = time.Duration(secs) * time.Second
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = t.Sub(now)
+	}
+	return min(max(d, 0), 6*time.Hour)
+}
+
+// SignWebhook returns the signature headers of a webhook body:
+// X-VoIPBIN-Signature (hex HMAC-SHA256 of the body) and the Standard
+// Webhooks headers, whose key is the secret's bytes or, for a "whsec_"
+// secret, its base64-decoded rest.
+func SignWebhook(secret, id string, at time.Time, body []byte) map[string]string {
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write(body)
+	key := []byte(secret)
+	if rest, ok := strings.CutPrefix(secret, "whsec_"); ok {
+		if k, err := base64.StdEncoding.DecodeString(rest); err == nil {
+			key = k
+		}
+	}
+	ts := strconv.FormatInt(at.Unix(), 10)
+	std := hmac.New(sha256.New, key)
+	std.Write([]byte(id + "." + ts + "."))
+	std.Write(body)
+	return map[string]string{
+		"X-VoIPBIN-Signature": "sha256=" + hex.EncodeToString(mac.Sum(nil)),
+		"webhook-id":          id,
+		"webhook-timestamp":   ts,
+		"webhook-signature":   "v1," + base64.StdEncoding.EncodeToString(std.Sum(nil)),
+	}
+}

@@ -1,0 +1,188 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"slices"
+	"strings"
+
+	"github.com/convohq/convo"
+)
+
+var events = kind{what: "event", notFound: "EVENT_NOT_FOUND", conflict: "EVENT_EXISTS", conflictDetail: "the event exists"}
+
+const eventColumns = "id, customer_id, type, stream_id, conversation_id, payload, pos, status, attempts, next_attempt_at, locked_until, last_error, tm_create, tm_delivered"
+
+// eventFields returns pointers to e's fields in the order of eventColumns.
+func eventFields(e *convo.Event, pos *sql.NullInt64) []any {
+	return []any{&e.ID, &e.CustomerID, &e.Type, &e.StreamID, &e.ConversationID, (*[]byte)(&e.Payload), pos, &e.Status, &e.Attempts,
+		micros{&e.NextAttemptAt}, micros{&e.LockedUntil}, &e.LastError, micros{&e.TMCreate}, micros{&e.TMDelivered}}
+}
+
+// queryEvents runs a query returning eventColumns.
+func (t *tx) queryEvents(ctx context.Context, query string, args ...any) ([]*convo.Event, error) {
+	rows, err := t.q.QueryContext(ctx, t.sql(query), args...)
+	if err != nil {
+		return nil, interpretError(err, events)
+	}
+	defer rows.Close()
+	list := []*convo.Event{}
+	for rows.Next() {
+		e := &convo.Event{}
+		var pos sql.NullInt64
+		if err := rows.Scan(eventFields(e, &pos)...); err != nil {
+			return nil, interpretError(err, events)
+		}
+		e.Pos = pos.Int64
+		list = append(list, e)
+	}
+	return list, interpretError(rows.Err(), events)
+}
+
+func (t *tx) CreateEvent(ctx context.Context, e *convo.Event) error {
+	for _, id := range []*string{&e.ID, &e.CustomerID, &e.StreamID, &e.ConversationID} {
+		c, ok := canonicalID(*id)
+		if !ok {
+			return convo.Invalid(convo.ReasonInvalidID, "event id fields must be UUIDs")
+		}
+		*id = c
+	}
+	e.Status = convo.DeliveryPending
+	_, err := t.q.ExecContext(ctx, t.sql("INSERT INTO events ("+eventColumns+") VALUES (?, ?, ?, ?, ?, ?, NULL, ?, 0, ?, 0, '', ?, ?)"),
+		e.ID, e.CustomerID, e.Type, e.StreamID, e.ConversationID, []byte(e.Payload), e.Status, e.NextAttemptAt.Micros(), e.TMCreate.Micros(), e.TMDelivered.Micros())
+	return interpretError(err, events)
+}
+
+func (t *tx) SequenceEvents(ctx context.Context, limit int) (int, error) {
+	if t.postgres {
+		// One sequencer at a time across processes; positions must not collide.
+		if _, err := t.q.ExecContext(ctx, "SELECT pg_advisory_xact_lock(7310251)"); err != nil {
+			return 0, interpretError(err, events)
+		}
+	}
+	res, err := t.q.ExecContext(ctx, t.sql(`UPDATE events SET pos = s.p FROM (
+		SELECT id, (SELECT COALESCE(MAX(pos), 0) FROM events) + ROW_NUMBER() OVER (ORDER BY id) AS p
+		FROM events WHERE pos IS NULL ORDER BY id LIMIT ?) AS s
+		WHERE events.id = s.id`), limit)
+	if err != nil {
+		return 0, interpretError(err, events)
+	}
+	n, err := res.RowsAffected()
+	return int(n), interpretError(err, events)
+}
+
+func (t *tx) ClaimEvents(ctx context.Context, p convo.ClaimEventsParams) ([]*convo.Event, error) {
+	now := p.Now.Micros()
+	pick := `SELECT e.id FROM events e
+		WHERE e.status IN ('pending', 'failed') AND e.pos IS NOT NULL AND e.next_attempt_at <= ? AND e.locked_until <= ?
+		AND NOT EXISTS (SELECT 1 FROM events b WHERE b.stream_id = e.stream_id AND b.pos < e.pos AND b.status IN ('pending', 'failed'))
+		ORDER BY e.pos LIMIT ?`
+	if t.postgres {
+		// Several processes deliver from one database: each event to exactly one at a time.
+		pick += " FOR UPDATE SKIP LOCKED"
+	}
+	list, err := t.queryEvents(ctx, "UPDATE events SET locked_until = ? WHERE id IN ("+pick+") RETURNING "+eventColumns,
+		p.LeaseUntil.Micros(), now, now, max(p.Limit, 1))
+	slices.SortFunc(list, func(a, b *convo.Event) int { return int(a.Pos - b.Pos) })
+	return list, err
+}
+
+func (t *tx) UpdateEventDelivery(ctx context.Context, e *convo.Event, a *convo.EventAttempt) error {
+	_, err := t.q.ExecContext(ctx, t.sql("UPDATE events SET status = ?, attempts = ?, next_attempt_at = ?, locked_until = ?, last_error = ?, tm_delivered = ? WHERE id = ?"),
+		e.Status, e.Attempts, e.NextAttemptAt.Micros(), e.LockedUntil.Micros(), e.LastError, e.TMDelivered.Micros(), e.ID)
+	if err != nil || a == nil {
+		return interpretError(err, events)
+	}
+	_, err = t.q.ExecContext(ctx, t.sql("INSERT INTO event_attempts (event_id, tm_attempt, http_status, error, latency_ms) VALUES (?, ?, ?, ?, ?)"),
+		e.ID, a.At.Micros(), a.HTTPStatus, a.Error, a.LatencyMS)
+	return interpretError(err, events)
+}
+
+func (t *tx) GetEvent(ctx context.Context, id string) (*convo.Event, error) {
+	id, ok := canonicalID(id)
+	if !ok {
+		return nil, convo.NotFound(events.notFound, events.what)
+	}
+	list, err := t.queryEvents(ctx, "SELECT "+eventColumns+" FROM events WHERE id = ?", id)
+	if err == nil && len(list) == 0 {
+		err = convo.NotFound(events.notFound, events.what)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return list[0], nil
+}
+
+func (t *tx) ListEvents(ctx context.Context, p convo.EventListParams) ([]*convo.Event, error) {
+	var f filter
+	f.equalID("customer_id", p.CustomerID)
+	f.equal("status", p.Status)
+	f.equal("type", p.Type)
+	f.equalID("conversation_id", p.ConversationID)
+	if p.AfterPos == nil {
+		if f.none {
+			return []*convo.Event{}, nil
+		}
+		return t.listNewestFirst(ctx, f, p.Page)
+	}
+	f.add("pos > ?", *p.AfterPos)
+	if f.none {
+		return []*convo.Event{}, nil
+	}
+	return t.queryEvents(ctx, "SELECT "+eventColumns+" FROM events WHERE "+strings.Join(f.conds, " AND ")+" ORDER BY pos LIMIT ?", append(f.args, max(p.Limit, 1))...)
+}
+
+// listNewestFirst pages events the way every API list pages.
+func (t *tx) listNewestFirst(ctx context.Context, f filter, p convo.Page) ([]*convo.Event, error) {
+	if after := p.After; after != nil {
+		us := after.Time.Micros()
+		if after.ID == "" {
+			f.add("tm_create < ?", us)
+		} else if id, ok := canonicalID(after.ID); ok {
+			f.add("tm_create <= ? AND (tm_create < ? OR id < ?)", us, us, id)
+		} else {
+			return nil, convo.Invalid(convo.ReasonInvalidToken, "the page cursor is not valid")
+		}
+	}
+	return t.queryEvents(ctx, "SELECT "+eventColumns+" FROM events WHERE "+strings.Join(f.conds, " AND ")+" ORDER BY tm_create DESC, id DESC LIMIT ?", append(f.args, max(p.Limit, 1))...)
+}
+
+func (t *tx) ListEventAttempts(ctx context.Context, eventID string) ([]*convo.EventAttempt, error) {
+	eventID, ok := canonicalID(eventID)
+	if !ok {
+		return []*convo.EventAttempt{}, nil
+	}
+	rows, err := t.q.QueryContext(ctx, t.sql("SELECT tm_attempt, http_status, error, latency_ms FROM event_attempts WHERE event_id = ? ORDER BY tm_attempt"), eventID)
+	if err != nil {
+		return nil, interpretError(err, events)
+	}
+	defer rows.Close()
+	list := []*convo.EventAttempt{}
+	for rows.Next() {
+		a := &convo.EventAttempt{EventID: eventID}
+		if err := rows.Scan(micros{&a.At}, &a.HTTPStatus, &a.Error, &a.LatencyMS); err != nil {
+			return nil, interpretError(err, events)
+		}
+		list = append(list, a)
+	}
+	return list, interpretError(rows.Err(), events)
+}
+
+func (t *tx) PruneEvents(ctx context.Context, before convo.Time) (int, error) {
+	done := "status IN ('delivered', 'skipped') AND tm_create < ?"
+	if _, err := t.q.ExecContext(ctx, t.sql("DELETE FROM event_attempts WHERE event_id IN (SELECT id FROM events WHERE "+done+")"), before.Micros()); err != nil {
+		return 0, interpretError(err, events)
+	}
+	res, err := t.q.ExecContext(ctx, t.sql("DELETE FROM events WHERE "+done), before.Micros())
+	if err != nil {
+		return 0, interpretError(err, events)
+	}
+	n, err := res.RowsAffected()
+	return int(n), interpretError(err, events)
+}
+
+func (t *tx) LastEventPos(ctx context.Context) (int64, error) {
+	var pos int64
+	err := t.q.QueryRowContext(ctx, "SELECT COALESCE(MAX(pos), 0) FROM events").Scan(&pos)
+	return pos, interpretError(err, events)
+}
