@@ -40,8 +40,14 @@ type Event struct {
 	StreamID string `json:"-"`
 	// ConversationID is the conversation the event is about, NilID if none.
 	ConversationID string `json:"conversation_id"`
-	// Payload is the webhook body exactly as sent: {"type", "data"}.
+	// Payload is the webhook body exactly as sent: {"type", "data"} for
+	// change events, the flow's data for a webhook_send.
 	Payload json.RawMessage `json:"payload"`
+	// TargetURI and TargetMethod, when set, send the event there (a flow's
+	// webhook_send) instead of to the customer's webhook, as ContentType.
+	TargetURI    string `json:"target_uri,omitempty"`
+	TargetMethod string `json:"target_method,omitempty"`
+	ContentType  string `json:"-"`
 	// Pos is the event's place in the total order, 0 until sequenced.
 	Pos           int64  `json:"-"`
 	Status        string `json:"status"`

@@ -6,6 +6,8 @@ const (
 	JobSendMessage = "send_message"
 	// JobPeerName looks up a peer's display name (RefID: the conversation).
 	JobPeerName = "peer_name"
+	// JobActiveflow runs an activeflow's next actions (RefID: the activeflow).
+	JobActiveflow = "activeflow"
 )
 
 // Job is durable work that runs after the commit that created it, so that a

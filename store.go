@@ -70,6 +70,18 @@ type Tx interface {
 	// DeleteJob removes a finished job.
 	DeleteJob(ctx context.Context, id string) error
 
+	CreateFlow(ctx context.Context, f *Flow) error
+	GetFlow(ctx context.Context, id string) (*Flow, error)
+	ListFlows(ctx context.Context, p FlowListParams) ([]*Flow, error)
+	UpdateFlow(ctx context.Context, f *Flow) error
+	// CountFlowAccounts counts the live accounts whose message flow is flowID.
+	CountFlowAccounts(ctx context.Context, flowID string) (int, error)
+
+	CreateActiveflow(ctx context.Context, a *Activeflow) error
+	GetActiveflow(ctx context.Context, id string) (*Activeflow, error)
+	ListActiveflows(ctx context.Context, p ActiveflowListParams) ([]*Activeflow, error)
+	UpdateActiveflow(ctx context.Context, a *Activeflow) error
+
 	// CreateEvent writes an event to the outbox, unsequenced and pending.
 	CreateEvent(ctx context.Context, e *Event) error
 	// SequenceEvents gives up to limit unsequenced events their positions,
@@ -145,6 +157,21 @@ type ConversationListParams struct {
 	Type       string
 	DialogID   string
 	Deleted    bool
+	Page
+}
+
+// FlowListParams selects the live flows of a customer.
+type FlowListParams struct {
+	CustomerID string
+	Page
+}
+
+// ActiveflowListParams selects the live activeflows of a customer; empty
+// filters do not filter.
+type ActiveflowListParams struct {
+	CustomerID  string
+	FlowID      string
+	ReferenceID string
 	Page
 }
 

@@ -40,6 +40,7 @@ func New(svc *service.Service, logger *slog.Logger) *Server {
 	s.routeMessages()
 	s.routeHooks()
 	s.routeDeliveries()
+	s.routeFlows()
 	s.routeRealtime()
 	s.mux.HandleFunc("/", s.handleNoRoute)
 	return s

@@ -140,6 +140,9 @@ func (s *Service) CreateAccount(ctx context.Context, c *convo.Caller, in Account
 		return nil, err
 	}
 	err := s.update(ctx, func(tx convo.Tx) error {
+		if err := checkMessageFlow(ctx, tx, a.CustomerID, a.MessageFlowID); err != nil {
+			return err
+		}
 		if err := tx.CreateAccount(ctx, a); err != nil {
 			return err
 		}
@@ -203,6 +206,9 @@ func (s *Service) changeAccount(ctx context.Context, c *convo.Caller, id, eventT
 			return convo.Errorf(convo.EPrecondition, "ACCOUNT_DELETED", "the account is deleted")
 		}
 		if err := change(a); err != nil {
+			return err
+		}
+		if err := checkMessageFlow(ctx, tx, a.CustomerID, a.MessageFlowID); err != nil {
 			return err
 		}
 		a.TMUpdate = s.now()

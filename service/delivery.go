@@ -158,6 +158,9 @@ func (s *Service) visibleEvents(ctx context.Context, c *convo.Caller, batch []*c
 	owned := map[string]bool{}
 	out := make([]StreamEvent, 0, len(batch))
 	for _, e := range batch {
+		if e.TargetURI != "" {
+			continue // a flow's own webhook, not a change event
+		}
 		var env struct {
 			Type string          `json:"type"`
 			Data json.RawMessage `json:"data"`

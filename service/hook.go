@@ -114,6 +114,11 @@ func (s *Service) ingest(ctx context.Context, a *convo.Account, in *convo.Inboun
 			if err := s.emitMessage(ctx, tx, convo.EventMessageCreated, msg); err != nil {
 				return err
 			}
+			started, err := s.startActiveflow(ctx, tx, a, conv, msg)
+			if err != nil {
+				return err
+			}
+			newJobs = newJobs || started
 		}
 		for _, st := range in.Statuses {
 			if err := s.applyStatus(ctx, tx, a.ID, st); err != nil {

@@ -118,6 +118,8 @@ func (s *Service) runJob(ctx context.Context, j *convo.Job) error {
 		return s.runSend(ctx, j)
 	case convo.JobPeerName:
 		return s.runPeerName(ctx, j)
+	case convo.JobActiveflow:
+		return s.runActiveflow(ctx, j)
 	}
 	s.logger.Error("unknown job kind; dropped", "job_id", j.ID, "kind", j.Kind)
 	return s.store.Update(ctx, func(tx convo.Tx) error { return tx.DeleteJob(ctx, j.ID) })

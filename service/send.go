@@ -73,36 +73,15 @@ func (s *Service) SendMessage(ctx context.Context, c *convo.Caller, conversation
 		return nil, err
 	}
 	var msg *convo.Message
-	job := &convo.Job{ID: convo.NewID(), Kind: convo.JobSendMessage, RunAt: convo.NewTime(now.Add(sendBackstop)), TMCreate: now}
+	var job *convo.Job
 	err = s.update(ctx, func(tx convo.Tx) error {
 		conv, err := s.visibleConversation(ctx, tx, c, id)
 		if err != nil {
 			return err
 		}
-		if conv.IsDeleted() {
-			return convo.Errorf(convo.EPrecondition, "CONVERSATION_DELETED", "the conversation is deleted")
-		}
-		a, err := tx.GetAccount(ctx, conv.AccountID)
-		if err != nil {
-			return err
-		}
-		if a.IsDeleted() {
-			return convo.Errorf(convo.EPrecondition, "ACCOUNT_DELETED", "the conversation's account is deleted")
-		}
-		msg = &convo.Message{
-			ID: convo.NewID(), CustomerID: c.CustomerID, ConversationID: conv.ID,
-			Direction: convo.DirectionOutgoing, Status: convo.MessageProgressing,
-			ReferenceType: conv.Type, ReferenceID: a.ID, Source: conv.Self, Destination: conv.Peer,
-			Text: in.Text, Medias: medias, TMCreate: now, TMUpdate: now, TMDelete: convo.Never, AccountID: a.ID,
-		}
-		if err := tx.CreateMessage(ctx, msg); err != nil {
-			return err
-		}
-		if err := s.emitMessage(ctx, tx, convo.EventMessageCreated, msg); err != nil {
-			return err
-		}
-		job.RefID = msg.ID
-		return tx.CreateJob(ctx, job)
+		// This request sends at once; the job is the backstop should it not get to.
+		msg, job, err = s.queueOutgoing(ctx, tx, conv, in.Text, medias, now.Add(sendBackstop))
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -117,6 +96,36 @@ func (s *Service) SendMessage(ctx context.Context, c *convo.Caller, conversation
 		return err
 	})
 	return msg, err
+}
+
+// queueOutgoing stores an outgoing message on a live conversation of a live
+// account, with its event and the job that sends it from runAt on.
+func (s *Service) queueOutgoing(ctx context.Context, tx convo.Tx, conv *convo.Conversation, text string, medias []convo.Media, runAt time.Time) (*convo.Message, *convo.Job, error) {
+	if conv.IsDeleted() {
+		return nil, nil, convo.Errorf(convo.EPrecondition, "CONVERSATION_DELETED", "the conversation is deleted")
+	}
+	a, err := tx.GetAccount(ctx, conv.AccountID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if a.IsDeleted() {
+		return nil, nil, convo.Errorf(convo.EPrecondition, "ACCOUNT_DELETED", "the conversation's account is deleted")
+	}
+	now := s.now()
+	msg := &convo.Message{
+		ID: convo.NewID(), CustomerID: conv.CustomerID, ConversationID: conv.ID,
+		Direction: convo.DirectionOutgoing, Status: convo.MessageProgressing,
+		ReferenceType: conv.Type, ReferenceID: a.ID, Source: conv.Self, Destination: conv.Peer,
+		Text: text, Medias: medias, TMCreate: now, TMUpdate: now, TMDelete: convo.Never, AccountID: a.ID,
+	}
+	if err := tx.CreateMessage(ctx, msg); err != nil {
+		return nil, nil, err
+	}
+	if err := s.emitMessage(ctx, tx, convo.EventMessageCreated, msg); err != nil {
+		return nil, nil, err
+	}
+	job := &convo.Job{ID: convo.NewID(), Kind: convo.JobSendMessage, RefID: msg.ID, RunAt: convo.NewTime(runAt), TMCreate: now}
+	return msg, job, tx.CreateJob(ctx, job)
 }
 
 // runSend delivers a message through its account's channel and records the

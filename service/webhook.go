@@ -183,7 +183,7 @@ func (s *Service) deliver(ctx context.Context, e *convo.Event) error {
 	}
 	now := s.now()
 	e.LockedUntil = convo.Time{Time: time.Unix(0, 0)}
-	if cust.WebhookURI == "" || !cust.TMDelete.IsNever() {
+	if e.TargetURI == "" && (cust.WebhookURI == "" || !cust.TMDelete.IsNever()) {
 		e.Status = convo.DeliverySkipped
 		return s.store.Update(ctx, func(tx convo.Tx) error { return tx.UpdateEventDelivery(ctx, e, nil) })
 	}
@@ -227,11 +227,15 @@ func (s *Service) backoff(n int) time.Duration {
 func (s *Service) post(ctx context.Context, cust *convo.Customer, e *convo.Event) (int, time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, webhookTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, cust.WebhookMethod, cust.WebhookURI, bytes.NewReader(e.Payload))
+	method, uri, contentType := cust.WebhookMethod, cust.WebhookURI, "application/json"
+	if e.TargetURI != "" {
+		method, uri, contentType = e.TargetMethod, e.TargetURI, e.ContentType
+	}
+	req, err := http.NewRequestWithContext(ctx, method, uri, bytes.NewReader(e.Payload))
 	if err != nil {
 		return 0, 0, err
 	}
-	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Content-Type", contentType)
 	req.Header.Set("User-Agent", "convo/"+convo.Version)
 	if cust.WebhookSecret != "" {
 		for k, v := range SignWebhook(cust.WebhookSecret, e.ID, s.clock.Now(), e.Payload) {

@@ -11,11 +11,11 @@ import (
 
 var events = kind{what: "event", notFound: "EVENT_NOT_FOUND", conflict: "EVENT_EXISTS", conflictDetail: "the event exists"}
 
-const eventColumns = "id, customer_id, type, stream_id, conversation_id, payload, pos, status, attempts, next_attempt_at, locked_until, last_error, tm_create, tm_delivered"
+const eventColumns = "id, customer_id, type, stream_id, conversation_id, payload, target_uri, target_method, content_type, pos, status, attempts, next_attempt_at, locked_until, last_error, tm_create, tm_delivered"
 
 // eventFields returns pointers to e's fields in the order of eventColumns.
 func eventFields(e *convo.Event, pos *sql.NullInt64) []any {
-	return []any{&e.ID, &e.CustomerID, &e.Type, &e.StreamID, &e.ConversationID, (*[]byte)(&e.Payload), pos, &e.Status, &e.Attempts,
+	return []any{&e.ID, &e.CustomerID, &e.Type, &e.StreamID, &e.ConversationID, (*[]byte)(&e.Payload), &e.TargetURI, &e.TargetMethod, &e.ContentType, pos, &e.Status, &e.Attempts,
 		micros{&e.NextAttemptAt}, micros{&e.LockedUntil}, &e.LastError, micros{&e.TMCreate}, micros{&e.TMDelivered}}
 }
 
@@ -48,8 +48,8 @@ func (t *tx) CreateEvent(ctx context.Context, e *convo.Event) error {
 		*id = c
 	}
 	e.Status = convo.DeliveryPending
-	_, err := t.q.ExecContext(ctx, t.sql("INSERT INTO events ("+eventColumns+") VALUES (?, ?, ?, ?, ?, ?, NULL, ?, 0, ?, 0, '', ?, ?)"),
-		e.ID, e.CustomerID, e.Type, e.StreamID, e.ConversationID, []byte(e.Payload), e.Status, e.NextAttemptAt.Micros(), e.TMCreate.Micros(), e.TMDelivered.Micros())
+	_, err := t.q.ExecContext(ctx, t.sql("INSERT INTO events ("+eventColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, 0, ?, 0, '', ?, ?)"),
+		e.ID, e.CustomerID, e.Type, e.StreamID, e.ConversationID, []byte(e.Payload), e.TargetURI, e.TargetMethod, e.ContentType, e.Status, e.NextAttemptAt.Micros(), e.TMCreate.Micros(), e.TMDelivered.Micros())
 	return interpretError(err, events)
 }
 

@@ -30,7 +30,7 @@ type table[T any] struct {
 }
 
 // idColumnNames are the columns of type UUID on PostgreSQL.
-var idColumnNames = map[string]bool{"id": true, "customer_id": true, "owner_id": true, "account_id": true, "conversation_id": true}
+var idColumnNames = map[string]bool{"id": true, "customer_id": true, "owner_id": true, "account_id": true, "conversation_id": true, "flow_id": true}
 
 // newTable describes table name: fixed columns are written once by insert
 // (id first), mutable ones by every update; onConflict, when set, is the

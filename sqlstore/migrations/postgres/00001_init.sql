@@ -142,6 +142,9 @@ CREATE TABLE events (
     stream_id       UUID NOT NULL,
     conversation_id UUID NOT NULL,
     payload         TEXT NOT NULL,
+    target_uri      TEXT NOT NULL,
+    target_method   TEXT NOT NULL,
+    content_type    TEXT NOT NULL,
     pos             BIGINT,
     status          TEXT NOT NULL,
     attempts        BIGINT NOT NULL,
@@ -167,7 +170,46 @@ CREATE TABLE event_attempts (
 );
 CREATE INDEX event_attempts_by_event ON event_attempts (event_id, tm_attempt);
 
+CREATE TABLE flows (
+    id                  UUID PRIMARY KEY,
+    customer_id         UUID NOT NULL,
+    type                TEXT NOT NULL,
+    name                TEXT NOT NULL,
+    detail              TEXT NOT NULL,
+    actions             TEXT NOT NULL,
+    on_complete_flow_id TEXT NOT NULL,
+    tm_create           BIGINT NOT NULL,
+    tm_update           BIGINT NOT NULL,
+    tm_delete           BIGINT NOT NULL
+);
+CREATE INDEX flows_by_customer ON flows (customer_id, tm_create, id);
+
+-- An activeflow carries its whole run state, so a restart resumes it.
+CREATE TABLE activeflows (
+    id               UUID PRIMARY KEY,
+    customer_id      UUID NOT NULL,
+    flow_id          UUID NOT NULL,
+    status           TEXT NOT NULL,
+    reference_type   TEXT NOT NULL,
+    reference_id     TEXT NOT NULL,
+    current_action   TEXT NOT NULL,
+    executed_actions TEXT NOT NULL,
+    execute_count    BIGINT NOT NULL,
+    actions          TEXT NOT NULL,
+    variables        TEXT NOT NULL,
+    loop_counts      TEXT NOT NULL,
+    tm_create        BIGINT NOT NULL,
+    tm_update        BIGINT NOT NULL,
+    tm_delete        BIGINT NOT NULL
+);
+CREATE INDEX activeflows_by_customer ON activeflows (customer_id, tm_create, id);
+CREATE INDEX activeflows_by_flow ON activeflows (flow_id, tm_create, id);
+CREATE INDEX activeflows_by_reference ON activeflows (reference_id, tm_create, id);
+CREATE INDEX accounts_by_flow ON accounts (message_flow_id);
+
 -- +goose Down
+DROP TABLE activeflows;
+DROP TABLE flows;
 DROP TABLE event_attempts;
 DROP TABLE events;
 DROP TABLE jobs;

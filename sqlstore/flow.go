@@ -1,0 +1,68 @@
+package sqlstore
+
+import (
+	"context"
+
+	"github.com/convohq/convo"
+)
+
+var flows = newTable(
+	kind{what: "flow", notFound: "FLOW_NOT_FOUND", conflict: "FLOW_EXISTS", conflictDetail: "the flow exists"},
+	"flows", "id, customer_id, tm_create",
+	"type, name, detail, actions, on_complete_flow_id, tm_update, tm_delete", "",
+	func(f *convo.Flow) []any {
+		return []any{&f.ID, &f.CustomerID, micros{&f.TMCreate},
+			&f.Type, &f.Name, &f.Detail, jsonText{&f.Actions}, &f.OnCompleteFlowID, micros{&f.TMUpdate}, micros{&f.TMDelete}}
+	})
+
+var activeflows = newTable(
+	kind{what: "activeflow", notFound: "ACTIVEFLOW_NOT_FOUND", conflict: "ACTIVEFLOW_EXISTS", conflictDetail: "the activeflow exists"},
+	"activeflows", "id, customer_id, flow_id, reference_type, reference_id, tm_create",
+	"status, current_action, executed_actions, execute_count, actions, variables, loop_counts, tm_update, tm_delete", "",
+	func(a *convo.Activeflow) []any {
+		return []any{&a.ID, &a.CustomerID, &a.FlowID, &a.ReferenceType, &a.ReferenceID, micros{&a.TMCreate},
+			&a.Status, jsonText{&a.CurrentAction}, jsonText{&a.ExecutedActions}, &a.ExecuteCount, jsonText{&a.Actions},
+			jsonText{&a.Variables}, jsonText{&a.LoopCounts}, micros{&a.TMUpdate}, micros{&a.TMDelete}}
+	})
+
+func (t *tx) CreateFlow(ctx context.Context, f *convo.Flow) error { return flows.insert(ctx, t, f) }
+
+func (t *tx) GetFlow(ctx context.Context, id string) (*convo.Flow, error) {
+	return flows.getByID(ctx, t, id)
+}
+
+func (t *tx) ListFlows(ctx context.Context, p convo.FlowListParams) ([]*convo.Flow, error) {
+	var f filter
+	f.equalID("customer_id", p.CustomerID)
+	f.deleted(false)
+	return flows.list(ctx, t, f, p.Page)
+}
+
+func (t *tx) UpdateFlow(ctx context.Context, f *convo.Flow) error { return flows.update(ctx, t, f) }
+
+func (t *tx) CountFlowAccounts(ctx context.Context, flowID string) (int, error) {
+	var n int
+	err := t.q.QueryRowContext(ctx, t.sql("SELECT count(*) FROM accounts WHERE message_flow_id = ? AND "+live), flowID).Scan(&n)
+	return n, interpretError(err, accounts.kind)
+}
+
+func (t *tx) CreateActiveflow(ctx context.Context, a *convo.Activeflow) error {
+	return activeflows.insert(ctx, t, a)
+}
+
+func (t *tx) GetActiveflow(ctx context.Context, id string) (*convo.Activeflow, error) {
+	return activeflows.getByID(ctx, t, id)
+}
+
+func (t *tx) ListActiveflows(ctx context.Context, p convo.ActiveflowListParams) ([]*convo.Activeflow, error) {
+	var f filter
+	f.equalID("customer_id", p.CustomerID)
+	f.equalID("flow_id", p.FlowID)
+	f.equal("reference_id", p.ReferenceID)
+	f.deleted(false)
+	return activeflows.list(ctx, t, f, p.Page)
+}
+
+func (t *tx) UpdateActiveflow(ctx context.Context, a *convo.Activeflow) error {
+	return activeflows.update(ctx, t, a)
+}
