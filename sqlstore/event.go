@@ -49,7 +49,7 @@ func (t *tx) CreateEvent(ctx context.Context, e *convo.Event) error {
 	}
 	e.Status = convo.DeliveryPending
 	_, err := t.q.ExecContext(ctx, t.sql("INSERT INTO events ("+eventColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, 0, ?, 0, '', ?, ?)"),
-		e.ID, e.CustomerID, e.Type, e.StreamID, e.ConversationID, []byte(e.Payload), e.TargetURI, e.TargetMethod, e.ContentType, e.Status, e.NextAttemptAt.Micros(), e.TMCreate.Micros(), e.TMDelivered.Micros())
+		e.ID, e.CustomerID, e.Type, e.StreamID, e.ConversationID, string(e.Payload), e.TargetURI, e.TargetMethod, e.ContentType, e.Status, e.NextAttemptAt.Micros(), e.TMCreate.Micros(), e.TMDelivered.Micros())
 	return interpretError(err, events)
 }
 

@@ -52,6 +52,12 @@ type DB struct {
 	dialect string
 	writer  *sql.DB
 	reader  *sql.DB
+	// updates feeds the committers that group concurrent Updates.
+	updates    chan *update
+	committers sync.WaitGroup
+	// closing guards updates: no Update may send once Close has begun.
+	closing sync.RWMutex
+	closed  bool
 }
 
 var _ convo.Store = (*DB)(nil)
@@ -74,9 +80,11 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 		return nil, err
 	}
 	if err := migrate(ctx, db.writer, db.dialect); err != nil {
-		db.Close()
+		db.reader.Close()
+		db.writer.Close()
 		return nil, err
 	}
+	db.startCommitters()
 	return db, nil
 }
 
@@ -176,27 +184,18 @@ func migrationLockID(ctx context.Context, db *sql.DB) (int64, error) {
 // Dialect returns "sqlite" or "postgres".
 func (db *DB) Dialect() string { return db.dialect }
 
-// Close releases both database handles.
+// Close waits for the Updates under way, then releases both database handles.
 func (db *DB) Close() error {
+	db.closing.Lock()
+	if db.closed {
+		db.closing.Unlock()
+		return nil
+	}
+	db.closed = true
+	close(db.updates)
+	db.closing.Unlock()
+	db.committers.Wait()
 	return errors.Join(db.reader.Close(), db.writer.Close())
-}
-
-// Update runs fn in one transaction on the writer and commits it. An error
-// from fn is returned as is after rolling back; a panic rolls back too.
-func (db *DB) Update(ctx context.Context, fn func(convo.Tx) error) error {
-	sqlTx, err := db.writer.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("sqlstore: begin: %w", err)
-	}
-	// After Commit this is a no-op; otherwise it undoes fn's writes, also when fn panics.
-	defer sqlTx.Rollback()
-	if err := fn(db.tx(sqlTx)); err != nil {
-		return err
-	}
-	if err := sqlTx.Commit(); err != nil {
-		return fmt.Errorf("sqlstore: commit: %w", err)
-	}
-	return nil
 }
 
 // View runs fn on the read-only handle. On SQLite fn reads one snapshot; on

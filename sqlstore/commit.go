@@ -1,0 +1,203 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/convohq/convo"
+)
+
+// Group commit. Each commit costs a durable flush (an fsync on SQLite, a WAL
+// flush on PostgreSQL), so concurrent Updates are run one after another in
+// a shared transaction, each inside a savepoint of its own, and committed
+// together: one flush for many use cases, while each still succeeds or
+// fails on its own and returns only once durably committed.
+
+const (
+	// maxGroup bounds how many Updates share one commit.
+	maxGroup = 128
+	// postgresCommitters run groups in parallel on PostgreSQL, which commits
+	// concurrent transactions in parallel; SQLite has one writer.
+	postgresCommitters = 4
+)
+
+// update is one Update waiting for its group.
+type update struct {
+	ctx  context.Context
+	fn   func(convo.Tx) error
+	done chan error
+}
+
+// panicked carries a panic from fn back to the goroutine that called Update.
+type panicked struct{ value any }
+
+func (p panicked) Error() string { return fmt.Sprintf("panic: %v", p.value) }
+
+func (db *DB) startCommitters() {
+	n := 1
+	if db.dialect == DialectPostgres {
+		n = postgresCommitters
+	}
+	db.updates = make(chan *update, maxGroup*n)
+	for range n {
+		db.committers.Add(1)
+		go func() {
+			defer db.committers.Done()
+			db.commitLoop()
+		}()
+	}
+}
+
+// Update runs fn in a transaction on the writer, possibly shared with
+// concurrent Updates, and returns once fn's writes are durably committed.
+// An error from fn undoes fn's writes (and only those) and is returned as
+// is; a panic in fn is re-raised here.
+func (db *DB) Update(ctx context.Context, fn func(convo.Tx) error) error {
+	u := &update{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	db.closing.RLock()
+	if db.closed {
+		db.closing.RUnlock()
+		return errors.New("sqlstore: the store is closed")
+	}
+	select {
+	case db.updates <- u:
+	case <-ctx.Done():
+		db.closing.RUnlock()
+		return ctx.Err()
+	}
+	db.closing.RUnlock()
+	// Once queued, the outcome is awaited even if ctx ends: it may be committed.
+	err := <-u.done
+	if p, ok := err.(panicked); ok {
+		panic(p.value)
+	}
+	return err
+}
+
+// commitLoop takes whatever Updates are waiting, up to maxGroup, and runs
+// them as one group; under load groups grow by themselves while a commit
+// is flushing, and a lone Update waits for nobody.
+func (db *DB) commitLoop() {
+	for first := range db.updates {
+		group := []*update{first}
+	fill:
+		for len(group) < maxGroup {
+			select {
+			case u, ok := <-db.updates:
+				if !ok {
+					break fill
+				}
+				group = append(group, u)
+			default:
+				break fill
+			}
+		}
+		db.runGroup(group)
+	}
+}
+
+// runGroup runs a group in one transaction. An Update that failed on a
+// database error inside a group (a deadlock with another group, say) is
+// run again on its own, since its fn rereads all it needs.
+func (db *DB) runGroup(group []*update) {
+	if len(group) == 1 {
+		group[0].done <- db.runAlone(group[0])
+		return
+	}
+	results, err := db.runShared(group)
+	for i, u := range group {
+		switch {
+		case err != nil:
+			u.done <- db.runAlone(u)
+		case results[i] != nil && convo.ErrorStatus(results[i]) == convo.EInternal && !isPanic(results[i]):
+			u.done <- db.runAlone(u)
+		default:
+			u.done <- results[i]
+		}
+	}
+}
+
+func isPanic(err error) bool {
+	_, ok := err.(panicked)
+	return ok
+}
+
+// runAlone runs one Update in a transaction of its own.
+func (db *DB) runAlone(u *update) error {
+	if err := u.ctx.Err(); err != nil {
+		return err
+	}
+	sqlTx, err := db.writer.BeginTx(context.WithoutCancel(u.ctx), nil)
+	if err != nil {
+		return fmt.Errorf("sqlstore: begin: %w", err)
+	}
+	defer sqlTx.Rollback()
+	if err := call(u.fn, db.tx(detached{sqlTx})); err != nil {
+		return err
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("sqlstore: commit: %w", err)
+	}
+	return nil
+}
+
+// runShared runs each Update of a group in a savepoint of one transaction
+// and commits; it returns each fn's error, or an error that sinks the group.
+func (db *DB) runShared(group []*update) ([]error, error) {
+	sqlTx, err := db.writer.BeginTx(context.Background(), nil)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: begin: %w", err)
+	}
+	defer sqlTx.Rollback()
+	results := make([]error, len(group))
+	t := db.tx(detached{sqlTx})
+	for i, u := range group {
+		if err := u.ctx.Err(); err != nil {
+			results[i] = err
+			continue
+		}
+		if _, err := sqlTx.Exec("SAVEPOINT u"); err != nil {
+			return nil, fmt.Errorf("sqlstore: savepoint: %w", err)
+		}
+		if results[i] = call(u.fn, t); results[i] != nil {
+			if _, err := sqlTx.Exec("ROLLBACK TO SAVEPOINT u"); err != nil {
+				return nil, fmt.Errorf("sqlstore: rollback to savepoint: %w", err)
+			}
+		}
+		if _, err := sqlTx.Exec("RELEASE SAVEPOINT u"); err != nil {
+			return nil, fmt.Errorf("sqlstore: release savepoint: %w", err)
+		}
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return nil, fmt.Errorf("sqlstore: commit: %w", err)
+	}
+	return results, nil
+}
+
+// call runs fn, turning a panic into a panicked error.
+func call(fn func(convo.Tx) error, t *tx) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = panicked{v}
+		}
+	}()
+	return fn(t)
+}
+
+// detached runs statements of a shared transaction regardless of the
+// callers' contexts: one caller giving up must not break the others' work.
+type detached struct{ q querier }
+
+func (d detached) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return d.q.ExecContext(context.WithoutCancel(ctx), query, args...)
+}
+
+func (d detached) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return d.q.QueryContext(context.WithoutCancel(ctx), query, args...)
+}
+
+func (d detached) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	return d.q.QueryRowContext(context.WithoutCancel(ctx), query, args...)
+}

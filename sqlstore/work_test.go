@@ -1,0 +1,203 @@
+package sqlstore_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/convohq/convo"
+	"github.com/convohq/convo/internal/testdb"
+	"github.com/convohq/convo/sqlstore"
+)
+
+// TestWork covers the durable work of the store: grouped commits, jobs and
+// the event outbox, on every backend.
+func TestWork(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
+		db := open(t, b.DSN)
+		t.Run("GroupCommit", func(t *testing.T) { testGroupCommit(t, db) })
+		t.Run("Jobs", func(t *testing.T) { testJobs(t, db) })
+		t.Run("Events", func(t *testing.T) { testEvents(t, db) })
+	})
+}
+
+// testGroupCommit runs many Updates at once: each one's outcome is its own
+// even when they share a commit — failures and panics undo only their writes.
+func testGroupCommit(t *testing.T, db *sqlstore.DB) {
+	ctx := t.Context()
+	const n = 60
+	customers := make([]*convo.Customer, n)
+	errs := make([]error, n)
+	panics := make([]any, n)
+	failure := convo.Errorf(convo.EPrecondition, "SOME_RULE", "refused")
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	meet := rendezvous(n)
+	var wg sync.WaitGroup
+	for i := range n {
+		customers[i] = newCustomer(base)
+		wg.Go(func() {
+			defer func() { panics[i] = recover() }()
+			meet()
+			callCtx := ctx
+			if i%10 == 9 {
+				callCtx = cancelled
+			}
+			errs[i] = db.Update(callCtx, func(tx convo.Tx) error {
+				if err := tx.CreateCustomer(ctx, customers[i]); err != nil {
+					return err
+				}
+				switch i % 3 {
+				case 1:
+					return failure
+				case 2:
+					if i%6 == 5 {
+						panic("boom")
+					}
+				}
+				return nil
+			})
+		})
+	}
+	wg.Wait()
+	for i, c := range customers {
+		_, err := readErr(db, func(tx convo.Tx) (*convo.Customer, error) { return tx.GetCustomer(ctx, c.ID) })
+		switch {
+		case i%10 == 9:
+			if !errors.Is(errs[i], context.Canceled) || err == nil {
+				t.Errorf("update %d with a cancelled context: err %v, row found %v", i, errs[i], err == nil)
+			}
+		case i%3 == 1:
+			if errs[i] != failure || err == nil {
+				t.Errorf("failing update %d: err %v, row found %v; want its error and no row", i, errs[i], err == nil)
+			}
+		case i%6 == 5:
+			if panics[i] != "boom" || err == nil {
+				t.Errorf("panicking update %d: panic %v, row found %v; want the panic and no row", i, panics[i], err == nil)
+			}
+		default:
+			if errs[i] != nil || panics[i] != nil || err != nil {
+				t.Errorf("update %d: err %v, panic %v, read %v; want it committed", i, errs[i], panics[i], err)
+			}
+		}
+	}
+}
+
+func testJobs(t *testing.T, db *sqlstore.DB) {
+	ctx := t.Context()
+	due, later := &convo.Job{ID: convo.NewID(), Kind: convo.JobSendMessage, RefID: convo.NewID(), RunAt: at(0), TMCreate: at(0)},
+		&convo.Job{ID: convo.NewID(), Kind: convo.JobPeerName, RefID: convo.NewID(), RunAt: at(time.Hour), TMCreate: at(0)}
+	update(t, db, func(tx convo.Tx) error { return createAll(ctx, tx.CreateJob, due, later) })
+	claim := func(p convo.ClaimJobsParams) []*convo.Job {
+		return read(t, db, func(tx convo.Tx) ([]*convo.Job, error) {
+			var jobs []*convo.Job
+			err := db.Update(ctx, func(tx convo.Tx) (err error) { jobs, err = tx.ClaimJobs(ctx, p); return err })
+			return jobs, err
+		})
+	}
+	lease := convo.ClaimJobsParams{Now: at(time.Minute), LeaseUntil: at(2 * time.Minute), Limit: 10}
+	if got := claim(lease); len(got) != 1 || got[0].ID != due.ID || got[0].Attempts != 1 || got[0].RefID != due.RefID {
+		t.Fatalf("first claim got %+v, want only the due job with 1 attempt", got)
+	}
+	if got := claim(lease); len(got) != 0 {
+		t.Fatalf("a leased job was claimed again: %+v", got)
+	}
+	// By id, a job not yet due can be claimed; a leased one cannot.
+	if got := claim(convo.ClaimJobsParams{ID: later.ID, Now: at(time.Minute), LeaseUntil: at(2 * time.Minute), Limit: 1}); len(got) != 1 {
+		t.Fatalf("claim by id got %d jobs", len(got))
+	}
+	if got := claim(convo.ClaimJobsParams{ID: due.ID, Now: at(time.Minute), LeaseUntil: at(2 * time.Minute), Limit: 1}); len(got) != 0 {
+		t.Fatal("claim by id took a job leased to someone else")
+	}
+	// After the lease expires the job comes back; a rescheduled one waits until due.
+	if got := claim(convo.ClaimJobsParams{Now: at(3 * time.Minute), LeaseUntil: at(4 * time.Minute), Limit: 10}); len(got) != 1 || got[0].Attempts != 2 {
+		t.Fatalf("after the lease expired got %+v, want the job again with 2 attempts", got)
+	}
+	update(t, db, func(tx convo.Tx) error { return tx.RescheduleJob(ctx, due.ID, at(10*time.Minute), "try later") })
+	if got := claim(convo.ClaimJobsParams{Now: at(5 * time.Minute), LeaseUntil: at(6 * time.Minute), Limit: 10}); len(got) != 0 {
+		t.Fatalf("a rescheduled job was claimed early: %+v", got)
+	}
+	update(t, db, func(tx convo.Tx) error { return tx.DeleteJob(ctx, due.ID) })
+	update(t, db, func(tx convo.Tx) error { return tx.DeleteJob(ctx, later.ID) })
+	if got := claim(convo.ClaimJobsParams{Now: at(24 * time.Hour), LeaseUntil: at(25 * time.Hour), Limit: 10}); len(got) != 0 {
+		t.Fatalf("deleted jobs were claimed: %+v", got)
+	}
+}
+
+func testEvents(t *testing.T, db *sqlstore.DB) {
+	ctx := t.Context()
+	customer, streamA, streamB := convo.NewID(), convo.NewID(), convo.NewID()
+	event := func(stream string) *convo.Event {
+		return &convo.Event{ID: convo.NewID(), CustomerID: customer, Type: convo.EventMessageCreated, StreamID: stream,
+			ConversationID: stream, Payload: []byte(`{"type":"conversation_message_created","data":{}}`),
+			NextAttemptAt: at(0), TMCreate: at(0), TMDelivered: convo.Never}
+	}
+	a1, a2, b1 := event(streamA), event(streamA), event(streamB)
+	update(t, db, func(tx convo.Tx) error { return createAll(ctx, tx.CreateEvent, a1, a2, b1) })
+	claimAt := func(now time.Duration) []*convo.Event {
+		var got []*convo.Event
+		update(t, db, func(tx convo.Tx) (err error) {
+			got, err = tx.ClaimEvents(ctx, convo.ClaimEventsParams{Now: at(now), LeaseUntil: at(now + time.Minute), Limit: 10})
+			return err
+		})
+		return got
+	}
+	if got := claimAt(0); len(got) != 0 {
+		t.Fatalf("unsequenced events were claimed: %d", len(got))
+	}
+	var n int
+	update(t, db, func(tx convo.Tx) (err error) { n, err = tx.SequenceEvents(ctx, 100); return err })
+	if n != 3 {
+		t.Fatalf("sequenced %d events, want 3", n)
+	}
+	got := claimAt(0)
+	if len(got) != 2 || got[0].ID != a1.ID || got[1].ID != b1.ID {
+		t.Fatalf("claimed %v, want the first event of each stream (a1, b1)", eventIDs(got))
+	}
+	b1 = got[1]
+	b1.Status, b1.Attempts, b1.TMDelivered = convo.DeliveryDelivered, 1, at(time.Second)
+	update(t, db, func(tx convo.Tx) error { return tx.UpdateEventDelivery(ctx, b1, nil) })
+	// a1 fails: a2 waits behind it even when a1's lease has expired and a1 is not due.
+	a1 = got[0]
+	a1.Status, a1.Attempts, a1.NextAttemptAt, a1.LockedUntil = convo.DeliveryFailed, 1, at(time.Hour), convo.TimeFromMicros(0)
+	update(t, db, func(tx convo.Tx) error {
+		return tx.UpdateEventDelivery(ctx, a1, &convo.EventAttempt{At: at(0), HTTPStatus: 500, Error: "answered 500", LatencyMS: 3})
+	})
+	if got := claimAt(2 * time.Minute); len(got) != 0 {
+		t.Fatalf("claimed %v while a1 is failing and not due", eventIDs(got))
+	}
+	a1.Status, a1.TMDelivered = convo.DeliveryDelivered, at(time.Hour)
+	update(t, db, func(tx convo.Tx) error { return tx.UpdateEventDelivery(ctx, a1, nil) })
+	if got := claimAt(3 * time.Minute); len(got) != 1 || got[0].ID != a2.ID {
+		t.Fatalf("claimed %v after a1 was delivered, want a2", eventIDs(got))
+	}
+	attempts := read(t, db, func(tx convo.Tx) ([]*convo.EventAttempt, error) { return tx.ListEventAttempts(ctx, a1.ID) })
+	if len(attempts) != 1 || attempts[0].HTTPStatus != 500 || attempts[0].LatencyMS != 3 {
+		t.Fatalf("attempts of a1: %+v", attempts)
+	}
+	// Replay in position order, and pruning of delivered events.
+	first := read(t, db, func(tx convo.Tx) (*convo.Event, error) { return tx.GetEvent(ctx, a1.ID) })
+	after := read(t, db, func(tx convo.Tx) ([]*convo.Event, error) {
+		return tx.ListEvents(ctx, convo.EventListParams{CustomerID: customer, AfterPos: &first.Pos, Page: convo.Page{Limit: 10}})
+	})
+	if ids := eventIDs(after); len(ids) != 2 || ids[0] != a2.ID || ids[1] != b1.ID {
+		t.Fatalf("events after a1: %v, want a2, b1", ids)
+	}
+	if after[0].Pos <= first.Pos || after[1].Pos <= after[0].Pos {
+		t.Fatalf("positions not increasing: a1 %d, a2 %d, b1 %d", first.Pos, after[0].Pos, after[1].Pos)
+	}
+	var pruned int
+	update(t, db, func(tx convo.Tx) (err error) { pruned, err = tx.PruneEvents(ctx, at(2*time.Hour)); return err })
+	if pruned != 2 {
+		t.Fatalf("pruned %d events, want the delivered a1 and b1", pruned)
+	}
+	if _, err := readErr(db, func(tx convo.Tx) (*convo.Event, error) { return tx.GetEvent(ctx, a2.ID) }); err != nil {
+		t.Fatalf("the undelivered a2 was pruned: %v", err)
+	}
+}
+
+func eventIDs(events []*convo.Event) []string {
+	return ids(events, func(e *convo.Event) string { return e.ID })
+}
