@@ -685,7 +685,7 @@ func newAccessKey(customerID string, tm convo.Time) *convo.AccessKey {
 
 func newAccount(customerID string, tm convo.Time) *convo.Account {
 	return &convo.Account{ID: convo.NewID(), CustomerID: customerID, Type: convo.AccountWhatsApp, Name: "main", Detail: "support line",
-		Secret: "secret", Token: "token", MessageFlowID: convo.NewID(), HookURL: "https://example.com/hooks/x",
+		Secret: "secret", Token: "token", MessageFlowID: convo.NewID(),
 		TMCreate: tm, TMUpdate: tm, TMDelete: convo.Never,
 		ProviderData: convo.ProviderData{PhoneNumberID: "1234", DisplayPhoneNumber: "+1 555 0100", AppSecret: "app-secret"}}
 }

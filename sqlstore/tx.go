@@ -252,10 +252,10 @@ var accessKeys = newTable(
 var accounts = newTable(
 	kind{what: "account", notFound: "ACCOUNT_NOT_FOUND", conflict: "ACCOUNT_EXISTS", conflictDetail: "the account exists"},
 	"accounts", "id, customer_id, tm_create",
-	"type, name, detail, secret, token, provider_data, app_secret, message_flow_id, hook_url, tm_update, tm_delete", "",
+	"type, name, detail, secret, token, provider_data, app_secret, message_flow_id, tm_update, tm_delete", "",
 	func(a *convo.Account) []any {
 		return []any{&a.ID, &a.CustomerID, micros{&a.TMCreate},
-			&a.Type, &a.Name, &a.Detail, &a.Secret, &a.Token, jsonText{&a.ProviderData}, &a.ProviderData.AppSecret, &a.MessageFlowID, &a.HookURL, micros{&a.TMUpdate}, micros{&a.TMDelete}}
+			&a.Type, &a.Name, &a.Detail, &a.Secret, &a.Token, jsonText{&a.ProviderData}, &a.ProviderData.AppSecret, &a.MessageFlowID, micros{&a.TMUpdate}, micros{&a.TMDelete}}
 	})
 
 var conversations = newTable(

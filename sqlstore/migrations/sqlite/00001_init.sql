@@ -68,7 +68,6 @@ CREATE TABLE accounts (
     provider_data   TEXT NOT NULL,
     app_secret      TEXT NOT NULL,
     message_flow_id TEXT NOT NULL,
-    hook_url        TEXT NOT NULL,
     tm_create       INTEGER NOT NULL,
     tm_update       INTEGER NOT NULL,
     tm_delete       INTEGER NOT NULL
