@@ -67,8 +67,9 @@ type step struct {
 	stop bool
 	// sleep, when set, pauses the run for that long before the next action.
 	sleep time.Duration
-	// queued reports that the action wrote a job (a message to send).
-	queued bool
+	// sendJob is the job of a message the action queued, sent right after
+	// the action commits.
+	sendJob string
 }
 
 // runActiveflow executes an activeflow's actions, each in a transaction of
@@ -76,10 +77,11 @@ type step struct {
 // never executed twice, also across a crash. A sleep reschedules the job.
 func (s *Service) runActiveflow(ctx context.Context, j *convo.Job) error {
 	for {
-		var done, queued bool
+		var done bool
 		var sleep time.Duration
+		var sendJob string
 		err := s.update(ctx, func(tx convo.Tx) error {
-			done, queued, sleep = false, false, 0
+			done, sleep, sendJob = false, 0, ""
 			af, err := tx.GetActiveflow(ctx, j.RefID)
 			if convo.ErrorStatus(err) == convo.ENotFound {
 				done = true
@@ -96,7 +98,7 @@ func (s *Service) runActiveflow(ctx context.Context, j *convo.Job) error {
 			if err != nil {
 				return err
 			}
-			queued = st.queued
+			sendJob = st.sendJob
 			now := s.now()
 			action.TMExecute = &now
 			af.ExecutedActions = append(af.ExecutedActions, action)
@@ -126,8 +128,17 @@ func (s *Service) runActiveflow(ctx context.Context, j *convo.Job) error {
 			}
 			return nil
 		})
-		if queued {
-			s.wakeJobs()
+		if err == nil && sendJob != "" {
+			// The message goes out before the next action runs, so that a
+			// flow's messages arrive in order; the job's later due time is
+			// only the backstop should this process die first.
+			if jobs, cerr := s.claimJobs(ctx, convo.ClaimJobsParams{ID: sendJob, Limit: 1}); cerr != nil {
+				s.logger.Error("claim job", "job_id", sendJob, "error", cerr)
+			} else if len(jobs) == 1 {
+				if rerr := s.runJob(ctx, jobs[0]); rerr != nil {
+					s.logger.Error("job failed to run", "job_id", sendJob, "kind", jobs[0].Kind, "error", rerr)
+				}
+			}
 		}
 		if err != nil || done {
 			if sleep > 0 && sleep < jobPollInterval {
@@ -286,14 +297,18 @@ func (s *Service) flowSend(ctx context.Context, tx convo.Tx, af *convo.Activeflo
 	if err == nil && strings.TrimSpace(opt.Text) == "" {
 		err = convo.Invalid("EMPTY_MESSAGE", "no text to send")
 	}
+	var job *convo.Job
 	if err == nil {
-		_, _, err = s.queueOutgoing(ctx, tx, conv, opt.Text, []convo.Media{}, s.clock.Now())
+		_, job, err = s.queueOutgoing(ctx, tx, conv, opt.Text, []convo.Media{}, s.clock.Now().Add(sendBackstop))
 	}
 	if st := convo.ErrorStatus(err); st == convo.ENotFound || st == convo.EPrecondition || st == convo.EInvalid {
 		s.logger.Warn("conversation_send skipped", "activeflow_id", af.ID, "conversation_id", id, "reason", convo.ErrorMessage(err))
 		return step{}, nil
 	}
-	return step{queued: err == nil}, err
+	if err != nil {
+		return step{}, err
+	}
+	return step{sendJob: job.ID}, nil
 }
 
 // flowWebhook queues a request to the action's URI in the outbox, delivered

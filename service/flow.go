@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/convohq/convo"
 )
@@ -219,11 +221,20 @@ func checkOption(typ string, opt map[string]any, target func(field, v string, re
 			err = jump("false_target_id", false)
 		}
 	case convo.ActionGoto:
+		var n float64
 		if err = jump("target_id", true); err == nil {
-			_, err = num("loop_count", false)
+			// The engine counts loops in an int: a fraction or a huge
+			// number would silently mean no loop at all.
+			if n, err = num("loop_count", false); err == nil && (n != math.Trunc(n) || n > math.MaxInt32) {
+				err = convo.Invalid("INVALID_ACTION", "option.loop_count must be a whole number up to %d", math.MaxInt32)
+			}
 		}
 	case convo.ActionSleep:
-		_, err = num("duration", true)
+		var ms float64
+		// Longer sleeps would overflow a time.Duration and not sleep at all.
+		if ms, err = num("duration", true); err == nil && ms > float64(math.MaxInt64/int64(time.Millisecond)) {
+			err = convo.Invalid("INVALID_ACTION", "option.duration is too long")
+		}
 	}
 	return err
 }

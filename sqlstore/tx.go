@@ -120,7 +120,15 @@ func (tb *table[T]) checkIDs(f []any) error {
 // get returns the one row matching where.
 func (tb *table[T]) get(ctx context.Context, t *tx, where string, args ...any) (*T, error) {
 	row := new(T)
-	if err := t.q.QueryRowContext(ctx, t.sql(tb.selectSQL+" WHERE "+where), args...).Scan(tb.fields(row)...); err != nil {
+	query := tb.selectSQL + " WHERE " + where
+	if _, writing := t.q.(detached); writing && t.postgres {
+		// Use cases read, change and write rows back: the lock keeps two
+		// concurrent ones from overwriting each other's change (a stop
+		// undone by a running step, a status report by a send's result).
+		// SQLite runs one writer at a time.
+		query += " FOR UPDATE"
+	}
+	if err := t.q.QueryRowContext(ctx, t.sql(query), args...).Scan(tb.fields(row)...); err != nil {
 		return nil, interpretError(err, tb.kind)
 	}
 	return row, nil
