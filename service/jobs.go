@@ -158,7 +158,10 @@ func (s *Service) runPeerName(ctx context.Context, j *convo.Job) error {
 	if err != nil && convo.ErrorStatus(err) != convo.ENotFound {
 		return err
 	}
-	ch := s.config.Channels[a.Type]
+	var ch convo.Channel
+	if err == nil {
+		ch = s.config.Channels[a.Type]
+	}
 	if err != nil || a.IsDeleted() || ch == nil {
 		return s.store.Update(ctx, func(tx convo.Tx) error { return tx.DeleteJob(ctx, j.ID) })
 	}

@@ -8,6 +8,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha1"
 	"encoding/base64"
+	"net"
 	"net/http"
 	"net/url"
 	"sort"
@@ -44,12 +45,49 @@ func Signature(authToken, fullURL string, form url.Values) string {
 	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
 }
 
-// ValidSignature checks header against the signature of fullURL and form in constant time.
+// ValidSignature checks header against the signature of fullURL and form in
+// constant time. Twilio signs some callbacks over the URL without its port
+// and others with it, so, like Twilio's own validators, the URL is also
+// tried without its port, or with the scheme's default port when it has none.
 func ValidSignature(authToken, fullURL string, form url.Values, header string) bool {
 	if authToken == "" || header == "" {
 		return false
 	}
-	return hmac.Equal([]byte(Signature(authToken, fullURL, form)), []byte(header))
+	for _, u := range portVariants(fullURL) {
+		if hmac.Equal([]byte(Signature(authToken, u, form)), []byte(header)) {
+			return true
+		}
+	}
+	return false
+}
+
+// portVariants returns fullURL as given, then without its port or, when it
+// has none, with the default port of its scheme.
+func portVariants(fullURL string) []string {
+	u, err := url.Parse(fullURL)
+	if err != nil || u.Host == "" {
+		return []string{fullURL}
+	}
+	host := u.Hostname()
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	switch {
+	case u.Port() != "":
+	case u.Scheme == "https":
+		host = net.JoinHostPort(u.Hostname(), "443")
+	default:
+		host = net.JoinHostPort(u.Hostname(), "80")
+	}
+	// Replace only the authority, so the rest of the URL stays byte for byte as signed.
+	prefix := u.Scheme + "://"
+	if u.User != nil {
+		prefix += u.User.String() + "@"
+	}
+	if !strings.HasPrefix(fullURL, prefix+u.Host) {
+		return []string{fullURL}
+	}
+	return []string{fullURL, prefix + host + fullURL[len(prefix+u.Host):]}
 }
 
 // ParseMessage reads an inbound message webhook.
