@@ -50,7 +50,11 @@ func SelfAddress(a *Account) Address {
 	case AccountLine:
 		return Address{Type: AddressLine, TargetName: "Me"}
 	case AccountWhatsApp:
-		return Address{Type: AddressWhatsApp, Target: NormalizePhone(a.ProviderData.DisplayPhoneNumber)}
+		target := NormalizePhone(a.ProviderData.DisplayPhoneNumber)
+		if target != "" && target[0] != '+' {
+			target = "+" + target
+		}
+		return Address{Type: AddressWhatsApp, Target: target}
 	case AccountSMS:
 		return Address{Type: AddressTel, Target: a.ProviderData.Number}
 	}

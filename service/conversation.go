@@ -130,7 +130,9 @@ func (s *Service) CreateConversation(ctx context.Context, c *convo.Caller, in Co
 		return nil, convo.Invalid("INVALID_ACCOUNT_ID", "account_id must be the id of a conversation account")
 	}
 	var conv *convo.Conversation
+	var queued bool
 	err = s.update(ctx, func(tx convo.Tx) error {
+		queued = false
 		a, err := customerAccount(ctx, tx, c, accountID)
 		if convo.ErrorStatus(err) == convo.ENotFound || (err == nil && a.IsDeleted()) {
 			return convo.Invalid("ACCOUNT_NOT_FOUND", "account_id names no live account of yours")
@@ -152,9 +154,16 @@ func (s *Service) CreateConversation(ctx context.Context, c *convo.Caller, in Co
 		if err := checkText("detail", conv.Detail); err != nil {
 			return err
 		}
-		conv, _, err = s.findOrCreateConversation(ctx, tx, conv)
+		var created bool
+		if conv, created, err = s.findOrCreateConversation(ctx, tx, conv); err != nil || !created {
+			return err
+		}
+		queued, err = s.queuePeerName(ctx, tx, a, conv)
 		return err
 	})
+	if queued {
+		s.wakeJobs()
+	}
 	return conv, err
 }
 

@@ -150,9 +150,9 @@ func (s *Service) receivePeer(ctx context.Context, tx convo.Tx, a *convo.Account
 	if err != nil {
 		return nil, false, err
 	}
-	if created && peer.TargetName == "" && a.Type == convo.AccountLine {
-		now := s.now()
-		return conv, true, tx.CreateJob(ctx, &convo.Job{ID: convo.NewID(), Kind: convo.JobPeerName, RefID: conv.ID, RunAt: now, TMCreate: now})
+	if created {
+		queued, err := s.queuePeerName(ctx, tx, a, conv)
+		return conv, queued, err
 	}
 	if !created && peer.TargetName != "" && peer.TargetName != conv.Peer.TargetName {
 		renamePeer(conv, a.Type, peer.TargetName)
@@ -163,6 +163,16 @@ func (s *Service) receivePeer(ctx context.Context, tx convo.Tx, a *convo.Account
 		return conv, false, s.emitConversation(ctx, tx, convo.EventConversationUpdated, conv)
 	}
 	return conv, false, nil
+}
+
+// queuePeerName queues the lookup of a new conversation's peer name when
+// the channel has names to give (LINE) and the conversation has none yet.
+func (s *Service) queuePeerName(ctx context.Context, tx convo.Tx, a *convo.Account, conv *convo.Conversation) (bool, error) {
+	if conv.Peer.TargetName != "" || a.Type != convo.AccountLine {
+		return false, nil
+	}
+	now := s.now()
+	return true, tx.CreateJob(ctx, &convo.Job{ID: convo.NewID(), Kind: convo.JobPeerName, RefID: conv.ID, RunAt: now, TMCreate: now})
 }
 
 // renamePeer sets the peer's display name and refreshes the automatic

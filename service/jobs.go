@@ -132,9 +132,15 @@ func (s *Service) retryLater(ctx context.Context, j *convo.Job, cause error) (bo
 	if j.Attempts > len(delays) {
 		return false, nil
 	}
-	runAt := convo.NewTime(s.clock.Now().Add(delays[j.Attempts-1]))
+	delay := delays[j.Attempts-1]
+	runAt := convo.NewTime(s.clock.Now().Add(delay))
 	s.logger.Warn("job will be retried", "job_id", j.ID, "kind", j.Kind, "attempt", j.Attempts, "error", cause.Error(), "run_at", runAt.String())
-	return true, s.store.Update(ctx, func(tx convo.Tx) error { return tx.RescheduleJob(ctx, j.ID, runAt, cause.Error()) })
+	err := s.store.Update(ctx, func(tx convo.Tx) error { return tx.RescheduleJob(ctx, j.ID, runAt, cause.Error()) })
+	if err == nil && delay < jobPollInterval {
+		// Retries sooner than the next poll run on time.
+		time.AfterFunc(delay, s.wakeJobs)
+	}
+	return true, err
 }
 
 // isTemporary reports whether a provider failure may go away by itself.

@@ -134,7 +134,7 @@ func Parse(body []byte, phoneNumberID, baseURL string) (*convo.Inbound, error) {
 				im := convo.InboundMessage{ProviderID: m.ID, InboundPeer: convo.InboundPeer{
 					DialogID:   waID,
 					Peer:       convo.Address{Type: convo.AddressWhatsApp, Target: waID, TargetName: names[m.From]},
-					SelfTarget: convo.NormalizePhone(v.Metadata.DisplayPhoneNumber),
+					SelfTarget: e164(v.Metadata.DisplayPhoneNumber),
 				}}
 				mediaURL := func(id string) string {
 					return strings.TrimRight(baseURL, "/") + "/" + APIVersion + "/" + url.PathEscape(id)
@@ -255,3 +255,13 @@ func (c *Client) Send(ctx context.Context, d convo.Delivery) (convo.SendResult, 
 func (c *Client) DisplayName(context.Context, *convo.Account, string) (string, error) { return "", nil }
 
 var _ convo.Channel = (*Client)(nil)
+
+// e164 writes a phone number Meta reports as digits ("16505551111") in
+// E.164 form, as convo shows business numbers.
+func e164(number string) string {
+	n := convo.NormalizePhone(number)
+	if n != "" && n[0] != '+' {
+		n = "+" + n
+	}
+	return n
+}

@@ -130,7 +130,7 @@ func TestParseMessages(t *testing.T) {
 	if len(in.Messages) != len(want) {
 		t.Fatalf("%d messages, want %d", len(in.Messages), len(want))
 	}
-	peer := convo.InboundPeer{DialogID: waID, Peer: convo.Address{Type: "whatsapp", Target: waID, TargetName: "Kerry Fisher"}, SelfTarget: display}
+	peer := convo.InboundPeer{DialogID: waID, Peer: convo.Address{Type: "whatsapp", Target: waID, TargetName: "Kerry Fisher"}, SelfTarget: "+" + display}
 	for i, w := range want {
 		m := in.Messages[i]
 		if m.ProviderID != "wamid."+string(rune('1'+i)) || m.Text != w.text || !reflect.DeepEqual(m.Medias, w.medias) || m.InboundPeer != peer {
