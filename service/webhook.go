@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -40,11 +41,18 @@ type dispatcher struct {
 	sequence *broadcast // notified when new events have positions
 	client   *http.Client
 	running  sync.WaitGroup
-	slots    chan struct{}
-	// active counts deliveries in flight per process; a finished one may
-	// unblock the next event of its stream.
+	// active counts deliveries in flight in this process, at most
+	// maxActive; a finished one may unblock the next event of its stream.
+	active atomic.Int32
+	// lastPos is the highest event position streams were told about.
+	lastPos   int64
 	lastPrune time.Time
 }
+
+// maxActive bounds the deliveries one process attempts at once. Only that
+// many events are claimed: a claimed event waiting for its turn could
+// outlive its lease and be claimed again while still queued here.
+const maxActive = 32
 
 func newDispatcher(allowPrivate bool) *dispatcher {
 	dialer := &net.Dialer{Timeout: 5 * time.Second}
@@ -68,7 +76,6 @@ func newDispatcher(allowPrivate bool) *dispatcher {
 	return &dispatcher{
 		wake:     make(chan struct{}, 1),
 		sequence: newBroadcast(),
-		slots:    make(chan struct{}, 32),
 		client: &http.Client{
 			Transport: transport,
 			Timeout:   webhookTimeout,
@@ -125,34 +132,42 @@ func (s *Service) RunEvents(ctx context.Context) {
 // reports whether more work is waiting.
 func (s *Service) dispatchOnce(ctx context.Context) (bool, error) {
 	var sequenced int
+	var last int64
 	err := s.store.Update(ctx, func(tx convo.Tx) (err error) {
-		sequenced, err = tx.SequenceEvents(ctx, eventBatch)
+		if sequenced, err = tx.SequenceEvents(ctx, eventBatch); err != nil {
+			return err
+		}
+		last, err = tx.LastEventPos(ctx)
 		return err
 	})
 	if err != nil {
 		return false, err
 	}
-	if sequenced > 0 {
+	// Streams wake on every new position, also those another replica gave.
+	if last > s.events.lastPos {
+		s.events.lastPos = last
 		s.events.sequence.notify()
 	}
 	now := s.now()
 	var claimed []*convo.Event
-	err = s.store.Update(ctx, func(tx convo.Tx) (err error) {
-		claimed, err = tx.ClaimEvents(ctx, convo.ClaimEventsParams{Now: now, LeaseUntil: convo.NewTime(now.Add(eventLease)), Limit: eventBatch})
-		return err
-	})
-	if err != nil {
-		return false, err
+	if free := maxActive - int(s.events.active.Load()); free > 0 {
+		err = s.store.Update(ctx, func(tx convo.Tx) (err error) {
+			claimed, err = tx.ClaimEvents(ctx, convo.ClaimEventsParams{Now: now, LeaseUntil: convo.NewTime(now.Add(eventLease)), Limit: free})
+			return err
+		})
+		if err != nil {
+			return false, err
+		}
 	}
 	for _, e := range claimed {
 		s.events.running.Add(1)
+		s.events.active.Add(1)
 		go func() {
 			defer s.events.running.Done()
-			s.events.slots <- struct{}{}
-			defer func() { <-s.events.slots }()
 			if err := s.deliver(context.WithoutCancel(ctx), e); err != nil {
 				s.logger.Error("record webhook delivery", "event_id", e.ID, "error", err)
 			}
+			s.events.active.Add(-1)
 			// The next event of this stream may now be deliverable.
 			s.wakeEvents()
 		}()
@@ -168,7 +183,7 @@ func (s *Service) dispatchOnce(ctx context.Context) (bool, error) {
 			s.logger.Info("pruned delivered events", "count", n)
 		}
 	}
-	return sequenced == eventBatch || len(claimed) == eventBatch, err
+	return sequenced == eventBatch, err
 }
 
 // deliver makes one attempt to deliver e to its customer's webhook and

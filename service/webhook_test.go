@@ -1,0 +1,249 @@
+package service
+
+import (
+	"context"
+	"encoding/base64"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/convohq/convo"
+	"github.com/convohq/convo/sqlstore"
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+	"golang.org/x/crypto/bcrypt"
+)
+
+func TestBackoff(t *testing.T) {
+	for _, base := range []time.Duration{10 * time.Millisecond, time.Second, 5 * time.Second, time.Minute} {
+		s := &Service{config: Config{WebhookRetryBase: base, WebhookRetryCap: time.Hour}}
+		for n := 1; n <= 200; n++ {
+			// Exponential from base, capped, within ±20% jitter.
+			want := base
+			for i := 1; i < n && want < time.Hour; i++ {
+				want *= 2
+			}
+			want = min(want, time.Hour)
+			lo, hi := want*8/10, want*12/10
+			seen := map[time.Duration]bool{}
+			for range 50 {
+				d := s.backoff(n)
+				if d < lo || d > hi {
+					t.Fatalf("base %v: backoff(%d) = %v, want within [%v, %v]", base, n, d, lo, hi)
+				}
+				seen[d] = true
+			}
+			if len(seen) < 10 {
+				t.Errorf("base %v: backoff(%d) took %d distinct values in 50 tries: no jitter", base, n, len(seen))
+			}
+		}
+	}
+	// The default settings wait longer and longer, up to the cap.
+	s := New(nil, convo.SystemClock{}, Config{})
+	if s.config.WebhookRetryCap <= s.config.WebhookRetryBase || s.config.WebhookMaxAge < 24*time.Hour {
+		t.Errorf("defaults: base %v, cap %v, max age %v: retries must grow and last at least 24 h",
+			s.config.WebhookRetryBase, s.config.WebhookRetryCap, s.config.WebhookMaxAge)
+	}
+}
+
+func TestRetryAfter(t *testing.T) {
+	now := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+	for _, c := range []struct {
+		header string
+		want   time.Duration
+	}{
+		{"", 0},
+		{"0", 0},
+		{"1", time.Second},
+		{" 120 ", 2 * time.Minute},
+		{"-5", 0},
+		{"1.5", 0},
+		{"soon", 0},
+		{"86400", 6 * time.Hour}, // capped
+		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second},
+		{now.Add(-time.Hour).Format(http.TimeFormat), 0},
+		{now.Add(48 * time.Hour).Format(http.TimeFormat), 6 * time.Hour},
+		{now.Add(30 * time.Second).Format(time.RFC850), 30 * time.Second},
+	} {
+		if got := retryAfter(c.header, now); got != c.want {
+			t.Errorf("retryAfter(%q) = %v, want %v", c.header, got, c.want)
+		}
+	}
+}
+
+func TestIsPrivate(t *testing.T) {
+	for _, c := range []struct {
+		ip      string
+		private bool
+	}{
+		{"127.0.0.1", true},
+		{"127.255.0.9", true},
+		{"::1", true},
+		{"::ffff:127.0.0.1", true},
+		{"10.1.2.3", true},
+		{"172.16.0.1", true},
+		{"172.31.255.255", true},
+		{"192.168.1.1", true},
+		{"169.254.169.254", true}, // cloud metadata
+		{"100.64.0.1", true},
+		{"100.127.255.254", true},
+		{"0.0.0.0", true},
+		{"::", true},
+		{"224.0.0.1", true},
+		{"fe80::1", true},
+		{"fc00::1", true},
+		{"fd12:3456::1", true},
+		{"ff02::1", true},
+		{"8.8.8.8", false},
+		{"1.1.1.1", false},
+		{"172.32.0.1", false},
+		{"100.128.0.1", false},
+		{"100.63.255.255", false},
+		{"192.169.0.1", false},
+		{"2606:4700:4700::1111", false},
+		{"::ffff:8.8.8.8", false},
+	} {
+		ip := net.ParseIP(c.ip)
+		if ip == nil {
+			t.Fatalf("bad test address %s", c.ip)
+		}
+		if got := isPrivate(ip); got != c.private {
+			t.Errorf("isPrivate(%s) = %v, want %v", c.ip, got, c.private)
+		}
+	}
+}
+
+func TestSignWebhookVerifies(t *testing.T) {
+	body := []byte(`{"type":"conversation_created","data":{"id":"x"}}`)
+	at := time.Now()
+	key := []byte("0123456789abcdef0123456789abcdef")
+	for _, c := range []struct {
+		secret string
+		key    []byte
+	}{
+		{"plain text secret", []byte("plain text secret")},
+		{"whsec_" + base64.StdEncoding.EncodeToString(key), key},
+	} {
+		h := http.Header{}
+		for k, v := range SignWebhook(c.secret, "evt-1", at, body) {
+			h.Set(k, v)
+		}
+		wh, _ := standardwebhooks.NewWebhookRaw(c.key)
+		if err := wh.Verify(body, h); err != nil {
+			t.Errorf("secret %q: %v", c.secret, err)
+		}
+		if h.Get("webhook-id") != "evt-1" {
+			t.Errorf("secret %q: webhook-id %q", c.secret, h.Get("webhook-id"))
+		}
+	}
+}
+
+// TestDispatcherClaimsOnlyWhatItAttempts checks that a process leases no
+// more events than it attempts at once: a leased event queued behind slow
+// deliveries would outlive its lease and be delivered twice.
+func TestDispatcherClaimsOnlyWhatItAttempts(t *testing.T) {
+	ctx := context.Background()
+	store, err := sqlstore.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "convo.db"), sqlstore.Options{SQLiteSynchronous: "NORMAL"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+
+	release := make(chan struct{})
+	var inFlight atomic.Int32
+	var mu sync.Mutex
+	received := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		inFlight.Add(1)
+		mu.Lock()
+		received[r.Header.Get("webhook-id")]++
+		mu.Unlock()
+		<-release
+	}))
+	defer srv.Close()
+
+	s := New(store, convo.SystemClock{}, Config{WebhookAllowPrivate: true, WebhookRetryBase: 10 * time.Millisecond,
+		EventPoll: 10 * time.Millisecond, PasswordCost: bcrypt.MinCost})
+	if err := s.Init(ctx); err != nil {
+		t.Fatal(err)
+	}
+	now := s.now()
+	cust := &convo.Customer{ID: convo.NewID(), Name: "c", WebhookMethod: "POST", WebhookURI: srv.URL, WebhookSecret: "k",
+		TMCreate: now, TMUpdate: now, TMDelete: convo.Never}
+	const n = maxActive + 8
+	err = s.update(ctx, func(tx convo.Tx) error {
+		if err := tx.CreateCustomer(ctx, cust); err != nil {
+			return err
+		}
+		for i := range n {
+			stream := convo.NewID()
+			if err := s.emit(ctx, tx, convo.EventConversationCreated, cust.ID, stream, stream, map[string]int{"i": i}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		s.RunEvents(runCtx)
+		close(done)
+	}()
+	defer func() {
+		stop()
+		<-done
+	}()
+
+	deadline := time.Now().Add(10 * time.Second)
+	for inFlight.Load() < maxActive {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d deliveries in flight, want %d", inFlight.Load(), maxActive)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// Let the dispatcher poll a few times while every slot is busy.
+	time.Sleep(100 * time.Millisecond)
+	var events []*convo.Event
+	store.View(ctx, func(tx convo.Tx) (err error) {
+		events, err = tx.ListEvents(ctx, convo.EventListParams{CustomerID: cust.ID, Page: convo.Page{Limit: 1000}})
+		return err
+	})
+	leased := 0
+	for _, e := range events {
+		if e.LockedUntil.After(time.Now()) {
+			leased++
+		}
+	}
+	if leased != maxActive || inFlight.Load() != maxActive {
+		t.Errorf("%d events leased with %d deliveries in flight, want %d of each", leased, inFlight.Load(), maxActive)
+	}
+	close(release)
+	for {
+		mu.Lock()
+		got := len(received)
+		mu.Unlock()
+		if got == n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d events delivered", got, n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	stop()
+	<-done
+	mu.Lock()
+	defer mu.Unlock()
+	for id, c := range received {
+		if c != 1 {
+			t.Errorf("event %s delivered %d times", id, c)
+		}
+	}
+}
