@@ -205,8 +205,12 @@ func (s *Service) changeAccount(ctx context.Context, c *convo.Caller, id, eventT
 		if a.IsDeleted() {
 			return convo.Errorf(convo.EPrecondition, "ACCOUNT_DELETED", "the account is deleted")
 		}
+		before := *a
 		if err := change(a); err != nil {
 			return err
+		}
+		if *a == before {
+			return nil // nothing changed: no write, no event
 		}
 		if err := checkMessageFlow(ctx, tx, a.CustomerID, a.MessageFlowID); err != nil {
 			return err

@@ -186,16 +186,19 @@ func (s *Service) runSend(ctx context.Context, j *convo.Job) error {
 		if convo.MessageStatusRank(res.Status) > convo.MessageStatusRank(msg.Status) {
 			msg.Status = res.Status
 		}
-		if msg.ProviderID != before.ProviderID || msg.Status != before.Status {
+		// Only a status change is news to the customer (tm_update and an
+		// event); the provider id is internal.
+		if msg.Status != before.Status {
 			msg.TMUpdate = s.now()
+		}
+		if msg.ProviderID != before.ProviderID || msg.Status != before.Status {
 			if err := tx.UpdateMessage(ctx, msg); err != nil {
 				return err
 			}
-			// Only a status change is news to the customer; the provider id is internal.
-			if msg.Status != before.Status {
-				if err := s.emitMessage(ctx, tx, convo.EventMessageUpdated, msg); err != nil {
-					return err
-				}
+		}
+		if msg.Status != before.Status {
+			if err := s.emitMessage(ctx, tx, convo.EventMessageUpdated, msg); err != nil {
+				return err
 			}
 		}
 		return tx.DeleteJob(ctx, j.ID)

@@ -252,6 +252,9 @@ func (s *Service) post(ctx context.Context, cust *convo.Customer, e *convo.Event
 	}
 	req.Header.Set("Content-Type", contentType)
 	req.Header.Set("User-Agent", "convo/"+convo.Version)
+	// The id lets receivers drop retries of what they already have, signed or not.
+	req.Header.Set("webhook-id", e.ID)
+	req.Header.Set("webhook-timestamp", strconv.FormatInt(s.clock.Now().Unix(), 10))
 	if cust.WebhookSecret != "" {
 		for k, v := range SignWebhook(cust.WebhookSecret, e.ID, s.clock.Now(), e.Payload) {
 			req.Header.Set(k, v)
