@@ -95,6 +95,11 @@ type serveProcess struct {
 	done   chan struct{}
 }
 
+// servingLines counts the "convo serving" log lines in a process's stderr:
+// one more than before a start proves that this process bound its port,
+// not another test's process that grabbed the same free port first.
+func servingLines(stderr string) int { return strings.Count(stderr, `"msg":"convo serving"`) }
+
 // freeAddr returns a loopback address with a port that was free a moment ago.
 func freeAddr(t *testing.T) string {
 	t.Helper()
@@ -135,6 +140,9 @@ func startServe(t *testing.T, dsn string) *serveProcess {
 		case <-p.done:
 			t.Fatalf("convo serve exited with %d before serving\nstdout:\n%s\nstderr:\n%s", p.cmd.ProcessState.ExitCode(), p.stdout, p.stderr)
 		default:
+		}
+		if servingLines(p.stderr.String()) == 0 {
+			return fmt.Errorf("convo serve has not started serving\nstderr:\n%s", p.stderr)
 		}
 		res, err := http.Get(p.base + "/v1.0/me")
 		if err != nil {

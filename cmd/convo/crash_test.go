@@ -58,6 +58,7 @@ func newKillableServe(t *testing.T, dsn, addr, public string) *killableServe {
 // t, so that any goroutine may call it.
 func (p *killableServe) start(bin string) error {
 	p.mu.Lock()
+	served := servingLines(p.stderr.String())
 	cmd := exec.Command(bin, p.args...)
 	cmd.Env = p.env
 	cmd.Stdout, cmd.Stderr = p.stdout, p.stderr
@@ -79,10 +80,13 @@ func (p *killableServe) start(bin string) error {
 			return fmt.Errorf("convo serve exited with %d before serving\nstderr:\n%s", cmd.ProcessState.ExitCode(), tail(p.stderr.String(), 2000))
 		default:
 		}
-		if res, err := http.Get(p.base + "/v1.0/me"); err == nil {
-			res.Body.Close()
-			p.dead.Store(false)
-			return nil
+		// Until this process logs that it serves, the port may answer for another test's.
+		if servingLines(p.stderr.String()) > served {
+			if res, err := http.Get(p.base + "/v1.0/me"); err == nil {
+				res.Body.Close()
+				p.dead.Store(false)
+				return nil
+			}
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("convo serve does not answer after 30 s\nstderr:\n%s", tail(p.stderr.String(), 2000))
