@@ -45,15 +45,7 @@ func (s *Service) wakeJobs() {
 // in flight.
 func (s *Service) RunJobs(ctx context.Context) {
 	defer s.jobs.running.Wait()
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-timer.C:
-		case <-s.jobs.wake:
-		}
+	pollLoop(ctx, s.jobs.wake, jobPollInterval, func() bool {
 		jobs, err := s.claimJobs(ctx, convo.ClaimJobsParams{Limit: jobBatch})
 		if err != nil && ctx.Err() == nil {
 			s.logger.Error("claim jobs", "error", err)
@@ -61,8 +53,24 @@ func (s *Service) RunJobs(ctx context.Context) {
 		for _, j := range jobs {
 			s.startJob(context.WithoutCancel(ctx), j)
 		}
-		next := jobPollInterval
-		if len(jobs) == jobBatch {
+		return len(jobs) == jobBatch
+	})
+}
+
+// pollLoop calls pass until ctx ends: at once when woken, after interval
+// otherwise, and again straight away while pass reports more work waiting.
+func pollLoop(ctx context.Context, wake <-chan struct{}, interval time.Duration, pass func() (busy bool)) {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		case <-wake:
+		}
+		next := interval
+		if pass() {
 			next = 0
 		}
 		timer.Reset(next)

@@ -107,25 +107,13 @@ func (s *Service) wakeEvents() {
 // deliveries in flight.
 func (s *Service) RunEvents(ctx context.Context) {
 	defer s.events.running.Wait()
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-timer.C:
-		case <-s.events.wake:
-		}
+	pollLoop(ctx, s.events.wake, s.config.EventPoll, func() bool {
 		busy, err := s.dispatchOnce(ctx)
 		if err != nil && ctx.Err() == nil {
 			s.logger.Error("dispatch events", "error", err)
 		}
-		next := s.config.EventPoll
-		if busy {
-			next = 0
-		}
-		timer.Reset(next)
-	}
+		return busy
+	})
 }
 
 // dispatchOnce sequences new events, starts due deliveries and prunes; it

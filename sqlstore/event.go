@@ -134,15 +134,8 @@ func (t *tx) ListEvents(ctx context.Context, p convo.EventListParams) ([]*convo.
 
 // listNewestFirst pages events the way every API list pages.
 func (t *tx) listNewestFirst(ctx context.Context, f filter, p convo.Page) ([]*convo.Event, error) {
-	if after := p.After; after != nil {
-		us := after.Time.Micros()
-		if after.ID == "" {
-			f.add("tm_create < ?", us)
-		} else if id, ok := canonicalID(after.ID); ok {
-			f.add("tm_create <= ? AND (tm_create < ? OR id < ?)", us, us, id)
-		} else {
-			return nil, convo.Invalid(convo.ReasonInvalidToken, "the page cursor is not valid")
-		}
+	if err := f.after(p.After); err != nil {
+		return nil, err
 	}
 	return t.queryEvents(ctx, "SELECT "+eventColumns+" FROM events WHERE "+strings.Join(f.conds, " AND ")+" ORDER BY tm_create DESC, id DESC LIMIT ?", append(f.args, max(p.Limit, 1))...)
 }

@@ -145,16 +145,8 @@ func (tb *table[T]) getByID(ctx context.Context, t *tx, id string) (*T, error) {
 
 // list returns the rows matching f, newest first, from the page's cursor on.
 func (tb *table[T]) list(ctx context.Context, t *tx, f filter, p convo.Page) ([]*T, error) {
-	if after := p.After; after != nil {
-		us := after.Time.Micros()
-		if after.ID == "" {
-			f.add("tm_create < ?", us)
-		} else if id, ok := canonicalID(after.ID); ok {
-			// The bare tm_create bound lets both databases scan the index range.
-			f.add("tm_create <= ? AND (tm_create < ? OR id < ?)", us, us, id)
-		} else {
-			return nil, convo.Invalid(convo.ReasonInvalidToken, "the page cursor is not valid")
-		}
+	if err := f.after(p.After); err != nil {
+		return nil, err
 	}
 	rows := []*T{}
 	if f.none {
@@ -194,6 +186,25 @@ type filter struct {
 func (f *filter) add(cond string, args ...any) {
 	f.conds = append(f.conds, cond)
 	f.args = append(f.args, args...)
+}
+
+// after keeps rows after cursor c in newest-first order, if c is set.
+func (f *filter) after(c *convo.Cursor) error {
+	if c == nil {
+		return nil
+	}
+	us := c.Time.Micros()
+	if c.ID == "" {
+		f.add("tm_create < ?", us)
+		return nil
+	}
+	id, ok := canonicalID(c.ID)
+	if !ok {
+		return convo.Invalid(convo.ReasonInvalidToken, "the page cursor is not valid")
+	}
+	// The bare tm_create bound lets both databases scan the index range.
+	f.add("tm_create <= ? AND (tm_create < ? OR id < ?)", us, us, id)
+	return nil
 }
 
 // equal keeps rows whose column equals v; an empty v does not filter.
