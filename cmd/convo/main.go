@@ -1,5 +1,5 @@
 // Command convo runs the convo conversation hub: `convo serve`,
-// `convo bootstrap` and `convo version`.
+// `convo bootstrap`, `convo bench` and `convo version`.
 package main
 
 import (
@@ -43,6 +43,7 @@ const usage = `usage: convo <command> [flags]
 commands:
   serve       run the server
   bootstrap   create a customer, its admin agent and an access key
+  bench       measure convo on this machine (ingest, list, webhook)
   version     print the version`
 
 // run dispatches a command line.
@@ -56,6 +57,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runServe(ctx, args[1:], stdout, stderr)
 	case "bootstrap":
 		return runBootstrap(ctx, args[1:], stdout, stderr)
+	case "bench":
+		return runBench(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "convo", convo.Version)
 		return nil
@@ -90,6 +93,9 @@ type Config struct {
 	EventRetention time.Duration
 	// WebhookRetryBase and EventPoll tune delivery (zero: the service defaults).
 	WebhookRetryBase, EventPoll time.Duration
+	// BenchSecret, when set, enables the bench-only route that `convo bench`
+	// uses as its HTTP baseline (hidden: CONVO_BENCH_SECRET).
+	BenchSecret string
 }
 
 // channels builds the provider clients of cfg.
@@ -136,6 +142,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cfg.LineAPIURL = env("CONVO_LINE_API_URL", "")
 	cfg.WhatsAppAPIURL = env("CONVO_WHATSAPP_API_URL", "")
 	cfg.TwilioAPIURL = env("CONVO_TWILIO_API_URL", "")
+	cfg.BenchSecret = env("CONVO_BENCH_SECRET", "")
 	m := NewMain(cfg, stdout, slog.New(slog.NewJSONHandler(stderr, nil)))
 	if err := m.Open(ctx); err != nil {
 		return err
@@ -242,8 +249,10 @@ func (m *Main) Open(ctx context.Context) error {
 			"  try: curl '%s/v1.0/me?accesskey=%s'\n",
 			first.CustomerID, password, first.AccessKey, m.Config.PublicURL, first.AccessKey)
 	}
+	handler := httpapi.New(svc, m.logger)
+	handler.EnableBench(m.Config.BenchSecret)
 	m.server = &http.Server{
-		Handler:           httpapi.New(svc, m.logger),
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(m.logger.Handler(), slog.LevelWarn),
 	}

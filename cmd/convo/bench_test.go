@@ -1,0 +1,125 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/convohq/convo/internal/testdb"
+)
+
+// TestBenchReportsEveryFigure runs a short `convo bench` on SQLite and checks
+// that it measures and reports every figure of its JSON object. It asserts
+// no speed: only that the tool works end to end.
+func TestBenchReportsEveryFigure(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the whole benchmark for a few seconds")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, convoBinary(t), "bench", "--json", "--duration", "1s", "--concurrency", "4", "--scenario", "all",
+		"--seed-conversations", "2000", "--seed-messages-per-conversation", "2")
+	cmd.Env = commandEnv()
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("convo bench: %v\nstderr:\n%s", err, stderr.String())
+	}
+	dec := json.NewDecoder(&stdout)
+	var report map[string]any
+	if err := dec.Decode(&report); err != nil {
+		t.Fatalf("stdout is not one JSON object: %v\n%s", err, stdout.String())
+	}
+	if dec.More() {
+		t.Fatalf("stdout holds more than one JSON object")
+	}
+	for _, path := range []string{
+		"ingest.messages_per_sec", "ingest.p50_ms", "ingest.p99_ms", "ingest.max_ms",
+		"db_limit.tx_per_sec", "http_limit.requests_per_sec",
+		"ratios.ingest_db", "ratios.ingest_http",
+		"list.first_page_p99_ms", "list.deep_page_p99_ms", "list.owner_filter_p99_ms", "list.messages_p99_ms",
+		"webhook.events_per_sec", "webhook.p99_delay_ms",
+		"peak_rss_mb", "first_answer_ms", "concurrency",
+	} {
+		v, ok := lookup(report, path)
+		if !ok {
+			t.Errorf("the report has no %s", path)
+			continue
+		}
+		if n, ok := v.(float64); !ok || !(n > 0) {
+			t.Errorf("%s = %v, want a positive number", path, v)
+		}
+	}
+	if c, _ := report["concurrency"].(float64); c != 4 {
+		t.Errorf("concurrency = %v, want 4", report["concurrency"])
+	}
+	if db, _ := report["database"].(string); db != "sqlite" {
+		t.Errorf("database = %q, want sqlite", report["database"])
+	}
+	if cmdline, _ := report["command"].(string); !strings.Contains(cmdline, "--seed-conversations 2000") {
+		t.Errorf("command = %q, want the command line used", report["command"])
+	}
+	if t.Failed() {
+		t.Logf("report:\n%s", stdout.String())
+	}
+}
+
+// lookup finds a dotted path in a decoded JSON object.
+func lookup(v map[string]any, path string) (any, bool) {
+	parts := strings.Split(path, ".")
+	for i, p := range parts {
+		x, ok := v[p]
+		if !ok {
+			return nil, false
+		}
+		if i == len(parts)-1 {
+			return x, true
+		}
+		if v, ok = x.(map[string]any); !ok {
+			return nil, false
+		}
+	}
+	return nil, false
+}
+
+// TestBenchRouteIsHidden checks that the bench-only route exists only when
+// the server is started with a bench secret, and checks the signature.
+func TestBenchRouteIsHidden(t *testing.T) {
+	body := []byte(`{"destination":"U0","events":[]}`)
+	mac := hmac.New(sha256.New, []byte("bench-secret"))
+	mac.Write(body)
+	good := base64.StdEncoding.EncodeToString(mac.Sum(nil))
+	post := func(base, signature string) int {
+		req, err := http.NewRequest(http.MethodPost, base+"/v1.0/bench/signature", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("X-Line-Signature", signature)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+
+	plain := startServer(t, testdb.SQLite(t))
+	if got := post(plain.URL(), good); got != http.StatusNotFound {
+		t.Errorf("without a bench secret: POST /v1.0/bench/signature = %d, want 404", got)
+	}
+	bench := startServer(t, testdb.SQLite(t), func(m *Main) { m.Config.BenchSecret = "bench-secret" })
+	if got := post(bench.URL(), good); got != http.StatusOK {
+		t.Errorf("good signature: %d, want 200", got)
+	}
+	if got := post(bench.URL(), base64.StdEncoding.EncodeToString([]byte("wrong"))); got != http.StatusUnauthorized {
+		t.Errorf("bad signature: %d, want 401", got)
+	}
+}
