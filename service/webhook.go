@@ -47,6 +47,34 @@ type dispatcher struct {
 	// lastPos is the highest event position streams were told about.
 	lastPos   int64
 	lastPrune time.Time
+	// customers caches webhook settings briefly: one read serves a burst of
+	// deliveries. A change made through this process drops its entry at
+	// once; other replicas see it within customerTTL.
+	customers sync.Map // customer id -> cachedCustomer
+}
+
+// customerTTL bounds how stale a cached customer may be.
+const customerTTL = time.Second
+
+type cachedCustomer struct {
+	customer *convo.Customer
+	until    time.Time
+}
+
+// webhookCustomer returns the customer of an event, cached for customerTTL.
+func (s *Service) webhookCustomer(ctx context.Context, id string) (*convo.Customer, error) {
+	if c, ok := s.events.customers.Load(id); ok && time.Now().Before(c.(cachedCustomer).until) {
+		return c.(cachedCustomer).customer, nil
+	}
+	var cust *convo.Customer
+	err := s.store.View(ctx, func(tx convo.Tx) (err error) {
+		cust, err = tx.GetCustomer(ctx, id)
+		return err
+	})
+	if err == nil {
+		s.events.customers.Store(id, cachedCustomer{cust, time.Now().Add(customerTTL)})
+	}
+	return cust, err
 }
 
 // maxActive bounds the deliveries one process attempts at once. Only that
@@ -177,11 +205,8 @@ func (s *Service) dispatchOnce(ctx context.Context) (bool, error) {
 // deliver makes one attempt to deliver e to its customer's webhook and
 // records the outcome.
 func (s *Service) deliver(ctx context.Context, e *convo.Event) error {
-	var cust *convo.Customer
-	if err := s.store.View(ctx, func(tx convo.Tx) (err error) {
-		cust, err = tx.GetCustomer(ctx, e.CustomerID)
-		return err
-	}); err != nil {
+	cust, err := s.webhookCustomer(ctx, e.CustomerID)
+	if err != nil {
 		return err
 	}
 	now := s.now()

@@ -18,9 +18,11 @@ import (
 const (
 	// maxGroup bounds how many Updates share one commit.
 	maxGroup = 128
-	// postgresCommitters run groups in parallel on PostgreSQL, which commits
-	// concurrent transactions in parallel; SQLite has one writer.
-	postgresCommitters = 4
+	// postgresCommitters is 1: groups running in parallel lock rows (read
+	// for update) in different orders and deadlock, which PostgreSQL only
+	// breaks after deadlock_timeout. One group at a time, each sharing its
+	// commit, costs less than those stalls.
+	postgresCommitters = 1
 )
 
 // update is one Update waiting for its group.
