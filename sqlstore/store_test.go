@@ -38,9 +38,9 @@ func TestStore(t *testing.T) {
 			{"Accounts", testAccounts},
 			{"Conversations", testConversations},
 			{"Pagination", testPagination},
-			{"ConcurrentConversation", testConcurrentConversation},
+			{"ConcurrentConversation", func(t *testing.T, db *sqlstore.DB) { testConcurrentConversation(t, replicas(t, db, b.DSN)) }},
 			{"Messages", testMessages},
-			{"ConcurrentMessage", testConcurrentMessage},
+			{"ConcurrentMessage", func(t *testing.T, db *sqlstore.DB) { testConcurrentMessage(t, replicas(t, db, b.DSN)) }},
 			{"Rollback", testRollback},
 			{"ViewIsReadOnly", testViewIsReadOnly},
 			{"Settings", testSettings},
@@ -340,13 +340,14 @@ func testPagination(t *testing.T, db *sqlstore.DB) {
 	wantIDs(t, conversationIDs(t, db, p), older.ID)
 }
 
-func testConcurrentConversation(t *testing.T, db *sqlstore.DB) {
+func testConcurrentConversation(t *testing.T, stores []*sqlstore.DB) {
 	ctx := t.Context()
+	db := stores[0]
 	cust, account, dialog := convo.NewID(), convo.NewID(), "+15550199"
-	meet, conflicts := rendezvous(4), atomic.Int32{}
+	meet, conflicts, n := rendezvous(int32(len(stores))), atomic.Int32{}, atomic.Int32{}
 	got := concurrently(t, 32, func() (string, error) {
 		var id string
-		err := db.Update(ctx, func(tx convo.Tx) error {
+		err := stores[int(n.Add(1))%len(stores)].Update(ctx, func(tx convo.Tx) error {
 			c, err := tx.GetLiveConversation(ctx, account, dialog)
 			if convo.ErrorStatus(err) == convo.ENotFound {
 				meet()
@@ -426,13 +427,14 @@ func testMessages(t *testing.T, db *sqlstore.DB) {
 	wantIDs(t, ids(list, func(m *convo.Message) string { return m.ID }), m2.ID, m1.ID)
 }
 
-func testConcurrentMessage(t *testing.T, db *sqlstore.DB) {
+func testConcurrentMessage(t *testing.T, stores []*sqlstore.DB) {
 	ctx := t.Context()
+	db := stores[0]
 	cust, conv, account := convo.NewID(), convo.NewID(), convo.NewID()
-	meet, conflicts := rendezvous(4), atomic.Int32{}
+	meet, conflicts, n := rendezvous(int32(len(stores))), atomic.Int32{}, atomic.Int32{}
 	got := concurrently(t, 20, func() (string, error) {
 		var id string
-		err := db.Update(ctx, func(tx convo.Tx) error {
+		err := stores[int(n.Add(1))%len(stores)].Update(ctx, func(tx convo.Tx) error {
 			meet()
 			m := newMessage(cust, conv, account, "SM-retry", base)
 			err := tx.CreateMessage(ctx, m)
@@ -455,6 +457,13 @@ func testConcurrentMessage(t *testing.T, db *sqlstore.DB) {
 		t.Fatalf("stored %d messages; goroutines saw %v", len(list), got)
 	}
 	wantRaced(t, db, conflicts.Load())
+}
+
+// replicas returns db and three more stores on the same database, as
+// several convo processes would be: each runs its own commits, so their
+// transactions overlap where the database lets them (PostgreSQL).
+func replicas(t *testing.T, db *sqlstore.DB, dsn string) []*sqlstore.DB {
+	return []*sqlstore.DB{db, open(t, dsn), open(t, dsn), open(t, dsn)}
 }
 
 // rendezvous returns a function that holds its callers until n of them
