@@ -87,6 +87,9 @@ type Tx interface {
 	// SequenceEvents gives up to limit unsequenced events their positions,
 	// in creation order, and returns how many it sequenced.
 	SequenceEvents(ctx context.Context, limit int) (int, error)
+	// SkipEvents marks skipped the sequenced pending events whose customer
+	// has no webhook (or is deleted) and that have no target of their own.
+	SkipEvents(ctx context.Context) (int, error)
 	// ClaimEvents leases deliverable events: sequenced, due, not leased, and
 	// with no undelivered event before them in their stream.
 	ClaimEvents(ctx context.Context, p ClaimEventsParams) ([]*Event, error)

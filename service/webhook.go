@@ -45,12 +45,49 @@ type dispatcher struct {
 	// maxActive; a finished one may unblock the next event of its stream.
 	active atomic.Int32
 	// lastPos is the highest event position streams were told about.
-	lastPos   int64
-	lastPrune time.Time
+	lastPos int64
+	// outcomes are attempts made but not yet recorded; the next pass writes
+	// them all in one transaction.
+	outcomesMu sync.Mutex
+	outcomes   []outcome
+	lastPrune  time.Time
 	// customers caches webhook settings briefly: one read serves a burst of
 	// deliveries. A change made through this process drops its entry at
 	// once; other replicas see it within customerTTL.
 	customers sync.Map // customer id -> cachedCustomer
+}
+
+// outcome is one delivery attempt waiting to be recorded.
+type outcome struct {
+	event   *convo.Event
+	attempt *convo.EventAttempt
+}
+
+// record queues an attempt's outcome for the next pass and wakes it.
+func (s *Service) record(e *convo.Event, a *convo.EventAttempt) {
+	s.events.outcomesMu.Lock()
+	s.events.outcomes = append(s.events.outcomes, outcome{e, a})
+	s.events.outcomesMu.Unlock()
+	s.wakeEvents()
+}
+
+// recordOutcomes writes delivery outcomes.
+func recordOutcomes(ctx context.Context, tx convo.Tx, outcomes []outcome) error {
+	for _, o := range outcomes {
+		if err := tx.UpdateEventDelivery(ctx, o.event, o.attempt); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// takeOutcomes returns the queued outcomes and empties the queue.
+func (s *Service) takeOutcomes() []outcome {
+	s.events.outcomesMu.Lock()
+	defer s.events.outcomesMu.Unlock()
+	out := s.events.outcomes
+	s.events.outcomes = nil
+	return out
 }
 
 // customerTTL bounds how stale a cached customer may be.
@@ -134,7 +171,6 @@ func (s *Service) wakeEvents() {
 // RunEvents sequences and delivers events until ctx ends, then waits for
 // deliveries in flight.
 func (s *Service) RunEvents(ctx context.Context) {
-	defer s.events.running.Wait()
 	pollLoop(ctx, s.events.wake, s.config.EventPoll, func() bool {
 		busy, err := s.dispatchOnce(ctx)
 		if err != nil && ctx.Err() == nil {
@@ -142,6 +178,15 @@ func (s *Service) RunEvents(ctx context.Context) {
 		}
 		return busy
 	})
+	s.events.running.Wait()
+	// Record what the deliveries in flight did, so a clean stop sends nothing twice.
+	if outcomes := s.takeOutcomes(); len(outcomes) > 0 {
+		stopped := context.WithoutCancel(ctx)
+		err := s.store.Update(stopped, func(tx convo.Tx) error { return recordOutcomes(stopped, tx, outcomes) })
+		if err != nil {
+			s.logger.Error("record webhook deliveries at shutdown", "error", err)
+		}
+	}
 }
 
 // dispatchOnce sequences new events, starts due deliveries and prunes; it
@@ -149,7 +194,16 @@ func (s *Service) RunEvents(ctx context.Context) {
 func (s *Service) dispatchOnce(ctx context.Context) (bool, error) {
 	var sequenced int
 	var last int64
+	outcomes := s.takeOutcomes()
+	// One transaction records every finished attempt, skips what no
+	// webhook wants, and numbers new events.
 	err := s.store.Update(ctx, func(tx convo.Tx) (err error) {
+		if err := recordOutcomes(ctx, tx, outcomes); err != nil {
+			return err
+		}
+		if _, err := tx.SkipEvents(ctx); err != nil {
+			return err
+		}
 		if sequenced, err = tx.SequenceEvents(ctx, eventBatch); err != nil {
 			return err
 		}
@@ -157,6 +211,7 @@ func (s *Service) dispatchOnce(ctx context.Context) (bool, error) {
 		return err
 	})
 	if err != nil {
+		// Unrecorded attempts are retried once their leases end: at least once still holds.
 		return false, err
 	}
 	// Streams wake on every new position, also those another replica gave.
@@ -181,11 +236,9 @@ func (s *Service) dispatchOnce(ctx context.Context) (bool, error) {
 		go func() {
 			defer s.events.running.Done()
 			if err := s.deliver(context.WithoutCancel(ctx), e); err != nil {
-				s.logger.Error("record webhook delivery", "event_id", e.ID, "error", err)
+				s.logger.Error("webhook delivery", "event_id", e.ID, "error", err)
 			}
 			s.events.active.Add(-1)
-			// The next event of this stream may now be deliverable.
-			s.wakeEvents()
 		}()
 	}
 	if time.Since(s.events.lastPrune) > pruneInterval {
@@ -213,7 +266,8 @@ func (s *Service) deliver(ctx context.Context, e *convo.Event) error {
 	e.LockedUntil = convo.Time{Time: time.Unix(0, 0)}
 	if e.TargetURI == "" && (cust.WebhookURI == "" || !cust.TMDelete.IsNever()) {
 		e.Status = convo.DeliverySkipped
-		return s.store.Update(ctx, func(tx convo.Tx) error { return tx.UpdateEventDelivery(ctx, e, nil) })
+		s.record(e, nil)
+		return nil
 	}
 	start := time.Now()
 	status, retryAfter, err := s.post(ctx, cust, e)
@@ -236,7 +290,8 @@ func (s *Service) deliver(ctx context.Context, e *convo.Event) error {
 			s.logger.Warn("webhook event given up", "event_id", e.ID, "customer_id", e.CustomerID, "attempts", e.Attempts, "error", e.LastError)
 		}
 	}
-	return s.store.Update(ctx, func(tx convo.Tx) error { return tx.UpdateEventDelivery(ctx, e, attempt) })
+	s.record(e, attempt)
+	return nil
 }
 
 // backoff is the wait before retry n (1-based): exponential from

@@ -179,3 +179,14 @@ func (t *tx) LastEventPos(ctx context.Context) (int64, error) {
 	err := t.q.QueryRowContext(ctx, "SELECT COALESCE(MAX(pos), 0) FROM events").Scan(&pos)
 	return pos, interpretError(err, events)
 }
+
+func (t *tx) SkipEvents(ctx context.Context) (int, error) {
+	res, err := t.q.ExecContext(ctx, `UPDATE events SET status = 'skipped', locked_until = 0
+		WHERE status = 'pending' AND pos IS NOT NULL AND target_uri = ''
+		AND customer_id IN (SELECT id FROM customers WHERE webhook_uri = '' OR `+deleted+`)`)
+	if err != nil {
+		return 0, interpretError(err, events)
+	}
+	n, err := res.RowsAffected()
+	return int(n), interpretError(err, events)
+}

@@ -20,6 +20,7 @@ func TestWork(t *testing.T) {
 		t.Run("GroupCommit", func(t *testing.T) { testGroupCommit(t, db) })
 		t.Run("Jobs", func(t *testing.T) { testJobs(t, db) })
 		t.Run("Events", func(t *testing.T) { testEvents(t, db) })
+		t.Run("SkipEvents", func(t *testing.T) { testSkipEvents(t, db) })
 	})
 }
 
@@ -195,6 +196,39 @@ func testEvents(t *testing.T, db *sqlstore.DB) {
 	}
 	if _, err := readErr(db, func(tx convo.Tx) (*convo.Event, error) { return tx.GetEvent(ctx, a2.ID) }); err != nil {
 		t.Fatalf("the undelivered a2 was pruned: %v", err)
+	}
+}
+
+// testSkipEvents: events nobody would receive are skipped in bulk, others stay pending.
+func testSkipEvents(t *testing.T, db *sqlstore.DB) {
+	ctx := t.Context()
+	quiet, listening := newCustomer(base), newCustomer(base)
+	quiet.WebhookURI, quiet.WebhookMethod = "", ""
+	update(t, db, func(tx convo.Tx) error { return createAll(ctx, tx.CreateCustomer, quiet, listening) })
+	event := func(customer, target string) *convo.Event {
+		stream := convo.NewID()
+		return &convo.Event{ID: convo.NewID(), CustomerID: customer, Type: convo.EventConversationCreated, StreamID: stream,
+			ConversationID: stream, Payload: []byte(`{}`), TargetURI: target, NextAttemptAt: at(0), TMCreate: at(0), TMDelivered: convo.Never}
+	}
+	unwanted, wanted, flowHook := event(quiet.ID, ""), event(listening.ID, ""), event(quiet.ID, "https://example.com/flow")
+	update(t, db, func(tx convo.Tx) error { return createAll(ctx, tx.CreateEvent, unwanted, wanted, flowHook) })
+	update(t, db, func(tx convo.Tx) error {
+		if _, err := tx.SkipEvents(ctx); err != nil {
+			return err
+		}
+		_, err := tx.SequenceEvents(ctx, 100)
+		return err
+	})
+	var skipped int
+	update(t, db, func(tx convo.Tx) (err error) { skipped, err = tx.SkipEvents(ctx); return err })
+	if skipped != 1 {
+		t.Fatalf("skipped %d events, want 1 (unsequenced ones wait for their position)", skipped)
+	}
+	for e, want := range map[*convo.Event]string{unwanted: convo.DeliverySkipped, wanted: convo.DeliveryPending, flowHook: convo.DeliveryPending} {
+		got := read(t, db, func(tx convo.Tx) (*convo.Event, error) { return tx.GetEvent(ctx, e.ID) })
+		if got.Status != want {
+			t.Errorf("event of %s (target %q): status %s, want %s", e.CustomerID, e.TargetURI, got.Status, want)
+		}
 	}
 }
 
