@@ -16,7 +16,6 @@ func (s *Server) routeCustomers() {
 		if err != nil {
 			return nil, err
 		}
-		in.Username, in.Password = nil, nil
 		return s.svc.UpdateOwnCustomer(r.Context(), c, in)
 	})
 	s.handle("GET /v1.0/customers", func(r *http.Request, c *convo.Caller) (any, error) {
@@ -37,7 +36,6 @@ func (s *Server) routeCustomers() {
 		if err != nil {
 			return nil, err
 		}
-		in.Username, in.Password = nil, nil
 		return s.svc.UpdateCustomer(r.Context(), c, r.PathValue("id"), in)
 	})
 	s.handle("DELETE /v1.0/customers/{id}", func(r *http.Request, c *convo.Caller) (any, error) {

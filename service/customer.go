@@ -83,6 +83,8 @@ func (s *Service) UpdateOwnCustomer(ctx context.Context, c *convo.Caller, in Cus
 }
 
 func (s *Service) updateCustomer(ctx context.Context, id string, in CustomerInput) (*convo.Customer, error) {
+	// A first admin is made only with the customer; an update ignores those fields.
+	in.Username, in.Password = nil, nil
 	var cust *convo.Customer
 	err := s.store.Update(ctx, func(tx convo.Tx) (err error) {
 		if cust, err = s.liveCustomer(ctx, tx, id); err != nil {
