@@ -1,8 +1,6 @@
 package httpapi
 
 import (
-	"errors"
-	"io"
 	"net/http"
 
 	"github.com/convohq/convo"
@@ -19,14 +17,8 @@ func (s *Server) EnableBench(secret string) {
 		return
 	}
 	s.mux.HandleFunc("POST /v1.0/bench/signature", func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
-		if err != nil {
-			var tooLarge *http.MaxBytesError
-			if errors.As(err, &tooLarge) {
-				writeErrorStatus(w, r, http.StatusRequestEntityTooLarge, &convo.Error{Status: convo.EInvalid, Reason: "BODY_TOO_LARGE", Message: "the request body is larger than 1 MiB"})
-				return
-			}
-			s.writeError(w, r, convo.Invalid("INVALID_BODY", "the request body could not be read"))
+		body, ok := s.readHookBody(w, r)
+		if !ok {
 			return
 		}
 		if !line.ValidSignature(secret, body, r.Header.Get("X-Line-Signature")) {

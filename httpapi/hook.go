@@ -24,20 +24,30 @@ func (s *Server) routeHooks() {
 	s.mux.HandleFunc("POST /v1.0/conversation/accounts/{id}/status", s.hook(convo.HookStatus))
 }
 
+// readHookBody reads a provider's request body, refusing one over 1 MiB
+// with 413; it answers the request itself when it reports false.
+func (s *Server) readHookBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	if err == nil {
+		return body, true
+	}
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		writeErrorStatus(w, r, http.StatusRequestEntityTooLarge, &convo.Error{Status: convo.EInvalid, Reason: "BODY_TOO_LARGE", Message: "the request body is larger than 1 MiB"})
+	} else {
+		s.writeError(w, r, convo.Invalid("INVALID_BODY", "the request body could not be read"))
+	}
+	return nil, false
+}
+
 // hook answers 200 once what the request carries is durably stored.
 func (s *Server) hook(kind string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
-		if err != nil {
-			var tooLarge *http.MaxBytesError
-			if errors.As(err, &tooLarge) {
-				writeErrorStatus(w, r, http.StatusRequestEntityTooLarge, &convo.Error{Status: convo.EInvalid, Reason: "BODY_TOO_LARGE", Message: "the request body is larger than 1 MiB"})
-				return
-			}
-			s.writeError(w, r, convo.Invalid("INVALID_BODY", "the request body could not be read"))
+		body, ok := s.readHookBody(w, r)
+		if !ok {
 			return
 		}
-		err = s.svc.ReceiveHook(r.Context(), r.PathValue("id"), r.URL.RequestURI(), convo.HookRequest{Kind: kind, Header: r.Header.Get, Body: body})
+		err := s.svc.ReceiveHook(r.Context(), r.PathValue("id"), r.URL.RequestURI(), convo.HookRequest{Kind: kind, Header: r.Header.Get, Body: body})
 		if err != nil {
 			s.writeError(w, r, err)
 			return

@@ -6,7 +6,6 @@ package main
 import (
 	"bytes"
 	"crypto/hmac"
-	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -16,7 +15,6 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -136,18 +134,7 @@ func metaSignature(appSecret string, body []byte) string {
 // cannot share a mistake with convo's.
 func twilioSignature(t testing.TB, authToken, fullURL string, form url.Values) string {
 	t.Helper()
-	keys := make([]string, 0, len(form))
-	for k := range form {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	s := fullURL
-	for _, k := range keys {
-		s += k + form.Get(k)
-	}
-	mac := hmac.New(sha1.New, []byte(authToken))
-	mac.Write([]byte(s))
-	sig := base64.StdEncoding.EncodeToString(mac.Sum(nil))
+	sig := twilioSign(authToken, fullURL, form)
 	params := map[string]string{}
 	for k := range form {
 		params[k] = form.Get(k)
