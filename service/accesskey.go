@@ -81,19 +81,9 @@ func (s *Service) GetAccessKey(ctx context.Context, c *convo.Caller, id string) 
 
 // ListAccessKeys lists the caller's customer's live keys (admin).
 func (s *Service) ListAccessKeys(ctx context.Context, c *convo.Caller, pr convo.PageRequest) (convo.List[*convo.AccessKey], error) {
-	var rows []*convo.AccessKey
-	err := requireAdmin(c)
-	var page convo.Page
-	if err == nil {
-		page, err = pr.Page()
-	}
-	if err == nil {
-		err = s.store.View(ctx, func(tx convo.Tx) (err error) {
-			rows, err = tx.ListAccessKeys(ctx, convo.AccessKeyListParams{CustomerID: c.CustomerID, Page: page})
-			return err
-		})
-	}
-	return convo.NewList(pr, rows, func(k *convo.AccessKey) convo.Cursor { return cursorOf(k.TMCreate, k.ID) }), err
+	return listPage(ctx, s, pr, requireAdmin(c), func(tx convo.Tx, page convo.Page) ([]*convo.AccessKey, error) {
+		return tx.ListAccessKeys(ctx, convo.AccessKeyListParams{CustomerID: c.CustomerID, Page: page})
+	}, func(k *convo.AccessKey) convo.Cursor { return cursorOf(k.TMCreate, k.ID) })
 }
 
 // changeAccessKey runs one change of a key of the caller's customer (admin).

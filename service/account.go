@@ -170,22 +170,13 @@ func (s *Service) GetAccount(ctx context.Context, c *convo.Caller, id string) (*
 
 // ListAccounts lists the caller's customer's accounts (admin/manager).
 func (s *Service) ListAccounts(ctx context.Context, c *convo.Caller, deleted bool, pr convo.PageRequest) (convo.List[*convo.Account], error) {
-	var rows []*convo.Account
-	err := requireManager(c)
-	var page convo.Page
-	if err == nil {
-		page, err = pr.Page()
-	}
-	if err == nil {
-		err = s.store.View(ctx, func(tx convo.Tx) (err error) {
-			rows, err = tx.ListAccounts(ctx, convo.AccountListParams{CustomerID: c.CustomerID, Deleted: deleted, Page: page})
-			return err
-		})
-	}
-	for _, a := range rows {
-		s.withHook(a)
-	}
-	return convo.NewList(pr, rows, func(a *convo.Account) convo.Cursor { return cursorOf(a.TMCreate, a.ID) }), err
+	return listPage(ctx, s, pr, requireManager(c), func(tx convo.Tx, page convo.Page) ([]*convo.Account, error) {
+		rows, err := tx.ListAccounts(ctx, convo.AccountListParams{CustomerID: c.CustomerID, Deleted: deleted, Page: page})
+		for _, a := range rows {
+			s.withHook(a)
+		}
+		return rows, err
+	}, func(a *convo.Account) convo.Cursor { return cursorOf(a.TMCreate, a.ID) })
 }
 
 // changeAccount runs one change of a live account of the caller's customer (admin/manager).

@@ -368,25 +368,18 @@ type ActiveflowFilter struct {
 
 // ListActiveflows lists activeflows, optionally of one flow or conversation (admin/manager).
 func (s *Service) ListActiveflows(ctx context.Context, c *convo.Caller, f ActiveflowFilter, pr convo.PageRequest) (convo.List[*convo.Activeflow], error) {
-	var rows []*convo.Activeflow
 	p := convo.ActiveflowListParams{CustomerID: c.CustomerID}
-	err := requireManager(c)
-	if err == nil && !convo.IsNilID(f.FlowID) {
-		p.FlowID, err = parseID(f.FlowID, "flow_id")
+	allowed := requireManager(c)
+	if allowed == nil && !convo.IsNilID(f.FlowID) {
+		p.FlowID, allowed = parseID(f.FlowID, "flow_id")
 	}
-	if err == nil && !convo.IsNilID(f.ReferenceID) {
-		p.ReferenceID, err = parseID(f.ReferenceID, "reference_id")
+	if allowed == nil && !convo.IsNilID(f.ReferenceID) {
+		p.ReferenceID, allowed = parseID(f.ReferenceID, "reference_id")
 	}
-	if err == nil {
-		p.Page, err = pr.Page()
-	}
-	if err == nil {
-		err = s.store.View(ctx, func(tx convo.Tx) (err error) {
-			rows, err = tx.ListActiveflows(ctx, p)
-			return err
-		})
-	}
-	return convo.NewList(pr, rows, func(a *convo.Activeflow) convo.Cursor { return cursorOf(a.TMCreate, a.ID) }), err
+	return listPage(ctx, s, pr, allowed, func(tx convo.Tx, page convo.Page) ([]*convo.Activeflow, error) {
+		p.Page = page
+		return tx.ListActiveflows(ctx, p)
+	}, func(a *convo.Activeflow) convo.Cursor { return cursorOf(a.TMCreate, a.ID) })
 }
 
 // changeActiveflow runs one change of an activeflow (admin/manager).

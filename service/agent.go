@@ -150,22 +150,13 @@ func (s *Service) GetAgent(ctx context.Context, c *convo.Caller, id string) (*co
 
 // ListAgents lists the live agents of the caller's customer (admin/manager).
 func (s *Service) ListAgents(ctx context.Context, c *convo.Caller, status string, pr convo.PageRequest) (convo.List[*convo.Agent], error) {
-	var rows []*convo.Agent
-	err := requireManager(c)
-	if err == nil && status != "" && !convo.ValidAgentStatus(status) {
-		err = convo.Invalid("INVALID_STATUS", "status must be available, away, busy or offline")
+	allowed := requireManager(c)
+	if allowed == nil && status != "" && !convo.ValidAgentStatus(status) {
+		allowed = convo.Invalid("INVALID_STATUS", "status must be available, away, busy or offline")
 	}
-	var page convo.Page
-	if err == nil {
-		page, err = pr.Page()
-	}
-	if err == nil {
-		err = s.store.View(ctx, func(tx convo.Tx) (err error) {
-			rows, err = tx.ListAgents(ctx, convo.AgentListParams{CustomerID: c.CustomerID, Status: status, Page: page})
-			return err
-		})
-	}
-	return convo.NewList(pr, rows, func(a *convo.Agent) convo.Cursor { return cursorOf(a.TMCreate, a.ID) }), err
+	return listPage(ctx, s, pr, allowed, func(tx convo.Tx, page convo.Page) ([]*convo.Agent, error) {
+		return tx.ListAgents(ctx, convo.AgentListParams{CustomerID: c.CustomerID, Status: status, Page: page})
+	}, func(a *convo.Agent) convo.Cursor { return cursorOf(a.TMCreate, a.ID) })
 }
 
 // changeAgent runs one change of an agent of the caller's customer in a transaction.

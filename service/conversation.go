@@ -78,8 +78,11 @@ func (s *Service) GetConversation(ctx context.Context, c *convo.Caller, id strin
 // ListConversations lists the caller's customer's conversations. A plain
 // agent must filter on itself as owner.
 func (s *Service) ListConversations(ctx context.Context, c *convo.Caller, f ConversationFilter, pr convo.PageRequest) (convo.List[*convo.Conversation], error) {
-	rows, err := s.listConversations(ctx, c, f, pr)
-	return convo.NewList(pr, rows, func(c *convo.Conversation) convo.Cursor { return cursorOf(c.TMCreate, c.ID) }), err
+	p, allowed := conversationListParams(c, f)
+	return listPage(ctx, s, pr, allowed, func(tx convo.Tx, page convo.Page) ([]*convo.Conversation, error) {
+		p.Page = page
+		return tx.ListConversations(ctx, p)
+	}, func(c *convo.Conversation) convo.Cursor { return cursorOf(c.TMCreate, c.ID) })
 }
 
 // ListServiceAgentConversations lists what an agent works on: for a plain
@@ -92,31 +95,25 @@ func (s *Service) ListServiceAgentConversations(ctx context.Context, c *convo.Ca
 	return s.ListConversations(ctx, c, f, pr)
 }
 
-func (s *Service) listConversations(ctx context.Context, c *convo.Caller, f ConversationFilter, pr convo.PageRequest) ([]*convo.Conversation, error) {
+// conversationListParams checks a list's filters and the caller's right to
+// list: a plain agent must filter on itself as owner.
+func conversationListParams(c *convo.Caller, f ConversationFilter) (convo.ConversationListParams, error) {
 	p := convo.ConversationListParams{CustomerID: c.CustomerID, Type: strings.TrimSpace(f.Type), DialogID: strings.TrimSpace(f.DialogID), Deleted: f.Deleted}
 	var err error
 	if !convo.IsNilID(f.OwnerID) {
 		if p.OwnerID, err = convo.ParseID(f.OwnerID); err != nil {
-			return nil, convo.Invalid(convo.ReasonInvalidID, "owner_id must be a UUID")
+			return p, convo.Invalid(convo.ReasonInvalidID, "owner_id must be a UUID")
 		}
 	}
 	if !c.IsManager() && (p.OwnerID == "" || p.OwnerID != c.AgentID) {
-		return nil, convo.Forbidden("an agent lists only its own conversations: pass owner_id set to your agent id")
+		return p, convo.Forbidden("an agent lists only its own conversations: pass owner_id set to your agent id")
 	}
 	if !convo.IsNilID(f.AccountID) {
 		if p.AccountID, err = convo.ParseID(f.AccountID); err != nil {
-			return nil, convo.Invalid(convo.ReasonInvalidID, "account_id must be a UUID")
+			return p, convo.Invalid(convo.ReasonInvalidID, "account_id must be a UUID")
 		}
 	}
-	if p.Page, err = pr.Page(); err != nil {
-		return nil, err
-	}
-	var rows []*convo.Conversation
-	err = s.store.View(ctx, func(tx convo.Tx) (err error) {
-		rows, err = tx.ListConversations(ctx, p)
-		return err
-	})
-	return rows, err
+	return p, nil
 }
 
 // CreateConversation starts an outbound thread with a peer on an account, or

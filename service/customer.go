@@ -117,18 +117,9 @@ func requireSuperAdmin(c *convo.Caller) error {
 
 // ListCustomers lists all live customers (super-admin).
 func (s *Service) ListCustomers(ctx context.Context, c *convo.Caller, pr convo.PageRequest) (convo.List[*convo.Customer], error) {
-	var rows []*convo.Customer
-	if err := requireSuperAdmin(c); err != nil {
-		return convo.List[*convo.Customer]{}, err
-	}
-	page, err := pr.Page()
-	if err == nil {
-		err = s.store.View(ctx, func(tx convo.Tx) (err error) {
-			rows, err = tx.ListCustomers(ctx, convo.CustomerListParams{Page: page})
-			return err
-		})
-	}
-	return convo.NewList(pr, rows, func(c *convo.Customer) convo.Cursor { return cursorOf(c.TMCreate, c.ID) }), err
+	return listPage(ctx, s, pr, requireSuperAdmin(c), func(tx convo.Tx, page convo.Page) ([]*convo.Customer, error) {
+		return tx.ListCustomers(ctx, convo.CustomerListParams{Page: page})
+	}, func(c *convo.Customer) convo.Cursor { return cursorOf(c.TMCreate, c.ID) })
 }
 
 // GetCustomer returns any live customer (super-admin).

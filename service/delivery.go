@@ -21,35 +21,28 @@ type DeliveryFilter struct {
 
 // ListDeliveries lists the caller's customer's events with their attempts (admin).
 func (s *Service) ListDeliveries(ctx context.Context, c *convo.Caller, f DeliveryFilter, pr convo.PageRequest) (convo.List[*Delivery], error) {
-	var rows []*Delivery
-	err := requireAdmin(c)
-	if err == nil && f.Status != "" && !slices.Contains([]string{convo.DeliveryPending, convo.DeliveryFailed, convo.DeliveryDelivered, convo.DeliveryDead, convo.DeliverySkipped}, f.Status) {
-		err = convo.Invalid("INVALID_STATUS", "status must be pending, failed, delivered, dead or skipped")
+	allowed := requireAdmin(c)
+	if allowed == nil && f.Status != "" && !slices.Contains([]string{convo.DeliveryPending, convo.DeliveryFailed, convo.DeliveryDelivered, convo.DeliveryDead, convo.DeliverySkipped}, f.Status) {
+		allowed = convo.Invalid("INVALID_STATUS", "status must be pending, failed, delivered, dead or skipped")
 	}
-	if err == nil && f.ConversationID != "" {
-		_, err = parseID(f.ConversationID, "conversation_id")
+	if allowed == nil && f.ConversationID != "" {
+		_, allowed = parseID(f.ConversationID, "conversation_id")
 	}
-	var page convo.Page
-	if err == nil {
-		page, err = pr.Page()
-	}
-	if err == nil {
-		err = s.store.View(ctx, func(tx convo.Tx) error {
-			events, err := tx.ListEvents(ctx, convo.EventListParams{CustomerID: c.CustomerID, Status: f.Status, Type: f.Type, ConversationID: f.ConversationID, Page: page})
+	return listPage(ctx, s, pr, allowed, func(tx convo.Tx, page convo.Page) ([]*Delivery, error) {
+		events, err := tx.ListEvents(ctx, convo.EventListParams{CustomerID: c.CustomerID, Status: f.Status, Type: f.Type, ConversationID: f.ConversationID, Page: page})
+		if err != nil {
+			return nil, err
+		}
+		rows := make([]*Delivery, 0, len(events))
+		for _, e := range events {
+			attempts, err := tx.ListEventAttempts(ctx, e.ID)
 			if err != nil {
-				return err
+				return nil, err
 			}
-			for _, e := range events {
-				attempts, err := tx.ListEventAttempts(ctx, e.ID)
-				if err != nil {
-					return err
-				}
-				rows = append(rows, &Delivery{Event: e, AttemptList: attempts})
-			}
-			return nil
-		})
-	}
-	return convo.NewList(pr, rows, func(d *Delivery) convo.Cursor { return cursorOf(d.TMCreate, d.ID) }), err
+			rows = append(rows, &Delivery{Event: e, AttemptList: attempts})
+		}
+		return rows, nil
+	}, func(d *Delivery) convo.Cursor { return cursorOf(d.TMCreate, d.ID) })
 }
 
 // RetryDelivery makes a failed or dead event due again at once (admin).

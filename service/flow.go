@@ -293,19 +293,9 @@ func (s *Service) GetFlow(ctx context.Context, c *convo.Caller, id string) (*con
 
 // ListFlows lists the caller's customer's flows (admin/manager).
 func (s *Service) ListFlows(ctx context.Context, c *convo.Caller, pr convo.PageRequest) (convo.List[*convo.Flow], error) {
-	var rows []*convo.Flow
-	err := requireManager(c)
-	var page convo.Page
-	if err == nil {
-		page, err = pr.Page()
-	}
-	if err == nil {
-		err = s.store.View(ctx, func(tx convo.Tx) (err error) {
-			rows, err = tx.ListFlows(ctx, convo.FlowListParams{CustomerID: c.CustomerID, Page: page})
-			return err
-		})
-	}
-	return convo.NewList(pr, rows, func(f *convo.Flow) convo.Cursor { return cursorOf(f.TMCreate, f.ID) }), err
+	return listPage(ctx, s, pr, requireManager(c), func(tx convo.Tx, page convo.Page) ([]*convo.Flow, error) {
+		return tx.ListFlows(ctx, convo.FlowListParams{CustomerID: c.CustomerID, Page: page})
+	}, func(f *convo.Flow) convo.Cursor { return cursorOf(f.TMCreate, f.ID) })
 }
 
 // changeFlow runs one change of a flow of the caller's customer (admin/manager).

@@ -145,6 +145,24 @@ func parseID(id, what string) (string, error) {
 	return v, nil
 }
 
+// listPage runs a list use case: refused when allowed is an error, else one
+// read of the page (one row more than asked, to find the next token).
+func listPage[T any](ctx context.Context, s *Service, pr convo.PageRequest, allowed error, read func(tx convo.Tx, page convo.Page) ([]T, error), at func(T) convo.Cursor) (convo.List[T], error) {
+	var rows []T
+	err := allowed
+	var page convo.Page
+	if err == nil {
+		page, err = pr.Page()
+	}
+	if err == nil {
+		err = s.store.View(ctx, func(tx convo.Tx) (err error) {
+			rows, err = read(tx, page)
+			return err
+		})
+	}
+	return convo.NewList(pr, rows, at), err
+}
+
 // cursorOf positions rows for paging.
 func cursorOf(t convo.Time, id string) convo.Cursor { return convo.Cursor{Time: t, ID: id} }
 
