@@ -4,7 +4,6 @@
 package convo
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
@@ -170,19 +169,4 @@ func ParseTime(s string) (Time, error) {
 		}
 	}
 	return Time{}, fmt.Errorf("not a timestamp: %q", s)
-}
-
-// Logger-free helpers for contexts.
-
-type callerKey struct{}
-
-// NewContextWithCaller returns ctx carrying the authenticated caller.
-func NewContextWithCaller(ctx context.Context, c *Caller) context.Context {
-	return context.WithValue(ctx, callerKey{}, c)
-}
-
-// CallerFromContext returns the caller stored by NewContextWithCaller, or nil.
-func CallerFromContext(ctx context.Context) *Caller {
-	c, _ := ctx.Value(callerKey{}).(*Caller)
-	return c
 }

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -336,12 +337,8 @@ func (s *Service) post(ctx context.Context, cust *convo.Customer, e *convo.Event
 		return 0, 0, err
 	}
 	defer res.Body.Close()
-	buf := make([]byte, 4096)
-	for { // drain a little so the connection can be reused
-		if _, err := res.Body.Read(buf); err != nil {
-			break
-		}
-	}
+	// Drain a little of the answer so the connection can be reused.
+	io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
 	return res.StatusCode, retryAfter(res.Header.Get("Retry-After"), s.clock.Now()), nil
 }
 
