@@ -73,6 +73,7 @@ type benchConfig struct {
 	sqliteSynchronous string
 	json              bool
 	keep              bool
+	cpuProfile        string
 }
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -95,6 +96,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&cfg.sqliteSynchronous, "sqlite-synchronous", env("CONVO_SQLITE_SYNCHRONOUS", "FULL"), "SQLite synchronous mode of the server and of the baseline")
 	fs.BoolVar(&cfg.json, "json", false, "print one JSON object instead of a table")
 	fs.BoolVar(&cfg.keep, "keep", false, "keep the temporary folder (database, server log)")
+	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write the server's CPU profile during the ingest measurement to this file (for go tool pprof)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -383,6 +385,43 @@ func (b *bench) run(ctx context.Context) (_ *benchReport, err error) {
 	return r, nil
 }
 
+// profileCPU records the server's CPU profile for d into --cpuprofile, if
+// set; the channel reports the outcome once the profile is written.
+func (b *bench) profileCPU(ctx context.Context, d time.Duration) <-chan error {
+	done := make(chan error, 1)
+	if b.cfg.cpuProfile == "" {
+		done <- nil
+		return done
+	}
+	go func() {
+		done <- func() error {
+			url := fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", b.srv.debugURL, max(1, int(d.Seconds())))
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+			if err != nil {
+				return err
+			}
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return fmt.Errorf("bench: CPU profile: %w", err)
+			}
+			defer res.Body.Close()
+			if res.StatusCode != http.StatusOK {
+				return fmt.Errorf("bench: CPU profile: the server answered %s", res.Status)
+			}
+			f, err := os.Create(b.cfg.cpuProfile)
+			if err != nil {
+				return err
+			}
+			if _, err := io.Copy(f, res.Body); err != nil {
+				f.Close()
+				return err
+			}
+			return f.Close()
+		}()
+	}()
+	return done
+}
+
 // measureInsertRate runs half of the db_limit baseline, with the server's
 // own store settings, while the server is stopped.
 func (b *bench) measureInsertRate(ctx context.Context, store *sqlstore.DB, when string) (float64, error) {
@@ -447,7 +486,11 @@ func (b *bench) runIngest(ctx context.Context) error {
 		return fmt.Errorf("bench: http_limit: no request succeeded: %s", h1.firstErr)
 	}
 	newBefore := b.peers.len()
+	profiled := b.profileCPU(ctx, b.cfg.duration)
 	in := b.drive(ctx, "ingest", b.cfg.duration, 0, c, b.hookRequest(false))
+	if err := <-profiled; err != nil {
+		return err
+	}
 	if in.ok == 0 {
 		return fmt.Errorf("bench: ingest: no request succeeded: %s", in.firstErr)
 	}
@@ -749,6 +792,7 @@ func (b *bench) recordRSS(phase string) {
 type benchChild struct {
 	cmd       *exec.Cmd
 	url       string
+	debugURL  string
 	started   time.Time
 	firstSeen time.Duration
 	exited    chan struct{}
@@ -781,18 +825,22 @@ var benchAccessKey = regexp.MustCompile(`access key:\s+(\S+)`)
 func (b *bench) startServer(ctx context.Context) error {
 	label := "starting the server"
 	b.progress.set(func() string { return label })
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := benchFreeAddr()
 	if err != nil {
 		return err
 	}
-	addr := ln.Addr().String()
-	ln.Close()
 	logFile, err := os.OpenFile(b.logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
 		return err
 	}
 	defer logFile.Close()
 	cmd := exec.Command(b.exe, "serve", "--listen", addr)
+	debugAddr := ""
+	if b.cfg.cpuProfile != "" {
+		if debugAddr, err = benchFreeAddr(); err != nil {
+			return err
+		}
+	}
 	cmd.Env = append(slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "CONVO_") }),
 		"CONVO_DATABASE="+b.dsn, // in the environment, so that a password does not show in ps
 		"CONVO_PUBLIC_URL=http://"+addr,
@@ -800,6 +848,7 @@ func (b *bench) startServer(ctx context.Context) error {
 		"CONVO_LINE_API_URL="+b.lineAPI.URL,
 		"CONVO_BENCH_SECRET="+b.benchSecret,
 		"CONVO_SQLITE_SYNCHRONOUS="+b.cfg.sqliteSynchronous,
+		"CONVO_DEBUG_LISTEN="+debugAddr,
 	)
 	keys := make(chan string, 1)
 	out := &benchLineWriter{fn: func(line string) {
@@ -811,7 +860,7 @@ func (b *bench) startServer(ctx context.Context) error {
 		}
 	}}
 	cmd.Stdout, cmd.Stderr = out, logFile
-	c := &benchChild{cmd: cmd, url: "http://" + addr, exited: make(chan struct{})}
+	c := &benchChild{cmd: cmd, url: "http://" + addr, debugURL: "http://" + debugAddr, exited: make(chan struct{})}
 	c.started = time.Now()
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("bench: start the server: %w", err)
@@ -1445,6 +1494,16 @@ func benchSleep(ctx context.Context, d time.Duration) error {
 	case <-time.After(d):
 		return nil
 	}
+}
+
+// benchFreeAddr returns a loopback address with a port free a moment ago.
+func benchFreeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
 }
 
 func benchHex(n int) string {

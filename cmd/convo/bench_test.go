@@ -2,13 +2,17 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"io"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -25,8 +29,9 @@ func TestBenchReportsEveryFigure(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
+	profile := filepath.Join(t.TempDir(), "ingest.prof")
 	cmd := exec.CommandContext(ctx, convoBinary(t), "bench", "--json", "--duration", "1s", "--concurrency", "4", "--scenario", "all",
-		"--seed-conversations", "2000", "--seed-messages-per-conversation", "2")
+		"--seed-conversations", "2000", "--seed-messages-per-conversation", "2", "--cpuprofile", profile)
 	cmd.Env = commandEnv()
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -66,6 +71,23 @@ func TestBenchReportsEveryFigure(t *testing.T) {
 	}
 	if cmdline, _ := report["command"].(string); !strings.Contains(cmdline, "--seed-conversations 2000") {
 		t.Errorf("command = %q, want the command line used", report["command"])
+	}
+	// A CPU profile is gzipped protocol buffers holding the sampled functions.
+	if f, err := os.Open(profile); err != nil {
+		t.Errorf("no CPU profile written: %v", err)
+	} else {
+		defer f.Close()
+		zr, err := gzip.NewReader(f)
+		if err != nil {
+			t.Fatalf("the CPU profile is not gzipped: %v", err)
+		}
+		raw, err := io.ReadAll(zr)
+		if err != nil {
+			t.Fatalf("read the CPU profile: %v", err)
+		}
+		if !bytes.Contains(raw, []byte("net/http.(*conn).serve")) {
+			t.Errorf("the CPU profile (%d bytes) names none of the server's functions", len(raw))
+		}
 	}
 	if t.Failed() {
 		t.Logf("report:\n%s", stdout.String())

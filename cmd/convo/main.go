@@ -96,6 +96,9 @@ type Config struct {
 	// BenchSecret, when set, enables the bench-only route that `convo bench`
 	// uses as its HTTP baseline (hidden: CONVO_BENCH_SECRET).
 	BenchSecret string
+	// DebugListen, when set, is where Go's profiler (/debug/pprof/) is
+	// served, apart from the API (CONVO_DEBUG_LISTEN).
+	DebugListen string
 }
 
 // channels builds the provider clients of cfg.
@@ -143,6 +146,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cfg.WhatsAppAPIURL = env("CONVO_WHATSAPP_API_URL", "")
 	cfg.TwilioAPIURL = env("CONVO_TWILIO_API_URL", "")
 	cfg.BenchSecret = env("CONVO_BENCH_SECRET", "")
+	cfg.DebugListen = env("CONVO_DEBUG_LISTEN", "")
 	m := NewMain(cfg, stdout, slog.New(slog.NewJSONHandler(stderr, nil)))
 	if err := m.Open(ctx); err != nil {
 		return err
@@ -200,6 +204,7 @@ type Main struct {
 	svc      *service.Service
 	listener net.Listener
 	server   *http.Server
+	debug    *http.Server
 	served   chan error
 	stopWork context.CancelFunc
 	workers  sync.WaitGroup
@@ -256,6 +261,12 @@ func (m *Main) Open(ctx context.Context) error {
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(m.logger.Handler(), slog.LevelWarn),
 	}
+	if m.Config.DebugListen != "" {
+		if err := m.serveDebug(); err != nil {
+			m.closeQuietly()
+			return fmt.Errorf("debug listener: %w", err)
+		}
+	}
 	m.served = make(chan error, 1)
 	go func() { m.served <- m.server.Serve(m.listener) }()
 	workCtx, stopWork := context.WithCancel(context.Background())
@@ -277,6 +288,9 @@ func (m *Main) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var err error
+	if m.debug != nil {
+		m.debug.Close()
+	}
 	if m.server != nil {
 		err = m.server.Shutdown(ctx)
 		if serveErr := <-m.served; serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
