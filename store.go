@@ -87,9 +87,11 @@ type Tx interface {
 	// SequenceEvents gives up to limit unsequenced events their positions,
 	// in creation order, and returns how many it sequenced.
 	SequenceEvents(ctx context.Context, limit int) (int, error)
-	// SkipEvents marks skipped the sequenced pending events whose customer
-	// has no webhook (or is deleted) and that have no target of their own.
-	SkipEvents(ctx context.Context) (int, error)
+	// SkipEvents marks skipped the pending events with positions after
+	// afterPos whose customer has no webhook (or is deleted) and that have
+	// no target of their own. Bounding it by position keeps each call to
+	// the events just sequenced, however large the outbox grows.
+	SkipEvents(ctx context.Context, afterPos int64) (int, error)
 	// ClaimEvents leases deliverable events: sequenced, due, not leased, and
 	// with no undelivered event before them in their stream.
 	ClaimEvents(ctx context.Context, p ClaimEventsParams) ([]*Event, error)

@@ -202,10 +202,16 @@ func (s *Service) dispatchOnce(ctx context.Context) (bool, error) {
 		if err := recordOutcomes(ctx, tx, outcomes); err != nil {
 			return err
 		}
-		if _, err := tx.SkipEvents(ctx); err != nil {
+		before, err := tx.LastEventPos(ctx)
+		if err != nil {
 			return err
 		}
-		if sequenced, err = tx.SequenceEvents(ctx, eventBatch); err != nil {
+		if sequenced, err = tx.SequenceEvents(ctx, eventBatch); err != nil || sequenced == 0 {
+			last = before
+			return err
+		}
+		// Only the events just numbered: older ones were checked when they were.
+		if _, err := tx.SkipEvents(ctx, before); err != nil {
 			return err
 		}
 		last, err = tx.LastEventPos(ctx)

@@ -180,10 +180,10 @@ func (t *tx) LastEventPos(ctx context.Context) (int64, error) {
 	return pos, interpretError(err, events)
 }
 
-func (t *tx) SkipEvents(ctx context.Context) (int, error) {
-	res, err := t.q.ExecContext(ctx, `UPDATE events SET status = 'skipped', locked_until = 0
-		WHERE status = 'pending' AND pos IS NOT NULL AND target_uri = ''
-		AND customer_id IN (SELECT id FROM customers WHERE webhook_uri = '' OR `+deleted+`)`)
+func (t *tx) SkipEvents(ctx context.Context, afterPos int64) (int, error) {
+	res, err := t.q.ExecContext(ctx, t.sql(`UPDATE events SET status = 'skipped', locked_until = 0
+		WHERE pos > ? AND status = 'pending' AND target_uri = ''
+		AND customer_id IN (SELECT id FROM customers WHERE webhook_uri = '' OR `+deleted+`)`), afterPos)
 	if err != nil {
 		return 0, interpretError(err, events)
 	}

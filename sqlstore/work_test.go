@@ -212,17 +212,31 @@ func testSkipEvents(t *testing.T, db *sqlstore.DB) {
 	}
 	unwanted, wanted, flowHook := event(quiet.ID, ""), event(listening.ID, ""), event(quiet.ID, "https://example.com/flow")
 	update(t, db, func(tx convo.Tx) error { return createAll(ctx, tx.CreateEvent, unwanted, wanted, flowHook) })
-	update(t, db, func(tx convo.Tx) error {
-		if _, err := tx.SkipEvents(ctx); err != nil {
+	var before, last int64
+	var skipped int
+	update(t, db, func(tx convo.Tx) (err error) {
+		if before, err = tx.LastEventPos(ctx); err != nil {
 			return err
 		}
-		_, err := tx.SequenceEvents(ctx, 100)
+		if skipped, err = tx.SkipEvents(ctx, before); err != nil {
+			return err
+		}
+		if _, err = tx.SequenceEvents(ctx, 100); err != nil {
+			return err
+		}
+		last, err = tx.LastEventPos(ctx)
 		return err
 	})
-	var skipped int
-	update(t, db, func(tx convo.Tx) (err error) { skipped, err = tx.SkipEvents(ctx); return err })
+	if skipped != 0 {
+		t.Fatalf("skipped %d unsequenced events, want none: they wait for their position", skipped)
+	}
+	update(t, db, func(tx convo.Tx) (err error) { skipped, err = tx.SkipEvents(ctx, last); return err })
+	if skipped != 0 {
+		t.Fatalf("skipped %d events at or before position %d, want none", skipped, last)
+	}
+	update(t, db, func(tx convo.Tx) (err error) { skipped, err = tx.SkipEvents(ctx, before); return err })
 	if skipped != 1 {
-		t.Fatalf("skipped %d events, want 1 (unsequenced ones wait for their position)", skipped)
+		t.Fatalf("skipped %d events, want 1", skipped)
 	}
 	for e, want := range map[*convo.Event]string{unwanted: convo.DeliverySkipped, wanted: convo.DeliveryPending, flowHook: convo.DeliveryPending} {
 		got := read(t, db, func(tx convo.Tx) (*convo.Event, error) { return tx.GetEvent(ctx, e.ID) })
