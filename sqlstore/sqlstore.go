@@ -102,20 +102,30 @@ func openSQLite(path string, opts Options) (*DB, error) {
 	}
 	// Immediate transactions take the write lock at BEGIN, so a writer from
 	// another process waits under busy_timeout instead of failing with SQLITE_BUSY.
-	writer, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=synchronous("+synchronous+")&_pragma=busy_timeout(10000)&_txlock=immediate")
+	writer, err := openSQLiteHandle("file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(" + synchronous + ")&_pragma=busy_timeout(10000)&_pragma=temp_store(MEMORY)&_txlock=immediate")
 	if err != nil {
-		return nil, fmt.Errorf("sqlstore: %w", err)
+		return nil, err
 	}
 	// SQLite allows one writer at a time; more connections would only wait on its lock.
 	writer.SetMaxOpenConns(1)
-	reader, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=query_only(1)")
+	reader, err := openSQLiteHandle("file:" + path + "?_pragma=busy_timeout(10000)&_pragma=query_only(1)")
 	if err != nil {
 		writer.Close()
-		return nil, fmt.Errorf("sqlstore: %w", err)
+		return nil, err
 	}
 	reader.SetMaxOpenConns(4)
 	reader.SetMaxIdleConns(4)
 	return &DB{dialect: DialectSQLite, writer: writer, reader: reader}, nil
+}
+
+// openSQLiteHandle opens a SQLite handle whose connections keep their
+// compiled statements.
+func openSQLiteHandle(dsn string) (*sql.DB, error) {
+	connector, err := sqlite.NewConnector(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: %w", err)
+	}
+	return sql.OpenDB(cachingConnector{connector}), nil
 }
 
 func openPostgres(dsn string) (*DB, error) {
