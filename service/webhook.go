@@ -117,8 +117,9 @@ func (s *Service) webhookCustomer(ctx context.Context, id string) (*convo.Custom
 
 // maxActive bounds the deliveries one process attempts at once. Only that
 // many events are claimed: a claimed event waiting for its turn could
-// outlive its lease and be claimed again while still queued here.
-const maxActive = 32
+// outlive its lease and be claimed again while still queued here. Each
+// pass waits for a commit, so it must claim enough to keep up with ingest.
+const maxActive = 256
 
 func newDispatcher(allowPrivate bool) *dispatcher {
 	dialer := &net.Dialer{Timeout: 5 * time.Second}
@@ -138,7 +139,7 @@ func newDispatcher(allowPrivate bool) *dispatcher {
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.DialContext = dialer.DialContext
 	transport.Proxy = nil
-	transport.MaxIdleConnsPerHost = 32
+	transport.MaxIdleConnsPerHost = maxActive
 	return &dispatcher{
 		wake:     make(chan struct{}, 1),
 		sequence: newBroadcast(),
@@ -196,9 +197,13 @@ func (s *Service) dispatchOnce(ctx context.Context) (bool, error) {
 	var sequenced int
 	var last int64
 	outcomes := s.takeOutcomes()
-	// One transaction records every finished attempt, skips what no
-	// webhook wants, and numbers new events.
+	now := s.now()
+	free := maxActive - int(s.events.active.Load())
+	var claimed []*convo.Event
+	// One transaction records every finished attempt, numbers new events,
+	// skips what no webhook wants and claims what is due: one commit a pass.
 	err := s.store.Update(ctx, func(tx convo.Tx) (err error) {
+		claimed = nil
 		if err := recordOutcomes(ctx, tx, outcomes); err != nil {
 			return err
 		}
@@ -206,15 +211,22 @@ func (s *Service) dispatchOnce(ctx context.Context) (bool, error) {
 		if err != nil {
 			return err
 		}
-		if sequenced, err = tx.SequenceEvents(ctx, eventBatch); err != nil || sequenced == 0 {
-			last = before
+		if sequenced, err = tx.SequenceEvents(ctx, eventBatch); err != nil {
 			return err
 		}
-		// Only the events just numbered: older ones were checked when they were.
-		if _, err := tx.SkipEvents(ctx, before); err != nil {
-			return err
+		last = before
+		if sequenced > 0 {
+			// Only the events just numbered: older ones were checked when they were.
+			if _, err := tx.SkipEvents(ctx, before); err != nil {
+				return err
+			}
+			if last, err = tx.LastEventPos(ctx); err != nil {
+				return err
+			}
 		}
-		last, err = tx.LastEventPos(ctx)
+		if free > 0 {
+			claimed, err = tx.ClaimEvents(ctx, convo.ClaimEventsParams{Now: now, LeaseUntil: convo.NewTime(now.Add(eventLease)), Limit: free})
+		}
 		return err
 	})
 	if err != nil {
@@ -225,17 +237,6 @@ func (s *Service) dispatchOnce(ctx context.Context) (bool, error) {
 	if last > s.events.lastPos {
 		s.events.lastPos = last
 		s.events.sequence.notify()
-	}
-	now := s.now()
-	var claimed []*convo.Event
-	if free := maxActive - int(s.events.active.Load()); free > 0 {
-		err = s.store.Update(ctx, func(tx convo.Tx) (err error) {
-			claimed, err = tx.ClaimEvents(ctx, convo.ClaimEventsParams{Now: now, LeaseUntil: convo.NewTime(now.Add(eventLease)), Limit: free})
-			return err
-		})
-		if err != nil {
-			return false, err
-		}
 	}
 	for _, e := range claimed {
 		s.events.running.Add(1)
