@@ -49,12 +49,19 @@ type Tx interface {
 	GetConversation(ctx context.Context, id string) (*Conversation, error)
 	// GetLiveConversation finds the live conversation of (account, dialog).
 	GetLiveConversation(ctx context.Context, accountID, dialogID string) (*Conversation, error)
+	// GetLiveConversations finds the live conversations of an account with
+	// any of dialogIDs, in no particular order; dialogs without one are left out.
+	GetLiveConversations(ctx context.Context, accountID string, dialogIDs []string) ([]*Conversation, error)
 	ListConversations(ctx context.Context, p ConversationListParams) ([]*Conversation, error)
 	UpdateConversation(ctx context.Context, c *Conversation) error
 
 	// CreateMessage fails with EConflict, without aborting the transaction,
 	// when a message with the same non-empty (AccountID, ProviderID) exists.
 	CreateMessage(ctx context.Context, m *Message) error
+	// CreateMessages writes many messages at once and reports for each
+	// whether it was stored: false when its (AccountID, ProviderID) exists
+	// already, or earlier in ms.
+	CreateMessages(ctx context.Context, ms []*Message) ([]bool, error)
 	GetMessage(ctx context.Context, id string) (*Message, error)
 	GetMessageByProviderID(ctx context.Context, accountID, providerID string) (*Message, error)
 	ListMessages(ctx context.Context, p MessageListParams) ([]*Message, error)
@@ -84,6 +91,8 @@ type Tx interface {
 
 	// CreateEvent writes an event to the outbox, unsequenced and pending.
 	CreateEvent(ctx context.Context, e *Event) error
+	// CreateEvents writes many events at once, as CreateEvent would each.
+	CreateEvents(ctx context.Context, es []*Event) error
 	// SequenceEvents gives up to limit unsequenced events their positions,
 	// in creation order, and returns how many it sequenced.
 	SequenceEvents(ctx context.Context, limit int) (int, error)

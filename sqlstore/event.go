@@ -40,17 +40,33 @@ func (t *tx) queryEvents(ctx context.Context, query string, args ...any) ([]*con
 }
 
 func (t *tx) CreateEvent(ctx context.Context, e *convo.Event) error {
-	for _, id := range []*string{&e.ID, &e.CustomerID, &e.StreamID, &e.ConversationID} {
-		c, ok := canonicalID(*id)
-		if !ok {
-			return convo.Invalid(convo.ReasonInvalidID, "event id fields must be UUIDs")
+	return t.CreateEvents(ctx, []*convo.Event{e})
+}
+
+func (t *tx) CreateEvents(ctx context.Context, es []*convo.Event) error {
+	for start := 0; start < len(es); {
+		n := chunkSize(len(es) - start)
+		args := make([]any, 0, n*13)
+		for _, e := range es[start : start+n] {
+			for _, id := range []*string{&e.ID, &e.CustomerID, &e.StreamID, &e.ConversationID} {
+				c, ok := canonicalID(*id)
+				if !ok {
+					return convo.Invalid(convo.ReasonInvalidID, "event id fields must be UUIDs")
+				}
+				*id = c
+			}
+			e.Status = convo.DeliveryPending
+			args = append(args, e.ID, e.CustomerID, e.Type, e.StreamID, e.ConversationID, string(e.Payload), e.TargetURI, e.TargetMethod, e.ContentType,
+				e.Status, e.NextAttemptAt.Micros(), e.TMCreate.Micros(), e.TMDelivered.Micros())
 		}
-		*id = c
+		const row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, 0, ?, 0, '', ?, ?)"
+		query := "INSERT INTO events (" + eventColumns + ") VALUES " + row + strings.Repeat(", "+row, n-1)
+		if _, err := t.q.ExecContext(ctx, t.sql(query), args...); err != nil {
+			return interpretError(err, events)
+		}
+		start += n
 	}
-	e.Status = convo.DeliveryPending
-	_, err := t.q.ExecContext(ctx, t.sql("INSERT INTO events ("+eventColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, 0, ?, 0, '', ?, ?)"),
-		e.ID, e.CustomerID, e.Type, e.StreamID, e.ConversationID, string(e.Payload), e.TargetURI, e.TargetMethod, e.ContentType, e.Status, e.NextAttemptAt.Micros(), e.TMCreate.Micros(), e.TMDelivered.Micros())
-	return interpretError(err, events)
+	return nil
 }
 
 func (t *tx) SequenceEvents(ctx context.Context, limit int) (int, error) {

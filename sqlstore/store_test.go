@@ -40,6 +40,7 @@ func TestStore(t *testing.T) {
 			{"Pagination", testPagination},
 			{"ConcurrentConversation", func(t *testing.T, db *sqlstore.DB) { testConcurrentConversation(t, replicas(t, db, b.DSN)) }},
 			{"Messages", testMessages},
+			{"Batches", testBatches},
 			{"ConcurrentMessage", func(t *testing.T, db *sqlstore.DB) { testConcurrentMessage(t, replicas(t, db, b.DSN)) }},
 			{"Rollback", testRollback},
 			{"ViewIsReadOnly", testViewIsReadOnly},
@@ -425,6 +426,75 @@ func testMessages(t *testing.T, db *sqlstore.DB) {
 		return tx.ListMessages(ctx, convo.MessageListParams{ConversationID: conv, Page: convo.Page{Limit: 2, After: &convo.Cursor{Time: m3.TMCreate, ID: m3.ID}}})
 	})
 	wantIDs(t, ids(list, func(m *convo.Message) string { return m.ID }), m2.ID, m1.ID)
+}
+
+// testBatches: the multi-row writes and reads store and find what the
+// single-row ones do, across chunk boundaries, skipping provider retries.
+func testBatches(t *testing.T, db *sqlstore.DB) {
+	ctx := t.Context()
+	cust, account := convo.NewID(), convo.NewID()
+	stored := newMessage(cust, convo.NewID(), account, "batch.stored", at(0))
+	update(t, db, func(tx convo.Tx) error { return tx.CreateMessage(ctx, stored) })
+
+	// 70 rows: chunks of 64, 4 and 2; a retry of a stored message and one
+	// repeated within the batch are skipped without failing the others.
+	var batch []*convo.Message
+	for i := range 68 {
+		batch = append(batch, newMessage(cust, convo.NewID(), account, fmt.Sprintf("batch.%d", i), at(time.Duration(i)*time.Millisecond)))
+	}
+	retry := newMessage(cust, convo.NewID(), account, "batch.stored", at(time.Second))
+	repeat := newMessage(cust, convo.NewID(), account, "batch.7", at(time.Second))
+	batch = append(batch, retry, repeat)
+	var written []bool
+	update(t, db, func(tx convo.Tx) (err error) { written, err = tx.CreateMessages(ctx, batch); return err })
+	for i, m := range batch {
+		want := m != retry && m != repeat
+		if written[i] != want {
+			t.Errorf("message %d (provider id %s): written %v, want %v", i, m.ProviderID, written[i], want)
+		}
+		got, err := readErr(db, func(tx convo.Tx) (*convo.Message, error) { return tx.GetMessage(ctx, m.ID) })
+		if want {
+			same(t, got, m)
+		} else {
+			wantErr(t, err, convo.ENotFound, "MESSAGE_NOT_FOUND")
+		}
+	}
+	err := db.Update(ctx, func(tx convo.Tx) error { _, err := tx.CreateMessages(ctx, []*convo.Message{{ID: "nope"}}); return err })
+	wantErr(t, err, convo.EInvalid, convo.ReasonInvalidID)
+
+	// Live conversations found by dialog, in chunks; deleted and other accounts' are not.
+	var convs []*convo.Conversation
+	var dialogs []string
+	for i := range 5 {
+		c := newConversation(cust, account, fmt.Sprintf("+1555020%d", i), at(time.Duration(i)*time.Second))
+		convs, dialogs = append(convs, c), append(dialogs, c.DialogID)
+	}
+	convs[4].TMDelete = at(time.Hour)
+	otherAccount := newConversation(cust, convo.NewID(), dialogs[0], base)
+	update(t, db, func(tx convo.Tx) error { return createAll(ctx, tx.CreateConversation, append(convs, otherAccount)...) })
+	found := read(t, db, func(tx convo.Tx) ([]*convo.Conversation, error) {
+		return tx.GetLiveConversations(ctx, account, append(dialogs, "+15559999"))
+	})
+	slices.SortFunc(found, func(a, b *convo.Conversation) int { return strings.Compare(a.DialogID, b.DialogID) })
+	wantIDs(t, ids(found, func(c *convo.Conversation) string { return c.ID }), convs[0].ID, convs[1].ID, convs[2].ID, convs[3].ID)
+	same(t, found[0], convs[0])
+	if none := read(t, db, func(tx convo.Tx) ([]*convo.Conversation, error) { return tx.GetLiveConversations(ctx, "not-a-uuid", dialogs) }); len(none) != 0 {
+		t.Errorf("an account id that is not a UUID found %d conversations", len(none))
+	}
+
+	// Events written in one batch read back as written, pending and unsequenced.
+	var evs []*convo.Event
+	for i := range 3 {
+		evs = append(evs, &convo.Event{ID: convo.NewID(), CustomerID: cust, Type: convo.EventMessageCreated, StreamID: convs[i].ID,
+			ConversationID: convs[i].ID, Payload: []byte(fmt.Sprintf(`{"n":%d}`, i)), NextAttemptAt: at(0), TMCreate: at(0), TMDelivered: convo.Never})
+	}
+	update(t, db, func(tx convo.Tx) error { return tx.CreateEvents(ctx, evs) })
+	for _, e := range evs {
+		got := read(t, db, func(tx convo.Tx) (*convo.Event, error) { return tx.GetEvent(ctx, e.ID) })
+		if got.Status != convo.DeliveryPending || got.Pos != 0 || string(got.Payload) != string(e.Payload) || got.StreamID != e.StreamID {
+			t.Errorf("event %s read back as %+v", e.ID, got)
+		}
+	}
 }
 
 func testConcurrentMessage(t *testing.T, stores []*sqlstore.DB) {

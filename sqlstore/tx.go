@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"cmp"
 	"context"
+	"errors"
 	"slices"
 	"strings"
 
@@ -71,6 +72,63 @@ func (tb *table[T]) insert(ctx context.Context, t *tx, row *T) error {
 		return tb.conflictError()
 	}
 	return nil
+}
+
+// insertMany writes rows with multi-row INSERTs and reports for each
+// whether it was written (false: it clashed on the ON CONFLICT target).
+// Rows go in chunks of power-of-two sizes, so that few distinct statements
+// exist to compile and cache.
+func (tb *table[T]) insertMany(ctx context.Context, t *tx, rows []*T) ([]bool, error) {
+	written := make([]bool, len(rows))
+	ids := make(map[string]int, len(rows))
+	for start := 0; start < len(rows); {
+		n := chunkSize(len(rows) - start)
+		args := make([]any, 0, n*len(tb.columns))
+		for i, row := range rows[start : start+n] {
+			f := tb.fields(row)
+			if err := tb.checkIDs(f); err != nil {
+				return nil, err
+			}
+			ids[*f[0].(*string)] = start + i
+			args = append(args, f...)
+		}
+		res, err := t.q.QueryContext(ctx, t.sql(tb.insertManySQL(n)), args...)
+		if err != nil {
+			return nil, interpretError(err, tb.kind)
+		}
+		for res.Next() {
+			var id string
+			if err := res.Scan(&id); err != nil {
+				res.Close()
+				return nil, interpretError(err, tb.kind)
+			}
+			written[ids[id]] = true
+		}
+		if err := errors.Join(res.Err(), res.Close()); err != nil {
+			return nil, interpretError(err, tb.kind)
+		}
+		start += n
+	}
+	return written, nil
+}
+
+// maxChunk bounds the rows of one multi-row statement.
+const maxChunk = 64
+
+// chunkSize is the largest power of two up to maxChunk that is at most n.
+func chunkSize(n int) int {
+	c := 1
+	for c*2 <= n && c*2 <= maxChunk {
+		c *= 2
+	}
+	return c
+}
+
+// insertManySQL is the INSERT of n rows, returning the ids written.
+func (tb *table[T]) insertManySQL(n int) string {
+	row := "(?" + strings.Repeat(", ?", len(tb.columns)-1) + ")"
+	head, tail, _ := strings.Cut(tb.insertSQL, " VALUES "+row)
+	return head + " VALUES " + row + strings.Repeat(", "+row, n-1) + tail + " RETURNING id"
 }
 
 // update writes the mutable columns of the row with row's id.
@@ -148,20 +206,25 @@ func (tb *table[T]) list(ctx context.Context, t *tx, f filter, p convo.Page) ([]
 	if err := f.after(p.After); err != nil {
 		return nil, err
 	}
-	rows := []*T{}
 	if f.none {
-		return rows, nil
+		return []*T{}, nil
 	}
 	limit := p.Limit
 	if limit <= 0 {
 		limit = 100
 	}
 	query := tb.selectSQL + " WHERE " + strings.Join(f.conds, " AND ") + " ORDER BY tm_create DESC, id DESC LIMIT ?"
-	res, err := t.q.QueryContext(ctx, t.sql(query), append(f.args, limit)...)
+	return tb.query(ctx, t, query, append(f.args, limit)...)
+}
+
+// query returns the rows of a query selecting the table's columns.
+func (tb *table[T]) query(ctx context.Context, t *tx, query string, args ...any) ([]*T, error) {
+	res, err := t.q.QueryContext(ctx, t.sql(query), args...)
 	if err != nil {
 		return nil, interpretError(err, tb.kind)
 	}
 	defer res.Close()
+	rows := []*T{}
 	for res.Next() {
 		row := new(T)
 		if err := res.Scan(tb.fields(row)...); err != nil {
@@ -405,6 +468,32 @@ func (t *tx) GetLiveConversation(ctx context.Context, accountID, dialogID string
 	return conversations.get(ctx, t, "account_id = ? AND dialog_id = ? AND "+live, accountID, dialogID)
 }
 
+func (t *tx) GetLiveConversations(ctx context.Context, accountID string, dialogIDs []string) ([]*convo.Conversation, error) {
+	accountID, ok := canonicalID(accountID)
+	if !ok || len(dialogIDs) == 0 {
+		return []*convo.Conversation{}, nil
+	}
+	var found []*convo.Conversation
+	for start := 0; start < len(dialogIDs); {
+		n := chunkSize(len(dialogIDs) - start)
+		args := []any{accountID}
+		for _, d := range dialogIDs[start : start+n] {
+			args = append(args, d)
+		}
+		query := conversations.selectSQL + " WHERE account_id = ? AND dialog_id IN (?" + strings.Repeat(", ?", n-1) + ") AND " + live
+		if _, writing := t.q.(detached); writing && t.postgres {
+			query += " FOR UPDATE" // as table.get does, for the same reason
+		}
+		rows, err := conversations.query(ctx, t, query, args...)
+		if err != nil {
+			return nil, err
+		}
+		found = append(found, rows...)
+		start += n
+	}
+	return found, nil
+}
+
 func (t *tx) ListConversations(ctx context.Context, p convo.ConversationListParams) ([]*convo.Conversation, error) {
 	var f filter
 	f.equalID("customer_id", p.CustomerID)
@@ -422,6 +511,10 @@ func (t *tx) UpdateConversation(ctx context.Context, c *convo.Conversation) erro
 
 func (t *tx) CreateMessage(ctx context.Context, m *convo.Message) error {
 	return messages.insert(ctx, t, m)
+}
+
+func (t *tx) CreateMessages(ctx context.Context, ms []*convo.Message) ([]bool, error) {
+	return messages.insertMany(ctx, t, ms)
 }
 
 func (t *tx) GetMessage(ctx context.Context, id string) (*convo.Message, error) {
