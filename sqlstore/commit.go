@@ -9,21 +9,19 @@ import (
 	"github.com/convohq/convo"
 )
 
-// Group commit. Each commit costs a durable flush (an fsync on SQLite, a WAL
-// flush on PostgreSQL), so concurrent Updates are run one after another in
-// a shared transaction, each inside a savepoint of its own, and committed
-// together: one flush for many use cases, while each still succeeds or
-// fails on its own and returns only once durably committed.
+// Group commit on SQLite. Each commit costs an fsync and SQLite has one
+// writer, so concurrent Updates are run one after another in a shared
+// transaction, each inside a savepoint of its own, and committed together:
+// one flush for many use cases, while each still succeeds or fails on its
+// own and returns only once durably committed.
+//
+// PostgreSQL needs none of it: it runs transactions side by side and
+// flushes the WAL of concurrent commits together by itself, so each Update
+// there is a transaction of its own on the pool, with no savepoints and no
+// wait for a shared committer.
 
-const (
-	// maxGroup bounds how many Updates share one commit.
-	maxGroup = 128
-	// postgresCommitters is 1: groups running in parallel lock rows (read
-	// for update) in different orders and deadlock, which PostgreSQL only
-	// breaks after deadlock_timeout. One group at a time, each sharing its
-	// commit, costs less than those stalls.
-	postgresCommitters = 1
-)
+// maxGroup bounds how many Updates share one commit.
+const maxGroup = 128
 
 // update is one Update waiting for its group.
 type update struct {
@@ -38,18 +36,15 @@ type panicked struct{ value any }
 func (p panicked) Error() string { return fmt.Sprintf("panic: %v", p.value) }
 
 func (db *DB) startCommitters() {
-	n := 1
 	if db.dialect == DialectPostgres {
-		n = postgresCommitters
+		return
 	}
-	db.updates = make(chan *update, maxGroup*n)
-	for range n {
-		db.committers.Add(1)
-		go func() {
-			defer db.committers.Done()
-			db.commitLoop()
-		}()
-	}
+	db.updates = make(chan *update, maxGroup)
+	db.committers.Add(1)
+	go func() {
+		defer db.committers.Done()
+		db.commitLoop()
+	}()
 }
 
 // Update runs fn in a transaction on the writer, possibly shared with
@@ -62,6 +57,15 @@ func (db *DB) Update(ctx context.Context, fn func(convo.Tx) error) error {
 	if db.closed {
 		db.closing.RUnlock()
 		return errors.New("sqlstore: the store is closed")
+	}
+	if db.dialect == DialectPostgres {
+		// Close waits for this read lock, hence for the transaction.
+		err := db.runAlone(u)
+		db.closing.RUnlock()
+		if p, ok := err.(panicked); ok {
+			panic(p.value)
+		}
+		return err
 	}
 	select {
 	case db.updates <- u:

@@ -202,7 +202,9 @@ func (db *DB) Close() error {
 		return nil
 	}
 	db.closed = true
-	close(db.updates)
+	if db.updates != nil {
+		close(db.updates)
+	}
 	db.closing.Unlock()
 	db.committers.Wait()
 	return errors.Join(db.reader.Close(), db.writer.Close())
