@@ -212,6 +212,7 @@ func (s *Service) changeAccount(ctx context.Context, c *convo.Caller, id, eventT
 		}
 		return s.emitAccount(ctx, tx, eventType, a)
 	})
+	s.accounts.forget(id)
 	return s.withHook(a), err
 }
 

@@ -172,12 +172,19 @@ func (s *Service) findOrCreateConversation(ctx context.Context, tx convo.Tx, pro
 	if convo.ErrorStatus(err) != convo.ENotFound {
 		return conv, false, err
 	}
+	return s.createLiveConversation(ctx, tx, proto)
+}
+
+// createLiveConversation creates the conversation proto describes, known
+// to be missing a moment ago; when another process created it since, it
+// returns that one instead.
+func (s *Service) createLiveConversation(ctx context.Context, tx convo.Tx, proto *convo.Conversation) (*convo.Conversation, bool, error) {
 	now := s.now()
 	proto.ID, proto.OwnerType, proto.OwnerID = convo.NewID(), convo.OwnerNone, convo.NilID
 	proto.TMCreate, proto.TMUpdate, proto.TMDelete = now, now, convo.Never
-	err = tx.CreateConversation(ctx, proto)
+	err := tx.CreateConversation(ctx, proto)
 	if convo.ErrorStatus(err) == convo.EConflict {
-		conv, err = tx.GetLiveConversation(ctx, proto.AccountID, proto.DialogID)
+		conv, err := tx.GetLiveConversation(ctx, proto.AccountID, proto.DialogID)
 		return conv, false, err
 	} else if err != nil {
 		return nil, false, err

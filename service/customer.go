@@ -96,7 +96,7 @@ func (s *Service) updateCustomer(ctx context.Context, id string, in CustomerInpu
 		cust.TMUpdate = s.now()
 		return tx.UpdateCustomer(ctx, cust)
 	})
-	s.events.customers.Delete(id)
+	s.events.customers.forget(id)
 	return cust, err
 }
 
@@ -203,7 +203,7 @@ func (s *Service) DeleteCustomer(ctx context.Context, c *convo.Caller, id string
 		cust.TMDelete = cust.TMUpdate
 		return tx.UpdateCustomer(ctx, cust)
 	})
-	s.events.customers.Delete(id)
+	s.events.customers.forget(id)
 	return cust, err
 }
 

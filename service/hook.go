@@ -15,10 +15,13 @@ func (s *Service) hookAccount(ctx context.Context, accountID string) (*convo.Acc
 	if err != nil {
 		return nil, nil, errNoHook
 	}
-	var a *convo.Account
-	err = s.store.View(ctx, func(tx convo.Tx) (err error) {
-		a, err = tx.GetAccount(ctx, id)
-		return err
+	// One read serves a burst of webhooks: no statement per message but the batch's.
+	a, err := s.accounts.get(id, func() (a *convo.Account, err error) {
+		err = s.store.View(ctx, func(tx convo.Tx) (err error) {
+			a, err = tx.GetAccount(ctx, id)
+			return err
+		})
+		return a, err
 	})
 	if convo.ErrorStatus(err) == convo.ENotFound || (err == nil && a.IsDeleted()) {
 		return nil, nil, errNoHook
@@ -29,7 +32,8 @@ func (s *Service) hookAccount(ctx context.Context, accountID string) (*convo.Acc
 	if ch == nil {
 		return nil, nil, errNoHook
 	}
-	return a, ch, nil
+	own := *a // the cached row is shared with concurrent requests
+	return &own, ch, nil
 }
 
 // ReceiveHook checks one provider webhook for an account and stores what it
@@ -71,90 +75,36 @@ func (s *Service) VerifyHook(ctx context.Context, accountID string, query url.Va
 	return challenge, nil
 }
 
-// ingest stores an inbound batch in one transaction: conversations found or
-// created, messages stored once (provider retries are skipped), statuses moved forward.
-func (s *Service) ingest(ctx context.Context, a *convo.Account, in *convo.Inbound) error {
-	if len(in.Messages)+len(in.Follows)+len(in.Statuses) == 0 {
-		return nil
-	}
-	var newJobs bool
-	err := s.update(ctx, func(tx convo.Tx) error {
-		newJobs = false
-		for _, f := range in.Follows {
-			if _, queued, err := s.receivePeer(ctx, tx, a, f); err != nil {
-				return err
-			} else if queued {
-				newJobs = true
-			}
-		}
-		for _, m := range in.Messages {
-			conv, queued, err := s.receivePeer(ctx, tx, a, m.InboundPeer)
-			if err != nil {
-				return err
-			}
-			newJobs = newJobs || queued
-			now := s.now()
-			msg := &convo.Message{
-				ID: convo.NewID(), CustomerID: a.CustomerID, ConversationID: conv.ID,
-				Direction: convo.DirectionIncoming, Status: convo.MessageDone,
-				ReferenceType: conv.Type, ReferenceID: a.ID, Source: conv.Peer, Destination: conv.Self,
-				Text: m.Text, Medias: make([]convo.Media, 0, len(m.Medias)),
-				TMCreate: now, TMUpdate: now, TMDelete: convo.Never,
-				AccountID: a.ID, ProviderID: m.ProviderID,
-			}
-			for _, md := range m.Medias {
-				msg.Medias = append(msg.Medias, convo.Media{ID: convo.NewID(), CustomerID: a.CustomerID, Type: md.Type, Filename: md.URL,
-					TMCreate: now, TMUpdate: now, TMDelete: convo.Never})
-			}
-			if err := tx.CreateMessage(ctx, msg); convo.ErrorStatus(err) == convo.EConflict {
-				continue // a provider retry of a message already stored
-			} else if err != nil {
-				return err
-			}
-			if err := s.emitMessage(ctx, tx, convo.EventMessageCreated, msg); err != nil {
-				return err
-			}
-			started, err := s.startActiveflow(ctx, tx, a, conv, msg)
-			if err != nil {
-				return err
-			}
-			newJobs = newJobs || started
-		}
-		for _, st := range in.Statuses {
-			if err := s.applyStatus(ctx, tx, a.ID, st); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err == nil && newJobs {
-		s.wakeJobs()
-	}
-	return err
-}
-
 // receivePeer finds or creates the live conversation with a peer on an
-// account, learning the peer's name when the webhook carries one. It
-// reports whether it queued a display-name lookup.
-func (s *Service) receivePeer(ctx context.Context, tx convo.Tx, a *convo.Account, p convo.InboundPeer) (*convo.Conversation, bool, error) {
-	self := convo.SelfAddress(a)
-	if self.Target == "" && p.SelfTarget != "" {
-		self.Target = p.SelfTarget
-	}
+// account, learning the peer's name when the webhook carries one. live
+// holds the conversations read or made so far by the batch. It reports
+// whether it queued a display-name lookup.
+func (s *Service) receivePeer(ctx context.Context, tx convo.Tx, a *convo.Account, p convo.InboundPeer, live map[dialogKey]*convo.Conversation) (*convo.Conversation, bool, error) {
 	peer := p.Peer.Normalized()
-	name, detail := convo.AutoTitle(a.Type, peer)
-	conv, created, err := s.findOrCreateConversation(ctx, tx, &convo.Conversation{
-		CustomerID: a.CustomerID, AccountID: a.ID, Type: convo.ConversationType(a.Type), DialogID: p.DialogID,
-		Name: name, Detail: detail, Self: self, Peer: peer,
-	})
-	if err != nil {
-		return nil, false, err
+	key := dialogKey{a.ID, p.DialogID}
+	conv := live[key]
+	if conv == nil {
+		self := convo.SelfAddress(a)
+		if self.Target == "" && p.SelfTarget != "" {
+			self.Target = p.SelfTarget
+		}
+		name, detail := convo.AutoTitle(a.Type, peer)
+		var created bool
+		var err error
+		conv, created, err = s.createLiveConversation(ctx, tx, &convo.Conversation{
+			CustomerID: a.CustomerID, AccountID: a.ID, Type: convo.ConversationType(a.Type), DialogID: p.DialogID,
+			Name: name, Detail: detail, Self: self, Peer: peer,
+		})
+		if err != nil {
+			return nil, false, err
+		}
+		live[key] = conv
+		if created {
+			queued, err := s.queuePeerName(ctx, tx, a, conv)
+			return conv, queued, err
+		}
 	}
-	if created {
-		queued, err := s.queuePeerName(ctx, tx, a, conv)
-		return conv, queued, err
-	}
-	if !created && peer.TargetName != "" && peer.TargetName != conv.Peer.TargetName {
+	if peer.TargetName != "" && peer.TargetName != conv.Peer.TargetName {
 		renamePeer(conv, a.Type, peer.TargetName)
 		conv.TMUpdate = s.now()
 		if err := tx.UpdateConversation(ctx, conv); err != nil {

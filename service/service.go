@@ -55,7 +55,11 @@ type Service struct {
 	logger *slog.Logger
 	jobs   *jobRunner
 	events *dispatcher
-	jwtKey []byte
+	// inbound gathers concurrent webhooks into batches.
+	inbound inboundQueue
+	// accounts caches the accounts behind hook URLs.
+	accounts rowCache[*convo.Account]
+	jwtKey   []byte
 	// dummyHash keeps a failed login for an unknown username as slow as a wrong password.
 	dummyHash []byte
 }

@@ -52,10 +52,8 @@ type dispatcher struct {
 	outcomesMu sync.Mutex
 	outcomes   []outcome
 	lastPrune  time.Time
-	// customers caches webhook settings briefly: one read serves a burst of
-	// deliveries. A change made through this process drops its entry at
-	// once; other replicas see it within customerTTL.
-	customers sync.Map // customer id -> cachedCustomer
+	// customers caches webhook settings: one read serves a burst of deliveries.
+	customers rowCache[*convo.Customer]
 }
 
 // outcome is one delivery attempt waiting to be recorded.
@@ -91,28 +89,15 @@ func (s *Service) takeOutcomes() []outcome {
 	return out
 }
 
-// customerTTL bounds how stale a cached customer may be.
-const customerTTL = time.Second
-
-type cachedCustomer struct {
-	customer *convo.Customer
-	until    time.Time
-}
-
-// webhookCustomer returns the customer of an event, cached for customerTTL.
+// webhookCustomer returns the customer of an event, cached for cacheTTL.
 func (s *Service) webhookCustomer(ctx context.Context, id string) (*convo.Customer, error) {
-	if c, ok := s.events.customers.Load(id); ok && time.Now().Before(c.(cachedCustomer).until) {
-		return c.(cachedCustomer).customer, nil
-	}
-	var cust *convo.Customer
-	err := s.store.View(ctx, func(tx convo.Tx) (err error) {
-		cust, err = tx.GetCustomer(ctx, id)
-		return err
+	return s.events.customers.get(id, func() (cust *convo.Customer, err error) {
+		err = s.store.View(ctx, func(tx convo.Tx) (err error) {
+			cust, err = tx.GetCustomer(ctx, id)
+			return err
+		})
+		return cust, err
 	})
-	if err == nil {
-		s.events.customers.Store(id, cachedCustomer{cust, time.Now().Add(customerTTL)})
-	}
-	return cust, err
 }
 
 // maxActive bounds the deliveries one process attempts at once. Only that

@@ -1,0 +1,35 @@
+package service
+
+import (
+	"sync"
+	"time"
+)
+
+// cacheTTL bounds how stale a cached row may be. A change made through
+// this process drops its entry at once; other replicas see it within cacheTTL.
+const cacheTTL = time.Second
+
+// rowCache keeps rows read on hot paths (an account per inbound webhook,
+// a customer per webhook delivery) for cacheTTL, keyed by id. Only rows
+// that were found are kept.
+type rowCache[T any] struct{ m sync.Map }
+
+type cachedRow[T any] struct {
+	row   T
+	until time.Time
+}
+
+// get returns the row with id, from the cache or else from load.
+func (c *rowCache[T]) get(id string, load func() (T, error)) (T, error) {
+	if e, ok := c.m.Load(id); ok && time.Now().Before(e.(cachedRow[T]).until) {
+		return e.(cachedRow[T]).row, nil
+	}
+	row, err := load()
+	if err == nil {
+		c.m.Store(id, cachedRow[T]{row, time.Now().Add(cacheTTL)})
+	}
+	return row, err
+}
+
+// forget drops the row with id, after a change.
+func (c *rowCache[T]) forget(id string) { c.m.Delete(id) }

@@ -1,0 +1,258 @@
+package service
+
+import (
+	"context"
+	"slices"
+	"sync"
+
+	"github.com/convohq/convo"
+)
+
+// Inbound webhooks of concurrent requests are stored together: one
+// transaction, one read of the batch's conversations and multi-row writes
+// of its messages and events, instead of a few statements per message.
+// Every request still returns only once its own content is committed.
+
+const (
+	// maxInboundBatch bounds the webhooks stored in one transaction.
+	maxInboundBatch = 128
+	// inboundDrainers is how many batches may be stored at once: PostgreSQL
+	// runs their transactions side by side; on SQLite they share a commit.
+	inboundDrainers = 4
+)
+
+// inboundQueue holds webhooks waiting for the next batch.
+type inboundQueue struct {
+	mu      sync.Mutex
+	pending []*inbound
+	// draining counts the goroutines storing batches.
+	draining int
+}
+
+// inbound is one checked provider webhook waiting to be stored.
+type inbound struct {
+	account *convo.Account
+	in      *convo.Inbound
+	done    chan error
+}
+
+// ingest stores what a webhook carries and returns once it is committed:
+// conversations found or created, messages stored once (provider retries
+// are skipped), statuses moved forward.
+func (s *Service) ingest(ctx context.Context, a *convo.Account, in *convo.Inbound) error {
+	if len(in.Messages)+len(in.Follows)+len(in.Statuses) == 0 {
+		return nil
+	}
+	r := &inbound{account: a, in: in, done: make(chan error, 1)}
+	q := &s.inbound
+	q.mu.Lock()
+	q.pending = append(q.pending, r)
+	if q.draining < inboundDrainers {
+		q.draining++
+		go s.drainInbound()
+	}
+	q.mu.Unlock()
+	// Once queued, the outcome is awaited even if ctx ends: it may be committed.
+	return <-r.done
+}
+
+// drainInbound stores batches until no webhook waits; while one batch
+// commits, the next one gathers.
+func (s *Service) drainInbound() {
+	q := &s.inbound
+	for {
+		q.mu.Lock()
+		if len(q.pending) == 0 {
+			q.draining--
+			q.mu.Unlock()
+			return
+		}
+		n := min(len(q.pending), maxInboundBatch)
+		batch := q.pending[:n:n]
+		q.pending = append([]*inbound(nil), q.pending[n:]...)
+		q.mu.Unlock()
+		s.storeInbound(batch)
+	}
+}
+
+// storeInbound stores a batch in one transaction and tells each request
+// the outcome. When the batch fails, each webhook is tried alone, so that
+// one bad webhook fails only its own request.
+func (s *Service) storeInbound(batch []*inbound) {
+	ctx := context.Background()
+	var newJobs bool
+	err := s.update(ctx, func(tx convo.Tx) (err error) {
+		newJobs, err = s.ingestBatch(ctx, tx, batch)
+		return err
+	})
+	if err != nil && len(batch) > 1 {
+		for _, r := range batch {
+			s.storeInbound([]*inbound{r})
+		}
+		return
+	}
+	if err == nil && newJobs {
+		s.wakeJobs()
+	}
+	for _, r := range batch {
+		r.done <- err
+	}
+}
+
+// dialogKey identifies a live conversation: (account id, dialog id).
+type dialogKey struct{ accountID, dialogID string }
+
+// ingestBatch stores the webhooks of a batch in order and reports whether
+// it queued jobs.
+func (s *Service) ingestBatch(ctx context.Context, tx convo.Tx, batch []*inbound) (bool, error) {
+	live, err := liveConversations(ctx, tx, batch)
+	if err != nil {
+		return false, err
+	}
+	// Events are written together at the end, in the order they were made.
+	etx := &eventBuffer{Tx: tx}
+	var newJobs bool
+	type received struct {
+		account *convo.Account
+		conv    *convo.Conversation
+		msg     *convo.Message
+	}
+	var msgs []received
+	var msgEvents []int // where each message's event sits in etx.events
+	for _, r := range batch {
+		a := r.account
+		for _, f := range r.in.Follows {
+			if _, queued, err := s.receivePeer(ctx, etx, a, f, live); err != nil {
+				return false, err
+			} else if queued {
+				newJobs = true
+			}
+		}
+		for _, m := range r.in.Messages {
+			conv, queued, err := s.receivePeer(ctx, etx, a, m.InboundPeer, live)
+			if err != nil {
+				return false, err
+			}
+			newJobs = newJobs || queued
+			msg := s.inboundMessage(a, conv, m)
+			// Emitted now, in arrival order; dropped below if the message was a retry.
+			if err := s.emitMessage(ctx, etx, convo.EventMessageCreated, msg); err != nil {
+				return false, err
+			}
+			msgs, msgEvents = append(msgs, received{a, conv, msg}), append(msgEvents, len(etx.events)-1)
+		}
+	}
+	list := make([]*convo.Message, len(msgs))
+	for i, m := range msgs {
+		list[i] = m.msg
+	}
+	stored, err := tx.CreateMessages(ctx, list)
+	if err != nil {
+		return false, err
+	}
+	retried := map[int]bool{}
+	for i := range msgs {
+		if !stored[i] {
+			retried[msgEvents[i]] = true // a provider retry of a message already stored
+		}
+	}
+	if len(retried) > 0 {
+		kept := etx.events[:0]
+		for i, e := range etx.events {
+			if !retried[i] {
+				kept = append(kept, e)
+			}
+		}
+		etx.events = kept
+	}
+	for i, m := range msgs {
+		if !stored[i] {
+			continue
+		}
+		started, err := s.startActiveflow(ctx, etx, m.account, m.conv, m.msg)
+		if err != nil {
+			return false, err
+		}
+		newJobs = newJobs || started
+	}
+	for _, r := range batch {
+		for _, st := range r.in.Statuses {
+			if err := s.applyStatus(ctx, etx, r.account.ID, st); err != nil {
+				return false, err
+			}
+		}
+	}
+	return newJobs, etx.flush(ctx)
+}
+
+// liveConversations reads the live conversations of every peer in a batch,
+// one query per account.
+func liveConversations(ctx context.Context, tx convo.Tx, batch []*inbound) (map[dialogKey]*convo.Conversation, error) {
+	dialogs := map[string][]string{}
+	seen := map[dialogKey]bool{}
+	add := func(accountID, dialogID string) {
+		k := dialogKey{accountID, dialogID}
+		if !seen[k] {
+			seen[k] = true
+			dialogs[accountID] = append(dialogs[accountID], dialogID)
+		}
+	}
+	for _, r := range batch {
+		for _, f := range r.in.Follows {
+			add(r.account.ID, f.DialogID)
+		}
+		for _, m := range r.in.Messages {
+			add(r.account.ID, m.DialogID)
+		}
+	}
+	live := make(map[dialogKey]*convo.Conversation, len(seen))
+	for accountID, ids := range dialogs {
+		// Sorted, concurrent batches lock shared conversations in one order.
+		slices.Sort(ids)
+		convs, err := tx.GetLiveConversations(ctx, accountID, ids)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range convs {
+			live[dialogKey{c.AccountID, c.DialogID}] = c
+		}
+	}
+	return live, nil
+}
+
+// inboundMessage is the stored form of a message a peer sent to account a.
+func (s *Service) inboundMessage(a *convo.Account, conv *convo.Conversation, m convo.InboundMessage) *convo.Message {
+	now := s.now()
+	msg := &convo.Message{
+		ID: convo.NewID(), CustomerID: a.CustomerID, ConversationID: conv.ID,
+		Direction: convo.DirectionIncoming, Status: convo.MessageDone,
+		ReferenceType: conv.Type, ReferenceID: a.ID, Source: conv.Peer, Destination: conv.Self,
+		Text: m.Text, Medias: make([]convo.Media, 0, len(m.Medias)),
+		TMCreate: now, TMUpdate: now, TMDelete: convo.Never,
+		AccountID: a.ID, ProviderID: m.ProviderID,
+	}
+	for _, md := range m.Medias {
+		msg.Medias = append(msg.Medias, convo.Media{ID: convo.NewID(), CustomerID: a.CustomerID, Type: md.Type, Filename: md.URL,
+			TMCreate: now, TMUpdate: now, TMDelete: convo.Never})
+	}
+	return msg
+}
+
+// eventBuffer holds the events a use case emits and writes them in one
+// multi-row statement on flush. Nothing in ingest reads events back, and
+// their ids keep the order in which they were made.
+type eventBuffer struct {
+	convo.Tx
+	events []*convo.Event
+}
+
+func (b *eventBuffer) CreateEvent(_ context.Context, e *convo.Event) error {
+	b.events = append(b.events, e)
+	return nil
+}
+
+func (b *eventBuffer) flush(ctx context.Context) error {
+	err := b.Tx.CreateEvents(ctx, b.events)
+	b.events = nil
+	return err
+}
