@@ -478,7 +478,9 @@ func testBatches(t *testing.T, db *sqlstore.DB) {
 	slices.SortFunc(found, func(a, b *convo.Conversation) int { return strings.Compare(a.DialogID, b.DialogID) })
 	wantIDs(t, ids(found, func(c *convo.Conversation) string { return c.ID }), convs[0].ID, convs[1].ID, convs[2].ID, convs[3].ID)
 	same(t, found[0], convs[0])
-	if none := read(t, db, func(tx convo.Tx) ([]*convo.Conversation, error) { return tx.GetLiveConversations(ctx, "not-a-uuid", dialogs) }); len(none) != 0 {
+	if none := read(t, db, func(tx convo.Tx) ([]*convo.Conversation, error) {
+		return tx.GetLiveConversations(ctx, "not-a-uuid", dialogs)
+	}); len(none) != 0 {
 		t.Errorf("an account id that is not a UUID found %d conversations", len(none))
 	}
 
