@@ -50,7 +50,9 @@ type Tx interface {
 	// GetLiveConversation finds the live conversation of (account, dialog).
 	GetLiveConversation(ctx context.Context, accountID, dialogID string) (*Conversation, error)
 	// GetLiveConversations finds the live conversations of an account with
-	// any of dialogIDs, in no particular order; dialogs without one are left out.
+	// any of dialogIDs, in no particular order; dialogs without one are left
+	// out. Unlike the single-row reads it locks nothing: a caller that
+	// changes one of them rereads it with GetConversation first.
 	GetLiveConversations(ctx context.Context, accountID string, dialogIDs []string) ([]*Conversation, error)
 	ListConversations(ctx context.Context, p ConversationListParams) ([]*Conversation, error)
 	UpdateConversation(ctx context.Context, c *Conversation) error
@@ -94,13 +96,10 @@ type Tx interface {
 	// CreateEvents writes many events at once, as CreateEvent would each.
 	CreateEvents(ctx context.Context, es []*Event) error
 	// SequenceEvents gives up to limit unsequenced events their positions,
-	// in creation order, and returns how many it sequenced.
+	// in creation order, and returns how many it sequenced. In the same
+	// write it marks skipped those that nobody would receive: no target of
+	// their own, and a customer without a webhook (or deleted).
 	SequenceEvents(ctx context.Context, limit int) (int, error)
-	// SkipEvents marks skipped the pending events with positions after
-	// afterPos whose customer has no webhook (or is deleted) and that have
-	// no target of their own. Bounding it by position keeps each call to
-	// the events just sequenced, however large the outbox grows.
-	SkipEvents(ctx context.Context, afterPos int64) (int, error)
 	// ClaimEvents leases deliverable events: sequenced, due, not leased, and
 	// with no undelivered event before them in their stream.
 	ClaimEvents(ctx context.Context, p ClaimEventsParams) ([]*Event, error)

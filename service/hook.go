@@ -105,6 +105,17 @@ func (s *Service) receivePeer(ctx context.Context, tx convo.Tx, a *convo.Account
 		}
 	}
 	if peer.TargetName != "" && peer.TargetName != conv.Peer.TargetName {
+		// Reread (and on PostgreSQL lock) the row before changing it, so a
+		// concurrent change, an assignment say, is not overwritten.
+		fresh, err := tx.GetConversation(ctx, conv.ID)
+		if err != nil {
+			return nil, false, err
+		}
+		conv = fresh
+		live[key] = conv
+		if peer.TargetName == conv.Peer.TargetName {
+			return conv, false, nil
+		}
 		renamePeer(conv, a.Type, peer.TargetName)
 		conv.TMUpdate = s.now()
 		if err := tx.UpdateConversation(ctx, conv); err != nil {

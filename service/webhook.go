@@ -185,29 +185,18 @@ func (s *Service) dispatchOnce(ctx context.Context) (bool, error) {
 	now := s.now()
 	free := maxActive - int(s.events.active.Load())
 	var claimed []*convo.Event
-	// One transaction records every finished attempt, numbers new events,
-	// skips what no webhook wants and claims what is due: one commit a pass.
+	// One transaction records every finished attempt, numbers new events
+	// (skipping what no webhook wants) and claims what is due: one commit a pass.
 	err := s.store.Update(ctx, func(tx convo.Tx) (err error) {
 		claimed = nil
 		if err := recordOutcomes(ctx, tx, outcomes); err != nil {
 			return err
 		}
-		before, err := tx.LastEventPos(ctx)
-		if err != nil {
-			return err
-		}
 		if sequenced, err = tx.SequenceEvents(ctx, eventBatch); err != nil {
 			return err
 		}
-		last = before
-		if sequenced > 0 {
-			// Only the events just numbered: older ones were checked when they were.
-			if _, err := tx.SkipEvents(ctx, before); err != nil {
-				return err
-			}
-			if last, err = tx.LastEventPos(ctx); err != nil {
-				return err
-			}
+		if last, err = tx.LastEventPos(ctx); err != nil {
+			return err
 		}
 		if free > 0 {
 			claimed, err = tx.ClaimEvents(ctx, convo.ClaimEventsParams{Now: now, LeaseUntil: convo.NewTime(now.Add(eventLease)), Limit: free})

@@ -76,10 +76,15 @@ func (t *tx) SequenceEvents(ctx context.Context, limit int) (int, error) {
 			return 0, interpretError(err, events)
 		}
 	}
-	res, err := t.q.ExecContext(ctx, t.sql(`UPDATE events SET pos = s.p FROM (
-		SELECT id, (SELECT COALESCE(MAX(pos), 0) FROM events) + ROW_NUMBER() OVER (ORDER BY id) AS p
-		FROM events WHERE pos IS NULL ORDER BY id LIMIT ?) AS s
-		WHERE events.id = s.id`), limit)
+	// One write per event gives its position and, when nobody would receive
+	// it, its final status: every write of an outbox row touches all its indexes.
+	res, err := t.q.ExecContext(ctx, t.sql(`UPDATE events SET pos = s.p,
+		status = CASE WHEN s.unwanted THEN 'skipped' ELSE events.status END
+		FROM (
+			SELECT u.id, (SELECT COALESCE(MAX(pos), 0) FROM events) + ROW_NUMBER() OVER (ORDER BY u.id) AS p,
+			u.target_uri = '' AND EXISTS (SELECT 1 FROM customers c WHERE c.id = u.customer_id AND (c.webhook_uri = '' OR c.`+deleted+`)) AS unwanted
+			FROM events u WHERE u.pos IS NULL ORDER BY u.id LIMIT ?) AS s
+		WHERE events.id = s.id`), t.plannedEachTime(limit)...)
 	if err != nil {
 		return 0, interpretError(err, events)
 	}
@@ -194,15 +199,4 @@ func (t *tx) LastEventPos(ctx context.Context) (int64, error) {
 	var pos int64
 	err := t.q.QueryRowContext(ctx, "SELECT COALESCE(MAX(pos), 0) FROM events").Scan(&pos)
 	return pos, interpretError(err, events)
-}
-
-func (t *tx) SkipEvents(ctx context.Context, afterPos int64) (int, error) {
-	res, err := t.q.ExecContext(ctx, t.sql(`UPDATE events SET status = 'skipped', locked_until = 0
-		WHERE pos > ? AND status = 'pending' AND target_uri = ''
-		AND customer_id IN (SELECT id FROM customers WHERE webhook_uri = '' OR `+deleted+`)`), afterPos)
-	if err != nil {
-		return 0, interpretError(err, events)
-	}
-	n, err := res.RowsAffected()
-	return int(n), interpretError(err, events)
 }

@@ -476,14 +476,14 @@ func (t *tx) GetLiveConversations(ctx context.Context, accountID string, dialogI
 	var found []*convo.Conversation
 	for start := 0; start < len(dialogIDs); {
 		n := chunkSize(len(dialogIDs) - start)
-		args := []any{accountID}
+		args := make([]any, 0, 2*n)
 		for _, d := range dialogIDs[start : start+n] {
-			args = append(args, d)
+			args = append(args, accountID, d)
 		}
-		query := conversations.selectSQL + " WHERE account_id = ? AND dialog_id IN (?" + strings.Repeat(", ?", n-1) + ") AND " + live
-		if _, writing := t.q.(detached); writing && t.postgres {
-			query += " FOR UPDATE" // as table.get does, for the same reason
-		}
+		// One exact lookup per dialog: PostgreSQL's cached generic plan for
+		// "dialog_id IN (...)" filters the account's whole index range instead.
+		branch := conversations.selectSQL + " WHERE account_id = ? AND dialog_id = ? AND " + live
+		query := branch + strings.Repeat(" UNION ALL "+branch, n-1)
 		rows, err := conversations.query(ctx, t, query, args...)
 		if err != nil {
 			return nil, err

@@ -199,7 +199,7 @@ func testEvents(t *testing.T, db *sqlstore.DB) {
 	}
 }
 
-// testSkipEvents: events nobody would receive are skipped in bulk, others stay pending.
+// testSkipEvents: events nobody would receive are skipped as they are sequenced, others stay pending.
 func testSkipEvents(t *testing.T, db *sqlstore.DB) {
 	ctx := t.Context()
 	quiet, listening := newCustomer(base), newCustomer(base)
@@ -212,36 +212,11 @@ func testSkipEvents(t *testing.T, db *sqlstore.DB) {
 	}
 	unwanted, wanted, flowHook := event(quiet.ID, ""), event(listening.ID, ""), event(quiet.ID, "https://example.com/flow")
 	update(t, db, func(tx convo.Tx) error { return createAll(ctx, tx.CreateEvent, unwanted, wanted, flowHook) })
-	var before, last int64
-	var skipped int
-	update(t, db, func(tx convo.Tx) (err error) {
-		if before, err = tx.LastEventPos(ctx); err != nil {
-			return err
-		}
-		if skipped, err = tx.SkipEvents(ctx, before); err != nil {
-			return err
-		}
-		if _, err = tx.SequenceEvents(ctx, 100); err != nil {
-			return err
-		}
-		last, err = tx.LastEventPos(ctx)
-		return err
-	})
-	if skipped != 0 {
-		t.Fatalf("skipped %d unsequenced events, want none: they wait for their position", skipped)
-	}
-	update(t, db, func(tx convo.Tx) (err error) { skipped, err = tx.SkipEvents(ctx, last); return err })
-	if skipped != 0 {
-		t.Fatalf("skipped %d events at or before position %d, want none", skipped, last)
-	}
-	update(t, db, func(tx convo.Tx) (err error) { skipped, err = tx.SkipEvents(ctx, before); return err })
-	if skipped != 1 {
-		t.Fatalf("skipped %d events, want 1", skipped)
-	}
+	update(t, db, func(tx convo.Tx) error { _, err := tx.SequenceEvents(ctx, 100); return err })
 	for e, want := range map[*convo.Event]string{unwanted: convo.DeliverySkipped, wanted: convo.DeliveryPending, flowHook: convo.DeliveryPending} {
 		got := read(t, db, func(tx convo.Tx) (*convo.Event, error) { return tx.GetEvent(ctx, e.ID) })
-		if got.Status != want {
-			t.Errorf("event of %s (target %q): status %s, want %s", e.CustomerID, e.TargetURI, got.Status, want)
+		if got.Status != want || got.Pos == 0 {
+			t.Errorf("event of %s (target %q): status %s at position %d, want %s with a position", e.CustomerID, e.TargetURI, got.Status, got.Pos, want)
 		}
 	}
 }
