@@ -84,7 +84,7 @@ func (t *tx) SequenceEvents(ctx context.Context, limit int) (int, error) {
 			SELECT u.id, (SELECT COALESCE(MAX(pos), 0) FROM events) + ROW_NUMBER() OVER (ORDER BY u.id) AS p,
 			u.target_uri = '' AND EXISTS (SELECT 1 FROM customers c WHERE c.id = u.customer_id AND (c.webhook_uri = '' OR c.`+deleted+`)) AS unwanted
 			FROM events u WHERE u.pos IS NULL ORDER BY u.id LIMIT ?) AS s
-		WHERE events.id = s.id`), t.plannedEachTime(limit)...)
+		WHERE events.id = s.id`), limit)
 	if err != nil {
 		return 0, interpretError(err, events)
 	}

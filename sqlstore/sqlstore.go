@@ -250,18 +250,6 @@ func (t *tx) sql(query string) string {
 	return rebind(query)
 }
 
-// plannedEachTime returns args for a statement that PostgreSQL must plan
-// with their values, every time. pgx prepares and caches each statement,
-// and after five runs PostgreSQL may keep a generic plan that guesses
-// a third of a table for "pos > $1": for the outbox statements, whose
-// table grows by thousands of rows a second, that plan scans it all.
-func (t *tx) plannedEachTime(args ...any) []any {
-	if !t.postgres {
-		return args
-	}
-	return append([]any{pgx.QueryExecModeExec}, args...)
-}
-
 var rebound sync.Map // query with ? -> query with $n
 
 // rebind rewrites the ? placeholders of query as $1, $2, ... Statements
