@@ -69,6 +69,13 @@ type EventAttempt struct {
 	LatencyMS  int64  `json:"latency_ms"`
 }
 
+// DeliveryOutcome is an event's new delivery state and, when one was made,
+// the attempt that led to it.
+type DeliveryOutcome struct {
+	Event   *Event
+	Attempt *EventAttempt
+}
+
 // EventPayload builds the webhook body of an event about v.
 func EventPayload(eventType string, v any) (json.RawMessage, error) {
 	return json.Marshal(struct {

@@ -103,8 +103,8 @@ type Tx interface {
 	// ClaimEvents leases deliverable events: sequenced, due, not leased, and
 	// with no undelivered event before them in their stream.
 	ClaimEvents(ctx context.Context, p ClaimEventsParams) ([]*Event, error)
-	// UpdateEventDelivery writes an event's delivery state and, when given, the attempt made.
-	UpdateEventDelivery(ctx context.Context, e *Event, a *EventAttempt) error
+	// RecordDeliveries writes events' delivery states and the attempts made.
+	RecordDeliveries(ctx context.Context, outcomes []DeliveryOutcome) error
 	GetEvent(ctx context.Context, id string) (*Event, error)
 	// LastEventPos is the highest position given to any event so far.
 	LastEventPos(ctx context.Context) (int64, error)

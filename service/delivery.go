@@ -67,7 +67,7 @@ func (s *Service) RetryDelivery(ctx context.Context, c *convo.Caller, id string)
 			return convo.Errorf(convo.EPrecondition, "NOT_RETRYABLE", "only a failed or dead delivery can be retried; this one is %s", e.Status)
 		}
 		e.Status, e.NextAttemptAt = convo.DeliveryFailed, s.now()
-		if err := tx.UpdateEventDelivery(ctx, e, nil); err != nil {
+		if err := tx.RecordDeliveries(ctx, []convo.DeliveryOutcome{{Event: e}}); err != nil {
 			return err
 		}
 		attempts, err := tx.ListEventAttempts(ctx, e.ID)

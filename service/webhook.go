@@ -57,27 +57,22 @@ type dispatcher struct {
 }
 
 // outcome is one delivery attempt waiting to be recorded.
-type outcome struct {
-	event   *convo.Event
-	attempt *convo.EventAttempt
-}
+type outcome = convo.DeliveryOutcome
 
 // record queues an attempt's outcome for the next pass and wakes it.
 func (s *Service) record(e *convo.Event, a *convo.EventAttempt) {
 	s.events.outcomesMu.Lock()
-	s.events.outcomes = append(s.events.outcomes, outcome{e, a})
+	s.events.outcomes = append(s.events.outcomes, outcome{Event: e, Attempt: a})
 	s.events.outcomesMu.Unlock()
 	s.wakeEvents()
 }
 
 // recordOutcomes writes delivery outcomes.
 func recordOutcomes(ctx context.Context, tx convo.Tx, outcomes []outcome) error {
-	for _, o := range outcomes {
-		if err := tx.UpdateEventDelivery(ctx, o.event, o.attempt); err != nil {
-			return err
-		}
+	if len(outcomes) == 0 {
+		return nil
 	}
-	return nil
+	return tx.RecordDeliveries(ctx, outcomes)
 }
 
 // takeOutcomes returns the queued outcomes and empties the queue.

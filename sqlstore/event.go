@@ -108,14 +108,59 @@ func (t *tx) ClaimEvents(ctx context.Context, p convo.ClaimEventsParams) ([]*con
 	return list, err
 }
 
-func (t *tx) UpdateEventDelivery(ctx context.Context, e *convo.Event, a *convo.EventAttempt) error {
-	_, err := t.q.ExecContext(ctx, t.sql("UPDATE events SET status = ?, attempts = ?, next_attempt_at = ?, locked_until = ?, last_error = ?, tm_delivered = ? WHERE id = ?"),
-		e.Status, e.Attempts, e.NextAttemptAt.Micros(), e.LockedUntil.Micros(), e.LastError, e.TMDelivered.Micros(), e.ID)
-	if err != nil || a == nil {
+func (t *tx) RecordDeliveries(ctx context.Context, outcomes []convo.DeliveryOutcome) error {
+	if t.postgres && len(outcomes) > 1 {
+		return t.recordDeliveriesAtOnce(ctx, outcomes)
+	}
+	// On SQLite a statement costs no round trip: one per row is as fast.
+	for _, o := range outcomes {
+		e, a := o.Event, o.Attempt
+		_, err := t.q.ExecContext(ctx, t.sql("UPDATE events SET status = ?, attempts = ?, next_attempt_at = ?, locked_until = ?, last_error = ?, tm_delivered = ? WHERE id = ?"),
+			e.Status, e.Attempts, e.NextAttemptAt.Micros(), e.LockedUntil.Micros(), e.LastError, e.TMDelivered.Micros(), e.ID)
+		if err != nil {
+			return interpretError(err, events)
+		}
+		if a == nil {
+			continue
+		}
+		_, err = t.q.ExecContext(ctx, t.sql("INSERT INTO event_attempts (event_id, tm_attempt, http_status, error, latency_ms) VALUES (?, ?, ?, ?, ?)"),
+			e.ID, a.At.Micros(), a.HTTPStatus, a.Error, a.LatencyMS)
+		if err != nil {
+			return interpretError(err, events)
+		}
+	}
+	return nil
+}
+
+// recordDeliveriesAtOnce writes a pass's outcomes on PostgreSQL in two
+// statements over arrays, not two round trips per event.
+func (t *tx) recordDeliveriesAtOnce(ctx context.Context, outcomes []convo.DeliveryOutcome) error {
+	n := len(outcomes)
+	ids, statuses, lastErrors := make([]string, n), make([]string, n), make([]string, n)
+	attempts, nextAt, lockedUntil, delivered := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+	var aIDs, aErrors []string
+	var aAt, aStatus, aLatency []int64
+	for i, o := range outcomes {
+		e := o.Event
+		ids[i], statuses[i], lastErrors[i] = e.ID, e.Status, e.LastError
+		attempts[i], nextAt[i], lockedUntil[i], delivered[i] = int64(e.Attempts), e.NextAttemptAt.Micros(), e.LockedUntil.Micros(), e.TMDelivered.Micros()
+		if a := o.Attempt; a != nil {
+			aIDs, aErrors = append(aIDs, e.ID), append(aErrors, a.Error)
+			aAt, aStatus, aLatency = append(aAt, a.At.Micros()), append(aStatus, int64(a.HTTPStatus)), append(aLatency, a.LatencyMS)
+		}
+	}
+	_, err := t.q.ExecContext(ctx, `UPDATE events SET status = v.status, attempts = v.attempts, next_attempt_at = v.next_attempt_at,
+		locked_until = v.locked_until, last_error = v.last_error, tm_delivered = v.tm_delivered
+		FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::bigint[])
+			AS v(id, status, attempts, next_attempt_at, locked_until, last_error, tm_delivered)
+		WHERE events.id = v.id::uuid`, ids, statuses, attempts, nextAt, lockedUntil, lastErrors, delivered)
+	if err != nil || len(aIDs) == 0 {
 		return interpretError(err, events)
 	}
-	_, err = t.q.ExecContext(ctx, t.sql("INSERT INTO event_attempts (event_id, tm_attempt, http_status, error, latency_ms) VALUES (?, ?, ?, ?, ?)"),
-		e.ID, a.At.Micros(), a.HTTPStatus, a.Error, a.LatencyMS)
+	_, err = t.q.ExecContext(ctx, `INSERT INTO event_attempts (event_id, tm_attempt, http_status, error, latency_ms)
+		SELECT id::uuid, tm_attempt, http_status, error, latency_ms
+		FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::bigint[]) AS a(id, tm_attempt, http_status, error, latency_ms)`,
+		aIDs, aAt, aStatus, aErrors, aLatency)
 	return interpretError(err, events)
 }
 

@@ -157,26 +157,39 @@ func testEvents(t *testing.T, db *sqlstore.DB) {
 	if len(got) != 2 || got[0].ID != a1.ID || got[1].ID != b1.ID {
 		t.Fatalf("claimed %v, want the first event of each stream (a1, b1)", eventIDs(got))
 	}
-	b1 = got[1]
-	b1.Status, b1.Attempts, b1.TMDelivered = convo.DeliveryDelivered, 1, at(time.Second)
-	update(t, db, func(tx convo.Tx) error { return tx.UpdateEventDelivery(ctx, b1, nil) })
-	// a1 fails: a2 waits behind it even when a1's lease has expired and a1 is not due.
-	a1 = got[0]
-	a1.Status, a1.Attempts, a1.NextAttemptAt, a1.LockedUntil = convo.DeliveryFailed, 1, at(time.Hour), convo.TimeFromMicros(0)
+	// b1 is delivered and a1 fails, recorded together: a2 waits behind a1
+	// even when a1's lease has expired and a1 is not due.
+	b1, a1 = got[1], got[0]
+	b1.Status, b1.Attempts, b1.TMDelivered, b1.LockedUntil = convo.DeliveryDelivered, 1, at(time.Second), convo.TimeFromMicros(0)
+	a1.Status, a1.Attempts, a1.NextAttemptAt, a1.LockedUntil, a1.LastError = convo.DeliveryFailed, 1, at(time.Hour), convo.TimeFromMicros(0), "answered 500"
 	update(t, db, func(tx convo.Tx) error {
-		return tx.UpdateEventDelivery(ctx, a1, &convo.EventAttempt{At: at(0), HTTPStatus: 500, Error: "answered 500", LatencyMS: 3})
+		return tx.RecordDeliveries(ctx, []convo.DeliveryOutcome{
+			{Event: b1, Attempt: &convo.EventAttempt{At: at(time.Second), HTTPStatus: 204, LatencyMS: 1}},
+			{Event: a1, Attempt: &convo.EventAttempt{At: at(0), HTTPStatus: 500, Error: "answered 500", LatencyMS: 3}},
+		})
 	})
+	for _, want := range []*convo.Event{a1, b1} {
+		got := read(t, db, func(tx convo.Tx) (*convo.Event, error) { return tx.GetEvent(ctx, want.ID) })
+		if got.Status != want.Status || got.Attempts != want.Attempts || got.NextAttemptAt != want.NextAttemptAt ||
+			got.LockedUntil != want.LockedUntil || got.LastError != want.LastError || got.TMDelivered != want.TMDelivered {
+			t.Fatalf("event recorded as %+v, want %+v", got, want)
+		}
+	}
 	if got := claimAt(2 * time.Minute); len(got) != 0 {
 		t.Fatalf("claimed %v while a1 is failing and not due", eventIDs(got))
 	}
 	a1.Status, a1.TMDelivered = convo.DeliveryDelivered, at(time.Hour)
-	update(t, db, func(tx convo.Tx) error { return tx.UpdateEventDelivery(ctx, a1, nil) })
+	update(t, db, func(tx convo.Tx) error { return tx.RecordDeliveries(ctx, []convo.DeliveryOutcome{{Event: a1}}) })
 	if got := claimAt(3 * time.Minute); len(got) != 1 || got[0].ID != a2.ID {
 		t.Fatalf("claimed %v after a1 was delivered, want a2", eventIDs(got))
 	}
 	attempts := read(t, db, func(tx convo.Tx) ([]*convo.EventAttempt, error) { return tx.ListEventAttempts(ctx, a1.ID) })
-	if len(attempts) != 1 || attempts[0].HTTPStatus != 500 || attempts[0].LatencyMS != 3 {
+	if len(attempts) != 1 || attempts[0].HTTPStatus != 500 || attempts[0].LatencyMS != 3 || attempts[0].Error != "answered 500" || attempts[0].At != at(0) {
 		t.Fatalf("attempts of a1: %+v", attempts)
+	}
+	attempts = read(t, db, func(tx convo.Tx) ([]*convo.EventAttempt, error) { return tx.ListEventAttempts(ctx, b1.ID) })
+	if len(attempts) != 1 || attempts[0].HTTPStatus != 204 || attempts[0].At != at(time.Second) {
+		t.Fatalf("attempts of b1: %+v", attempts)
 	}
 	// Replay in position order, and pruning of delivered events.
 	first := read(t, db, func(tx convo.Tx) (*convo.Event, error) { return tx.GetEvent(ctx, a1.ID) })
