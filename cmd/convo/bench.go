@@ -180,6 +180,21 @@ type benchIngest struct {
 	Messages         int     `json:"messages"`
 	NewConversations int     `json:"new_conversations"`
 	Errors           int     `json:"errors"`
+	// HalfRate is the latency of webhooks sent at half the rate above, at
+	// fixed times whatever the answers (open loop).
+	HalfRate *benchPaced `json:"half_rate,omitempty"`
+}
+
+// benchPaced is a load sent at a fixed rate; latency runs from each
+// request's scheduled time, so a stalled server is not let off by the
+// requests it held back.
+type benchPaced struct {
+	TargetPerSec   float64 `json:"target_per_sec"`
+	AchievedPerSec float64 `json:"achieved_per_sec"`
+	P50MS          float64 `json:"p50_ms"`
+	P99MS          float64 `json:"p99_ms"`
+	MaxMS          float64 `json:"max_ms"`
+	Errors         int     `json:"errors"`
 }
 
 type benchDBLimit struct {
@@ -494,6 +509,10 @@ func (b *bench) runIngest(ctx context.Context) error {
 	if in.ok == 0 {
 		return fmt.Errorf("bench: ingest: no request succeeded: %s", in.firstErr)
 	}
+	half := b.drivePaced(ctx, "ingest at half that rate", b.cfg.duration, in.rate()/2, b.hookRequest(false))
+	if half.ok == 0 {
+		return fmt.Errorf("bench: ingest at half rate: no request succeeded: %s", half.firstErr)
+	}
 	h2 := b.drive(ctx, "http_limit (after ingest)", b.cfg.duration/2, 0, c, b.benchRequest())
 	if h2.ok == 0 {
 		return fmt.Errorf("bench: http_limit: no request succeeded: %s", h2.firstErr)
@@ -515,8 +534,12 @@ func (b *bench) runIngest(ctx context.Context) error {
 	}
 	b.report.Ingest = &benchIngest{MessagesPerSec: benchRound(in.rate()), P50MS: benchMS(in.percentile(0.50)), P99MS: benchMS(in.percentile(0.99)),
 		MaxMS: benchMS(in.percentile(1)), Messages: in.ok, NewConversations: b.peers.len() - newBefore, Errors: in.failed}
-	if in.failed > 0 {
-		b.report.Notes = append(b.report.Notes, fmt.Sprintf("ingest: %d requests failed, first: %s", in.failed, in.firstErr))
+	b.report.Ingest.HalfRate = &benchPaced{TargetPerSec: benchRound(in.rate() / 2), AchievedPerSec: benchRound(half.rate()),
+		P50MS: benchMS(half.percentile(0.50)), P99MS: benchMS(half.percentile(0.99)), MaxMS: benchMS(half.percentile(1)), Errors: half.failed}
+	for _, l := range []*benchLoad{in, half} {
+		if l.failed > 0 {
+			b.report.Notes = append(b.report.Notes, fmt.Sprintf("ingest: %d requests failed, first: %s", l.failed, l.firstErr))
+		}
 	}
 	ratios := &benchRatios{IngestHTTP: benchRound(in.rate() / h.rate())}
 	if b.report.DBLimit != nil && b.report.DBLimit.TxPerSec > 0 {
@@ -1010,6 +1033,75 @@ type benchRequestMaker func(rng *mathrand.Rand) (req *http.Request, onOK func(),
 // hookRequest builds signed LINE webhooks with one text message each to the
 // bench account: 10% from new peers and 90% from known ones, or all from
 // new peers when allNew is set.
+// send makes one request; an error means no 200, answered tells whether
+// the server answered at all.
+func (b *bench) send(ctx context.Context, req *http.Request) (answered bool, err error) {
+	resp, err := b.client.Do(req.WithContext(ctx))
+	if err != nil {
+		return false, err
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return true, fmt.Errorf("answered %d: %s", resp.StatusCode, bytes.TrimSpace(body))
+	}
+	return true, nil
+}
+
+// drivePaced sends requests at rate per second for d, each at its
+// scheduled time however long earlier ones take (open loop).
+func (b *bench) drivePaced(ctx context.Context, label string, d time.Duration, rate float64, mk benchRequestMaker) *benchLoad {
+	res := &benchLoad{}
+	var mu sync.Mutex
+	var ok, failed atomic.Int64
+	start := time.Now()
+	b.progress.set(func() string {
+		el := time.Since(start)
+		return fmt.Sprintf("%s: %.0f/s for %s  %s  %d ok  %d failed", label, rate, d, el.Round(100*time.Millisecond), ok.Load(), failed.Load())
+	})
+	interval := time.Duration(float64(time.Second) / max(rate, 1))
+	rng := mathrand.New(mathrand.NewPCG(uint64(time.Now().UnixNano()), 99))
+	var wg sync.WaitGroup
+	for i := 0; ctx.Err() == nil; i++ {
+		due := start.Add(time.Duration(i) * interval)
+		if due.Sub(start) >= d {
+			break
+		}
+		if wait := time.Until(due); wait > 0 {
+			benchSleep(ctx, wait)
+		}
+		req, onOK, err := mk(rng)
+		if err != nil {
+			res.firstErr = err.Error()
+			failed.Add(1)
+			break
+		}
+		wg.Go(func() {
+			_, err := b.send(ctx, req)
+			lat := time.Since(due)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				if ctx.Err() == nil {
+					res.firstErr = cmp.Or(res.firstErr, err.Error())
+					failed.Add(1)
+				}
+				return
+			}
+			res.lat = append(res.lat, lat)
+			ok.Add(1)
+			if onOK != nil {
+				onOK()
+			}
+		})
+	}
+	wg.Wait()
+	res.elapsed = time.Since(start)
+	res.ok, res.failed = int(ok.Load()), int(failed.Load())
+	slices.Sort(res.lat)
+	return res
+}
+
 func (b *bench) hookRequest(allNew bool) benchRequestMaker {
 	return func(rng *mathrand.Rand) (*http.Request, func(), error) {
 		peer, isNew := b.peers.pick(rng, allNew)
@@ -1125,20 +1217,14 @@ func (b *bench) drive(ctx context.Context, label string, d time.Duration, limit,
 					return
 				}
 				t0 := time.Now()
-				resp, err := b.client.Do(req.WithContext(ctx))
-				if err != nil {
+				if answered, err := b.send(ctx, req); err != nil {
 					if ctx.Err() == nil {
 						errOnce.Do(func() { res.firstErr = err.Error() })
 						failed.Add(1)
-						time.Sleep(10 * time.Millisecond)
+						if !answered {
+							time.Sleep(10 * time.Millisecond)
+						}
 					}
-					continue
-				}
-				body, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusOK {
-					errOnce.Do(func() { res.firstErr = fmt.Sprintf("answered %d: %s", resp.StatusCode, bytes.TrimSpace(body)) })
-					failed.Add(1)
 					continue
 				}
 				lat = append(lat, time.Since(t0))
@@ -1423,6 +1509,10 @@ func printBenchTable(w io.Writer, r *benchReport) {
 	if in := r.Ingest; in != nil {
 		row("ingest", f(in.MessagesPerSec)+" msg/s", fmt.Sprintf("p50 %s ms, p99 %s ms, max %s ms; %d messages, %d new conversations, %d errors",
 			f(in.P50MS), f(in.P99MS), f(in.MaxMS), in.Messages, in.NewConversations, in.Errors))
+		if h := in.HalfRate; h != nil {
+			row("ingest at half rate", f(h.AchievedPerSec)+" msg/s", fmt.Sprintf("sent at fixed times, %s/s asked; p50 %s ms, p99 %s ms, max %s ms; %d errors",
+				f(h.TargetPerSec), f(h.P50MS), f(h.P99MS), f(h.MaxMS), h.Errors))
+		}
 	}
 	if d := r.DBLimit; d != nil {
 		row("db_limit", f(d.TxPerSec)+" tx/s", fmt.Sprintf("single-row insert transactions, same database, settings and clients (%s before ingest, %s after)",

@@ -48,6 +48,7 @@ func TestBenchReportsEveryFigure(t *testing.T) {
 	}
 	for _, path := range []string{
 		"ingest.messages_per_sec", "ingest.p50_ms", "ingest.p99_ms", "ingest.max_ms",
+		"ingest.half_rate.target_per_sec", "ingest.half_rate.achieved_per_sec", "ingest.half_rate.p99_ms",
 		"db_limit.tx_per_sec", "http_limit.requests_per_sec",
 		"ratios.ingest_db", "ratios.ingest_http",
 		"list.first_page_p99_ms", "list.deep_page_p99_ms", "list.owner_filter_p99_ms", "list.messages_p99_ms",
