@@ -15,14 +15,7 @@ func (s *Service) hookAccount(ctx context.Context, accountID string) (*convo.Acc
 	if err != nil {
 		return nil, nil, errNoHook
 	}
-	// One read serves a burst of webhooks: no statement per message but the batch's.
-	a, err := s.accounts.get(id, func() (a *convo.Account, err error) {
-		err = s.store.View(ctx, func(tx convo.Tx) (err error) {
-			a, err = tx.GetAccount(ctx, id)
-			return err
-		})
-		return a, err
-	})
+	a, err := s.cachedAccount(ctx, id)
 	if convo.ErrorStatus(err) == convo.ENotFound || (err == nil && a.IsDeleted()) {
 		return nil, nil, errNoHook
 	} else if err != nil {
@@ -32,8 +25,25 @@ func (s *Service) hookAccount(ctx context.Context, accountID string) (*convo.Acc
 	if ch == nil {
 		return nil, nil, errNoHook
 	}
-	own := *a // the cached row is shared with concurrent requests
-	return &own, ch, nil
+	return a, ch, nil
+}
+
+// cachedAccount returns an account (deleted ones too) from the cache: one
+// read serves a burst of webhooks, so a batch needs no statement per message.
+// The copy returned is the caller's own.
+func (s *Service) cachedAccount(ctx context.Context, id string) (*convo.Account, error) {
+	a, err := s.accounts.get(id, func() (a *convo.Account, err error) {
+		err = s.store.View(ctx, func(tx convo.Tx) (err error) {
+			a, err = tx.GetAccount(ctx, id)
+			return err
+		})
+		return a, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	own := *a
+	return &own, nil
 }
 
 // ReceiveHook checks one provider webhook for an account and stores what it

@@ -161,14 +161,14 @@ func isTemporary(err error) bool {
 // conversation (and its automatic title).
 func (s *Service) runPeerName(ctx context.Context, j *convo.Job) error {
 	var conv *convo.Conversation
-	var a *convo.Account
 	err := s.store.View(ctx, func(tx convo.Tx) (err error) {
-		if conv, err = tx.GetConversation(ctx, j.RefID); err != nil {
-			return err
-		}
-		a, err = tx.GetAccount(ctx, conv.AccountID)
+		conv, err = tx.GetConversation(ctx, j.RefID)
 		return err
 	})
+	var a *convo.Account
+	if err == nil {
+		a, err = s.cachedAccount(ctx, conv.AccountID)
+	}
 	if err != nil && convo.ErrorStatus(err) != convo.ENotFound {
 		return err
 	}

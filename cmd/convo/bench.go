@@ -506,6 +506,7 @@ func (b *bench) runIngest(ctx context.Context) error {
 	if err := <-profiled; err != nil {
 		return err
 	}
+	newConversations := b.peers.len() - newBefore
 	if in.ok == 0 {
 		return fmt.Errorf("bench: ingest: no request succeeded: %s", in.firstErr)
 	}
@@ -533,7 +534,7 @@ func (b *bench) runIngest(ctx context.Context) error {
 		dl.TxPerSec = benchRound((dl.BeforeTxPerSec + dl.AfterTxPerSec) / 2)
 	}
 	b.report.Ingest = &benchIngest{MessagesPerSec: benchRound(in.rate()), P50MS: benchMS(in.percentile(0.50)), P99MS: benchMS(in.percentile(0.99)),
-		MaxMS: benchMS(in.percentile(1)), Messages: in.ok, NewConversations: b.peers.len() - newBefore, Errors: in.failed}
+		MaxMS: benchMS(in.percentile(1)), Messages: in.ok, NewConversations: newConversations, Errors: in.failed}
 	b.report.Ingest.HalfRate = &benchPaced{TargetPerSec: benchRound(in.rate() / 2), AchievedPerSec: benchRound(half.rate()),
 		P50MS: benchMS(half.percentile(0.50)), P99MS: benchMS(half.percentile(0.99)), MaxMS: benchMS(half.percentile(1)), Errors: half.failed}
 	for _, l := range []*benchLoad{in, half} {
