@@ -1097,10 +1097,7 @@ func (b *bench) drivePaced(ctx context.Context, label string, d time.Duration, r
 		})
 	}
 	wg.Wait()
-	res.elapsed = time.Since(start)
-	res.ok, res.failed = int(ok.Load()), int(failed.Load())
-	slices.Sort(res.lat)
-	return res
+	return res.finish(start, &ok, &failed)
 }
 
 func (b *bench) hookRequest(allNew bool) benchRequestMaker {
@@ -1172,6 +1169,14 @@ type benchLoad struct {
 	firstErr   string
 }
 
+// finish records a load's totals once its requests are done.
+func (l *benchLoad) finish(start time.Time, ok, failed *atomic.Int64) *benchLoad {
+	l.elapsed = time.Since(start)
+	l.ok, l.failed = int(ok.Load()), int(failed.Load())
+	slices.Sort(l.lat)
+	return l
+}
+
 func (l *benchLoad) rate() float64 {
 	if l.elapsed <= 0 {
 		return 0
@@ -1237,11 +1242,8 @@ func (b *bench) drive(ctx context.Context, label string, d time.Duration, limit,
 		})
 	}
 	wg.Wait()
-	res.elapsed = time.Since(start)
-	res.ok, res.failed = int(ok.Load()), int(failed.Load())
 	res.lat = slices.Concat(lats...)
-	slices.Sort(res.lat)
-	return res
+	return res.finish(start, &ok, &failed)
 }
 
 // benchPeers holds the LINE user ids that already have a conversation.
