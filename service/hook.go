@@ -69,7 +69,7 @@ func (s *Service) ReceiveHook(ctx context.Context, accountID, pathAndQuery strin
 			}
 		}
 	}
-	return s.ingest(ctx, a, in)
+	return s.ingest(a, in)
 }
 
 // VerifyHook answers a provider's subscription handshake for an account.

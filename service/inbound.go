@@ -3,7 +3,6 @@ package service
 import (
 	"context"
 	"slices"
-	"sync"
 
 	"github.com/convohq/convo"
 )
@@ -16,87 +15,39 @@ import (
 const (
 	// maxInboundBatch bounds the webhooks stored in one transaction.
 	maxInboundBatch = 128
-	// inboundDrainers is how many batches may be stored at once: PostgreSQL
+	// inboundWriters is how many batches may be stored at once: PostgreSQL
 	// runs their transactions side by side; on SQLite they share a commit.
-	inboundDrainers = 4
+	inboundWriters = 4
 )
-
-// inboundQueue holds webhooks waiting for the next batch.
-type inboundQueue struct {
-	mu      sync.Mutex
-	pending []*inbound
-	// draining counts the goroutines storing batches.
-	draining int
-}
 
 // inbound is one checked provider webhook waiting to be stored.
 type inbound struct {
 	account *convo.Account
 	in      *convo.Inbound
-	done    chan error
 }
 
 // ingest stores what a webhook carries and returns once it is committed:
 // conversations found or created, messages stored once (provider retries
 // are skipped), statuses moved forward.
-func (s *Service) ingest(ctx context.Context, a *convo.Account, in *convo.Inbound) error {
+func (s *Service) ingest(a *convo.Account, in *convo.Inbound) error {
 	if len(in.Messages)+len(in.Follows)+len(in.Statuses) == 0 {
 		return nil
 	}
-	r := &inbound{account: a, in: in, done: make(chan error, 1)}
-	q := &s.inbound
-	q.mu.Lock()
-	q.pending = append(q.pending, r)
-	if q.draining < inboundDrainers {
-		q.draining++
-		go s.drainInbound()
-	}
-	q.mu.Unlock()
-	// Once queued, the outcome is awaited even if ctx ends: it may be committed.
-	return <-r.done
+	return s.inbound.submit(&inbound{account: a, in: in})
 }
 
-// drainInbound stores batches until no webhook waits; while one batch
-// commits, the next one gathers.
-func (s *Service) drainInbound() {
-	q := &s.inbound
-	for {
-		q.mu.Lock()
-		if len(q.pending) == 0 {
-			q.draining--
-			q.mu.Unlock()
-			return
-		}
-		n := min(len(q.pending), maxInboundBatch)
-		batch := q.pending[:n:n]
-		q.pending = append([]*inbound(nil), q.pending[n:]...)
-		q.mu.Unlock()
-		s.storeInbound(batch)
-	}
-}
-
-// storeInbound stores a batch in one transaction and tells each request
-// the outcome. When the batch fails, each webhook is tried alone, so that
-// one bad webhook fails only its own request.
-func (s *Service) storeInbound(batch []*inbound) {
+// storeInbound stores a batch of webhooks in one transaction.
+func (s *Service) storeInbound(batch []*inbound) error {
 	ctx := context.Background()
 	var newJobs bool
 	err := s.update(ctx, func(tx convo.Tx) (err error) {
 		newJobs, err = s.ingestBatch(ctx, tx, batch)
 		return err
 	})
-	if err != nil && len(batch) > 1 {
-		for _, r := range batch {
-			s.storeInbound([]*inbound{r})
-		}
-		return
-	}
 	if err == nil && newJobs {
 		s.wakeJobs()
 	}
-	for _, r := range batch {
-		r.done <- err
-	}
+	return err
 }
 
 // dialogKey identifies a live conversation: (account id, dialog id).

@@ -190,23 +190,49 @@ func (s *Service) runPeerName(ctx context.Context, j *convo.Job) error {
 		}
 		s.logger.Warn("display name lookup failed", "conversation_id", conv.ID, "error", err.Error())
 	}
+	return s.peerNames.submit(peerName{job: j, accountType: a.Type, name: name})
+}
+
+// peerName is a display name looked up for a conversation's peer ("" when
+// none was found); storing it finishes its job.
+type peerName struct {
+	job         *convo.Job
+	accountType string
+	name        string
+}
+
+// storePeerNames puts looked-up names on their conversations and deletes
+// their jobs, for many lookups in one transaction.
+func (s *Service) storePeerNames(batch []peerName) error {
+	ctx := context.Background()
 	return s.update(ctx, func(tx convo.Tx) error {
-		if name != "" {
-			conv, err := tx.GetConversation(ctx, j.RefID)
-			if err != nil {
+		etx := &eventBuffer{Tx: tx}
+		for _, p := range batch {
+			if err := s.renameFromLookup(ctx, etx, p); err != nil {
 				return err
 			}
-			if conv.Peer.TargetName != name {
-				renamePeer(conv, a.Type, name)
-				conv.TMUpdate = s.now()
-				if err := tx.UpdateConversation(ctx, conv); err != nil {
-					return err
-				}
-				if err := s.emitConversation(ctx, tx, convo.EventConversationUpdated, conv); err != nil {
-					return err
-				}
+			if err := tx.DeleteJob(ctx, p.job.ID); err != nil {
+				return err
 			}
 		}
-		return tx.DeleteJob(ctx, j.ID)
+		return etx.flush(ctx)
 	})
+}
+
+// renameFromLookup puts a looked-up name on the job's conversation, unless
+// it already has that name.
+func (s *Service) renameFromLookup(ctx context.Context, tx convo.Tx, p peerName) error {
+	if p.name == "" {
+		return nil
+	}
+	conv, err := tx.GetConversation(ctx, p.job.RefID)
+	if err != nil || conv.Peer.TargetName == p.name {
+		return err
+	}
+	renamePeer(conv, p.accountType, p.name)
+	conv.TMUpdate = s.now()
+	if err := tx.UpdateConversation(ctx, conv); err != nil {
+		return err
+	}
+	return s.emitConversation(ctx, tx, convo.EventConversationUpdated, conv)
 }

@@ -56,7 +56,9 @@ type Service struct {
 	jobs   *jobRunner
 	events *dispatcher
 	// inbound gathers concurrent webhooks into batches.
-	inbound inboundQueue
+	inbound *batcher[*inbound]
+	// peerNames gathers looked-up display names into batches.
+	peerNames *batcher[peerName]
 	// accounts caches the accounts behind hook URLs.
 	accounts rowCache[*convo.Account]
 	jwtKey   []byte
@@ -87,8 +89,11 @@ func New(store convo.Store, clock convo.Clock, config Config) *Service {
 		config.Logger = slog.New(slog.DiscardHandler)
 	}
 	config.PublicURL = strings.TrimRight(config.PublicURL, "/")
-	return &Service{store: store, clock: clock, config: config, logger: config.Logger,
+	s := &Service{store: store, clock: clock, config: config, logger: config.Logger,
 		jobs: newJobRunner(), events: newDispatcher(config.WebhookAllowPrivate)}
+	s.inbound = newBatcher(maxInboundBatch, inboundWriters, s.storeInbound)
+	s.peerNames = newBatcher(jobBatch, 1, s.storePeerNames)
+	return s
 }
 
 // settingJWTKey names the shared signing key of login tokens, kept in the
