@@ -44,8 +44,7 @@ func (t *tx) CreateEvent(ctx context.Context, e *convo.Event) error {
 }
 
 func (t *tx) CreateEvents(ctx context.Context, es []*convo.Event) error {
-	for start := 0; start < len(es); {
-		n := chunkSize(len(es) - start)
+	return inChunks(len(es), func(start, n int) error {
 		args := make([]any, 0, n*13)
 		for _, e := range es[start : start+n] {
 			for _, id := range []*string{&e.ID, &e.CustomerID, &e.StreamID, &e.ConversationID} {
@@ -60,13 +59,9 @@ func (t *tx) CreateEvents(ctx context.Context, es []*convo.Event) error {
 				e.Status, e.NextAttemptAt.Micros(), e.TMCreate.Micros(), e.TMDelivered.Micros())
 		}
 		const row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, 0, ?, 0, '', ?, ?)"
-		query := "INSERT INTO events (" + eventColumns + ") VALUES " + row + strings.Repeat(", "+row, n-1)
-		if _, err := t.q.ExecContext(ctx, t.sql(query), args...); err != nil {
-			return interpretError(err, events)
-		}
-		start += n
-	}
-	return nil
+		_, err := t.q.ExecContext(ctx, t.sql("INSERT INTO events ("+eventColumns+") VALUES "+row+strings.Repeat(", "+row, n-1)), args...)
+		return interpretError(err, events)
+	})
 }
 
 func (t *tx) SequenceEvents(ctx context.Context, limit int) (int, error) {

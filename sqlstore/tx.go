@@ -76,52 +76,54 @@ func (tb *table[T]) insert(ctx context.Context, t *tx, row *T) error {
 
 // insertMany writes rows with multi-row INSERTs and reports for each
 // whether it was written (false: it clashed on the ON CONFLICT target).
-// Rows go in chunks of power-of-two sizes, so that few distinct statements
-// exist to compile and cache.
 func (tb *table[T]) insertMany(ctx context.Context, t *tx, rows []*T) ([]bool, error) {
 	written := make([]bool, len(rows))
 	ids := make(map[string]int, len(rows))
-	for start := 0; start < len(rows); {
-		n := chunkSize(len(rows) - start)
+	err := inChunks(len(rows), func(start, n int) error {
 		args := make([]any, 0, n*len(tb.columns))
 		for i, row := range rows[start : start+n] {
 			f := tb.fields(row)
 			if err := tb.checkIDs(f); err != nil {
-				return nil, err
+				return err
 			}
 			ids[*f[0].(*string)] = start + i
 			args = append(args, f...)
 		}
 		res, err := t.q.QueryContext(ctx, t.sql(tb.insertManySQL(n)), args...)
 		if err != nil {
-			return nil, interpretError(err, tb.kind)
+			return interpretError(err, tb.kind)
 		}
 		for res.Next() {
 			var id string
 			if err := res.Scan(&id); err != nil {
 				res.Close()
-				return nil, interpretError(err, tb.kind)
+				return interpretError(err, tb.kind)
 			}
 			written[ids[id]] = true
 		}
-		if err := errors.Join(res.Err(), res.Close()); err != nil {
-			return nil, interpretError(err, tb.kind)
-		}
-		start += n
-	}
-	return written, nil
+		return interpretError(errors.Join(res.Err(), res.Close()), tb.kind)
+	})
+	return written, err
 }
 
 // maxChunk bounds the rows of one multi-row statement.
 const maxChunk = 64
 
-// chunkSize is the largest power of two up to maxChunk that is at most n.
-func chunkSize(n int) int {
-	c := 1
-	for c*2 <= n && c*2 <= maxChunk {
-		c *= 2
+// inChunks calls fn for consecutive chunks of n items, each of a
+// power-of-two size up to maxChunk, so that few distinct statements exist
+// to compile and cache.
+func inChunks(n int, fn func(start, size int) error) error {
+	for start := 0; start < n; {
+		size := 1
+		for size*2 <= n-start && size*2 <= maxChunk {
+			size *= 2
+		}
+		if err := fn(start, size); err != nil {
+			return err
+		}
+		start += size
 	}
-	return c
+	return nil
 }
 
 // insertManySQL is the INSERT of n rows, returning the ids written.
@@ -474,8 +476,7 @@ func (t *tx) GetLiveConversations(ctx context.Context, accountID string, dialogI
 		return []*convo.Conversation{}, nil
 	}
 	var found []*convo.Conversation
-	for start := 0; start < len(dialogIDs); {
-		n := chunkSize(len(dialogIDs) - start)
+	err := inChunks(len(dialogIDs), func(start, n int) error {
 		args := make([]any, 0, 2*n)
 		for _, d := range dialogIDs[start : start+n] {
 			args = append(args, accountID, d)
@@ -483,13 +484,12 @@ func (t *tx) GetLiveConversations(ctx context.Context, accountID string, dialogI
 		// One exact lookup per dialog: PostgreSQL's cached generic plan for
 		// "dialog_id IN (...)" filters the account's whole index range instead.
 		branch := conversations.selectSQL + " WHERE account_id = ? AND dialog_id = ? AND " + live
-		query := branch + strings.Repeat(" UNION ALL "+branch, n-1)
-		rows, err := conversations.query(ctx, t, query, args...)
-		if err != nil {
-			return nil, err
-		}
+		rows, err := conversations.query(ctx, t, branch+strings.Repeat(" UNION ALL "+branch, n-1), args...)
 		found = append(found, rows...)
-		start += n
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	return found, nil
 }
