@@ -148,9 +148,21 @@ func openPostgres(dsn string) (*DB, error) {
 // migrate applies the embedded migrations of dialect. On PostgreSQL an
 // advisory lock lets replicas that start together migrate one at a time.
 func migrate(ctx context.Context, db *sql.DB, dialect string) error {
+	provider, err := migrationProvider(ctx, db, dialect)
+	if err != nil {
+		return err
+	}
+	if _, err := provider.Up(ctx); err != nil {
+		return fmt.Errorf("sqlstore: migrate: %w", err)
+	}
+	return nil
+}
+
+// migrationProvider runs the embedded migrations of dialect on db.
+func migrationProvider(ctx context.Context, db *sql.DB, dialect string) (*goose.Provider, error) {
 	files, err := fs.Sub(migrations, "migrations/"+dialect)
 	if err != nil {
-		return fmt.Errorf("sqlstore: migrations: %w", err)
+		return nil, fmt.Errorf("sqlstore: migrations: %w", err)
 	}
 	gooseDialect := goose.DialectSQLite3
 	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true)}
@@ -158,22 +170,19 @@ func migrate(ctx context.Context, db *sql.DB, dialect string) error {
 		gooseDialect = goose.DialectPostgres
 		lockID, err := migrationLockID(ctx, db)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(lockID), lock.WithLockTimeout(1, 300))
 		if err != nil {
-			return fmt.Errorf("sqlstore: migration lock: %w", err)
+			return nil, fmt.Errorf("sqlstore: migration lock: %w", err)
 		}
 		opts = append(opts, goose.WithSessionLocker(locker))
 	}
 	provider, err := goose.NewProvider(gooseDialect, db, files, opts...)
 	if err != nil {
-		return fmt.Errorf("sqlstore: migrations: %w", err)
+		return nil, fmt.Errorf("sqlstore: migrations: %w", err)
 	}
-	if _, err := provider.Up(ctx); err != nil {
-		return fmt.Errorf("sqlstore: migrate: %w", err)
-	}
-	return nil
+	return provider, nil
 }
 
 // migrationLockID derives the advisory lock from the schema, so that stores in
