@@ -64,10 +64,6 @@ func (t *tx) CreateEvents(ctx context.Context, es []*convo.Event) error {
 	})
 }
 
-// lastPos is the highest position given, 0 before the first. Spelled out
-// rather than MAX(pos): SQLite's MAX shortcut ignores the partial index.
-const lastPos = "COALESCE((SELECT pos FROM events WHERE pos IS NOT NULL ORDER BY pos DESC LIMIT 1), 0)"
-
 func (t *tx) SequenceEvents(ctx context.Context, limit int) (int, error) {
 	if t.postgres {
 		// One sequencer at a time across processes; positions must not collide.
@@ -80,7 +76,7 @@ func (t *tx) SequenceEvents(ctx context.Context, limit int) (int, error) {
 	res, err := t.q.ExecContext(ctx, t.sql(`UPDATE events SET pos = s.p,
 		status = CASE WHEN s.unwanted THEN 'skipped' ELSE events.status END
 		FROM (
-			SELECT u.id, `+lastPos+` + ROW_NUMBER() OVER (ORDER BY u.id) AS p,
+			SELECT u.id, (SELECT COALESCE(MAX(pos), 0) FROM events) + ROW_NUMBER() OVER (ORDER BY u.id) AS p,
 			u.target_uri = '' AND EXISTS (SELECT 1 FROM customers c WHERE c.id = u.customer_id AND (c.webhook_uri = '' OR c.`+deleted+`)) AS unwanted
 			FROM events u WHERE u.pos IS NULL ORDER BY u.id LIMIT ?) AS s
 		WHERE events.id = s.id`), limit)
@@ -241,6 +237,6 @@ func (t *tx) PruneEvents(ctx context.Context, before convo.Time) (int, error) {
 
 func (t *tx) LastEventPos(ctx context.Context) (int64, error) {
 	var pos int64
-	err := t.q.QueryRowContext(ctx, "SELECT "+lastPos).Scan(&pos)
+	err := t.q.QueryRowContext(ctx, "SELECT COALESCE(MAX(pos), 0) FROM events").Scan(&pos)
 	return pos, interpretError(err, events)
 }
