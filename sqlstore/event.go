@@ -65,20 +65,23 @@ func (t *tx) CreateEvents(ctx context.Context, es []*convo.Event) error {
 }
 
 func (t *tx) SequenceEvents(ctx context.Context, limit int) (int, error) {
+	unsequenced := "events u INDEXED BY events_unsequenced"
 	if t.postgres {
 		// One sequencer at a time across processes; positions must not collide.
 		if _, err := t.q.ExecContext(ctx, "SELECT pg_advisory_xact_lock(7310251)"); err != nil {
 			return 0, interpretError(err, events)
 		}
+		unsequenced = "events u"
 	}
 	// One write per event gives its position and, when nobody would receive
 	// it, its final status: every write of an outbox row touches all its indexes.
+	// SQLite would otherwise read the NULLs of events_pos and sort them by id.
 	res, err := t.q.ExecContext(ctx, t.sql(`UPDATE events SET pos = s.p,
 		status = CASE WHEN s.unwanted THEN 'skipped' ELSE events.status END
 		FROM (
 			SELECT u.id, (SELECT COALESCE(MAX(pos), 0) FROM events) + ROW_NUMBER() OVER (ORDER BY u.id) AS p,
 			u.target_uri = '' AND EXISTS (SELECT 1 FROM customers c WHERE c.id = u.customer_id AND (c.webhook_uri = '' OR c.`+deleted+`)) AS unwanted
-			FROM events u WHERE u.pos IS NULL ORDER BY u.id LIMIT ?) AS s
+			FROM `+unsequenced+` WHERE u.pos IS NULL ORDER BY u.id LIMIT ?) AS s
 		WHERE events.id = s.id`), limit)
 	if err != nil {
 		return 0, interpretError(err, events)

@@ -1,0 +1,171 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/convohq/convo"
+)
+
+// recorder is a querier that keeps every statement it runs and its arguments.
+type recorder struct {
+	q     querier
+	stmts []recorded
+}
+
+type recorded struct {
+	query string
+	args  []any
+}
+
+func (r *recorder) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	r.stmts = append(r.stmts, recorded{query, args})
+	return r.q.ExecContext(ctx, query, args...)
+}
+
+func (r *recorder) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	r.stmts = append(r.stmts, recorded{query, args})
+	return r.q.QueryContext(ctx, query, args...)
+}
+
+func (r *recorder) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	r.stmts = append(r.stmts, recorded{query, args})
+	return r.q.QueryRowContext(ctx, query, args...)
+}
+
+// TestHotQueryPlans pins the plans of the statements on the paths that run
+// per message, per delivery and per list page. SQLite plans without table
+// statistics, so its plans are the same on an empty file as on a full one:
+// a statement that would walk a whole table, or sort a list, fails here
+// instead of in production. Each must use the index named and none may scan
+// a table or sort in a temporary tree.
+func TestHotQueryPlans(t *testing.T) {
+	db, err := Open(t.Context(), "sqlite:"+filepath.Join(t.TempDir(), "plans.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := t.Context()
+	id := convo.NewID
+	now := convo.NewTime(time.Now())
+	cursor := &convo.Cursor{Time: now, ID: id()}
+	pos := int64(10)
+	for _, c := range []struct {
+		name  string
+		index []string
+		run   func(tx *tx) error
+	}{
+		{"live conversations of an inbound batch", []string{"conversations_live_dialog"}, func(tx *tx) error {
+			_, err := tx.GetLiveConversations(ctx, id(), []string{"U1", "U2", "U3", "U4"})
+			return err
+		}},
+		{"message by provider id", []string{"messages_provider_id"}, func(tx *tx) error {
+			_, err := tx.GetMessageByProviderID(ctx, id(), "p1")
+			return ignoreNotFound(err)
+		}},
+		{"sequencer", []string{"events_unsequenced"}, func(tx *tx) error {
+			_, err := tx.SequenceEvents(ctx, 256)
+			return err
+		}},
+		{"delivery claim", []string{"events_undelivered", "events_stream_undelivered"}, func(tx *tx) error {
+			_, err := tx.ClaimEvents(ctx, convo.ClaimEventsParams{Now: now, LeaseUntil: now, Limit: 256})
+			return err
+		}},
+		{"job claim", []string{"jobs_due"}, func(tx *tx) error {
+			_, err := tx.ClaimJobs(ctx, convo.ClaimJobsParams{Now: now, LeaseUntil: now, Limit: 32})
+			return err
+		}},
+		{"realtime replay", []string{"events_by_customer_pos"}, func(tx *tx) error {
+			_, err := tx.ListEvents(ctx, convo.EventListParams{CustomerID: id(), AfterPos: &pos, Page: convo.Page{Limit: 100}})
+			return err
+		}},
+		{"event list page", []string{"events_by_customer"}, func(tx *tx) error {
+			_, err := tx.ListEvents(ctx, convo.EventListParams{CustomerID: id(), Page: convo.Page{After: cursor, Limit: 100}})
+			return err
+		}},
+		{"conversation list page", []string{"conversations_by_customer"}, func(tx *tx) error {
+			_, err := tx.ListConversations(ctx, convo.ConversationListParams{CustomerID: id(), Page: convo.Page{After: cursor, Limit: 100}})
+			return err
+		}},
+		{"conversation list by owner", []string{"conversations_by_owner"}, func(tx *tx) error {
+			_, err := tx.ListConversations(ctx, convo.ConversationListParams{CustomerID: id(), OwnerID: id(), Page: convo.Page{After: cursor, Limit: 100}})
+			return err
+		}},
+		{"conversation list by account", []string{"conversations_by_customer_account"}, func(tx *tx) error {
+			_, err := tx.ListConversations(ctx, convo.ConversationListParams{CustomerID: id(), AccountID: id(), Page: convo.Page{After: cursor, Limit: 100}})
+			return err
+		}},
+		{"message list page", []string{"messages_by_conversation"}, func(tx *tx) error {
+			_, err := tx.ListMessages(ctx, convo.MessageListParams{ConversationID: id(), Page: convo.Page{After: cursor, Limit: 100}})
+			return err
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rec := &recorder{q: db.writer}
+			if err := c.run(&tx{q: rec}); err != nil {
+				t.Fatal(err)
+			}
+			var plan []string
+			for _, s := range rec.stmts {
+				lines, err := explain(ctx, db.writer, s)
+				if err != nil {
+					t.Fatalf("explain %q: %v", s.query, err)
+				}
+				plan = append(plan, lines...)
+			}
+			all := strings.Join(plan, "\n")
+			for _, want := range c.index {
+				if !regexp.MustCompile(`(?m)INDEX ` + want + `( |$)`).MatchString(all) {
+					t.Errorf("plan does not use %s:\n%s", want, all)
+				}
+			}
+			// Subquery results are scanned by name; tables must be searched.
+			subqueries := map[string]bool{"CONSTANT ROW": true}
+			for _, line := range plan {
+				for _, prefix := range []string{"MATERIALIZE ", "CO-ROUTINE "} {
+					if name, ok := strings.CutPrefix(line, prefix); ok {
+						subqueries[name] = true
+					}
+				}
+			}
+			for _, line := range plan {
+				name, scan := strings.CutPrefix(line, "SCAN ")
+				tableScan := scan && !strings.Contains(name, " USING ") && !subqueries[name] && !strings.HasPrefix(name, "(")
+				if tableScan || strings.Contains(line, "TEMP B-TREE") {
+					t.Errorf("plan step %q reads more than it returns:\n%s", line, all)
+				}
+			}
+		})
+	}
+}
+
+// explain returns the steps of SQLite's plan for a recorded statement.
+func explain(ctx context.Context, q querier, s recorded) ([]string, error) {
+	rows, err := q.QueryContext(ctx, "EXPLAIN QUERY PLAN "+s.query, s.args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var steps []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			return nil, err
+		}
+		steps = append(steps, detail)
+	}
+	return steps, rows.Err()
+}
+
+func ignoreNotFound(err error) error {
+	if convo.ErrorStatus(err) == convo.ENotFound {
+		return nil
+	}
+	return err
+}
