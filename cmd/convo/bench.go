@@ -183,6 +183,8 @@ type benchIngest struct {
 	// HalfRate is the latency of webhooks sent at half the rate above, at
 	// fixed times whatever the answers (open loop).
 	HalfRate *benchPaced `json:"half_rate,omitempty"`
+	// CPUPerMessageUS is where the CPU went during the measurement above.
+	CPUPerMessageUS *benchCPU `json:"cpu_us_per_message,omitempty"`
 }
 
 // benchPaced is a load sent at a fixed rate; latency runs from each
@@ -502,7 +504,9 @@ func (b *bench) runIngest(ctx context.Context) error {
 	}
 	newBefore := b.peers.len()
 	profiled := b.profileCPU(ctx, b.cfg.duration)
+	cpuBefore := b.sampleCPU()
 	in := b.drive(ctx, "ingest", b.cfg.duration, 0, c, b.hookRequest(false))
+	cpuAfter := b.sampleCPU()
 	if err := <-profiled; err != nil {
 		return err
 	}
@@ -534,7 +538,8 @@ func (b *bench) runIngest(ctx context.Context) error {
 		dl.TxPerSec = benchRound((dl.BeforeTxPerSec + dl.AfterTxPerSec) / 2)
 	}
 	b.report.Ingest = &benchIngest{MessagesPerSec: benchRound(in.rate()), P50MS: benchMS(in.percentile(0.50)), P99MS: benchMS(in.percentile(0.99)),
-		MaxMS: benchMS(in.percentile(1)), Messages: in.ok, NewConversations: newConversations, Errors: in.failed}
+		MaxMS: benchMS(in.percentile(1)), Messages: in.ok, NewConversations: newConversations, Errors: in.failed,
+		CPUPerMessageUS: cpuPerMessage(cpuBefore, cpuAfter, in.ok)}
 	b.report.Ingest.HalfRate = &benchPaced{TargetPerSec: benchRound(in.rate() / 2), AchievedPerSec: benchRound(half.rate()),
 		P50MS: benchMS(half.percentile(0.50)), P99MS: benchMS(half.percentile(0.99)), MaxMS: benchMS(half.percentile(1)), Errors: half.failed}
 	for _, l := range []*benchLoad{in, half} {
@@ -1515,6 +1520,15 @@ func printBenchTable(w io.Writer, r *benchReport) {
 		if h := in.HalfRate; h != nil {
 			row("ingest at half rate", f(h.AchievedPerSec)+" msg/s", fmt.Sprintf("sent at fixed times, %s/s asked; p50 %s ms, p99 %s ms, max %s ms; %d errors",
 				f(h.TargetPerSec), f(h.P50MS), f(h.P99MS), f(h.MaxMS), h.Errors))
+		}
+		if c := in.CPUPerMessageUS; c != nil {
+			detail := fmt.Sprintf("server %s µs, load generator %s µs", f(c.Server), f(c.LoadGenerator))
+			total := c.Server + c.LoadGenerator
+			if c.Database != nil {
+				detail = fmt.Sprintf("server %s µs, PostgreSQL %s µs, load generator %s µs", f(c.Server), f(*c.Database), f(c.LoadGenerator))
+				total += *c.Database
+			}
+			row("ingest CPU per message", f(total)+" µs", detail)
 		}
 	}
 	if d := r.DBLimit; d != nil {

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// CPU time per message does not move with what else the machine is doing,
+// so it compares two runs, or two builds, where throughput on a shared
+// machine cannot. Read from /proc: on other systems the figure is left out.
+
+// benchCPU is where the CPU time of a measurement went, in microseconds
+// per message.
+type benchCPU struct {
+	Server float64 `json:"server"`
+	// Database is PostgreSQL's processes on this machine; SQLite runs inside the server.
+	Database      *float64 `json:"database,omitempty"`
+	LoadGenerator float64  `json:"load_generator"`
+}
+
+// benchCPUSample is the CPU time, in clock ticks, used so far by the
+// server, by the local PostgreSQL processes and by this process.
+type benchCPUSample struct {
+	server, database, self int64
+	ok, databaseOK         bool
+}
+
+// clockTicks is USER_HZ, the unit of /proc's CPU times on every Linux.
+const clockTicks = 100
+
+func (b *bench) sampleCPU() benchCPUSample {
+	var s benchCPUSample
+	if b.srv == nil {
+		return s
+	}
+	var okServer, okSelf bool
+	s.server, okServer = procCPUTicks(strconv.Itoa(b.srv.cmd.Process.Pid))
+	s.self, okSelf = procCPUTicks("self")
+	s.ok = okServer && okSelf
+	if b.localPostgres() {
+		s.database, s.databaseOK = commandCPUTicks("postgres")
+	}
+	return s
+}
+
+// cpuPerMessage turns two samples around a measurement of n messages into
+// microseconds per message.
+func cpuPerMessage(before, after benchCPUSample, n int) *benchCPU {
+	if !before.ok || !after.ok || n <= 0 {
+		return nil
+	}
+	perMessage := func(ticks int64) float64 {
+		return benchRound(float64(ticks) * 1e6 / clockTicks / float64(n))
+	}
+	c := &benchCPU{Server: perMessage(after.server - before.server), LoadGenerator: perMessage(after.self - before.self)}
+	if before.databaseOK && after.databaseOK {
+		db := perMessage(after.database - before.database)
+		c.Database = &db
+	}
+	return c
+}
+
+// localPostgres reports whether the measured database is a PostgreSQL
+// server on this machine, whose processes can be read.
+func (b *bench) localPostgres() bool {
+	if !strings.HasPrefix(b.dsn, "postgres://") && !strings.HasPrefix(b.dsn, "postgresql://") {
+		return false
+	}
+	u, err := url.Parse(b.dsn)
+	if err != nil {
+		return false
+	}
+	switch u.Hostname() {
+	case "", "localhost", "127.0.0.1", "::1":
+		return true
+	}
+	return false
+}
+
+// procCPUTicks returns the user and system time of process pid ("self" for this one).
+func procCPUTicks(pid string) (int64, bool) {
+	data, err := os.ReadFile(filepath.Join("/proc", pid, "stat"))
+	if err != nil {
+		return 0, false
+	}
+	// The command name, in parentheses, may hold spaces: fields count from its end.
+	end := strings.LastIndexByte(string(data), ')')
+	if end < 0 {
+		return 0, false
+	}
+	fields := strings.Fields(string(data[end+1:]))
+	if len(fields) < 13 {
+		return 0, false
+	}
+	// utime and stime are the 14th and 15th fields; the state is the 3rd.
+	utime, err1 := strconv.ParseInt(fields[11], 10, 64)
+	stime, err2 := strconv.ParseInt(fields[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, false
+	}
+	return utime + stime, true
+}
+
+// commandCPUTicks sums the CPU time of the live processes named command.
+// Processes that ended between two samples drop out of the sum, so it
+// serves for long-lived servers such as PostgreSQL's backends.
+func commandCPUTicks(command string) (int64, bool) {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, false
+	}
+	var total int64
+	var found bool
+	for _, e := range entries {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		comm, err := os.ReadFile(filepath.Join("/proc", e.Name(), "comm"))
+		if err != nil || strings.TrimSpace(string(comm)) != command {
+			continue
+		}
+		if ticks, ok := procCPUTicks(e.Name()); ok {
+			total, found = total+ticks, true
+		}
+	}
+	return total, found
+}
