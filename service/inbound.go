@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"slices"
 
 	"github.com/convohq/convo"
 )
@@ -158,8 +157,6 @@ func liveConversations(ctx context.Context, tx convo.Tx, batch []*inbound) (map[
 	}
 	live := make(map[dialogKey]*convo.Conversation, len(seen))
 	for accountID, ids := range dialogs {
-		// Sorted, concurrent batches lock shared conversations in one order.
-		slices.Sort(ids)
 		convs, err := tx.GetLiveConversations(ctx, accountID, ids)
 		if err != nil {
 			return nil, err

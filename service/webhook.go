@@ -50,25 +50,22 @@ type dispatcher struct {
 	// outcomes are attempts made but not yet recorded; the next pass writes
 	// them all in one transaction.
 	outcomesMu sync.Mutex
-	outcomes   []outcome
+	outcomes   []convo.DeliveryOutcome
 	lastPrune  time.Time
 	// customers caches webhook settings: one read serves a burst of deliveries.
 	customers rowCache[*convo.Customer]
 }
 
-// outcome is one delivery attempt waiting to be recorded.
-type outcome = convo.DeliveryOutcome
-
 // record queues an attempt's outcome for the next pass and wakes it.
 func (s *Service) record(e *convo.Event, a *convo.EventAttempt) {
 	s.events.outcomesMu.Lock()
-	s.events.outcomes = append(s.events.outcomes, outcome{Event: e, Attempt: a})
+	s.events.outcomes = append(s.events.outcomes, convo.DeliveryOutcome{Event: e, Attempt: a})
 	s.events.outcomesMu.Unlock()
 	s.wakeEvents()
 }
 
 // recordOutcomes writes delivery outcomes.
-func recordOutcomes(ctx context.Context, tx convo.Tx, outcomes []outcome) error {
+func recordOutcomes(ctx context.Context, tx convo.Tx, outcomes []convo.DeliveryOutcome) error {
 	if len(outcomes) == 0 {
 		return nil
 	}
@@ -76,7 +73,7 @@ func recordOutcomes(ctx context.Context, tx convo.Tx, outcomes []outcome) error 
 }
 
 // takeOutcomes returns the queued outcomes and empties the queue.
-func (s *Service) takeOutcomes() []outcome {
+func (s *Service) takeOutcomes() []convo.DeliveryOutcome {
 	s.events.outcomesMu.Lock()
 	defer s.events.outcomesMu.Unlock()
 	out := s.events.outcomes
