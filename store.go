@@ -15,7 +15,10 @@ type Store interface {
 
 // Tx is the set of queries available inside a Store transaction. Getters
 // return soft-deleted rows too (the caller decides); a missing row is an
-// *Error with status ENotFound, never a nil result.
+// *Error with status ENotFound, never a nil result. The error of a write
+// that reports nothing but an error (CreateEvent, CreateEvents, CreateJob,
+// RescheduleJob, DeleteJob) may instead come from a later call of the same
+// transaction or from Update, which then rolls back as for any error.
 type Tx interface {
 	CreateCustomer(ctx context.Context, c *Customer) error
 	GetCustomer(ctx context.Context, id string) (*Customer, error)

@@ -289,7 +289,7 @@ func (db *DB) seedTx(ctx context.Context, fn func(querier) error) error {
 		return fmt.Errorf("sqlstore: seed: begin: %w", err)
 	}
 	defer sqlTx.Rollback()
-	if err := fn(sqlTx); err != nil {
+	if err := fn(sqlQuerier{sqlTx}); err != nil {
 		return fmt.Errorf("sqlstore: seed: %w", err)
 	}
 	if err := sqlTx.Commit(); err != nil {

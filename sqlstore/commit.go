@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 
@@ -60,7 +59,7 @@ func (db *DB) Update(ctx context.Context, fn func(convo.Tx) error) error {
 	}
 	if db.dialect == DialectPostgres {
 		// Close waits for this read lock, hence for the transaction.
-		err := db.runAlone(u)
+		err := db.runPostgres(u)
 		db.closing.RUnlock()
 		if p, ok := err.(panicked); ok {
 			panic(p.value)
@@ -140,7 +139,7 @@ func (db *DB) runAlone(u *update) error {
 		return fmt.Errorf("sqlstore: begin: %w", err)
 	}
 	defer sqlTx.Rollback()
-	if err := call(u.fn, db.tx(detached{sqlTx})); err != nil {
+	if err := call(u.fn, db.tx(detached{sqlQuerier{sqlTx}})); err != nil {
 		return err
 	}
 	if err := sqlTx.Commit(); err != nil {
@@ -158,7 +157,7 @@ func (db *DB) runShared(group []*update) ([]error, error) {
 	}
 	defer sqlTx.Rollback()
 	results := make([]error, len(group))
-	t := db.tx(detached{sqlTx})
+	t := db.tx(detached{sqlQuerier{sqlTx}})
 	for i, u := range group {
 		if err := u.ctx.Err(); err != nil {
 			results[i] = err
@@ -190,20 +189,4 @@ func call(fn func(convo.Tx) error, t *tx) (err error) {
 		}
 	}()
 	return fn(t)
-}
-
-// detached runs statements of a shared transaction regardless of the
-// callers' contexts: one caller giving up must not break the others' work.
-type detached struct{ q querier }
-
-func (d detached) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return d.q.ExecContext(context.WithoutCancel(ctx), query, args...)
-}
-
-func (d detached) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return d.q.QueryContext(context.WithoutCancel(ctx), query, args...)
-}
-
-func (d detached) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	return d.q.QueryRowContext(context.WithoutCancel(ctx), query, args...)
 }

@@ -59,8 +59,8 @@ func (t *tx) CreateEvents(ctx context.Context, es []*convo.Event) error {
 				e.Status, e.NextAttemptAt.Micros(), e.TMCreate.Micros(), e.TMDelivered.Micros())
 		}
 		const row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, 0, ?, 0, '', ?, ?)"
-		_, err := t.q.ExecContext(ctx, t.sql("INSERT INTO events ("+eventColumns+") VALUES "+row+strings.Repeat(", "+row, n-1)), args...)
-		return interpretError(err, events)
+		// Nothing reads an event back in the transaction that makes it.
+		return t.execLater(ctx, events, "INSERT INTO events ("+eventColumns+") VALUES "+row+strings.Repeat(", "+row, n-1), args...)
 	})
 }
 
@@ -68,8 +68,8 @@ func (t *tx) SequenceEvents(ctx context.Context, limit int) (int, error) {
 	unsequenced := "events u INDEXED BY events_unsequenced"
 	if t.postgres {
 		// One sequencer at a time across processes; positions must not collide.
-		if _, err := t.q.ExecContext(ctx, "SELECT pg_advisory_xact_lock(7310251)"); err != nil {
-			return 0, interpretError(err, events)
+		if err := t.execLater(ctx, events, "SELECT pg_advisory_xact_lock(7310251)"); err != nil {
+			return 0, err
 		}
 		unsequenced = "events u"
 	}

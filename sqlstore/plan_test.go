@@ -28,12 +28,12 @@ func (r *recorder) ExecContext(ctx context.Context, query string, args ...any) (
 	return r.q.ExecContext(ctx, query, args...)
 }
 
-func (r *recorder) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+func (r *recorder) QueryContext(ctx context.Context, query string, args ...any) (rows, error) {
 	r.stmts = append(r.stmts, recorded{query, args})
 	return r.q.QueryContext(ctx, query, args...)
 }
 
-func (r *recorder) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+func (r *recorder) QueryRowContext(ctx context.Context, query string, args ...any) row {
 	r.stmts = append(r.stmts, recorded{query, args})
 	return r.q.QueryRowContext(ctx, query, args...)
 }
@@ -106,13 +106,13 @@ func TestHotQueryPlans(t *testing.T) {
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			rec := &recorder{q: db.writer}
+			rec := &recorder{q: sqlQuerier{db.writer}}
 			if err := c.run(&tx{q: rec}); err != nil {
 				t.Fatal(err)
 			}
 			var plan []string
 			for _, s := range rec.stmts {
-				lines, err := explain(ctx, db.writer, s)
+				lines, err := explain(ctx, sqlQuerier{db.writer}, s)
 				if err != nil {
 					t.Fatalf("explain %q: %v", s.query, err)
 				}

@@ -17,8 +17,8 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
@@ -47,11 +47,14 @@ type Options struct {
 }
 
 // DB is a convo.Store over SQLite or PostgreSQL. Update runs on the writer
-// handle and View on a separate read-only handle.
+// handle (on PostgreSQL, on pool, which writer shares) and View on a
+// separate read-only handle.
 type DB struct {
 	dialect string
 	writer  *sql.DB
 	reader  *sql.DB
+	// pool holds the PostgreSQL writer's connections, used natively by Update.
+	pool *pgxpool.Pool
 	// updates feeds the committers that group concurrent Updates.
 	updates    chan *update
 	committers sync.WaitGroup
@@ -80,8 +83,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 		return nil, err
 	}
 	if err := migrate(ctx, db.writer, db.dialect); err != nil {
-		db.reader.Close()
-		db.writer.Close()
+		db.Close()
 		return nil, err
 	}
 	db.startCommitters()
@@ -129,19 +131,22 @@ func openSQLiteHandle(dsn string) (*sql.DB, error) {
 }
 
 func openPostgres(dsn string) (*DB, error) {
-	cfg, err := pgx.ParseConfig(dsn)
+	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: postgres DSN: %w", err)
 	}
-	readCfg := cfg.Copy()
+	// Two pools of 10 leave room under PostgreSQL's default 100 connections for several replicas.
+	cfg.MaxConns = 10
+	readCfg := cfg.ConnConfig.Copy()
 	// The server itself refuses writes made through View.
 	readCfg.RuntimeParams["default_transaction_read_only"] = "on"
-	db := &DB{dialect: DialectPostgres, writer: stdlib.OpenDB(*cfg), reader: stdlib.OpenDB(*readCfg)}
-	// Two pools of 10 leave room under PostgreSQL's default 100 connections for several replicas.
-	for _, pool := range []*sql.DB{db.writer, db.reader} {
-		pool.SetMaxOpenConns(10)
-		pool.SetMaxIdleConns(10)
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: postgres: %w", err)
 	}
+	db := &DB{dialect: DialectPostgres, pool: pool, writer: stdlib.OpenDBFromPool(pool), reader: stdlib.OpenDB(*readCfg)}
+	db.reader.SetMaxOpenConns(10)
+	db.reader.SetMaxIdleConns(10)
 	return db, nil
 }
 
@@ -216,7 +221,11 @@ func (db *DB) Close() error {
 	}
 	db.closing.Unlock()
 	db.committers.Wait()
-	return errors.Join(db.reader.Close(), db.writer.Close())
+	err := errors.Join(db.reader.Close(), db.writer.Close())
+	if db.pool != nil {
+		db.pool.Close()
+	}
+	return err
 }
 
 // View runs fn on the read-only handle. On SQLite fn reads one snapshot; on
@@ -224,31 +233,30 @@ func (db *DB) Close() error {
 // BEGIN and COMMIT round trips.
 func (db *DB) View(ctx context.Context, fn func(convo.Tx) error) error {
 	if db.dialect == DialectPostgres {
-		return fn(db.tx(db.reader))
+		return fn(db.tx(sqlQuerier{db.reader}))
 	}
 	sqlTx, err := db.reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return fmt.Errorf("sqlstore: begin: %w", err)
 	}
 	defer sqlTx.Rollback()
-	return fn(db.tx(sqlTx))
+	return fn(db.tx(sqlQuerier{sqlTx}))
 }
 
 func (db *DB) tx(q querier) *tx {
 	return &tx{q: q, postgres: db.dialect == DialectPostgres}
 }
 
-// querier is what a tx runs statements on: *sql.DB, *sql.Tx or *sql.Conn.
-type querier interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
 // tx implements convo.Tx over a querier.
 type tx struct {
 	q        querier
 	postgres bool
+	// lockRows makes reads of one row lock it until the commit (PostgreSQL
+	// Updates): use cases read, change and write rows back, and the lock
+	// keeps two concurrent ones from overwriting each other's change (a stop
+	// undone by a running step, a status report by a send's result). SQLite
+	// runs one writer at a time.
+	lockRows bool
 }
 
 // sql returns query with placeholders in the dialect's syntax.
@@ -299,6 +307,12 @@ func interpretError(err error, k kind) error {
 	switch {
 	case err == nil:
 		return nil
+	}
+	if le, ok := asLaterError(err); ok {
+		// The error of an earlier write, reported by a later statement.
+		k, err = le.kind, le.err
+	}
+	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return convo.NotFound(k.notFound, k.what)
 	case errors.As(err, &pgErr) && pgErr.Code == "23505",

@@ -181,11 +181,7 @@ func (tb *table[T]) checkIDs(f []any) error {
 func (tb *table[T]) get(ctx context.Context, t *tx, where string, args ...any) (*T, error) {
 	row := new(T)
 	query := tb.selectSQL + " WHERE " + where
-	if _, writing := t.q.(detached); writing && t.postgres {
-		// Use cases read, change and write rows back: the lock keeps two
-		// concurrent ones from overwriting each other's change (a stop
-		// undone by a running step, a status report by a send's result).
-		// SQLite runs one writer at a time.
+	if t.lockRows {
 		query += " FOR UPDATE"
 	}
 	if err := t.q.QueryRowContext(ctx, t.sql(query), args...).Scan(tb.fields(row)...); err != nil {
@@ -559,9 +555,8 @@ func (t *tx) InitSetting(ctx context.Context, key, value string) (string, error)
 var jobs = kind{what: "job", notFound: "JOB_NOT_FOUND", conflict: "JOB_EXISTS", conflictDetail: "the job exists"}
 
 func (t *tx) CreateJob(ctx context.Context, j *convo.Job) error {
-	_, err := t.q.ExecContext(ctx, t.sql("INSERT INTO jobs (id, kind, ref_id, run_at, locked_until, attempts, last_error, tm_create) VALUES (?, ?, ?, ?, 0, 0, '', ?)"),
+	return t.execLater(ctx, jobs, "INSERT INTO jobs (id, kind, ref_id, run_at, locked_until, attempts, last_error, tm_create) VALUES (?, ?, ?, ?, 0, 0, '', ?)",
 		j.ID, j.Kind, j.RefID, j.RunAt.Micros(), j.TMCreate.Micros())
-	return interpretError(err, jobs)
 }
 
 func (t *tx) ClaimJobs(ctx context.Context, p convo.ClaimJobsParams) ([]*convo.Job, error) {
@@ -597,11 +592,9 @@ func (t *tx) ClaimJobs(ctx context.Context, p convo.ClaimJobsParams) ([]*convo.J
 }
 
 func (t *tx) RescheduleJob(ctx context.Context, id string, runAt convo.Time, lastError string) error {
-	_, err := t.q.ExecContext(ctx, t.sql("UPDATE jobs SET run_at = ?, locked_until = 0, last_error = ? WHERE id = ?"), runAt.Micros(), lastError, id)
-	return interpretError(err, jobs)
+	return t.execLater(ctx, jobs, "UPDATE jobs SET run_at = ?, locked_until = 0, last_error = ? WHERE id = ?", runAt.Micros(), lastError, id)
 }
 
 func (t *tx) DeleteJob(ctx context.Context, id string) error {
-	_, err := t.q.ExecContext(ctx, t.sql("DELETE FROM jobs WHERE id = ?"), id)
-	return interpretError(err, jobs)
+	return t.execLater(ctx, jobs, "DELETE FROM jobs WHERE id = ?", id)
 }
