@@ -16,7 +16,10 @@ const (
 	maxInboundBatch = 128
 	// inboundWriters is how many batches may be stored at once: PostgreSQL
 	// runs their transactions side by side; on SQLite they share a commit.
-	inboundWriters = 4
+	// Two overlap one batch's commit with the next one's statements; more
+	// only make each batch smaller and cost PostgreSQL more CPU per message
+	// (measured: 4 writers, 186 µs; 2, 157 µs; at the same rate).
+	inboundWriters = 2
 )
 
 // inbound is one checked provider webhook waiting to be stored.
