@@ -94,6 +94,15 @@ func WebhookConversation(c *Conversation) *Conversation {
 	return &w
 }
 
+// Sequenced is what one SequenceEvents call did.
+type Sequenced struct {
+	// Count is how many events were given positions; Wanted is how many of
+	// them someone would receive (the others were marked skipped).
+	Count, Wanted int
+	// LastPos is the highest position given to any event so far.
+	LastPos int64
+}
+
 // ClaimEventsParams selects events to deliver: sequenced, due, unleased and
 // first undelivered of their stream.
 type ClaimEventsParams struct {

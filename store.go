@@ -99,10 +99,10 @@ type Tx interface {
 	// CreateEvents writes many events at once, as CreateEvent would each.
 	CreateEvents(ctx context.Context, es []*Event) error
 	// SequenceEvents gives up to limit unsequenced events their positions,
-	// in creation order, and returns how many it sequenced. In the same
-	// write it marks skipped those that nobody would receive: no target of
-	// their own, and a customer without a webhook (or deleted).
-	SequenceEvents(ctx context.Context, limit int) (int, error)
+	// in creation order. In the same write it marks skipped those that
+	// nobody would receive: no target of their own, and a customer without
+	// a webhook (or deleted).
+	SequenceEvents(ctx context.Context, limit int) (Sequenced, error)
 	// ClaimEvents leases deliverable events: sequenced, due, not leased, and
 	// with no undelivered event before them in their stream.
 	ClaimEvents(ctx context.Context, p ClaimEventsParams) ([]*Event, error)

@@ -52,6 +52,10 @@ type dispatcher struct {
 	outcomesMu sync.Mutex
 	outcomes   []convo.DeliveryOutcome
 	lastPrune  time.Time
+	// lastClaim is when a pass last looked for due events, and claimAgain
+	// tells the next pass that the last look may have left some behind.
+	lastClaim  time.Time
+	claimAgain bool
 	// customers caches webhook settings: one read serves a burst of deliveries.
 	customers rowCache[*convo.Customer]
 }
@@ -171,26 +175,27 @@ func (s *Service) RunEvents(ctx context.Context) {
 // dispatchOnce sequences new events, starts due deliveries and prunes; it
 // reports whether more work is waiting.
 func (s *Service) dispatchOnce(ctx context.Context) (bool, error) {
-	var sequenced int
-	var last int64
+	var seq convo.Sequenced
 	outcomes := s.takeOutcomes()
 	now := s.now()
 	free := maxActive - int(s.events.active.Load())
+	backstop := time.Since(s.events.lastClaim) >= s.config.EventPoll
 	var claimed []*convo.Event
+	var looked bool
 	// One transaction records every finished attempt, numbers new events
 	// (skipping what no webhook wants) and claims what is due: one commit a pass.
 	err := s.store.Update(ctx, func(tx convo.Tx) (err error) {
-		claimed = nil
+		claimed, looked = nil, false
 		if err := recordOutcomes(ctx, tx, outcomes); err != nil {
 			return err
 		}
-		if sequenced, err = tx.SequenceEvents(ctx, eventBatch); err != nil {
+		if seq, err = tx.SequenceEvents(ctx, eventBatch); err != nil {
 			return err
 		}
-		if last, err = tx.LastEventPos(ctx); err != nil {
-			return err
-		}
-		if free > 0 {
+		// Most passes under load number events nobody receives; looking
+		// for due ones then would find none and cost a statement.
+		if free > 0 && (seq.Wanted > 0 || len(outcomes) > 0 || s.events.claimAgain || backstop) {
+			looked = true
 			claimed, err = tx.ClaimEvents(ctx, convo.ClaimEventsParams{Now: now, LeaseUntil: convo.NewTime(now.Add(eventLease)), Limit: free})
 		}
 		return err
@@ -199,9 +204,15 @@ func (s *Service) dispatchOnce(ctx context.Context) (bool, error) {
 		// Unrecorded attempts are retried once their leases end: at least once still holds.
 		return false, err
 	}
+	if looked {
+		s.events.lastClaim = time.Now()
+		s.events.claimAgain = len(claimed) == free
+	} else if free <= 0 {
+		s.events.claimAgain = true
+	}
 	// Streams wake on every new position, also those another replica gave.
-	if last > s.events.lastPos {
-		s.events.lastPos = last
+	if seq.LastPos > s.events.lastPos {
+		s.events.lastPos = seq.LastPos
 		s.events.sequence.notify()
 	}
 	for _, e := range claimed {
@@ -226,7 +237,7 @@ func (s *Service) dispatchOnce(ctx context.Context) (bool, error) {
 			s.logger.Info("pruned delivered events", "count", n)
 		}
 	}
-	return sequenced == eventBatch, err
+	return seq.Count == eventBatch, err
 }
 
 // deliver makes one attempt to deliver e to its customer's webhook and

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"slices"
 	"strings"
 
@@ -64,30 +65,49 @@ func (t *tx) CreateEvents(ctx context.Context, es []*convo.Event) error {
 	})
 }
 
-func (t *tx) SequenceEvents(ctx context.Context, limit int) (int, error) {
+func (t *tx) SequenceEvents(ctx context.Context, limit int) (convo.Sequenced, error) {
+	var done convo.Sequenced
 	unsequenced := "events u INDEXED BY events_unsequenced"
 	if t.postgres {
 		// One sequencer at a time across processes; positions must not collide.
 		if err := t.execLater(ctx, events, "SELECT pg_advisory_xact_lock(7310251)"); err != nil {
-			return 0, err
+			return done, err
 		}
 		unsequenced = "events u"
 	}
 	// One write per event gives its position and, when nobody would receive
 	// it, its final status: every write of an outbox row touches all its indexes.
 	// SQLite would otherwise read the NULLs of events_pos and sort them by id.
-	res, err := t.q.ExecContext(ctx, t.sql(`UPDATE events SET pos = s.p,
+	rows, err := t.q.QueryContext(ctx, t.sql(`UPDATE events SET pos = s.p,
 		status = CASE WHEN s.unwanted THEN 'skipped' ELSE events.status END
 		FROM (
 			SELECT u.id, (SELECT COALESCE(MAX(pos), 0) FROM events) + ROW_NUMBER() OVER (ORDER BY u.id) AS p,
 			u.target_uri = '' AND EXISTS (SELECT 1 FROM customers c WHERE c.id = u.customer_id AND (c.webhook_uri = '' OR c.`+deleted+`)) AS unwanted
 			FROM `+unsequenced+` WHERE u.pos IS NULL ORDER BY u.id LIMIT ?) AS s
-		WHERE events.id = s.id`), limit)
+		WHERE events.id = s.id
+		RETURNING events.pos, events.status`), limit)
 	if err != nil {
-		return 0, interpretError(err, events)
+		return done, interpretError(err, events)
 	}
-	n, err := res.RowsAffected()
-	return int(n), interpretError(err, events)
+	defer rows.Close()
+	for rows.Next() {
+		var pos int64
+		var status string
+		if err := rows.Scan(&pos, &status); err != nil {
+			return done, interpretError(err, events)
+		}
+		done.Count++
+		if status != convo.DeliverySkipped {
+			done.Wanted++
+		}
+		// Positions continue from the highest one under the sequencer's lock.
+		done.LastPos = max(done.LastPos, pos)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil || done.Count > 0 {
+		return done, interpretError(err, events)
+	}
+	done.LastPos, err = t.LastEventPos(ctx)
+	return done, err
 }
 
 func (t *tx) ClaimEvents(ctx context.Context, p convo.ClaimEventsParams) ([]*convo.Event, error) {

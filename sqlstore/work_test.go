@@ -148,10 +148,17 @@ func testEvents(t *testing.T, db *sqlstore.DB) {
 	if got := claimAt(0); len(got) != 0 {
 		t.Fatalf("unsequenced events were claimed: %d", len(got))
 	}
-	var n int
-	update(t, db, func(tx convo.Tx) (err error) { n, err = tx.SequenceEvents(ctx, 100); return err })
-	if n != 3 {
-		t.Fatalf("sequenced %d events, want 3", n)
+	var seq convo.Sequenced
+	update(t, db, func(tx convo.Tx) (err error) { seq, err = tx.SequenceEvents(ctx, 100); return err })
+	if seq.Count != 3 || seq.Wanted != 3 {
+		t.Fatalf("sequenced %d events, %d of them wanted; want 3 and 3", seq.Count, seq.Wanted)
+	}
+	if last := read(t, db, func(tx convo.Tx) (int64, error) { return tx.LastEventPos(ctx) }); seq.LastPos != last {
+		t.Fatalf("SequenceEvents reported last position %d, LastEventPos reads %d", seq.LastPos, last)
+	}
+	update(t, db, func(tx convo.Tx) (err error) { seq, err = tx.SequenceEvents(ctx, 100); return err })
+	if last := read(t, db, func(tx convo.Tx) (int64, error) { return tx.LastEventPos(ctx) }); seq.Count != 0 || seq.LastPos != last {
+		t.Fatalf("a pass with nothing to number reported %+v, want count 0 and last position %d", seq, last)
 	}
 	got := claimAt(0)
 	if len(got) != 2 || got[0].ID != a1.ID || got[1].ID != b1.ID {
@@ -225,7 +232,11 @@ func testSkipEvents(t *testing.T, db *sqlstore.DB) {
 	}
 	unwanted, wanted, flowHook := event(quiet.ID, ""), event(listening.ID, ""), event(quiet.ID, "https://example.com/flow")
 	update(t, db, func(tx convo.Tx) error { return createAll(ctx, tx.CreateEvent, unwanted, wanted, flowHook) })
-	update(t, db, func(tx convo.Tx) error { _, err := tx.SequenceEvents(ctx, 100); return err })
+	var seq convo.Sequenced
+	update(t, db, func(tx convo.Tx) (err error) { seq, err = tx.SequenceEvents(ctx, 100); return err })
+	if seq.Count != 3 || seq.Wanted != 2 {
+		t.Errorf("sequenced %d events, %d of them wanted; want 3 and 2", seq.Count, seq.Wanted)
+	}
 	for e, want := range map[*convo.Event]string{unwanted: convo.DeliverySkipped, wanted: convo.DeliveryPending, flowHook: convo.DeliveryPending} {
 		got := read(t, db, func(tx convo.Tx) (*convo.Event, error) { return tx.GetEvent(ctx, e.ID) })
 		if got.Status != want || got.Pos == 0 {
