@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"syscall"
@@ -29,7 +30,17 @@ import (
 	"github.com/convohq/convo/whatsapp"
 )
 
+// defaultGCPercent is the collector's target when GOGC is not set. The live
+// heap is small (tens of MB) and every request churns it, so at Go's default
+// of 100 the collector took about a sixth of the server's CPU during ingest;
+// at 400 the server spends a fifth less CPU per message for about 25 MB more
+// memory (measured with convo bench).
+const defaultGCPercent = 400
+
 func main() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(defaultGCPercent)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
