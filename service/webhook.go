@@ -177,7 +177,6 @@ func (s *Service) RunEvents(ctx context.Context) {
 func (s *Service) dispatchOnce(ctx context.Context) (bool, error) {
 	var seq convo.Sequenced
 	outcomes := s.takeOutcomes()
-	now := s.now()
 	free := maxActive - int(s.events.active.Load())
 	backstop := time.Since(s.events.lastClaim) >= s.config.EventPoll
 	var claimed []*convo.Event
@@ -196,6 +195,9 @@ func (s *Service) dispatchOnce(ctx context.Context) (bool, error) {
 		// for due ones then would find none and cost a statement.
 		if free > 0 && (seq.Wanted > 0 || len(outcomes) > 0 || s.events.claimAgain || backstop) {
 			looked = true
+			// Read after numbering: an event committed in this process
+			// just before is due by now.
+			now := s.now()
 			claimed, err = tx.ClaimEvents(ctx, convo.ClaimEventsParams{Now: now, LeaseUntil: convo.NewTime(now.Add(eventLease)), Limit: free})
 		}
 		return err
@@ -206,7 +208,9 @@ func (s *Service) dispatchOnce(ctx context.Context) (bool, error) {
 	}
 	if looked {
 		s.events.lastClaim = time.Now()
-		s.events.claimAgain = len(claimed) == free
+		// New events may not be due yet here when another replica's clock
+		// runs ahead; the next pass looks again.
+		s.events.claimAgain = len(claimed) == free || seq.Wanted > 0
 	} else if free <= 0 {
 		s.events.claimAgain = true
 	}
