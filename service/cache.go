@@ -2,6 +2,7 @@ package service
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -12,7 +13,12 @@ const cacheTTL = time.Second
 // rowCache keeps rows read on hot paths (an account per inbound webhook,
 // a customer per webhook delivery) for cacheTTL, keyed by id. Only rows
 // that were found are kept.
-type rowCache[T any] struct{ m sync.Map }
+type rowCache[T any] struct {
+	m sync.Map
+	// forgets counts forget calls: a row loaded while one happened may
+	// predate the change it reported, so it is not kept.
+	forgets atomic.Uint64
+}
 
 type cachedRow[T any] struct {
 	row   T
@@ -24,12 +30,16 @@ func (c *rowCache[T]) get(id string, load func() (T, error)) (T, error) {
 	if e, ok := c.m.Load(id); ok && time.Now().Before(e.(cachedRow[T]).until) {
 		return e.(cachedRow[T]).row, nil
 	}
+	before := c.forgets.Load()
 	row, err := load()
-	if err == nil {
+	if err == nil && c.forgets.Load() == before {
 		c.m.Store(id, cachedRow[T]{row, time.Now().Add(cacheTTL)})
 	}
 	return row, err
 }
 
-// forget drops the row with id, after a change.
-func (c *rowCache[T]) forget(id string) { c.m.Delete(id) }
+// forget drops the row with id, after a change has committed.
+func (c *rowCache[T]) forget(id string) {
+	c.forgets.Add(1)
+	c.m.Delete(id)
+}
