@@ -304,8 +304,7 @@ type kind struct {
 func interpretError(err error, k kind) error {
 	var pgErr *pgconn.PgError
 	var liteErr *sqlite.Error
-	switch {
-	case err == nil:
+	if err == nil {
 		return nil
 	}
 	if le, ok := asLaterError(err); ok {
