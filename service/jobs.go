@@ -45,7 +45,7 @@ func (s *Service) wakeJobs() {
 // in flight.
 func (s *Service) RunJobs(ctx context.Context) {
 	defer s.jobs.running.Wait()
-	pollLoop(ctx, s.jobs.wake, jobPollInterval, func() bool {
+	pollLoop(ctx, s.jobs.wake, jobPollInterval, nil, func() bool {
 		jobs, err := s.claimJobs(ctx, convo.ClaimJobsParams{Limit: jobBatch})
 		if err != nil && ctx.Err() == nil {
 			s.logger.Error("claim jobs", "error", err)
@@ -57,18 +57,31 @@ func (s *Service) RunJobs(ctx context.Context) {
 	})
 }
 
-// pollLoop calls pass until ctx ends: at once when woken, after interval
+// pollLoop calls pass until ctx ends: when woken (but no sooner than
+// minGap, when given, says after the previous pass began), after interval
 // otherwise, and again straight away while pass reports more work waiting.
-func pollLoop(ctx context.Context, wake <-chan struct{}, interval time.Duration, pass func() (busy bool)) {
+func pollLoop(ctx context.Context, wake <-chan struct{}, interval time.Duration, minGap func() time.Duration, pass func() (busy bool)) {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	var started time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-timer.C:
 		case <-wake:
+			if minGap == nil {
+				break
+			}
+			if wait := minGap() - time.Since(started); wait > 0 {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(wait):
+				}
+			}
 		}
+		started = time.Now()
 		next := interval
 		if pass() {
 			next = 0
