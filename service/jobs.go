@@ -70,10 +70,11 @@ func pollLoop(ctx context.Context, wake <-chan struct{}, interval time.Duration,
 			return
 		case <-timer.C:
 		case <-wake:
-			if minGap == nil {
-				break
+			var wait time.Duration
+			if minGap != nil {
+				wait = minGap() - time.Since(started)
 			}
-			if wait := minGap() - time.Since(started); wait > 0 {
+			if wait > 0 {
 				select {
 				case <-ctx.Done():
 					return
