@@ -25,7 +25,8 @@ const (
 	DeliveryDelivered = "delivered"
 	// DeliveryDead: retries ran out.
 	DeliveryDead = "dead"
-	// DeliverySkipped: the customer had no webhook when it was due.
+	// DeliverySkipped: nobody would receive it: the customer had no webhook
+	// when it was written or when it was due.
 	DeliverySkipped = "skipped"
 )
 
@@ -48,7 +49,8 @@ type Event struct {
 	TargetURI    string `json:"target_uri,omitempty"`
 	TargetMethod string `json:"target_method,omitempty"`
 	ContentType  string `json:"-"`
-	// Pos is the event's place in the total order, 0 until sequenced.
+	// Pos is the event's place in the total order, given as it is written;
+	// ordered readers pass it only once it is settled (see Tx.SettledEvents).
 	Pos           int64  `json:"-"`
 	Status        string `json:"status"`
 	Attempts      int    `json:"attempt_count"`
@@ -94,16 +96,17 @@ func WebhookConversation(c *Conversation) *Conversation {
 	return &w
 }
 
-// Sequenced is what one SequenceEvents call did.
-type Sequenced struct {
-	// Count is how many events were given positions; Wanted is how many of
-	// them someone would receive (the others were marked skipped).
-	Count, Wanted int
-	// LastPos is the highest position given to any event so far.
+// Settled is what SettledEvents found: how far readers may go now.
+type Settled struct {
+	// LastPos is the highest settled position: no event can still appear
+	// before it, so readers may pass it.
 	LastPos int64
+	// Wanted counts, up to a limit, the settled events after the position
+	// asked about that wait for delivery.
+	Wanted int
 }
 
-// ClaimEventsParams selects events to deliver: sequenced, due, unleased and
+// ClaimEventsParams selects events to deliver: settled, due, unleased and
 // first undelivered of their stream.
 type ClaimEventsParams struct {
 	Now        Time
@@ -117,7 +120,7 @@ type EventListParams struct {
 	Status         string
 	Type           string
 	ConversationID string
-	// AfterPos, when set, lists sequenced events after that position in
+	// AfterPos, when set, lists settled events after that position in
 	// ascending order instead of newest first (the realtime replay).
 	AfterPos *int64
 	Page

@@ -94,27 +94,30 @@ type Tx interface {
 	ListActiveflows(ctx context.Context, p ActiveflowListParams) ([]*Activeflow, error)
 	UpdateActiveflow(ctx context.Context, a *Activeflow) error
 
-	// CreateEvent writes an event to the outbox, unsequenced and pending.
+	// CreateEvent writes an event to the outbox with its position: events
+	// are delivered in position order within their stream. It is skipped
+	// from the start when nobody would receive it (no target of its own,
+	// and a customer without a webhook, or deleted), pending otherwise.
 	CreateEvent(ctx context.Context, e *Event) error
 	// CreateEvents writes many events at once, as CreateEvent would each.
 	CreateEvents(ctx context.Context, es []*Event) error
-	// SequenceEvents gives up to limit unsequenced events their positions,
-	// in creation order. In the same write it marks skipped those that
-	// nobody would receive: no target of their own, and a customer without
-	// a webhook (or deleted).
-	SequenceEvents(ctx context.Context, limit int) (Sequenced, error)
-	// ClaimEvents leases deliverable events: sequenced, due, not leased, and
+	// SettledEvents reports the highest settled position (below it no event
+	// can appear any more, also not from a transaction still open) and how
+	// many settled events after position after wait for delivery, up to limit.
+	SettledEvents(ctx context.Context, after int64, limit int) (Settled, error)
+	// ClaimEvents leases deliverable events: settled, due, not leased, and
 	// with no undelivered event before them in their stream.
 	ClaimEvents(ctx context.Context, p ClaimEventsParams) ([]*Event, error)
 	// RecordDeliveries writes events' delivery states and the attempts made.
 	RecordDeliveries(ctx context.Context, outcomes []DeliveryOutcome) error
 	GetEvent(ctx context.Context, id string) (*Event, error)
-	// LastEventPos is the highest position given to any event so far.
+	// LastEventPos is the highest settled position.
 	LastEventPos(ctx context.Context) (int64, error)
 	ListEvents(ctx context.Context, p EventListParams) ([]*Event, error)
 	ListEventAttempts(ctx context.Context, eventID string) ([]*EventAttempt, error)
-	// PruneEvents deletes delivered and skipped events created before t.
-	PruneEvents(ctx context.Context, before Time) (int, error)
+	// PruneEvents deletes up to limit delivered and skipped events created
+	// before t, oldest first, and returns how many it deleted.
+	PruneEvents(ctx context.Context, before Time, limit int) (int, error)
 
 	// GetSetting returns a process-wide setting (ENotFound when unset).
 	GetSetting(ctx context.Context, key string) (string, error)

@@ -101,7 +101,7 @@ func (s *Service) StreamStart(ctx context.Context, c *convo.Caller, since string
 			after = e.Pos
 			return nil
 		}
-		// Live from now: start after the newest sequenced event.
+		// Live from now: start after the newest settled event.
 		var err error
 		after, err = tx.LastEventPos(ctx)
 		return err

@@ -29,17 +29,20 @@ const (
 	eventLease = 30 * time.Second
 	// webhookTimeout bounds one delivery attempt.
 	webhookTimeout = 10 * time.Second
-	// eventBatch is how many events one pass sequences or claims.
+	// eventBatch is how many events a realtime stream reads at once, and
+	// how many new wanted events a pass counts at most.
 	eventBatch = 256
-	// pruneInterval is how often delivered events past retention are deleted.
+	// pruneInterval is how often delivered events past retention are
+	// deleted, pruneBatch how many one transaction deletes.
 	pruneInterval = time.Hour
+	pruneBatch    = 2000
 )
 
-// dispatcher sequences committed events, feeds the realtime stream and
+// dispatcher follows settled events, feeds the realtime stream and
 // delivers customer webhooks.
 type dispatcher struct {
 	wake     chan struct{}
-	sequence *broadcast // notified when new events have positions
+	sequence *broadcast // notified when more events are settled
 	client   *http.Client
 	running  sync.WaitGroup
 	// active counts deliveries in flight in this process, at most
@@ -169,7 +172,7 @@ func (s *Service) wakeEvents() {
 	}
 }
 
-// RunEvents sequences and delivers events until ctx ends, then waits for
+// RunEvents delivers events and feeds realtime streams until ctx ends, then waits for
 // deliveries in flight.
 func (s *Service) RunEvents(ctx context.Context) {
 	pollLoop(ctx, s.events.wake, s.config.EventPoll, s.passGap, func() bool {
@@ -190,30 +193,30 @@ func (s *Service) RunEvents(ctx context.Context) {
 	}
 }
 
-// dispatchOnce sequences new events, starts due deliveries and prunes; it
-// reports whether more work is waiting.
+// dispatchOnce learns how far events are settled, starts due deliveries
+// and prunes; it reports whether more work is waiting.
 func (s *Service) dispatchOnce(ctx context.Context) (bool, error) {
-	var seq convo.Sequenced
+	var seq convo.Settled
 	outcomes := s.takeOutcomes()
 	free := maxActive - int(s.events.active.Load())
 	backstop := time.Since(s.events.lastClaim) >= s.config.EventPoll
 	var claimed []*convo.Event
 	var looked bool
-	// One transaction records every finished attempt, numbers new events
-	// (skipping what no webhook wants) and claims what is due: one commit a pass.
+	// One transaction records every finished attempt, learns how far events
+	// are settled and claims what is due: one commit a pass.
 	err := s.store.Update(ctx, func(tx convo.Tx) (err error) {
 		claimed, looked = nil, false
 		if err := recordOutcomes(ctx, tx, outcomes); err != nil {
 			return err
 		}
-		if seq, err = tx.SequenceEvents(ctx, eventBatch); err != nil {
+		if seq, err = tx.SettledEvents(ctx, s.events.lastPos, eventBatch); err != nil {
 			return err
 		}
-		// Most passes under load number events nobody receives; looking
+		// Most passes under load settle events nobody receives; looking
 		// for due ones then would find none and cost a statement.
 		if free > 0 && (seq.Wanted > 0 || len(outcomes) > 0 || s.events.claimAgain || backstop) {
 			looked = true
-			// Read after numbering: an event committed in this process
+			// Read after settling: an event committed in this process
 			// just before is due by now.
 			now := s.now()
 			claimed, err = tx.ClaimEvents(ctx, convo.ClaimEventsParams{Now: now, LeaseUntil: convo.NewTime(now.Add(eventLease)), Limit: free})
@@ -248,18 +251,23 @@ func (s *Service) dispatchOnce(ctx context.Context) (bool, error) {
 			s.events.active.Add(-1)
 		}()
 	}
+	var pruneMore bool
 	if time.Since(s.events.lastPrune) > pruneInterval {
 		s.events.lastPrune = time.Now()
 		var n int
 		err = s.store.Update(ctx, func(tx convo.Tx) (err error) {
-			n, err = tx.PruneEvents(ctx, convo.NewTime(s.clock.Now().Add(-s.config.EventRetention)))
+			n, err = tx.PruneEvents(ctx, convo.NewTime(s.clock.Now().Add(-s.config.EventRetention)), pruneBatch)
 			return err
 		})
 		if n > 0 {
 			s.logger.Info("pruned delivered events", "count", n)
 		}
+		if pruneMore = n == pruneBatch; pruneMore {
+			// The rest in the passes that follow, each a short transaction.
+			s.events.lastPrune = time.Time{}
+		}
 	}
-	return seq.Count == eventBatch, err
+	return pruneMore, err
 }
 
 // deliver makes one attempt to deliver e to its customer's webhook and

@@ -247,9 +247,9 @@ type SeedEvent struct {
 	Payload        []byte
 }
 
-// SeedEvents writes events to the outbox of a customer, pending and
-// unsequenced, exactly as a change would have; the dispatcher of the next
-// server start delivers them.
+// SeedEvents writes events to the outbox of a customer, pending and in
+// order, as changes would have with the customer's webhook set; the
+// dispatcher of the next server start delivers them.
 func (db *DB) SeedEvents(ctx context.Context, customerID string, list []SeedEvent) error {
 	customerID, ok := canonicalID(customerID)
 	if !ok {
@@ -257,15 +257,24 @@ func (db *DB) SeedEvents(ctx context.Context, customerID string, list []SeedEven
 	}
 	now := convo.NewTime(time.Now())
 	cols := []string{"id", "customer_id", "type", "stream_id", "conversation_id", "payload", "target_uri", "target_method",
-		"content_type", "status", "attempts", "next_attempt_at", "locked_until", "last_error", "tm_create", "tm_delivered"}
+		"content_type", "pos", "status", "attempts", "next_attempt_at", "locked_until", "last_error", "tm_create", "tm_delivered"}
 	for first := 0; first < len(list); first += seedRowsPerTx {
 		chunk := list[first:min(first+seedRowsPerTx, len(list))]
 		err := db.seedTx(ctx, func(q querier) error {
 			t := db.tx(q)
+			// Positions as CreateEvents gives them (see posShift).
+			first := "SELECT COALESCE(MAX(pos), 0) + 1 FROM events"
+			if t.postgres {
+				first = "SELECT pg_current_xact_id()::text::bigint << 20"
+			}
+			var pos int64
+			if err := q.QueryRowContext(ctx, first).Scan(&pos); err != nil {
+				return err
+			}
 			return insertChunks(ctx, t, "events", cols, len(chunk), func(i int) []any {
 				e := chunk[i]
 				return []any{convo.NewID(), customerID, e.Type, e.StreamID, cmpOr(e.ConversationID, convo.NilID), string(e.Payload), "", "", "",
-					convo.DeliveryPending, 0, now.Micros(), 0, "", now.Micros(), convo.Never.Micros()}
+					pos + int64(i), convo.DeliveryPending, 0, now.Micros(), 0, "", now.Micros(), convo.Never.Micros()}
 			})
 		})
 		if err != nil {

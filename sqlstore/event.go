@@ -44,9 +44,62 @@ func (t *tx) CreateEvent(ctx context.Context, e *convo.Event) error {
 	return t.CreateEvents(ctx, []*convo.Event{e})
 }
 
+// Positions. An event gets its position as it is written, so that nothing
+// has to rewrite it later (a rewrite of an outbox row touches all its
+// indexes and doubles its WAL). Readers in position order must then never
+// pass a position that an open transaction may still fill.
+//
+// SQLite has one writer: a transaction numbers its events after the
+// highest position written, and a reader's snapshot holds a prefix.
+//
+// PostgreSQL commits side by side, so a position there is the writing
+// transaction's id (xid8) shifted left by posShift, plus the event's rank
+// in that transaction. Every transaction whose id is below the xmin of a
+// reader's snapshot has ended, so positions below xmin << posShift are
+// settled: no event can appear among them any more. A transaction that stays
+// open holds readers back for as long as it does (see the README).
+const posShift = 20
+
+// pgSettled is the first position not yet settled on PostgreSQL, read once
+// per statement from its snapshot.
+const pgSettled = "(SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint << 20)"
+
+// settledBelow restricts a query on events to settled positions.
+func (t *tx) settledBelow(f *filter) {
+	if t.postgres {
+		f.add("pos < " + pgSettled)
+	}
+}
+
+// eventStatus decides at insert whether anybody would receive an event: no
+// target of its own and a customer without a webhook (or deleted) skip it.
+const eventStatus = "CASE WHEN ? = '' AND EXISTS (SELECT 1 FROM customers c WHERE c.id = ? AND (c.webhook_uri = '' OR c." + deleted + ")) THEN 'skipped' ELSE 'pending' END"
+
+// nextEventPos returns what goes into the position of t's next event: its
+// rank in t on PostgreSQL (the statement adds the transaction id), the
+// position itself on SQLite.
+func (t *tx) nextEventPos(ctx context.Context) (int64, error) {
+	if t.postgres {
+		if t.eventsWritten >= 1<<posShift {
+			return 0, convo.Invalid("TOO_MANY_EVENTS", "a transaction may write at most %d events", 1<<posShift)
+		}
+		t.eventsWritten++
+		return t.eventsWritten - 1, nil
+	}
+	if t.eventsWritten == 0 {
+		// The writer is ours alone until the commit: nobody numbers in between.
+		if err := t.q.QueryRowContext(ctx, "SELECT COALESCE(MAX(pos), 0) FROM events").Scan(&t.lastEventPos); err != nil {
+			return 0, interpretError(err, events)
+		}
+	}
+	t.eventsWritten++
+	t.lastEventPos++
+	return t.lastEventPos, nil
+}
+
 func (t *tx) CreateEvents(ctx context.Context, es []*convo.Event) error {
 	return inChunks(len(es), func(start, n int) error {
-		args := make([]any, 0, n*13)
+		args := make([]any, 0, n*15)
 		for _, e := range es[start : start+n] {
 			for _, id := range []*string{&e.ID, &e.CustomerID, &e.StreamID, &e.ConversationID} {
 				c, ok := canonicalID(*id)
@@ -55,65 +108,44 @@ func (t *tx) CreateEvents(ctx context.Context, es []*convo.Event) error {
 				}
 				*id = c
 			}
-			e.Status = convo.DeliveryPending
+			pos, err := t.nextEventPos(ctx)
+			if err != nil {
+				return err
+			}
 			args = append(args, e.ID, e.CustomerID, e.Type, e.StreamID, e.ConversationID, string(e.Payload), e.TargetURI, e.TargetMethod, e.ContentType,
-				e.Status, e.NextAttemptAt.Micros(), e.TMCreate.Micros(), e.TMDelivered.Micros())
+				pos, e.TargetURI, e.CustomerID, e.NextAttemptAt.Micros(), e.TMCreate.Micros(), e.TMDelivered.Micros())
 		}
-		const row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, 0, ?, 0, '', ?, ?)"
+		position := "?"
+		if t.postgres {
+			position = "(pg_current_xact_id()::text::bigint << 20) + ?"
+		}
+		row := "(?, ?, ?, ?, ?, ?, ?, ?, ?, " + position + ", " + eventStatus + ", 0, ?, 0, '', ?, ?)"
 		// Nothing reads an event back in the transaction that makes it.
 		return t.execLater(ctx, events, "INSERT INTO events ("+eventColumns+") VALUES "+row+strings.Repeat(", "+row, n-1), args...)
 	})
 }
 
-func (t *tx) SequenceEvents(ctx context.Context, limit int) (convo.Sequenced, error) {
-	var done convo.Sequenced
-	unsequenced := "events u INDEXED BY events_unsequenced"
+func (t *tx) SettledEvents(ctx context.Context, after int64, limit int) (convo.Settled, error) {
+	var s convo.Settled
+	settled := ""
 	if t.postgres {
-		// One sequencer at a time across processes; positions must not collide.
-		if err := t.execLater(ctx, events, "SELECT pg_advisory_xact_lock(7310251)"); err != nil {
-			return done, err
-		}
-		unsequenced = "events u"
+		settled = " AND pos < " + pgSettled
 	}
-	// One write per event gives its position and, when nobody would receive
-	// it, its final status: every write of an outbox row touches all its indexes.
-	// SQLite would otherwise read the NULLs of events_pos and sort them by id.
-	rows, err := t.q.QueryContext(ctx, t.sql(`UPDATE events SET pos = s.p,
-		status = CASE WHEN s.unwanted THEN 'skipped' ELSE events.status END
-		FROM (
-			SELECT u.id, (SELECT COALESCE(MAX(pos), 0) FROM events) + ROW_NUMBER() OVER (ORDER BY u.id) AS p,
-			u.target_uri = '' AND EXISTS (SELECT 1 FROM customers c WHERE c.id = u.customer_id AND (c.webhook_uri = '' OR c.`+deleted+`)) AS unwanted
-			FROM `+unsequenced+` WHERE u.pos IS NULL ORDER BY u.id LIMIT ?) AS s
-		WHERE events.id = s.id
-		RETURNING events.pos, events.status`), limit)
-	if err != nil {
-		return done, interpretError(err, events)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var pos int64
-		var status string
-		if err := rows.Scan(&pos, &status); err != nil {
-			return done, interpretError(err, events)
-		}
-		done.Count++
-		if status != convo.DeliverySkipped {
-			done.Wanted++
-		}
-		// Positions continue from the highest one under the sequencer's lock.
-		done.LastPos = max(done.LastPos, pos)
-	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil || done.Count > 0 {
-		return done, interpretError(err, events)
-	}
-	done.LastPos, err = t.LastEventPos(ctx)
-	return done, err
+	err := t.q.QueryRowContext(ctx, t.sql(`SELECT
+		(SELECT COALESCE(MAX(pos), 0) FROM events WHERE pos IS NOT NULL`+settled+`),
+		(SELECT COUNT(*) FROM (SELECT 1 FROM events WHERE status IN ('pending', 'failed') AND pos > ?`+settled+` LIMIT ?) AS w)`),
+		after, max(limit, 1)).Scan(&s.LastPos, &s.Wanted)
+	return s, interpretError(err, events)
 }
 
 func (t *tx) ClaimEvents(ctx context.Context, p convo.ClaimEventsParams) ([]*convo.Event, error) {
 	now := p.Now.Micros()
+	settled := ""
+	if t.postgres {
+		settled = " AND e.pos < " + pgSettled
+	}
 	pick := `SELECT e.id FROM events e
-		WHERE e.status IN ('pending', 'failed') AND e.pos IS NOT NULL AND e.next_attempt_at <= ? AND e.locked_until <= ?
+		WHERE e.status IN ('pending', 'failed')` + settled + ` AND e.next_attempt_at <= ? AND e.locked_until <= ?
 		AND NOT EXISTS (SELECT 1 FROM events b WHERE b.stream_id = e.stream_id AND b.pos < e.pos AND b.status IN ('pending', 'failed'))
 		ORDER BY e.pos LIMIT ?`
 	if t.postgres {
@@ -210,6 +242,7 @@ func (t *tx) ListEvents(ctx context.Context, p convo.EventListParams) ([]*convo.
 		return t.listNewestFirst(ctx, f, p.Page)
 	}
 	f.add("pos > ?", *p.AfterPos)
+	t.settledBelow(&f)
 	if f.none {
 		return []*convo.Event{}, nil
 	}
@@ -245,12 +278,36 @@ func (t *tx) ListEventAttempts(ctx context.Context, eventID string) ([]*convo.Ev
 	return list, interpretError(rows.Err(), events)
 }
 
-func (t *tx) PruneEvents(ctx context.Context, before convo.Time) (int, error) {
-	done := "status IN ('delivered', 'skipped') AND tm_create < ?"
-	if _, err := t.q.ExecContext(ctx, t.sql("DELETE FROM event_attempts WHERE event_id IN (SELECT id FROM events WHERE "+done+")"), before.Micros()); err != nil {
+func (t *tx) PruneEvents(ctx context.Context, before convo.Time, limit int) (int, error) {
+	// A bounded batch keeps the transaction short: on PostgreSQL an open
+	// writer holds back every ordered reader (see posShift).
+	if t.postgres {
+		// Oldest first by walking events_pos, not by sorting the table.
+		if err := t.execLater(ctx, events, "SET LOCAL enable_sort = off"); err != nil {
+			return 0, err
+		}
+	}
+	rows, err := t.q.QueryContext(ctx, t.sql("SELECT id FROM events WHERE status IN ('delivered', 'skipped') AND tm_create < ? ORDER BY pos LIMIT ?"), before.Micros(), max(limit, 1))
+	if err != nil {
 		return 0, interpretError(err, events)
 	}
-	res, err := t.q.ExecContext(ctx, t.sql("DELETE FROM events WHERE "+done), before.Micros())
+	var ids []any
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return 0, interpretError(err, events)
+		}
+		ids = append(ids, id)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil || len(ids) == 0 {
+		return 0, interpretError(err, events)
+	}
+	in := "(?" + strings.Repeat(", ?", len(ids)-1) + ")"
+	if _, err := t.q.ExecContext(ctx, t.sql("DELETE FROM event_attempts WHERE event_id IN "+in), ids...); err != nil {
+		return 0, interpretError(err, events)
+	}
+	res, err := t.q.ExecContext(ctx, t.sql("DELETE FROM events WHERE id IN "+in), ids...)
 	if err != nil {
 		return 0, interpretError(err, events)
 	}
@@ -260,6 +317,10 @@ func (t *tx) PruneEvents(ctx context.Context, before convo.Time) (int, error) {
 
 func (t *tx) LastEventPos(ctx context.Context) (int64, error) {
 	var pos int64
-	err := t.q.QueryRowContext(ctx, "SELECT COALESCE(MAX(pos), 0) FROM events").Scan(&pos)
+	query := "SELECT COALESCE(MAX(pos), 0) FROM events"
+	if t.postgres {
+		query += " WHERE pos < " + pgSettled
+	}
+	err := t.q.QueryRowContext(ctx, query).Scan(&pos)
 	return pos, interpretError(err, events)
 }

@@ -68,8 +68,16 @@ func TestHotQueryPlans(t *testing.T) {
 			_, err := tx.GetMessageByProviderID(ctx, id(), "p1")
 			return ignoreNotFound(err)
 		}},
-		{"sequencer", []string{"events_unsequenced"}, func(tx *tx) error {
-			_, err := tx.SequenceEvents(ctx, 256)
+		{"settled events", []string{"events_pos", "events_undelivered"}, func(tx *tx) error {
+			_, err := tx.SettledEvents(ctx, pos, 256)
+			return err
+		}},
+		{"event insert", []string{"sqlite_autoindex_customers_1", "events_pos"}, func(tx *tx) error {
+			stream := id()
+			return tx.CreateEvents(ctx, []*convo.Event{{ID: id(), CustomerID: id(), Type: convo.EventMessageCreated, StreamID: stream, ConversationID: stream, Payload: []byte(`{}`)}})
+		}},
+		{"event prune", []string{"events_pos"}, func(tx *tx) error {
+			_, err := tx.PruneEvents(ctx, now, 2000)
 			return err
 		}},
 		{"delivery claim", []string{"events_undelivered", "events_stream_undelivered"}, func(tx *tx) error {

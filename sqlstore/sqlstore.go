@@ -257,6 +257,9 @@ type tx struct {
 	// undone by a running step, a status report by a send's result). SQLite
 	// runs one writer at a time.
 	lockRows bool
+	// eventsWritten and lastEventPos number the events t writes (see
+	// nextEventPos).
+	eventsWritten, lastEventPos int64
 }
 
 // sql returns query with placeholders in the dialect's syntax.

@@ -485,18 +485,20 @@ func testBatches(t *testing.T, db *sqlstore.DB) {
 		t.Errorf("an account id that is not a UUID found %d conversations", len(none))
 	}
 
-	// Events written in one batch read back as written, pending and unsequenced.
+	// Events written in one batch read back as written, pending, in order.
 	var evs []*convo.Event
 	for i := range 3 {
 		evs = append(evs, &convo.Event{ID: convo.NewID(), CustomerID: cust, Type: convo.EventMessageCreated, StreamID: convs[i].ID,
 			ConversationID: convs[i].ID, Payload: []byte(fmt.Sprintf(`{"n":%d}`, i)), NextAttemptAt: at(0), TMCreate: at(0), TMDelivered: convo.Never})
 	}
 	update(t, db, func(tx convo.Tx) error { return tx.CreateEvents(ctx, evs) })
+	var lastPos int64
 	for _, e := range evs {
 		got := read(t, db, func(tx convo.Tx) (*convo.Event, error) { return tx.GetEvent(ctx, e.ID) })
-		if got.Status != convo.DeliveryPending || got.Pos != 0 || string(got.Payload) != string(e.Payload) || got.StreamID != e.StreamID {
-			t.Errorf("event %s read back as %+v", e.ID, got)
+		if got.Status != convo.DeliveryPending || got.Pos <= lastPos || string(got.Payload) != string(e.Payload) || got.StreamID != e.StreamID {
+			t.Errorf("event %s read back as %+v, want pending after position %d", e.ID, got, lastPos)
 		}
+		lastPos = got.Pos
 	}
 }
 

@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -21,6 +22,11 @@ func TestWork(t *testing.T) {
 		t.Run("Jobs", func(t *testing.T) { testJobs(t, db) })
 		t.Run("Events", func(t *testing.T) { testEvents(t, db) })
 		t.Run("SkipEvents", func(t *testing.T) { testSkipEvents(t, db) })
+		// SQLite has one writer: a second transaction cannot commit while
+		// a first is open, so there is nothing to hold back.
+		if b.Name == "postgres" {
+			t.Run("OpenWriterHoldsBackReaders", func(t *testing.T) { testOpenWriterHoldsBackReaders(t, db) })
+		}
 	})
 }
 
@@ -137,6 +143,7 @@ func testEvents(t *testing.T, db *sqlstore.DB) {
 	}
 	a1, a2, b1 := event(streamA), event(streamA), event(streamB)
 	update(t, db, func(tx convo.Tx) error { return createAll(ctx, tx.CreateEvent, a1, a2, b1) })
+	awaitSettled(t, db, b1.ID)
 	claimAt := func(now time.Duration) []*convo.Event {
 		var got []*convo.Event
 		update(t, db, func(tx convo.Tx) (err error) {
@@ -145,20 +152,18 @@ func testEvents(t *testing.T, db *sqlstore.DB) {
 		})
 		return got
 	}
-	if got := claimAt(0); len(got) != 0 {
-		t.Fatalf("unsequenced events were claimed: %d", len(got))
+	var settled convo.Settled
+	update(t, db, func(tx convo.Tx) (err error) { settled, err = tx.SettledEvents(ctx, 0, 100); return err })
+	if last := read(t, db, func(tx convo.Tx) (int64, error) { return tx.LastEventPos(ctx) }); settled.Wanted != 3 || settled.LastPos != last {
+		t.Fatalf("settled events: %+v, want 3 wanted and last position %d", settled, last)
 	}
-	var seq convo.Sequenced
-	update(t, db, func(tx convo.Tx) (err error) { seq, err = tx.SequenceEvents(ctx, 100); return err })
-	if seq.Count != 3 || seq.Wanted != 3 {
-		t.Fatalf("sequenced %d events, %d of them wanted; want 3 and 3", seq.Count, seq.Wanted)
+	b1Pos := read(t, db, func(tx convo.Tx) (*convo.Event, error) { return tx.GetEvent(ctx, b1.ID) }).Pos
+	if settled.LastPos != b1Pos {
+		t.Fatalf("last settled position %d, want b1's %d", settled.LastPos, b1Pos)
 	}
-	if last := read(t, db, func(tx convo.Tx) (int64, error) { return tx.LastEventPos(ctx) }); seq.LastPos != last {
-		t.Fatalf("SequenceEvents reported last position %d, LastEventPos reads %d", seq.LastPos, last)
-	}
-	update(t, db, func(tx convo.Tx) (err error) { seq, err = tx.SequenceEvents(ctx, 100); return err })
-	if last := read(t, db, func(tx convo.Tx) (int64, error) { return tx.LastEventPos(ctx) }); seq.Count != 0 || seq.LastPos != last {
-		t.Fatalf("a pass with nothing to number reported %+v, want count 0 and last position %d", seq, last)
+	update(t, db, func(tx convo.Tx) (err error) { settled, err = tx.SettledEvents(ctx, b1Pos, 100); return err })
+	if settled.Wanted != 0 || settled.LastPos != b1Pos {
+		t.Fatalf("nothing new after b1, yet %+v", settled)
 	}
 	got := claimAt(0)
 	if len(got) != 2 || got[0].ID != a1.ID || got[1].ID != b1.ID {
@@ -210,16 +215,23 @@ func testEvents(t *testing.T, db *sqlstore.DB) {
 		t.Fatalf("positions not increasing: a1 %d, a2 %d, b1 %d", first.Pos, after[0].Pos, after[1].Pos)
 	}
 	var pruned int
-	update(t, db, func(tx convo.Tx) (err error) { pruned, err = tx.PruneEvents(ctx, at(2*time.Hour)); return err })
-	if pruned != 2 {
-		t.Fatalf("pruned %d events, want the delivered a1 and b1", pruned)
+	update(t, db, func(tx convo.Tx) (err error) { pruned, err = tx.PruneEvents(ctx, at(2*time.Hour), 1); return err })
+	if pruned != 1 {
+		t.Fatalf("pruned %d events with a limit of 1", pruned)
+	}
+	if _, err := readErr(db, func(tx convo.Tx) (*convo.Event, error) { return tx.GetEvent(ctx, a1.ID) }); convo.ErrorStatus(err) != convo.ENotFound {
+		t.Fatalf("the oldest delivered event a1 was not pruned first: %v", err)
+	}
+	update(t, db, func(tx convo.Tx) (err error) { pruned, err = tx.PruneEvents(ctx, at(2*time.Hour), 10); return err })
+	if pruned != 1 {
+		t.Fatalf("pruned %d events, want the delivered b1", pruned)
 	}
 	if _, err := readErr(db, func(tx convo.Tx) (*convo.Event, error) { return tx.GetEvent(ctx, a2.ID) }); err != nil {
 		t.Fatalf("the undelivered a2 was pruned: %v", err)
 	}
 }
 
-// testSkipEvents: events nobody would receive are skipped as they are sequenced, others stay pending.
+// testSkipEvents: events nobody would receive are skipped as they are written, others are pending.
 func testSkipEvents(t *testing.T, db *sqlstore.DB) {
 	ctx := t.Context()
 	quiet, listening := newCustomer(base), newCustomer(base)
@@ -230,18 +242,113 @@ func testSkipEvents(t *testing.T, db *sqlstore.DB) {
 		return &convo.Event{ID: convo.NewID(), CustomerID: customer, Type: convo.EventConversationCreated, StreamID: stream,
 			ConversationID: stream, Payload: []byte(`{}`), TargetURI: target, NextAttemptAt: at(0), TMCreate: at(0), TMDelivered: convo.Never}
 	}
+	before := read(t, db, func(tx convo.Tx) (int64, error) { return tx.LastEventPos(ctx) })
 	unwanted, wanted, flowHook := event(quiet.ID, ""), event(listening.ID, ""), event(quiet.ID, "https://example.com/flow")
 	update(t, db, func(tx convo.Tx) error { return createAll(ctx, tx.CreateEvent, unwanted, wanted, flowHook) })
-	var seq convo.Sequenced
-	update(t, db, func(tx convo.Tx) (err error) { seq, err = tx.SequenceEvents(ctx, 100); return err })
-	if seq.Count != 3 || seq.Wanted != 2 {
-		t.Errorf("sequenced %d events, %d of them wanted; want 3 and 2", seq.Count, seq.Wanted)
+	awaitSettled(t, db, flowHook.ID)
+	var settled convo.Settled
+	update(t, db, func(tx convo.Tx) (err error) { settled, err = tx.SettledEvents(ctx, before, 100); return err })
+	if settled.Wanted != 2 {
+		t.Errorf("%d of the new events wait for delivery, want 2", settled.Wanted)
 	}
 	for e, want := range map[*convo.Event]string{unwanted: convo.DeliverySkipped, wanted: convo.DeliveryPending, flowHook: convo.DeliveryPending} {
 		got := read(t, db, func(tx convo.Tx) (*convo.Event, error) { return tx.GetEvent(ctx, e.ID) })
-		if got.Status != want || got.Pos == 0 {
-			t.Errorf("event of %s (target %q): status %s at position %d, want %s with a position", e.CustomerID, e.TargetURI, got.Status, got.Pos, want)
+		if got.Status != want || got.Pos <= before {
+			t.Errorf("event of %s (target %q): status %s at position %d, want %s after position %d", e.CustomerID, e.TargetURI, got.Status, got.Pos, want, before)
 		}
+	}
+}
+
+// testOpenWriterHoldsBackReaders: an event committed while an earlier
+// transaction is still open is not passed to ordered readers (delivery,
+// realtime replay) until that transaction ends, so that the earlier one's
+// events, which come first, are never skipped.
+func testOpenWriterHoldsBackReaders(t *testing.T, db *sqlstore.DB) {
+	ctx := t.Context()
+	customer, stream := convo.NewID(), convo.NewID()
+	event := func() *convo.Event {
+		return &convo.Event{ID: convo.NewID(), CustomerID: customer, Type: convo.EventMessageCreated, StreamID: stream,
+			ConversationID: stream, Payload: []byte(`{}`), NextAttemptAt: at(0), TMCreate: at(0), TMDelivered: convo.Never}
+	}
+	before := read(t, db, func(tx convo.Tx) (int64, error) { return tx.LastEventPos(ctx) })
+	early, late := event(), event()
+	written, release, done := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	var releaseOnce sync.Once
+	defer releaseOnce.Do(func() { close(release) })
+	go func() {
+		done <- db.Update(ctx, func(tx convo.Tx) error {
+			if err := tx.CreateEvent(ctx, early); err != nil {
+				return err
+			}
+			// A read sends the write held back for the commit: early is now
+			// written by a transaction that stays open.
+			if _, err := tx.GetEvent(ctx, early.ID); err != nil {
+				return err
+			}
+			close(written)
+			<-release
+			return nil
+		})
+	}()
+	select {
+	case <-written:
+	case err := <-done:
+		t.Fatalf("the early transaction ended before it was held open: %v", err)
+	}
+	update(t, db, func(tx convo.Tx) error { return tx.CreateEvent(ctx, late) })
+	replay := func() []string {
+		return eventIDs(read(t, db, func(tx convo.Tx) ([]*convo.Event, error) {
+			return tx.ListEvents(ctx, convo.EventListParams{CustomerID: customer, AfterPos: &before, Page: convo.Page{Limit: 10}})
+		}))
+	}
+	claim := func() []string {
+		var got []*convo.Event
+		update(t, db, func(tx convo.Tx) (err error) {
+			got, err = tx.ClaimEvents(ctx, convo.ClaimEventsParams{Now: at(0), LeaseUntil: at(time.Minute), Limit: 10})
+			return err
+		})
+		// Earlier tests left events of other streams pending.
+		return slices.DeleteFunc(eventIDs(got), func(id string) bool { return id != early.ID && id != late.ID })
+	}
+	if ids := replay(); len(ids) != 0 {
+		t.Fatalf("replay passed %v while an earlier transaction was open", ids)
+	}
+	if ids := claim(); len(ids) != 0 {
+		t.Fatalf("claimed %v while an earlier transaction was open", ids)
+	}
+	var settled convo.Settled
+	update(t, db, func(tx convo.Tx) (err error) { settled, err = tx.SettledEvents(ctx, before, 10); return err })
+	if settled.LastPos != before {
+		t.Fatalf("settled up to %d while an earlier transaction was open, want %d", settled.LastPos, before)
+	}
+	releaseOnce.Do(func() { close(release) })
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	awaitSettled(t, db, late.ID)
+	if ids := replay(); len(ids) != 2 || ids[0] != early.ID || ids[1] != late.ID {
+		t.Fatalf("replay after the early transaction committed: %v, want early, late", ids)
+	}
+	update(t, db, func(tx convo.Tx) (err error) { settled, err = tx.SettledEvents(ctx, before, 10); return err })
+	if settled.Wanted < 2 || settled.LastPos <= before {
+		t.Fatalf("settled %+v after both committed, want early and late wanted", settled)
+	}
+	if ids := claim(); len(ids) != 1 || ids[0] != early.ID {
+		t.Fatalf("claimed %v, want the early event first", ids)
+	}
+}
+
+// awaitSettled waits until the event with id is settled: on PostgreSQL a
+// write transaction open anywhere on the server (another test's) holds
+// positions back until it ends.
+func awaitSettled(t *testing.T, db convo.Store, id string) {
+	t.Helper()
+	pos := read(t, db, func(tx convo.Tx) (*convo.Event, error) { return tx.GetEvent(t.Context(), id) }).Pos
+	for deadline := time.Now().Add(10 * time.Second); read(t, db, func(tx convo.Tx) (int64, error) { return tx.LastEventPos(t.Context()) }) < pos; {
+		if time.Now().After(deadline) {
+			t.Fatalf("event %s at position %d did not settle", id, pos)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
