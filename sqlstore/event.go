@@ -146,11 +146,18 @@ func (t *tx) ClaimEvents(ctx context.Context, p convo.ClaimEventsParams) ([]*con
 	}
 	pick := `SELECT e.id FROM events e
 		WHERE e.status IN ('pending', 'failed')` + settled + ` AND e.next_attempt_at <= ? AND e.locked_until <= ?
-		AND NOT EXISTS (SELECT 1 FROM events b WHERE b.stream_id = e.stream_id AND b.pos < e.pos AND b.status IN ('pending', 'failed'))
+		AND e.pos = (SELECT MIN(b.pos) FROM events b WHERE b.stream_id = e.stream_id AND b.status NOT IN ('delivered', 'dead', 'skipped'))
 		ORDER BY e.pos LIMIT ?`
 	if t.postgres {
 		// Several processes deliver from one database: each event to exactly one at a time.
 		pick += " FOR UPDATE SKIP LOCKED"
+		// The planner cannot estimate how few undelivered events are first
+		// of their stream, and then reads them all and sorts them: tens of
+		// milliseconds a claim with a backlog. In position order it stops
+		// after Limit. Nothing follows the claim in the transaction.
+		if err := t.execLater(ctx, events, "SET LOCAL enable_sort = off"); err != nil {
+			return nil, err
+		}
 	}
 	list, err := t.queryEvents(ctx, "UPDATE events SET locked_until = ? WHERE id IN ("+pick+") RETURNING "+eventColumns,
 		p.LeaseUntil.Micros(), now, now, max(p.Limit, 1))

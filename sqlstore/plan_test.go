@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/convohq/convo"
+	"github.com/convohq/convo/internal/testdb"
 )
 
 // recorder is a querier that keeps every statement it runs and its arguments.
@@ -176,4 +178,99 @@ func ignoreNotFound(err error) error {
 		return nil
 	}
 	return err
+}
+
+// TestClaimPlanPostgres pins the plan of the delivery claim on PostgreSQL
+// as it runs in production: a generic plan of a cached statement, made
+// while the outbox is young and its statistics say it is nearly empty.
+// Such a plan once compared every candidate with every undelivered event
+// (a nested loop whose inner side was not keyed by stream) and took
+// seconds a claim under a backlog. The claim must look up the head of each
+// candidate's stream by index and walk candidates in position order
+// instead of sorting them all.
+func TestClaimPlanPostgres(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
+		if b.Name != "postgres" {
+			return // TestHotQueryPlans covers SQLite's plans
+		}
+		ctx := t.Context()
+		db, err := Open(ctx, b.DSN, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		customer := convo.NewID()
+		streams := []string{convo.NewID(), convo.NewID(), convo.NewID(), convo.NewID()}
+		var backlog []*convo.Event
+		for i := range 2000 {
+			s := streams[i%len(streams)]
+			backlog = append(backlog, &convo.Event{ID: convo.NewID(), CustomerID: customer, Type: convo.EventMessageCreated, StreamID: s, ConversationID: s,
+				Payload: []byte(`{}`), NextAttemptAt: convo.NewTime(time.Unix(0, 0)), TMCreate: convo.NewTime(time.Unix(0, 0)), TMDelivered: convo.Never})
+		}
+		// Statistics taken while the outbox held a few delivered events.
+		if err := db.Update(ctx, func(tx convo.Tx) error { return tx.CreateEvents(ctx, backlog[:8]) }); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.writer.ExecContext(ctx, "UPDATE events SET status = 'delivered'"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.writer.ExecContext(ctx, "ANALYZE events"); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Update(ctx, func(tx convo.Tx) error { return tx.CreateEvents(ctx, backlog[8:]) }); err != nil {
+			t.Fatal(err)
+		}
+		now := convo.NewTime(time.Now())
+		rec := &recorder{q: sqlQuerier{db.writer}}
+		claimer := &tx{q: rec, postgres: true}
+		if _, err := claimer.ClaimEvents(ctx, convo.ClaimEventsParams{Now: now, LeaseUntil: now, Limit: 64}); err != nil {
+			t.Fatal(err)
+		}
+		conn, err := db.writer.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		var plan []string
+		for _, s := range append([]recorded{{query: "BEGIN"}, {query: "SET LOCAL plan_cache_mode = force_generic_plan"}}, rec.stmts...) {
+			if !strings.HasPrefix(s.query, "UPDATE") {
+				if _, err := conn.ExecContext(ctx, s.query, s.args...); err != nil {
+					t.Fatalf("%s: %v", s.query, err)
+				}
+				continue
+			}
+			if _, err := conn.ExecContext(ctx, "PREPARE claim AS "+s.query); err != nil {
+				t.Fatalf("prepare the claim: %v", err)
+			}
+			// EXECUTE takes values, not parameters; the claim's are numbers.
+			values := make([]string, len(s.args))
+			for i, a := range s.args {
+				values[i] = fmt.Sprint(a)
+			}
+			rows, err := conn.QueryContext(ctx, "EXPLAIN EXECUTE claim("+strings.Join(values, ", ")+")")
+			if err != nil {
+				t.Fatalf("explain the claim: %v", err)
+			}
+			for rows.Next() {
+				var line string
+				if err := rows.Scan(&line); err != nil {
+					t.Fatal(err)
+				}
+				plan = append(plan, line)
+			}
+			if err := rows.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
+			t.Fatal(err)
+		}
+		all := strings.Join(plan, "\n")
+		if !regexp.MustCompile(`using events_stream_undelivered on events b[^\n]*\n\s*Index Cond: \(\(stream_id = e\.stream_id\)`).MatchString(all) {
+			t.Errorf("the claim does not look up each candidate's stream by index:\n%s", all)
+		}
+		if !regexp.MustCompile(`Index Scan using events_undelivered on events e`).MatchString(all) || strings.Contains(all, "Sort") {
+			t.Errorf("the claim does not walk candidates in position order:\n%s", all)
+		}
+	})
 }
