@@ -19,9 +19,14 @@ type Job struct {
 	// RunAt is when the job is due.
 	RunAt Time
 	// Attempts counts the claims so far.
-	Attempts  int
-	LastError string
-	TMCreate  Time
+	Attempts int
+	// LockedUntil is when the current claim's lease ends. A job created
+	// with it set is claimed from the start by the process that made it,
+	// which runs it after the commit; others take it only once the lease
+	// has ended.
+	LockedUntil Time
+	LastError   string
+	TMCreate    Time
 }
 
 // ClaimJobsParams selects jobs to claim: due ones whose lease has expired,

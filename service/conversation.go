@@ -127,9 +127,9 @@ func (s *Service) CreateConversation(ctx context.Context, c *convo.Caller, in Co
 		return nil, convo.Invalid("INVALID_ACCOUNT_ID", "account_id must be the id of a conversation account")
 	}
 	var conv *convo.Conversation
-	var queued bool
+	var lookup *convo.Job
 	err = s.update(ctx, func(tx convo.Tx) error {
-		queued = false
+		lookup = nil
 		a, err := customerAccount(ctx, tx, c, accountID)
 		if convo.ErrorStatus(err) == convo.ENotFound || (err == nil && a.IsDeleted()) {
 			return convo.Invalid("ACCOUNT_NOT_FOUND", "account_id names no live account of yours")
@@ -155,11 +155,11 @@ func (s *Service) CreateConversation(ctx context.Context, c *convo.Caller, in Co
 		if conv, created, err = s.findOrCreateConversation(ctx, tx, conv); err != nil || !created {
 			return err
 		}
-		queued, err = s.queuePeerName(ctx, tx, a, conv)
+		lookup, err = s.queuePeerName(ctx, tx, a, conv)
 		return err
 	})
-	if queued {
-		s.wakeJobs()
+	if err == nil && lookup != nil {
+		s.startJob(context.WithoutCancel(ctx), lookup)
 	}
 	return conv, err
 }

@@ -87,9 +87,9 @@ func (s *Service) VerifyHook(ctx context.Context, accountID string, query url.Va
 
 // receivePeer finds or creates the live conversation with a peer on an
 // account, learning the peer's name when the webhook carries one. live
-// holds the conversations read or made so far by the batch. It reports
-// whether it queued a display-name lookup.
-func (s *Service) receivePeer(ctx context.Context, tx convo.Tx, a *convo.Account, p convo.InboundPeer, live map[dialogKey]*convo.Conversation) (*convo.Conversation, bool, error) {
+// holds the conversations read or made so far by the batch. It returns the
+// display-name lookup it queued, if any, for the caller to start.
+func (s *Service) receivePeer(ctx context.Context, tx convo.Tx, a *convo.Account, p convo.InboundPeer, live map[dialogKey]*convo.Conversation) (*convo.Conversation, *convo.Job, error) {
 	peer := p.Peer.Normalized()
 	key := dialogKey{a.ID, p.DialogID}
 	conv := live[key]
@@ -106,12 +106,12 @@ func (s *Service) receivePeer(ctx context.Context, tx convo.Tx, a *convo.Account
 			Name: name, Detail: detail, Self: self, Peer: peer,
 		})
 		if err != nil {
-			return nil, false, err
+			return nil, nil, err
 		}
 		live[key] = conv
 		if created {
-			queued, err := s.queuePeerName(ctx, tx, a, conv)
-			return conv, queued, err
+			job, err := s.queuePeerName(ctx, tx, a, conv)
+			return conv, job, err
 		}
 	}
 	if peer.TargetName != "" && peer.TargetName != conv.Peer.TargetName {
@@ -119,31 +119,35 @@ func (s *Service) receivePeer(ctx context.Context, tx convo.Tx, a *convo.Account
 		// concurrent change, an assignment say, is not overwritten.
 		fresh, err := tx.GetConversation(ctx, conv.ID)
 		if err != nil {
-			return nil, false, err
+			return nil, nil, err
 		}
 		conv = fresh
 		live[key] = conv
 		if peer.TargetName == conv.Peer.TargetName {
-			return conv, false, nil
+			return conv, nil, nil
 		}
 		renamePeer(conv, a.Type, peer.TargetName)
 		conv.TMUpdate = s.now()
 		if err := tx.UpdateConversation(ctx, conv); err != nil {
-			return nil, false, err
+			return nil, nil, err
 		}
-		return conv, false, s.emitConversation(ctx, tx, convo.EventConversationUpdated, conv)
+		return conv, nil, s.emitConversation(ctx, tx, convo.EventConversationUpdated, conv)
 	}
-	return conv, false, nil
+	return conv, nil, nil
 }
 
 // queuePeerName queues the lookup of a new conversation's peer name when
 // the channel has names to give (LINE) and the conversation has none yet.
-func (s *Service) queuePeerName(ctx context.Context, tx convo.Tx, a *convo.Account, conv *convo.Conversation) (bool, error) {
+// The job is created claimed by this process: the caller starts it once
+// committed, without a claim (a crash leaves it to the poll after its lease).
+func (s *Service) queuePeerName(ctx context.Context, tx convo.Tx, a *convo.Account, conv *convo.Conversation) (*convo.Job, error) {
 	if conv.Peer.TargetName != "" || a.Type != convo.AccountLine {
-		return false, nil
+		return nil, nil
 	}
 	now := s.now()
-	return true, tx.CreateJob(ctx, &convo.Job{ID: convo.NewID(), Kind: convo.JobPeerName, RefID: conv.ID, RunAt: now, TMCreate: now})
+	j := &convo.Job{ID: convo.NewID(), Kind: convo.JobPeerName, RefID: conv.ID, RunAt: now, TMCreate: now,
+		Attempts: 1, LockedUntil: convo.NewTime(now.Add(jobLease))}
+	return j, tx.CreateJob(ctx, j)
 }
 
 // renamePeer sets the peer's display name and refreshes the automatic

@@ -41,30 +41,37 @@ func (s *Service) ingest(a *convo.Account, in *convo.Inbound) error {
 // storeInbound stores a batch of webhooks in one transaction.
 func (s *Service) storeInbound(batch []*inbound) error {
 	ctx := context.Background()
+	var claimed []*convo.Job
 	var newJobs bool
 	err := s.update(ctx, func(tx convo.Tx) (err error) {
-		newJobs, err = s.ingestBatch(ctx, tx, batch)
+		claimed, newJobs, err = s.ingestBatch(ctx, tx, batch)
 		return err
 	})
-	if err == nil && newJobs {
+	if err != nil {
+		return err
+	}
+	for _, j := range claimed {
+		s.startJob(ctx, j)
+	}
+	if newJobs {
 		s.wakeJobs()
 	}
-	return err
+	return nil
 }
 
 // dialogKey identifies a live conversation: (account id, dialog id).
 type dialogKey struct{ accountID, dialogID string }
 
-// ingestBatch stores the webhooks of a batch in order and reports whether
-// it queued jobs.
-func (s *Service) ingestBatch(ctx context.Context, tx convo.Tx, batch []*inbound) (bool, error) {
+// ingestBatch stores the webhooks of a batch in order. It returns the jobs
+// it created claimed, to start once committed, and whether it queued
+// others for the job poll.
+func (s *Service) ingestBatch(ctx context.Context, tx convo.Tx, batch []*inbound) (claimed []*convo.Job, newJobs bool, err error) {
 	live, err := liveConversations(ctx, tx, batch)
 	if err != nil {
-		return false, err
+		return nil, false, err
 	}
 	// Events are written together at the end, in the order they were made.
 	etx := &eventBuffer{Tx: tx}
-	var newJobs bool
 	type received struct {
 		account *convo.Account
 		conv    *convo.Conversation
@@ -75,22 +82,26 @@ func (s *Service) ingestBatch(ctx context.Context, tx convo.Tx, batch []*inbound
 	for _, r := range batch {
 		a := r.account
 		for _, f := range r.in.Follows {
-			if _, queued, err := s.receivePeer(ctx, etx, a, f, live); err != nil {
-				return false, err
-			} else if queued {
-				newJobs = true
+			_, job, err := s.receivePeer(ctx, etx, a, f, live)
+			if err != nil {
+				return nil, false, err
+			}
+			if job != nil {
+				claimed = append(claimed, job)
 			}
 		}
 		for _, m := range r.in.Messages {
-			conv, queued, err := s.receivePeer(ctx, etx, a, m.InboundPeer, live)
+			conv, job, err := s.receivePeer(ctx, etx, a, m.InboundPeer, live)
 			if err != nil {
-				return false, err
+				return nil, false, err
 			}
-			newJobs = newJobs || queued
+			if job != nil {
+				claimed = append(claimed, job)
+			}
 			msg := s.inboundMessage(a, conv, m)
 			// Emitted now, in arrival order; dropped below if the message was a retry.
 			if err := s.emitMessage(ctx, etx, convo.EventMessageCreated, msg); err != nil {
-				return false, err
+				return nil, false, err
 			}
 			msgs, msgEvents = append(msgs, received{a, conv, msg}), append(msgEvents, len(etx.events)-1)
 		}
@@ -101,7 +112,7 @@ func (s *Service) ingestBatch(ctx context.Context, tx convo.Tx, batch []*inbound
 	}
 	stored, err := tx.CreateMessages(ctx, list)
 	if err != nil {
-		return false, err
+		return nil, false, err
 	}
 	retried := map[int]bool{}
 	for i := range msgs {
@@ -124,18 +135,18 @@ func (s *Service) ingestBatch(ctx context.Context, tx convo.Tx, batch []*inbound
 		}
 		started, err := s.startActiveflow(ctx, etx, m.account, m.conv, m.msg)
 		if err != nil {
-			return false, err
+			return nil, false, err
 		}
 		newJobs = newJobs || started
 	}
 	for _, r := range batch {
 		for _, st := range r.in.Statuses {
 			if err := s.applyStatus(ctx, etx, r.account.ID, st); err != nil {
-				return false, err
+				return nil, false, err
 			}
 		}
 	}
-	return newJobs, etx.flush(ctx)
+	return claimed, newJobs, etx.flush(ctx)
 }
 
 // liveConversations reads the live conversations of every peer in a batch,

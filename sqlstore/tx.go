@@ -555,8 +555,12 @@ func (t *tx) InitSetting(ctx context.Context, key, value string) (string, error)
 var jobs = kind{what: "job", notFound: "JOB_NOT_FOUND", conflict: "JOB_EXISTS", conflictDetail: "the job exists"}
 
 func (t *tx) CreateJob(ctx context.Context, j *convo.Job) error {
-	return t.execLater(ctx, jobs, "INSERT INTO jobs (id, kind, ref_id, run_at, locked_until, attempts, last_error, tm_create) VALUES (?, ?, ?, ?, 0, 0, '', ?)",
-		j.ID, j.Kind, j.RefID, j.RunAt.Micros(), j.TMCreate.Micros())
+	var lockedUntil int64 // unclaimed
+	if !j.LockedUntil.IsZero() {
+		lockedUntil = j.LockedUntil.Micros()
+	}
+	return t.execLater(ctx, jobs, "INSERT INTO jobs (id, kind, ref_id, run_at, locked_until, attempts, last_error, tm_create) VALUES (?, ?, ?, ?, ?, ?, '', ?)",
+		j.ID, j.Kind, j.RefID, j.RunAt.Micros(), lockedUntil, j.Attempts, j.TMCreate.Micros())
 }
 
 func (t *tx) ClaimJobs(ctx context.Context, p convo.ClaimJobsParams) ([]*convo.Job, error) {

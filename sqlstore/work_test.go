@@ -128,6 +128,17 @@ func testJobs(t *testing.T, db *sqlstore.DB) {
 	}
 	update(t, db, func(tx convo.Tx) error { return tx.DeleteJob(ctx, due.ID) })
 	update(t, db, func(tx convo.Tx) error { return tx.DeleteJob(ctx, later.ID) })
+	// A job created claimed (its creator runs it) is left to others until
+	// its lease ends, as if its creator had died; then it counts a second attempt.
+	born := &convo.Job{ID: convo.NewID(), Kind: convo.JobPeerName, RefID: convo.NewID(), RunAt: at(0), TMCreate: at(0), Attempts: 1, LockedUntil: at(20 * time.Minute)}
+	update(t, db, func(tx convo.Tx) error { return tx.CreateJob(ctx, born) })
+	if got := claim(convo.ClaimJobsParams{Now: at(19 * time.Minute), LeaseUntil: at(21 * time.Minute), Limit: 10}); len(got) != 0 {
+		t.Fatalf("a job created claimed was claimed during its lease: %+v", got)
+	}
+	if got := claim(convo.ClaimJobsParams{Now: at(20 * time.Minute), LeaseUntil: at(21 * time.Minute), Limit: 10}); len(got) != 1 || got[0].ID != born.ID || got[0].Attempts != 2 {
+		t.Fatalf("after the creator's lease got %+v, want the job with 2 attempts", got)
+	}
+	update(t, db, func(tx convo.Tx) error { return tx.DeleteJob(ctx, born.ID) })
 	if got := claim(convo.ClaimJobsParams{Now: at(24 * time.Hour), LeaseUntil: at(25 * time.Hour), Limit: 10}); len(got) != 0 {
 		t.Fatalf("deleted jobs were claimed: %+v", got)
 	}
