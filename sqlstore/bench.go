@@ -265,7 +265,7 @@ func (db *DB) SeedEvents(ctx context.Context, customerID string, list []SeedEven
 			// Positions as CreateEvents gives them (see posShift).
 			first := "SELECT COALESCE(MAX(pos), 0) + 1 FROM events"
 			if t.postgres {
-				first = "SELECT pg_current_xact_id()::text::bigint << 20"
+				first = "SELECT " + pgTxPos
 			}
 			var pos int64
 			if err := q.QueryRowContext(ctx, first).Scan(&pos); err != nil {

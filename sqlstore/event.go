@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -60,15 +61,23 @@ func (t *tx) CreateEvent(ctx context.Context, e *convo.Event) error {
 // open holds readers back for as long as it does (see the README).
 const posShift = 20
 
-// pgSettled is the first position not yet settled on PostgreSQL, read once
-// per statement from its snapshot.
-const pgSettled = "(SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint << 20)"
+// pgTxPos is the first position of the current transaction on PostgreSQL
+// (it gives the transaction its id if it has none yet); pgSettled is the
+// first position not yet settled, read once per statement from its
+// snapshot. Both shift by posShift.
+const (
+	pgTxPos   = "(pg_current_xact_id()::text::bigint << 20)"
+	pgSettled = "(SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint << 20)"
+)
 
-// settledBelow restricts a query on events to settled positions.
-func (t *tx) settledBelow(f *filter) {
-	if t.postgres {
-		f.add("pos < " + pgSettled)
+// settled returns the condition, to append with its AND, that keeps
+// column to settled positions; nothing on SQLite, where the positions a
+// reader's snapshot holds are all settled.
+func (t *tx) settled(column string) string {
+	if !t.postgres {
+		return ""
 	}
+	return " AND " + column + " < " + pgSettled
 }
 
 // eventStatus decides at insert whether anybody would receive an event: no
@@ -117,7 +126,7 @@ func (t *tx) CreateEvents(ctx context.Context, es []*convo.Event) error {
 		}
 		position := "?"
 		if t.postgres {
-			position = "(pg_current_xact_id()::text::bigint << 20) + ?"
+			position = pgTxPos + " + ?"
 		}
 		row := "(?, ?, ?, ?, ?, ?, ?, ?, ?, " + position + ", " + eventStatus + ", 0, ?, 0, '', ?, ?)"
 		// Nothing reads an event back in the transaction that makes it.
@@ -127,25 +136,17 @@ func (t *tx) CreateEvents(ctx context.Context, es []*convo.Event) error {
 
 func (t *tx) SettledEvents(ctx context.Context, after int64, limit int) (convo.Settled, error) {
 	var s convo.Settled
-	settled := ""
-	if t.postgres {
-		settled = " AND pos < " + pgSettled
-	}
 	err := t.q.QueryRowContext(ctx, t.sql(`SELECT
-		(SELECT COALESCE(MAX(pos), 0) FROM events WHERE pos IS NOT NULL`+settled+`),
-		(SELECT COUNT(*) FROM (SELECT 1 FROM events WHERE status IN ('pending', 'failed') AND pos > ?`+settled+` LIMIT ?) AS w)`),
+		(SELECT COALESCE(MAX(pos), 0) FROM events WHERE pos IS NOT NULL`+t.settled("pos")+`),
+		(SELECT COUNT(*) FROM (SELECT 1 FROM events WHERE status IN ('pending', 'failed') AND pos > ?`+t.settled("pos")+` LIMIT ?) AS w)`),
 		after, max(limit, 1)).Scan(&s.LastPos, &s.Wanted)
 	return s, interpretError(err, events)
 }
 
 func (t *tx) ClaimEvents(ctx context.Context, p convo.ClaimEventsParams) ([]*convo.Event, error) {
 	now := p.Now.Micros()
-	settled := ""
-	if t.postgres {
-		settled = " AND e.pos < " + pgSettled
-	}
 	pick := `SELECT e.id FROM events e
-		WHERE e.status IN ('pending', 'failed')` + settled + ` AND e.next_attempt_at <= ? AND e.locked_until <= ?
+		WHERE e.status IN ('pending', 'failed')` + t.settled("e.pos") + ` AND e.next_attempt_at <= ? AND e.locked_until <= ?
 		AND e.pos = (SELECT MIN(b.pos) FROM events b WHERE b.stream_id = e.stream_id AND b.status NOT IN ('delivered', 'dead', 'skipped'))
 		ORDER BY e.pos LIMIT ?`
 	if t.postgres {
@@ -161,7 +162,7 @@ func (t *tx) ClaimEvents(ctx context.Context, p convo.ClaimEventsParams) ([]*con
 	}
 	list, err := t.queryEvents(ctx, "UPDATE events SET locked_until = ? WHERE id IN ("+pick+") RETURNING "+eventColumns,
 		p.LeaseUntil.Micros(), now, now, max(p.Limit, 1))
-	slices.SortFunc(list, func(a, b *convo.Event) int { return int(a.Pos - b.Pos) })
+	slices.SortFunc(list, func(a, b *convo.Event) int { return cmp.Compare(a.Pos, b.Pos) })
 	return list, err
 }
 
@@ -249,11 +250,10 @@ func (t *tx) ListEvents(ctx context.Context, p convo.EventListParams) ([]*convo.
 		return t.listNewestFirst(ctx, f, p.Page)
 	}
 	f.add("pos > ?", *p.AfterPos)
-	t.settledBelow(&f)
 	if f.none {
 		return []*convo.Event{}, nil
 	}
-	return t.queryEvents(ctx, "SELECT "+eventColumns+" FROM events WHERE "+strings.Join(f.conds, " AND ")+" ORDER BY pos LIMIT ?", append(f.args, max(p.Limit, 1))...)
+	return t.queryEvents(ctx, "SELECT "+eventColumns+" FROM events WHERE "+strings.Join(f.conds, " AND ")+t.settled("pos")+" ORDER BY pos LIMIT ?", append(f.args, max(p.Limit, 1))...)
 }
 
 // listNewestFirst pages events the way every API list pages.
@@ -324,10 +324,6 @@ func (t *tx) PruneEvents(ctx context.Context, before convo.Time, limit int) (int
 
 func (t *tx) LastEventPos(ctx context.Context) (int64, error) {
 	var pos int64
-	query := "SELECT COALESCE(MAX(pos), 0) FROM events"
-	if t.postgres {
-		query += " WHERE pos < " + pgSettled
-	}
-	err := t.q.QueryRowContext(ctx, query).Scan(&pos)
+	err := t.q.QueryRowContext(ctx, "SELECT COALESCE(MAX(pos), 0) FROM events WHERE pos IS NOT NULL"+t.settled("pos")).Scan(&pos)
 	return pos, interpretError(err, events)
 }
