@@ -7,6 +7,7 @@ import (
 
 	"github.com/convohq/convo"
 	"github.com/convohq/convo/internal/testdb"
+	"github.com/pressly/goose/v3"
 )
 
 // TestMigrationsRoundTrip takes every migration down and up again on each
@@ -15,15 +16,7 @@ import (
 func TestMigrationsRoundTrip(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
 		ctx := t.Context()
-		db, err := Open(ctx, b.DSN, Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
-		provider, err := migrationProvider(ctx, db.writer, db.dialect)
-		if err != nil {
-			t.Fatal(err)
-		}
+		db, provider := openMigrated(t, b)
 		all := len(provider.ListSources())
 		down, err := provider.DownTo(ctx, 0)
 		if err != nil {
@@ -61,15 +54,7 @@ func TestMigrationsRoundTrip(t *testing.T) {
 func TestMigrationNumbersWaitingEvents(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
 		ctx := t.Context()
-		db, err := Open(ctx, b.DSN, Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
-		provider, err := migrationProvider(ctx, db.writer, db.dialect)
-		if err != nil {
-			t.Fatal(err)
-		}
+		db, provider := openMigrated(t, b)
 		if _, err := provider.DownTo(ctx, 3); err != nil {
 			t.Fatalf("down to the sequencer's schema: %v", err)
 		}
@@ -96,7 +81,7 @@ func TestMigrationNumbersWaitingEvents(t *testing.T) {
 		var list []*convo.Event
 		// Another test's open transaction on the server may hold later back a moment.
 		for deadline := time.Now().Add(10 * time.Second); len(list) < len(want) && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-			err = db.View(ctx, func(tx convo.Tx) (err error) {
+			err := db.View(ctx, func(tx convo.Tx) (err error) {
 				zero := int64(0)
 				list, err = tx.ListEvents(ctx, convo.EventListParams{CustomerID: customer, AfterPos: &zero, Page: convo.Page{Limit: 10}})
 				return err
@@ -117,6 +102,21 @@ func TestMigrationNumbersWaitingEvents(t *testing.T) {
 			t.Errorf("the numbered event moved from position 7 to %d", list[0].Pos)
 		}
 	})
+}
+
+// openMigrated opens b's store, closed when t ends, with its migrations.
+func openMigrated(t *testing.T, b testdb.Backend) (*DB, *goose.Provider) {
+	t.Helper()
+	db, err := Open(t.Context(), b.DSN, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	provider, err := migrationProvider(t.Context(), db.writer, db.dialect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db, provider
 }
 
 // rebindFor returns query in db's placeholder syntax.
