@@ -92,18 +92,22 @@ func (s *Service) StreamStart(ctx context.Context, c *convo.Caller, since string
 	err := s.store.View(ctx, func(tx convo.Tx) error {
 		if since != "" {
 			e, err := tx.GetEvent(ctx, since)
-			if err == nil && (e.CustomerID != c.CustomerID || e.Pos == 0) {
+			if err == nil && e.CustomerID != c.CustomerID {
 				err = convo.NotFound("EVENT_NOT_FOUND", "event")
 			}
 			if err != nil {
 				return err
 			}
 			after = e.Pos
-			return nil
 		}
-		// Live from now: start after the newest settled event.
-		var err error
-		after, err = tx.LastEventPos(ctx)
+		// Live from now: after the newest settled event. A since event not
+		// yet settled (seen in a list, say) may still have events of an
+		// older transaction appear before it: start before those, repeating
+		// what follows rather than skipping it.
+		settled, err := tx.LastEventPos(ctx)
+		if since == "" || settled < after {
+			after = settled
+		}
 		return err
 	})
 	return after, err

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"encoding/base64"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/convohq/convo"
+	"github.com/convohq/convo/internal/testdb"
 	"github.com/convohq/convo/sqlstore"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 	"golang.org/x/crypto/bcrypt"
@@ -246,4 +248,79 @@ func TestDispatcherClaimsOnlyWhatItAttempts(t *testing.T) {
 			t.Errorf("event %s delivered %d times", id, c)
 		}
 	}
+}
+
+// TestStreamStartSinceUnsettledEvent: a stream resumed after an event that
+// is committed but not settled yet (an older transaction is still open)
+// starts before the older transaction's events, which come first, so that
+// they still reach it.
+func TestStreamStartSinceUnsettledEvent(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
+		if b.Name != "postgres" {
+			return // SQLite has one writer: nothing commits while an older transaction is open
+		}
+		ctx := t.Context()
+		store, err := sqlstore.Open(ctx, b.DSN, sqlstore.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer store.Close()
+		s := New(store, convo.SystemClock{}, Config{PasswordCost: bcrypt.MinCost})
+		customer, stream := convo.NewID(), convo.NewID()
+		emitOne := func(tx convo.Tx) (string, error) {
+			if err := s.emit(ctx, tx, convo.EventConversationCreated, customer, stream, stream, map[string]string{}); err != nil {
+				return "", err
+			}
+			list, err := tx.ListEvents(ctx, convo.EventListParams{CustomerID: customer, Page: convo.Page{Limit: 1}})
+			if err != nil || len(list) == 0 {
+				return "", fmt.Errorf("the new event does not list: %v", err)
+			}
+			return list[0].ID, nil
+		}
+		written, release, done := make(chan string, 1), make(chan struct{}), make(chan error, 1)
+		go func() {
+			done <- store.Update(ctx, func(tx convo.Tx) error {
+				// Listing sends the event's insert: it is written, and stays uncommitted.
+				id, err := emitOne(tx)
+				if err != nil {
+					return err
+				}
+				written <- id
+				<-release
+				return nil
+			})
+		}()
+		var early string
+		select {
+		case early = <-written:
+		case err := <-done:
+			t.Fatalf("the early transaction ended before it was held open: %v", err)
+		}
+		var late string
+		err = store.Update(ctx, func(tx convo.Tx) (err error) { late, err = emitOne(tx); return err })
+		if err != nil {
+			close(release)
+			t.Fatal(err)
+		}
+		after, err := s.StreamStart(ctx, &convo.Caller{CustomerID: customer}, late)
+		close(release)
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		var earlyPos int64
+		err = store.View(ctx, func(tx convo.Tx) error {
+			e, err := tx.GetEvent(ctx, early)
+			earlyPos = e.Pos
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if after >= earlyPos {
+			t.Fatalf("a stream resumed after the late event starts after position %d, past the early event at %d", after, earlyPos)
+		}
+	})
 }
