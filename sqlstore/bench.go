@@ -263,12 +263,14 @@ func (db *DB) SeedEvents(ctx context.Context, customerID string, list []SeedEven
 		err := db.seedTx(ctx, func(q querier) error {
 			t := db.tx(q)
 			// Positions as CreateEvents gives them (see posShift).
-			first := "SELECT COALESCE(MAX(pos), 0) + 1 FROM events"
-			if t.postgres {
-				first = "SELECT " + pgTxPos
-			}
 			var pos int64
-			if err := q.QueryRowContext(ctx, first).Scan(&pos); err != nil {
+			var err error
+			if t.postgres {
+				err = q.QueryRowContext(ctx, "SELECT "+pgTxPos).Scan(&pos)
+			} else {
+				pos, err = t.nextEventPos(ctx)
+			}
+			if err != nil {
 				return err
 			}
 			return insertChunks(ctx, t, "events", cols, len(chunk), func(i int) []any {

@@ -97,8 +97,9 @@ func (t *tx) nextEventPos(ctx context.Context) (int64, error) {
 	}
 	if t.eventsWritten == 0 {
 		// The writer is ours alone until the commit: nobody numbers in between.
-		if err := t.q.QueryRowContext(ctx, "SELECT COALESCE(MAX(pos), 0) FROM events").Scan(&t.lastEventPos); err != nil {
-			return 0, interpretError(err, events)
+		var err error
+		if t.lastEventPos, err = t.LastEventPos(ctx); err != nil {
+			return 0, err
 		}
 	}
 	t.eventsWritten++
@@ -137,7 +138,7 @@ func (t *tx) CreateEvents(ctx context.Context, es []*convo.Event) error {
 func (t *tx) SettledEvents(ctx context.Context, after int64, limit int) (convo.Settled, error) {
 	var s convo.Settled
 	err := t.q.QueryRowContext(ctx, t.sql(`SELECT
-		(SELECT COALESCE(MAX(pos), 0) FROM events WHERE pos IS NOT NULL`+t.settled("pos")+`),
+		(`+t.lastSettledPos()+`),
 		(SELECT COUNT(*) FROM (SELECT 1 FROM events WHERE status IN ('pending', 'failed') AND pos > ?`+t.settled("pos")+` LIMIT ?) AS w)`),
 		after, max(limit, 1)).Scan(&s.LastPos, &s.Wanted)
 	return s, interpretError(err, events)
@@ -324,6 +325,11 @@ func (t *tx) PruneEvents(ctx context.Context, before convo.Time, limit int) (int
 
 func (t *tx) LastEventPos(ctx context.Context) (int64, error) {
 	var pos int64
-	err := t.q.QueryRowContext(ctx, "SELECT COALESCE(MAX(pos), 0) FROM events WHERE pos IS NOT NULL"+t.settled("pos")).Scan(&pos)
+	err := t.q.QueryRowContext(ctx, t.lastSettledPos()).Scan(&pos)
 	return pos, interpretError(err, events)
+}
+
+// lastSettledPos selects the highest settled position, 0 when there is none.
+func (t *tx) lastSettledPos() string {
+	return "SELECT COALESCE(MAX(pos), 0) FROM events WHERE pos IS NOT NULL" + t.settled("pos")
 }
