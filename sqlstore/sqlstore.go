@@ -346,7 +346,9 @@ func (m micros) Scan(src any) error {
 // it reads back as an empty slice.
 type jsonText struct{ v any }
 
-func (j jsonText) Value() (driver.Value, error) {
+func (j jsonText) Value() (driver.Value, error) { return j.text() }
+
+func (j jsonText) text() (string, error) {
 	b, err := json.Marshal(j.v)
 	if string(b) == "null" {
 		return "[]", err
@@ -368,11 +370,13 @@ func (j jsonText) Scan(src any) error {
 // type has no empty value.
 type optionalID struct{ id *string }
 
-func (o optionalID) Value() (driver.Value, error) {
+func (o optionalID) Value() (driver.Value, error) { return o.text(), nil }
+
+func (o optionalID) text() string {
 	if *o.id == "" {
-		return convo.NilID, nil
+		return convo.NilID
 	}
-	return *o.id, nil
+	return *o.id
 }
 
 func (o optionalID) Scan(src any) error {
