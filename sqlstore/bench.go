@@ -28,8 +28,8 @@ import (
 // indexes of the messages table and, for d, runs single-row transactions
 // (BEGIN, INSERT, COMMIT) from concurrency goroutines on the writer handle,
 // with the store's own durability settings and connection limits. It drops
-// the table and returns the committed transactions per second.
-func (db *DB) MeasureInsertRate(ctx context.Context, concurrency int, d time.Duration) (float64, error) {
+// the table and returns how many transactions committed in how long.
+func (db *DB) MeasureInsertRate(ctx context.Context, concurrency int, d time.Duration) (committed int64, elapsed time.Duration, err error) {
 	concurrency = max(concurrency, 1)
 	name := "bench_insert_" + randomSuffix()
 	t := db.tx(nil)
@@ -61,7 +61,7 @@ func (db *DB) MeasureInsertRate(ctx context.Context, concurrency int, d time.Dur
 	}
 	for _, q := range ddl {
 		if _, err := db.writer.ExecContext(ctx, q); err != nil {
-			return 0, fmt.Errorf("sqlstore: bench table: %w", err)
+			return 0, 0, fmt.Errorf("sqlstore: bench table: %w", err)
 		}
 	}
 	defer db.writer.ExecContext(context.WithoutCancel(ctx), "DROP TABLE "+name)
@@ -76,7 +76,7 @@ func (db *DB) MeasureInsertRate(ctx context.Context, concurrency int, d time.Dur
 	insert := t.sql("INSERT INTO " + name + " (id, customer_id, conversation_id, direction, status, reference_type, reference_id, source, destination, text, medias, account_id, provider_id, tm_create, tm_update, tm_delete) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 	providerBase := randomBase()
 
-	var committed atomic.Int64
+	var done atomic.Int64
 	var seq atomic.Uint64
 	var firstErr error
 	var errOnce sync.Once
@@ -107,19 +107,19 @@ func (db *DB) MeasureInsertRate(ctx context.Context, concurrency int, d time.Dur
 					}
 					return
 				}
-				committed.Add(1)
+				done.Add(1)
 			}
 		})
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
+	elapsed = time.Since(start)
 	if firstErr != nil {
-		return 0, fmt.Errorf("sqlstore: bench insert: %w", firstErr)
+		return 0, 0, fmt.Errorf("sqlstore: bench insert: %w", firstErr)
 	}
 	if err := ctx.Err(); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	return float64(committed.Load()) / elapsed.Seconds(), nil
+	return done.Load(), elapsed, nil
 }
 
 // SeedSpec describes the rows SeedBulk writes for one customer account.

@@ -203,6 +203,45 @@ type benchDBLimit struct {
 	TxPerSec       float64 `json:"tx_per_sec"`
 	BeforeTxPerSec float64 `json:"before_ingest_tx_per_sec"`
 	AfterTxPerSec  float64 `json:"after_ingest_tx_per_sec"`
+	// CPUPerTxUS is the budget ingest is held to: on a machine the database
+	// saturates, ingest matches db_limit only if a message costs no more.
+	CPUPerTxUS *benchClientCPU `json:"cpu_us_per_tx,omitempty"`
+
+	runs []insertRun
+}
+
+// insertRun is one half of the db_limit baseline and the CPU it used.
+type insertRun struct {
+	committed          int64
+	elapsed            time.Duration
+	selfTicks, dbTicks int64
+	databaseOK, selfOK bool
+}
+
+func (r insertRun) rate() float64 { return float64(r.committed) / r.elapsed.Seconds() }
+
+// add records a half of the baseline and updates the figures.
+func (d *benchDBLimit) add(r insertRun) {
+	d.runs = append(d.runs, r)
+	var total insertRun
+	total.databaseOK, total.selfOK = true, true
+	for _, r := range d.runs {
+		total.committed += r.committed
+		total.elapsed += r.elapsed
+		total.selfTicks += r.selfTicks
+		total.dbTicks += r.dbTicks
+		total.databaseOK = total.databaseOK && r.databaseOK
+		total.selfOK = total.selfOK && r.selfOK
+	}
+	d.BeforeTxPerSec = benchRound(d.runs[0].rate())
+	if len(d.runs) > 1 {
+		d.AfterTxPerSec = benchRound(d.runs[1].rate())
+	}
+	d.TxPerSec = benchRound(total.rate())
+	d.CPUPerTxUS = nil
+	if total.selfOK {
+		d.CPUPerTxUS = cpuPerTransaction(total.selfTicks, total.dbTicks, total.databaseOK, total.committed)
+	}
 }
 
 type benchHTTPLimit struct {
@@ -364,12 +403,13 @@ func (b *bench) run(ctx context.Context) (_ *benchReport, err error) {
 		if err != nil {
 			return nil, err
 		}
-		rate, err := b.measureInsertRate(ctx, store, "before ingest")
+		run, err := b.measureInsertRate(ctx, store, "before ingest")
 		store.Close()
 		if err != nil {
 			return nil, err
 		}
-		r.DBLimit = &benchDBLimit{BeforeTxPerSec: benchRound(rate)}
+		r.DBLimit = &benchDBLimit{}
+		r.DBLimit.add(run)
 	}
 	if err := b.startServer(ctx); err != nil {
 		return nil, err
@@ -441,12 +481,17 @@ func (b *bench) profileCPU(ctx context.Context, d time.Duration) <-chan error {
 
 // measureInsertRate runs half of the db_limit baseline, with the server's
 // own store settings, while the server is stopped.
-func (b *bench) measureInsertRate(ctx context.Context, store *sqlstore.DB, when string) (float64, error) {
+func (b *bench) measureInsertRate(ctx context.Context, store *sqlstore.DB, when string) (insertRun, error) {
 	start, d := time.Now(), b.cfg.duration/2
 	b.progress.set(func() string {
 		return fmt.Sprintf("db_limit (%s): single-row insert transactions, %d clients  %s/%s", when, b.cfg.concurrency, benchSince(start), d)
 	})
-	return store.MeasureInsertRate(ctx, b.cfg.concurrency, d)
+	before := b.sampleClientCPU()
+	committed, elapsed, err := store.MeasureInsertRate(ctx, b.cfg.concurrency, d)
+	after := b.sampleClientCPU()
+	return insertRun{committed: committed, elapsed: elapsed,
+		selfTicks: after.self - before.self, selfOK: before.ok && after.ok,
+		dbTicks: after.databaseSince(before), databaseOK: before.databaseOK && after.databaseOK}, err
 }
 
 // withStore stops the server, opens the database in this process, runs fn
@@ -528,14 +573,15 @@ func (b *bench) runIngest(ctx context.Context) error {
 		BeforeRequestsPerSec: benchRound(h1.rate()), AfterRequestsPerSec: benchRound(h2.rate())}
 	if dl := b.report.DBLimit; dl != nil {
 		err := b.withStore(ctx, "ingest", func(store *sqlstore.DB) error {
-			rate, err := b.measureInsertRate(ctx, store, "after ingest")
-			dl.AfterTxPerSec = benchRound(rate)
+			run, err := b.measureInsertRate(ctx, store, "after ingest")
+			if err == nil {
+				dl.add(run)
+			}
 			return err
 		})
 		if err != nil {
 			return err
 		}
-		dl.TxPerSec = benchRound((dl.BeforeTxPerSec + dl.AfterTxPerSec) / 2)
 	}
 	b.report.Ingest = &benchIngest{MessagesPerSec: benchRound(in.rate()), P50MS: benchMS(in.percentile(0.50)), P99MS: benchMS(in.percentile(0.99)),
 		MaxMS: benchMS(in.percentile(1)), Messages: in.ok, NewConversations: newConversations, Errors: in.failed,
@@ -1534,6 +1580,13 @@ func printBenchTable(w io.Writer, r *benchReport) {
 	if d := r.DBLimit; d != nil {
 		row("db_limit", f(d.TxPerSec)+" tx/s", fmt.Sprintf("single-row insert transactions, same database, settings and clients (%s before ingest, %s after)",
 			f(d.BeforeTxPerSec), f(d.AfterTxPerSec)))
+		if c := d.CPUPerTxUS; c != nil {
+			detail, total := fmt.Sprintf("client %s µs", f(c.Client)), c.Client
+			if c.Database != nil {
+				detail, total = fmt.Sprintf("client %s µs, PostgreSQL %s µs", f(c.Client), f(*c.Database)), total+*c.Database
+			}
+			row("db_limit CPU per transaction", f(total)+" µs", detail)
+		}
 	}
 	if h := r.HTTPLimit; h != nil {
 		row("http_limit", f(h.RequestsPerSec)+" req/s", fmt.Sprintf("read body + check signature only; p50 %s ms, p99 %s ms (%s before ingest, %s after)",

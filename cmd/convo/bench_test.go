@@ -50,7 +50,7 @@ func TestBenchReportsEveryFigure(t *testing.T) {
 		"ingest.messages_per_sec", "ingest.p50_ms", "ingest.p99_ms", "ingest.max_ms",
 		"ingest.cpu_us_per_message.server", "ingest.cpu_us_per_message.load_generator",
 		"ingest.half_rate.target_per_sec", "ingest.half_rate.achieved_per_sec", "ingest.half_rate.p99_ms",
-		"db_limit.tx_per_sec", "http_limit.requests_per_sec",
+		"db_limit.tx_per_sec", "db_limit.cpu_us_per_tx.client", "http_limit.requests_per_sec",
 		"ratios.ingest_db", "ratios.ingest_http",
 		"list.first_page_p99_ms", "list.deep_page_p99_ms", "list.owner_filter_p99_ms", "list.messages_p99_ms",
 		"webhook.events_per_sec", "webhook.p99_delay_ms",

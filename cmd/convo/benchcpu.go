@@ -24,8 +24,21 @@ type benchCPU struct {
 // benchCPUSample is the CPU time, in clock ticks, used so far by the
 // server, by the local PostgreSQL processes and by this process.
 type benchCPUSample struct {
-	server, database, self int64
-	ok, databaseOK         bool
+	server, self int64
+	// database is the ticks of each PostgreSQL process, by pid.
+	database       map[string]int64
+	ok, databaseOK bool
+}
+
+// databaseSince is the CPU time PostgreSQL used from before to s. A process
+// that started in between counts in full; one that ended in between (a
+// stopped server's backend) drops out, along with what it used meanwhile.
+func (s benchCPUSample) databaseSince(before benchCPUSample) int64 {
+	var total int64
+	for pid, ticks := range s.database {
+		total += ticks - before.database[pid]
+	}
+	return total
 }
 
 // clockTicks is USER_HZ, the unit of /proc's CPU times on every Linux.
@@ -40,10 +53,23 @@ func (b *bench) sampleCPU() benchCPUSample {
 	s.server, okServer = procCPUTicks(strconv.Itoa(b.srv.cmd.Process.Pid))
 	s.self, okSelf = procCPUTicks("self")
 	s.ok = okServer && okSelf
+	b.sampleDatabaseCPU(&s)
+	return s
+}
+
+// sampleClientCPU samples this process and the database while no server
+// runs: in the db_limit baseline this process is the database's client.
+func (b *bench) sampleClientCPU() benchCPUSample {
+	var s benchCPUSample
+	s.self, s.ok = procCPUTicks("self")
+	b.sampleDatabaseCPU(&s)
+	return s
+}
+
+func (b *bench) sampleDatabaseCPU(s *benchCPUSample) {
 	if b.localPostgres() {
 		s.database, s.databaseOK = commandCPUTicks("postgres")
 	}
-	return s
 }
 
 // cpuPerMessage turns two samples around a measurement of n messages into
@@ -52,15 +78,39 @@ func cpuPerMessage(before, after benchCPUSample, n int) *benchCPU {
 	if !before.ok || !after.ok || n <= 0 {
 		return nil
 	}
-	perMessage := func(ticks int64) float64 {
-		return benchRound(float64(ticks) * 1e6 / clockTicks / float64(n))
-	}
-	c := &benchCPU{Server: perMessage(after.server - before.server), LoadGenerator: perMessage(after.self - before.self)}
+	c := &benchCPU{Server: perEvent(after.server-before.server, n), LoadGenerator: perEvent(after.self-before.self, n)}
 	if before.databaseOK && after.databaseOK {
-		db := perMessage(after.database - before.database)
+		db := perEvent(after.databaseSince(before), n)
 		c.Database = &db
 	}
 	return c
+}
+
+// benchClientCPU is where the CPU time of the db_limit baseline went, in
+// microseconds per transaction.
+type benchClientCPU struct {
+	// Client is this process, which on SQLite also runs the database.
+	Client   float64  `json:"client"`
+	Database *float64 `json:"database,omitempty"`
+}
+
+// cpuPerTransaction is the db_limit counterpart of cpuPerMessage: ticks
+// used by the client and the database over n transactions.
+func cpuPerTransaction(self, database int64, databaseOK bool, n int64) *benchClientCPU {
+	if n <= 0 {
+		return nil
+	}
+	c := &benchClientCPU{Client: perEvent(self, int(n))}
+	if databaseOK {
+		db := perEvent(database, int(n))
+		c.Database = &db
+	}
+	return c
+}
+
+// perEvent turns clock ticks spent on n events into microseconds each.
+func perEvent(ticks int64, n int) float64 {
+	return benchRound(float64(ticks) * 1e6 / clockTicks / float64(n))
 }
 
 // localPostgres reports whether the measured database is a PostgreSQL
@@ -104,16 +154,13 @@ func procCPUTicks(pid string) (int64, bool) {
 	return utime + stime, true
 }
 
-// commandCPUTicks sums the CPU time of the live processes named command.
-// Processes that ended between two samples drop out of the sum, so it
-// serves for long-lived servers such as PostgreSQL's backends.
-func commandCPUTicks(command string) (int64, bool) {
+// commandCPUTicks reads the CPU time of each live process named command.
+func commandCPUTicks(command string) (map[string]int64, bool) {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
-		return 0, false
+		return nil, false
 	}
-	var total int64
-	var found bool
+	ticks := map[string]int64{}
 	for _, e := range entries {
 		if _, err := strconv.Atoi(e.Name()); err != nil {
 			continue
@@ -122,9 +169,9 @@ func commandCPUTicks(command string) (int64, bool) {
 		if err != nil || strings.TrimSpace(string(comm)) != command {
 			continue
 		}
-		if ticks, ok := procCPUTicks(e.Name()); ok {
-			total, found = total+ticks, true
+		if t, ok := procCPUTicks(e.Name()); ok {
+			ticks[e.Name()] = t
 		}
 	}
-	return total, found
+	return ticks, len(ticks) > 0
 }
