@@ -50,6 +50,10 @@ type Tx interface {
 	// transaction, when a live conversation has the same (account, dialog).
 	CreateConversation(ctx context.Context, c *Conversation) error
 	GetConversation(ctx context.Context, id string) (*Conversation, error)
+	// GetConversations returns the conversations with these ids, live or
+	// deleted, in no particular order; ids without one are left out. It
+	// locks them like GetConversation.
+	GetConversations(ctx context.Context, ids []string) ([]*Conversation, error)
 	// GetLiveConversation finds the live conversation of (account, dialog).
 	GetLiveConversation(ctx context.Context, accountID, dialogID string) (*Conversation, error)
 	// GetLiveConversations finds the live conversations of an account with

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"reflect"
 )
 
 // querier is what a tx runs statements on: a database/sql handle or
@@ -89,6 +90,38 @@ func (t *tx) execLater(ctx context.Context, k kind, query string, args ...any) e
 	}
 	_, err := t.q.ExecContext(ctx, t.sql(query), args...)
 	return interpretError(err, k)
+}
+
+// snapshot returns the values args point to now, for a write held back
+// whose row may change before it is sent; false if an argument is of a
+// kind it does not know.
+func snapshot(args []any) ([]any, bool) {
+	values := make([]any, len(args))
+	for i, a := range args {
+		switch v := a.(type) {
+		case micros:
+			values[i] = v.t.Micros()
+		case optionalID:
+			values[i] = v.text()
+		case jsonText:
+			s, err := v.text()
+			if err != nil {
+				return nil, false
+			}
+			values[i] = s
+		default:
+			rv := reflect.ValueOf(a)
+			switch {
+			case rv.Kind() == reflect.Pointer && !rv.IsNil() && rv.Elem().Kind() != reflect.Struct:
+				values[i] = rv.Elem().Interface()
+			case rv.Kind() != reflect.Pointer:
+				values[i] = a
+			default:
+				return nil, false
+			}
+		}
+	}
+	return values, true
 }
 
 // laterError is the error of a write held back by execLater, reported by a

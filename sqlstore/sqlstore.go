@@ -257,9 +257,29 @@ type tx struct {
 	// undone by a running step, a status report by a send's result). SQLite
 	// runs one writer at a time.
 	lockRows bool
+	// locked holds the rows this transaction has locked, by table and id.
+	locked map[lockedRow]struct{}
 	// eventsWritten and lastEventPos number the events t writes (see
 	// nextEventPos).
 	eventsWritten, lastEventPos int64
+}
+
+type lockedRow struct{ table, id string }
+
+// hold records that t has locked the row of table with id.
+func (t *tx) hold(table, id string) {
+	if t.locked == nil {
+		t.locked = map[lockedRow]struct{}{}
+	}
+	t.locked[lockedRow{table, id}] = struct{}{}
+}
+
+// holds reports whether t has locked the row of table with id. The tables
+// read by get are never deleted from, only marked deleted, so a locked row
+// stays until the commit.
+func (t *tx) holds(table, id string) bool {
+	_, ok := t.locked[lockedRow{table, id}]
+	return ok
 }
 
 // sql returns query with placeholders in the dialect's syntax.

@@ -39,6 +39,7 @@ func TestStore(t *testing.T) {
 			{"Conversations", testConversations},
 			{"Pagination", testPagination},
 			{"ConcurrentConversation", func(t *testing.T, db *sqlstore.DB) { testConcurrentConversation(t, replicas(t, db, b.DSN)) }},
+			{"ConcurrentRenames", func(t *testing.T, db *sqlstore.DB) { testConcurrentRenames(t, replicas(t, db, b.DSN)) }},
 			{"Messages", testMessages},
 			{"Batches", testBatches},
 			{"ConcurrentMessage", func(t *testing.T, db *sqlstore.DB) { testConcurrentMessage(t, replicas(t, db, b.DSN)) }},
@@ -375,6 +376,41 @@ func testConcurrentConversation(t *testing.T, stores []*sqlstore.DB) {
 	wantRaced(t, db, conflicts.Load())
 }
 
+// testConcurrentRenames changes one conversation from many transactions,
+// each reading it first (by id, or among others by ids): every change
+// survives, none overwrites another made meanwhile.
+func testConcurrentRenames(t *testing.T, stores []*sqlstore.DB) {
+	ctx := t.Context()
+	c := newConversation(convo.NewID(), convo.NewID(), "+15550198", base)
+	c.Detail = ""
+	update(t, stores[0], func(tx convo.Tx) error { return tx.CreateConversation(ctx, c) })
+	var n atomic.Int32
+	concurrently(t, 32, func() (string, error) {
+		i := int(n.Add(1))
+		return "", stores[i%len(stores)].Update(ctx, func(tx convo.Tx) error {
+			var got *convo.Conversation
+			if i%2 == 0 {
+				found, err := tx.GetConversations(ctx, []string{convo.NewID(), c.ID})
+				if err != nil || len(found) != 1 {
+					return fmt.Errorf("GetConversations: %v, %d rows", err, len(found))
+				}
+				got = found[0]
+			} else {
+				var err error
+				if got, err = tx.GetConversation(ctx, c.ID); err != nil {
+					return err
+				}
+			}
+			got.Detail += "x"
+			return tx.UpdateConversation(ctx, got)
+		})
+	})
+	got := read(t, stores[0], func(tx convo.Tx) (*convo.Conversation, error) { return tx.GetConversation(ctx, c.ID) })
+	if got.Detail != strings.Repeat("x", 32) {
+		t.Errorf("after 32 changes the detail is %q (%d changes)", got.Detail, len(got.Detail))
+	}
+}
+
 func testMessages(t *testing.T, db *sqlstore.DB) {
 	ctx := t.Context()
 	cust, conv, account := convo.NewID(), convo.NewID(), convo.NewID()
@@ -484,6 +520,39 @@ func testBatches(t *testing.T, db *sqlstore.DB) {
 	}); len(none) != 0 {
 		t.Errorf("an account id that is not a UUID found %d conversations", len(none))
 	}
+
+	// Conversations by id, live or deleted; unknown and malformed ids are left out.
+	byID := read(t, db, func(tx convo.Tx) ([]*convo.Conversation, error) {
+		return tx.GetConversations(ctx, []string{convs[4].ID, convo.NewID(), "not-a-uuid", convs[0].ID})
+	})
+	slices.SortFunc(byID, func(a, b *convo.Conversation) int { return strings.Compare(a.DialogID, b.DialogID) })
+	wantIDs(t, ids(byID, func(c *convo.Conversation) string { return c.ID }), convs[0].ID, convs[4].ID)
+	same(t, byID[1], convs[4])
+
+	// A row read by id and changed in the same transaction is written as it
+	// was at the update: later reads of the transaction and after the
+	// commit see that, not a change made to the struct afterwards.
+	renamed := *convs[1]
+	renamed.Name, renamed.TMUpdate = "renamed", at(time.Minute)
+	update(t, db, func(tx convo.Tx) error {
+		got, err := tx.GetConversations(ctx, []string{convs[1].ID})
+		if err != nil || len(got) != 1 {
+			return fmt.Errorf("GetConversations: %v, %d rows", err, len(got))
+		}
+		c := got[0]
+		c.Name, c.TMUpdate = renamed.Name, renamed.TMUpdate
+		if err := tx.UpdateConversation(ctx, c); err != nil {
+			return err
+		}
+		c.Name = "changed after the update"
+		again, err := tx.GetConversation(ctx, convs[1].ID)
+		if err != nil {
+			return err
+		}
+		same(t, again, &renamed)
+		return nil
+	})
+	same(t, read(t, db, func(tx convo.Tx) (*convo.Conversation, error) { return tx.GetConversation(ctx, convs[1].ID) }), &renamed)
 
 	// Events written in one batch read back as written, pending, in order.
 	var evs []*convo.Event

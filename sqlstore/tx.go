@@ -20,6 +20,7 @@ const (
 // table maps a domain type to the columns of its table.
 type table[T any] struct {
 	kind
+	name    string
 	columns []string // the fixed columns (id first), then the mutable ones
 	nFixed  int
 	// fields returns pointers to row's fields in the order of columns.
@@ -39,7 +40,7 @@ var idColumnNames = map[string]bool{"id": true, "customer_id": true, "owner_id":
 func newTable[T any](k kind, name, fixed, mutable, onConflict string, fields func(*T) []any) *table[T] {
 	fixedCols, mutableCols := strings.Split(fixed, ", "), strings.Split(mutable, ", ")
 	cols := slices.Concat(fixedCols, mutableCols)
-	tb := &table[T]{kind: k, fields: fields, columns: cols, nFixed: len(fixedCols)}
+	tb := &table[T]{kind: k, name: name, fields: fields, columns: cols, nFixed: len(fixedCols)}
 	for i, c := range cols {
 		if idColumnNames[c] {
 			tb.idColumns = append(tb.idColumns, i)
@@ -142,7 +143,15 @@ func (tb *table[T]) update(ctx context.Context, t *tx, row *T) error {
 	if err := tb.checkIDs(f); err != nil {
 		return err
 	}
-	res, err := t.q.ExecContext(ctx, t.sql(tb.updateSQL), append(f[tb.nFixed:], f[0])...)
+	args := append(f[tb.nFixed:], f[0])
+	if t.holds(tb.name, *f[0].(*string)) {
+		// The row is locked by this transaction, so the update cannot miss
+		// it: it travels with the next statement, as of now.
+		if values, ok := snapshot(args); ok {
+			return t.execLater(ctx, tb.kind, tb.updateSQL, values...)
+		}
+	}
+	res, err := t.q.ExecContext(ctx, t.sql(tb.updateSQL), args...)
 	if err != nil {
 		return interpretError(err, tb.kind)
 	}
@@ -184,8 +193,12 @@ func (tb *table[T]) get(ctx context.Context, t *tx, where string, args ...any) (
 	if t.lockRows {
 		query += " FOR UPDATE"
 	}
-	if err := t.q.QueryRowContext(ctx, t.sql(query), args...).Scan(tb.fields(row)...); err != nil {
+	f := tb.fields(row)
+	if err := t.q.QueryRowContext(ctx, t.sql(query), args...).Scan(f...); err != nil {
 		return nil, interpretError(err, tb.kind)
+	}
+	if t.lockRows {
+		t.hold(tb.name, *f[0].(*string))
 	}
 	return row, nil
 }
@@ -456,6 +469,36 @@ func (t *tx) CreateConversation(ctx context.Context, c *convo.Conversation) erro
 
 func (t *tx) GetConversation(ctx context.Context, id string) (*convo.Conversation, error) {
 	return conversations.getByID(ctx, t, id)
+}
+
+func (t *tx) GetConversations(ctx context.Context, ids []string) ([]*convo.Conversation, error) {
+	valid := make([]any, 0, len(ids))
+	for _, id := range ids {
+		if id, ok := canonicalID(id); ok {
+			valid = append(valid, id)
+		}
+	}
+	found := []*convo.Conversation{}
+	err := inChunks(len(valid), func(start, n int) error {
+		query := conversations.selectSQL + " WHERE id IN (?" + strings.Repeat(", ?", n-1) + ")"
+		if t.lockRows {
+			// In id order, so that two transactions locking the same rows
+			// cannot each wait for the other.
+			query += " ORDER BY id FOR UPDATE"
+		}
+		rows, err := conversations.query(ctx, t, query, valid[start:start+n]...)
+		for _, c := range rows {
+			if t.lockRows {
+				t.hold(conversations.name, c.ID)
+			}
+		}
+		found = append(found, rows...)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return found, nil
 }
 
 func (t *tx) GetLiveConversation(ctx context.Context, accountID, dialogID string) (*convo.Conversation, error) {
