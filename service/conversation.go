@@ -127,7 +127,7 @@ func (s *Service) CreateConversation(ctx context.Context, c *convo.Caller, in Co
 		return nil, convo.Invalid("INVALID_ACCOUNT_ID", "account_id must be the id of a conversation account")
 	}
 	var conv *convo.Conversation
-	var lookup *convo.Job
+	var lookup *peerLookup
 	err = s.update(ctx, func(tx convo.Tx) error {
 		lookup = nil
 		a, err := customerAccount(ctx, tx, c, accountID)
@@ -159,7 +159,7 @@ func (s *Service) CreateConversation(ctx context.Context, c *convo.Caller, in Co
 		return err
 	})
 	if err == nil && lookup != nil {
-		s.startJob(context.WithoutCancel(ctx), lookup)
+		s.startPeerLookup(context.WithoutCancel(ctx), lookup)
 	}
 	return conv, err
 }

@@ -89,7 +89,7 @@ func (s *Service) VerifyHook(ctx context.Context, accountID string, query url.Va
 // account, learning the peer's name when the webhook carries one. live
 // holds the conversations read or made so far by the batch. It returns the
 // display-name lookup it queued, if any, for the caller to start.
-func (s *Service) receivePeer(ctx context.Context, tx convo.Tx, a *convo.Account, p convo.InboundPeer, live map[dialogKey]*convo.Conversation) (*convo.Conversation, *convo.Job, error) {
+func (s *Service) receivePeer(ctx context.Context, tx convo.Tx, a *convo.Account, p convo.InboundPeer, live map[dialogKey]*convo.Conversation) (*convo.Conversation, *peerLookup, error) {
 	peer := p.Peer.Normalized()
 	key := dialogKey{a.ID, p.DialogID}
 	conv := live[key]
@@ -110,8 +110,8 @@ func (s *Service) receivePeer(ctx context.Context, tx convo.Tx, a *convo.Account
 		}
 		live[key] = conv
 		if created {
-			job, err := s.queuePeerName(ctx, tx, a, conv)
-			return conv, job, err
+			lookup, err := s.queuePeerName(ctx, tx, a, conv)
+			return conv, lookup, err
 		}
 	}
 	if peer.TargetName != "" && peer.TargetName != conv.Peer.TargetName {
@@ -138,16 +138,16 @@ func (s *Service) receivePeer(ctx context.Context, tx convo.Tx, a *convo.Account
 
 // queuePeerName queues the lookup of a new conversation's peer name when
 // the channel has names to give (LINE) and the conversation has none yet.
-// The job is created claimed by this process: the caller starts it once
-// committed, without a claim (a crash leaves it to the poll after its lease).
-func (s *Service) queuePeerName(ctx context.Context, tx convo.Tx, a *convo.Account, conv *convo.Conversation) (*convo.Job, error) {
+// The job is created claimed by this process: the caller starts the lookup
+// once committed (a crash leaves the job to the poll after its lease).
+func (s *Service) queuePeerName(ctx context.Context, tx convo.Tx, a *convo.Account, conv *convo.Conversation) (*peerLookup, error) {
 	if conv.Peer.TargetName != "" || a.Type != convo.AccountLine {
 		return nil, nil
 	}
 	now := s.now()
 	j := &convo.Job{ID: convo.NewID(), Kind: convo.JobPeerName, RefID: conv.ID, RunAt: now, TMCreate: now,
 		Attempts: 1, LockedUntil: convo.NewTime(now.Add(jobLease))}
-	return j, tx.CreateJob(ctx, j)
+	return &peerLookup{job: j, account: a, dialogID: conv.DialogID}, tx.CreateJob(ctx, j)
 }
 
 // renamePeer sets the peer's display name and refreshes the automatic

@@ -22,10 +22,13 @@ const (
 	inboundWriters = 2
 )
 
-// inbound is one checked provider webhook waiting to be stored.
+// inbound is one checked provider webhook waiting to be stored, or a
+// looked-up display name (name set, in nil): names travel with webhooks so
+// that storing one costs no transaction of its own.
 type inbound struct {
 	account *convo.Account
 	in      *convo.Inbound
+	name    *peerName
 }
 
 // ingest stores what a webhook carries and returns once it is committed:
@@ -41,7 +44,7 @@ func (s *Service) ingest(a *convo.Account, in *convo.Inbound) error {
 // storeInbound stores a batch of webhooks in one transaction.
 func (s *Service) storeInbound(batch []*inbound) error {
 	ctx := context.Background()
-	var claimed []*convo.Job
+	var claimed []*peerLookup
 	var newJobs bool
 	err := s.update(ctx, func(tx convo.Tx) (err error) {
 		claimed, newJobs, err = s.ingestBatch(ctx, tx, batch)
@@ -50,8 +53,8 @@ func (s *Service) storeInbound(batch []*inbound) error {
 	if err != nil {
 		return err
 	}
-	for _, j := range claimed {
-		s.startJob(ctx, j)
+	for _, l := range claimed {
+		s.startPeerLookup(ctx, l)
 	}
 	if newJobs {
 		s.wakeJobs()
@@ -62,16 +65,19 @@ func (s *Service) storeInbound(batch []*inbound) error {
 // dialogKey identifies a live conversation: (account id, dialog id).
 type dialogKey struct{ accountID, dialogID string }
 
-// ingestBatch stores the webhooks of a batch in order. It returns the jobs
-// it created claimed, to start once committed, and whether it queued
-// others for the job poll.
-func (s *Service) ingestBatch(ctx context.Context, tx convo.Tx, batch []*inbound) (claimed []*convo.Job, newJobs bool, err error) {
+// ingestBatch stores the display names and webhooks of a batch in order.
+// It returns the lookups it queued claimed, to start once committed, and
+// whether it queued other jobs for the job poll.
+func (s *Service) ingestBatch(ctx context.Context, tx convo.Tx, batch []*inbound) (claimed []*peerLookup, newJobs bool, err error) {
 	live, err := liveConversations(ctx, tx, batch)
 	if err != nil {
 		return nil, false, err
 	}
 	// Events are written together at the end, in the order they were made.
 	etx := &eventBuffer{Tx: tx}
+	if err := s.storePeerNames(ctx, etx, batch, live); err != nil {
+		return nil, false, err
+	}
 	type received struct {
 		account *convo.Account
 		conv    *convo.Conversation
@@ -81,6 +87,9 @@ func (s *Service) ingestBatch(ctx context.Context, tx convo.Tx, batch []*inbound
 	var msgEvents []int // where each message's event sits in etx.events
 	for _, r := range batch {
 		a := r.account
+		if r.in == nil {
+			continue
+		}
 		for _, f := range r.in.Follows {
 			_, job, err := s.receivePeer(ctx, etx, a, f, live)
 			if err != nil {
@@ -140,6 +149,9 @@ func (s *Service) ingestBatch(ctx context.Context, tx convo.Tx, batch []*inbound
 		newJobs = newJobs || started
 	}
 	for _, r := range batch {
+		if r.in == nil {
+			continue
+		}
 		for _, st := range r.in.Statuses {
 			if err := s.applyStatus(ctx, etx, r.account.ID, st); err != nil {
 				return nil, false, err
@@ -162,6 +174,9 @@ func liveConversations(ctx context.Context, tx convo.Tx, batch []*inbound) (map[
 		}
 	}
 	for _, r := range batch {
+		if r.in == nil {
+			continue
+		}
 		for _, f := range r.in.Follows {
 			add(r.account.ID, f.DialogID)
 		}

@@ -105,6 +105,12 @@ func (s *Service) claimJobs(ctx context.Context, p convo.ClaimJobsParams) ([]*co
 
 // startJob runs a claimed job in the background; the channel closes when it is done.
 func (s *Service) startJob(ctx context.Context, j *convo.Job) <-chan struct{} {
+	return s.startTask(j, func() error { return s.runJob(ctx, j) })
+}
+
+// startTask runs the work of job j in the background, among the runner's
+// slots; the channel closes when it is done.
+func (s *Service) startTask(j *convo.Job, run func() error) <-chan struct{} {
 	done := make(chan struct{})
 	s.jobs.running.Add(1)
 	go func() {
@@ -112,7 +118,7 @@ func (s *Service) startJob(ctx context.Context, j *convo.Job) <-chan struct{} {
 		defer close(done)
 		s.jobs.slots <- struct{}{}
 		defer func() { <-s.jobs.slots }()
-		if err := s.runJob(ctx, j); err != nil {
+		if err := run(); err != nil {
 			s.logger.Error("job failed to run", "job_id", j.ID, "kind", j.Kind, "error", err)
 		}
 	}()
@@ -186,67 +192,101 @@ func (s *Service) runPeerName(ctx context.Context, j *convo.Job) error {
 	if err != nil && convo.ErrorStatus(err) != convo.ENotFound {
 		return err
 	}
-	var ch convo.Channel
-	if err == nil {
-		ch = s.config.Channels[a.Type]
-	}
-	if err != nil || a.IsDeleted() || ch == nil {
+	if err != nil || a.IsDeleted() {
 		return s.store.Update(ctx, func(tx convo.Tx) error { return tx.DeleteJob(ctx, j.ID) })
 	}
+	return s.lookUpPeerName(ctx, &peerLookup{job: j, account: a, dialogID: conv.DialogID})
+}
+
+// peerLookup is a display-name job with what its lookup needs: the creator
+// of a conversation starts it without reading the conversation back.
+type peerLookup struct {
+	job      *convo.Job
+	account  *convo.Account
+	dialogID string
+}
+
+// startPeerLookup runs a display-name job its caller created claimed.
+func (s *Service) startPeerLookup(ctx context.Context, l *peerLookup) <-chan struct{} {
+	return s.startTask(l.job, func() error { return s.lookUpPeerName(ctx, l) })
+}
+
+// lookUpPeerName asks the channel for the peer's display name and stores
+// it with the next batch of inbound webhooks, which finishes the job.
+func (s *Service) lookUpPeerName(ctx context.Context, l *peerLookup) error {
+	ch := s.config.Channels[l.account.Type]
+	if ch == nil {
+		return s.store.Update(ctx, func(tx convo.Tx) error { return tx.DeleteJob(ctx, l.job.ID) })
+	}
 	lookupCtx, cancel := context.WithTimeout(ctx, sendTimeout)
-	name, err := ch.DisplayName(lookupCtx, a, conv.DialogID)
+	name, err := ch.DisplayName(lookupCtx, l.account, l.dialogID)
 	cancel()
 	if err != nil {
 		if isTemporary(err) {
-			if again, rerr := s.retryLater(ctx, j, err); again || rerr != nil {
+			if again, rerr := s.retryLater(ctx, l.job, err); again || rerr != nil {
 				return rerr
 			}
 		}
-		s.logger.Warn("display name lookup failed", "conversation_id", conv.ID, "error", err.Error())
+		s.logger.Warn("display name lookup failed", "conversation_id", l.job.RefID, "error", err.Error())
 	}
-	return s.peerNames.submit(peerName{job: j, accountType: a.Type, name: name})
+	return s.inbound.submit(&inbound{account: l.account, name: &peerName{job: l.job, name: name}})
 }
 
 // peerName is a display name looked up for a conversation's peer ("" when
 // none was found); storing it finishes its job.
 type peerName struct {
-	job         *convo.Job
-	accountType string
-	name        string
+	job  *convo.Job
+	name string
 }
 
-// storePeerNames puts looked-up names on their conversations and deletes
-// their jobs, for many lookups in one transaction.
-func (s *Service) storePeerNames(batch []peerName) error {
-	ctx := context.Background()
-	return s.update(ctx, func(tx convo.Tx) error {
-		etx := &eventBuffer{Tx: tx}
-		for _, p := range batch {
-			if err := s.renameFromLookup(ctx, etx, p); err != nil {
-				return err
-			}
-			if err := tx.DeleteJob(ctx, p.job.ID); err != nil {
-				return err
-			}
+// storePeerNames puts the looked-up names of a batch on their
+// conversations and deletes their jobs. The conversations are read and
+// locked at once; the batch's live conversations take the renamed rows.
+func (s *Service) storePeerNames(ctx context.Context, tx convo.Tx, batch []*inbound, live map[dialogKey]*convo.Conversation) error {
+	var ids []string
+	for _, r := range batch {
+		if r.name == nil {
+			continue
 		}
-		return etx.flush(ctx)
-	})
-}
-
-// renameFromLookup puts a looked-up name on the job's conversation, unless
-// it already has that name.
-func (s *Service) renameFromLookup(ctx context.Context, tx convo.Tx, p peerName) error {
-	if p.name == "" {
+		if err := tx.DeleteJob(ctx, r.name.job.ID); err != nil {
+			return err
+		}
+		if r.name.name != "" {
+			ids = append(ids, r.name.job.RefID)
+		}
+	}
+	if len(ids) == 0 {
 		return nil
 	}
-	conv, err := tx.GetConversation(ctx, p.job.RefID)
-	if err != nil || conv.Peer.TargetName == p.name {
+	convs, err := tx.GetConversations(ctx, ids)
+	if err != nil {
 		return err
 	}
-	renamePeer(conv, p.accountType, p.name)
-	conv.TMUpdate = s.now()
-	if err := tx.UpdateConversation(ctx, conv); err != nil {
-		return err
+	byID := make(map[string]*convo.Conversation, len(convs))
+	for _, c := range convs {
+		byID[c.ID] = c
 	}
-	return s.emitConversation(ctx, tx, convo.EventConversationUpdated, conv)
+	for _, r := range batch {
+		if r.name == nil {
+			continue
+		}
+		conv := byID[r.name.job.RefID]
+		// A deleted conversation is closed: it keeps the peer as it was.
+		if conv == nil || conv.IsDeleted() || r.name.name == "" || conv.Peer.TargetName == r.name.name {
+			continue
+		}
+		renamePeer(conv, r.account.Type, r.name.name)
+		conv.TMUpdate = s.now()
+		if err := tx.UpdateConversation(ctx, conv); err != nil {
+			return err
+		}
+		if err := s.emitConversation(ctx, tx, convo.EventConversationUpdated, conv); err != nil {
+			return err
+		}
+		key := dialogKey{conv.AccountID, conv.DialogID}
+		if l := live[key]; l != nil && l.ID == conv.ID {
+			live[key] = conv
+		}
+	}
+	return nil
 }

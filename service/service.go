@@ -57,8 +57,6 @@ type Service struct {
 	events *dispatcher
 	// inbound gathers concurrent webhooks into batches.
 	inbound *batcher[*inbound]
-	// peerNames gathers looked-up display names into batches.
-	peerNames *batcher[peerName]
 	// accounts caches the accounts behind hook URLs.
 	accounts rowCache[*convo.Account]
 	jwtKey   []byte
@@ -92,7 +90,6 @@ func New(store convo.Store, clock convo.Clock, config Config) *Service {
 	s := &Service{store: store, clock: clock, config: config, logger: config.Logger,
 		jobs: newJobRunner(), events: newDispatcher(config.WebhookAllowPrivate)}
 	s.inbound = newBatcher(maxInboundBatch, inboundWriters, s.storeInbound)
-	s.peerNames = newBatcher(jobBatch, 1, s.storePeerNames)
 	return s
 }
 

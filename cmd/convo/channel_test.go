@@ -714,6 +714,47 @@ func TestLineDisplayNameKeepsUserTitle(t *testing.T) {
 	})
 }
 
+// A display name that arrives after its conversation was deleted leaves
+// the deleted conversation as it was; the peer's next conversation gets it.
+func TestLineDisplayNameSkipsDeletedConversation(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
+		e := newChannelEnv(t, b)
+		a := e.admin(t)
+		acc := e.newAccount(a, convo.AccountLine)
+		frank := lineID('U')
+		e.line.addProfile(frank, "Frank")
+		release := e.line.holdProfiles()
+		t.Cleanup(release)
+
+		wantStatus(t, e.postLine(t, acc, lineWebhook(lineMessage(lineUser(frank), lineText("one")))), http.StatusOK)
+		first := str(t, convWith(a, acc.ID, frank), "id")
+		a.ok("DELETE", "/v1.0/conversations/"+first, nil)
+		release()
+		eventually(t, 5*time.Second, func() error {
+			if n := e.line.profileLookups(); n != 1 {
+				return fmt.Errorf("%d profile lookups, want 1", n)
+			}
+			return nil
+		})
+
+		// The next message starts a new conversation, whose own lookup is
+		// stored after the first one's.
+		wantStatus(t, e.postLine(t, acc, lineWebhook(lineMessage(lineUser(frank), lineText("two")))), http.StatusOK)
+		second := str(t, convWith(a, acc.ID, frank), "id")
+		eventually(t, 5*time.Second, func() error {
+			c := a.ok("GET", "/v1.0/conversations/"+second, nil)
+			if obj(t, c, "peer")["target_name"] != "Frank" || c["name"] != "LINE · Frank" {
+				return fmt.Errorf("the new conversation: name %v, peer %v", c["name"], c["peer"])
+			}
+			return nil
+		})
+		old := a.ok("GET", "/v1.0/conversations/"+first, nil)
+		if obj(t, old, "peer")["target_name"] != "" || old["name"] != "LINE · "+frank {
+			t.Errorf("the deleted conversation was renamed: name %v, peer %v", old["name"], old["peer"])
+		}
+	})
+}
+
 // ---------------------------------------------------------------- WhatsApp
 
 func TestWhatsAppInbound(t *testing.T) {
