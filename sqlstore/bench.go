@@ -80,21 +80,24 @@ func (db *DB) MeasureInsertRate(ctx context.Context, concurrency int, d time.Dur
 	var seq atomic.Uint64
 	var firstErr error
 	var errOnce sync.Once
-	runCtx, cancel := context.WithTimeout(ctx, d)
-	defer cancel()
+	// Workers stop between transactions: cancelling one in flight would
+	// close its connection, and the measurement would end with reconnects.
+	var stop atomic.Bool
+	timer := time.AfterFunc(d, func() { stop.Store(true) })
+	defer timer.Stop()
 	start := time.Now()
 	var wg sync.WaitGroup
 	for w := range concurrency {
 		wg.Go(func() {
-			for n := 0; runCtx.Err() == nil; n++ {
+			for n := 0; !stop.Load() && ctx.Err() == nil; n++ {
 				now := time.Now().UnixMicro()
 				err := func() error {
-					sqlTx, err := db.writer.BeginTx(runCtx, nil)
+					sqlTx, err := db.writer.BeginTx(ctx, nil)
 					if err != nil {
 						return err
 					}
 					defer sqlTx.Rollback()
-					if _, err := sqlTx.ExecContext(runCtx, insert, convo.NewID(), customerID, conversationIDs[(w+n*concurrency)%len(conversationIDs)],
+					if _, err := sqlTx.ExecContext(ctx, insert, convo.NewID(), customerID, conversationIDs[(w+n*concurrency)%len(conversationIDs)],
 						convo.DirectionIncoming, convo.MessageDone, "line", accountID, peer, self, "benchmark message "+strconv.Itoa(n), "[]",
 						accountID, strconv.FormatUint(providerBase+seq.Add(1), 10), now, now, convo.Never.Micros()); err != nil {
 						return err
@@ -102,8 +105,8 @@ func (db *DB) MeasureInsertRate(ctx context.Context, concurrency int, d time.Dur
 					return sqlTx.Commit()
 				}()
 				if err != nil {
-					if runCtx.Err() == nil {
-						errOnce.Do(func() { firstErr = err; cancel() })
+					if ctx.Err() == nil {
+						errOnce.Do(func() { firstErr = err; stop.Store(true) })
 					}
 					return
 				}
