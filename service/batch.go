@@ -3,18 +3,25 @@ package service
 import "sync"
 
 // batcher gathers items submitted by concurrent callers and writes them in
-// batches, one transaction each: while one batch commits, the next one
-// gathers. Each caller returns once its own item is committed. A batch that
-// fails is written again item by item, so a bad item fails only its caller.
+// batches, one transaction each. Writers take turns to prepare: while one
+// runs its batch's statements the next batch gathers, and it is taken as
+// soon as those statements are done, to be prepared while the first batch
+// commits. Batches are then as large as the time to prepare one allows,
+// and commits still overlap. Each caller returns once its own item is
+// committed. A batch that fails is written again item by item, so a bad
+// item fails only its caller.
 type batcher[T any] struct {
-	// write stores a batch in one transaction.
-	write func(batch []T) error
+	// write stores a batch in one transaction and calls ready once the
+	// batch needs only its commit (at the latest, when it returns).
+	write func(batch []T, ready func()) error
 	// maxBatch bounds a batch; maxWriters bounds the batches written at once.
 	maxBatch, maxWriters int
 
-	mu      sync.Mutex
-	pending []*batchItem[T]
-	writers int
+	mu        sync.Mutex
+	turn      *sync.Cond // signalled when preparing ends
+	pending   []*batchItem[T]
+	writers   int
+	preparing bool // a writer is running a batch's statements
 }
 
 type batchItem[T any] struct {
@@ -22,8 +29,10 @@ type batchItem[T any] struct {
 	done chan error
 }
 
-func newBatcher[T any](maxBatch, maxWriters int, write func([]T) error) *batcher[T] {
-	return &batcher[T]{write: write, maxBatch: maxBatch, maxWriters: maxWriters}
+func newBatcher[T any](maxBatch, maxWriters int, write func(batch []T, ready func()) error) *batcher[T] {
+	b := &batcher[T]{write: write, maxBatch: maxBatch, maxWriters: maxWriters}
+	b.turn = sync.NewCond(&b.mu)
+	return b
 }
 
 // submit queues item and waits until it is written. Once queued, the
@@ -44,6 +53,9 @@ func (b *batcher[T]) submit(item T) error {
 func (b *batcher[T]) drain() {
 	for {
 		b.mu.Lock()
+		for b.preparing && len(b.pending) > 0 {
+			b.turn.Wait()
+		}
 		if len(b.pending) == 0 {
 			b.writers--
 			b.mu.Unlock()
@@ -52,21 +64,33 @@ func (b *batcher[T]) drain() {
 		n := min(len(b.pending), b.maxBatch)
 		batch := b.pending[:n:n]
 		b.pending = append([]*batchItem[T](nil), b.pending[n:]...)
+		b.preparing = true
 		b.mu.Unlock()
-		b.writeBatch(batch)
+		var once sync.Once
+		ready := func() {
+			once.Do(func() {
+				b.mu.Lock()
+				b.preparing = false
+				b.mu.Unlock()
+				b.turn.Signal()
+			})
+		}
+		b.writeBatch(batch, ready)
 	}
 }
 
-// writeBatch writes batch and tells each caller its outcome.
-func (b *batcher[T]) writeBatch(batch []*batchItem[T]) {
+// writeBatch writes batch and tells each caller its outcome; ready is
+// called by the first write at the latest when it returns.
+func (b *batcher[T]) writeBatch(batch []*batchItem[T], ready func()) {
 	items := make([]T, len(batch))
 	for i, it := range batch {
 		items[i] = it.item
 	}
-	err := b.write(items)
+	err := b.write(items, ready)
+	ready()
 	if err != nil && len(batch) > 1 {
 		for _, it := range batch {
-			b.writeBatch([]*batchItem[T]{it})
+			b.writeBatch([]*batchItem[T]{it}, func() {})
 		}
 		return
 	}

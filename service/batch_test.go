@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // TestBatcher: concurrent items are written in shared batches; when a
@@ -18,7 +19,7 @@ func TestBatcher(t *testing.T) {
 	release := make(chan struct{})
 	var waiting atomic.Int32 // items in the batch held back by release
 	bad := errors.New("item 13 is bad")
-	b := newBatcher(8, 1, func(batch []int) error {
+	b := newBatcher(8, 1, func(batch []int, _ func()) error {
 		waiting.Add(int32(len(batch)))
 		<-release
 		mu.Lock()
@@ -65,4 +66,66 @@ func TestBatcher(t *testing.T) {
 	if biggest < 2 || biggest > 8 {
 		t.Errorf("largest batch held %d items, want between 2 and 8", biggest)
 	}
+}
+
+// TestBatcherTakesTurnsToPrepare: while a batch runs its statements the
+// next one gathers; it is taken once the first needs only its commit, and
+// is prepared while the first commits.
+func TestBatcherTakesTurnsToPrepare(t *testing.T) {
+	type call struct {
+		batch []int
+		ready func()
+	}
+	calls := make(chan call, 8)
+	commit := make(chan struct{})
+	var preparing atomic.Int32
+	b := newBatcher(8, 2, func(batch []int, ready func()) error {
+		preparing.Add(1)
+		done := make(chan struct{})
+		calls <- call{batch, func() { preparing.Add(-1); ready(); close(done) }}
+		select {
+		case <-done:
+		case <-commit: // the test ended early
+		}
+		<-commit
+		return nil
+	})
+	next := func() call {
+		t.Helper()
+		select {
+		case c := <-calls:
+			return c
+		case <-time.After(5 * time.Second):
+			t.Fatal("no batch taken")
+			return call{}
+		}
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer close(commit)
+	wg.Go(func() { b.submit(0) })
+	first := next()
+	for i := 1; i <= 5; i++ {
+		wg.Go(func() { b.submit(i) })
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; runtime.Gosched() {
+		b.mu.Lock()
+		queued := len(b.pending)
+		b.mu.Unlock()
+		if queued == 5 {
+			break
+		}
+		if n := preparing.Load(); n > 1 || time.Now().After(deadline) {
+			first.ready()
+			t.Fatalf("%d items gathered, %d batches preparing at once", queued, n)
+		}
+	}
+	first.ready()
+	// The first batch is still committing (commit is open) when the second is taken.
+	second := next()
+	slices.Sort(second.batch)
+	if !slices.Equal(second.batch, []int{1, 2, 3, 4, 5}) {
+		t.Errorf("second batch %v, want the five items that gathered", second.batch)
+	}
+	second.ready()
 }
