@@ -17,7 +17,8 @@ type Store interface {
 // return soft-deleted rows too (the caller decides); a missing row is an
 // *Error with status ENotFound, never a nil result. The error of a write
 // that reports nothing but an error (CreateEvent, CreateEvents, CreateJob,
-// RescheduleJob, DeleteJob) may instead come from a later call of the same
+// RescheduleJob, DeleteJob, CreateNewConversation, CreateNewMessages, and
+// an update of a row the transaction read and locked) may instead come from a later call of the same
 // transaction or from Update, which then rolls back as for any error.
 type Tx interface {
 	CreateCustomer(ctx context.Context, c *Customer) error
@@ -49,6 +50,12 @@ type Tx interface {
 	// CreateConversation fails with EConflict, without aborting the
 	// transaction, when a live conversation has the same (account, dialog).
 	CreateConversation(ctx context.Context, c *Conversation) error
+	// CreateNewConversation writes a conversation believed new without
+	// waiting to learn whether it was: when a live conversation has the
+	// same (account, dialog), the transaction fails with EConflict, possibly
+	// only at a later call or at the commit. It saves a round trip where
+	// such clashes are rare.
+	CreateNewConversation(ctx context.Context, c *Conversation) error
 	GetConversation(ctx context.Context, id string) (*Conversation, error)
 	// GetConversations returns the conversations with these ids, live or
 	// deleted, in no particular order; ids without one are left out. It
@@ -71,6 +78,11 @@ type Tx interface {
 	// whether it was stored: false when its (AccountID, ProviderID) exists
 	// already, or earlier in ms.
 	CreateMessages(ctx context.Context, ms []*Message) ([]bool, error)
+	// CreateNewMessages writes messages believed new, as
+	// CreateNewConversation does a conversation: one whose (AccountID,
+	// ProviderID) is stored already, or earlier in ms, fails the transaction
+	// with EConflict, possibly only at a later call or at the commit.
+	CreateNewMessages(ctx context.Context, ms []*Message) error
 	GetMessage(ctx context.Context, id string) (*Message, error)
 	GetMessageByProviderID(ctx context.Context, accountID, providerID string) (*Message, error)
 	ListMessages(ctx context.Context, p MessageListParams) ([]*Message, error)

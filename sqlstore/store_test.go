@@ -499,6 +499,44 @@ func testBatches(t *testing.T, db *sqlstore.DB) {
 	err := db.Update(ctx, func(tx convo.Tx) error { _, err := tx.CreateMessages(ctx, []*convo.Message{{ID: "nope"}}); return err })
 	wantErr(t, err, convo.EInvalid, convo.ReasonInvalidID)
 
+	// Messages written as new are stored; when one is not new (stored, or
+	// twice in the batch), the transaction fails as a conflict and keeps
+	// nothing, not even the writes before it.
+	fresh := []*convo.Message{newMessage(cust, convo.NewID(), account, "new.1", base), newMessage(cust, convo.NewID(), account, "new.2", base)}
+	update(t, db, func(tx convo.Tx) error { return tx.CreateNewMessages(ctx, fresh) })
+	for _, m := range fresh {
+		same(t, read(t, db, func(tx convo.Tx) (*convo.Message, error) { return tx.GetMessage(ctx, m.ID) }), m)
+	}
+	for name, clash := range map[string][]*convo.Message{
+		"stored":       {newMessage(cust, convo.NewID(), account, "new.3", base), newMessage(cust, convo.NewID(), account, "new.1", base)},
+		"in the batch": {newMessage(cust, convo.NewID(), account, "new.4", base), newMessage(cust, convo.NewID(), account, "new.4", base)},
+	} {
+		conv := newConversation(cust, account, "+15550300", base)
+		err := db.Update(ctx, func(tx convo.Tx) error {
+			if err := tx.CreateNewConversation(ctx, conv); err != nil {
+				return err
+			}
+			return tx.CreateNewMessages(ctx, clash)
+		})
+		wantErr(t, err, convo.EConflict, "MESSAGE_EXISTS")
+		for _, id := range []string{clash[0].ID, clash[1].ID} {
+			if _, err := readErr(db, func(tx convo.Tx) (*convo.Message, error) { return tx.GetMessage(ctx, id) }); convo.ErrorStatus(err) != convo.ENotFound {
+				t.Errorf("%s: a message of the failed transaction reads back (%v)", name, err)
+			}
+		}
+		if _, err := readErr(db, func(tx convo.Tx) (*convo.Conversation, error) { return tx.GetConversation(ctx, conv.ID) }); convo.ErrorStatus(err) != convo.ENotFound {
+			t.Errorf("%s: the conversation of the failed transaction reads back (%v)", name, err)
+		}
+	}
+	// Likewise a conversation written as new while a live one has its dialog.
+	live1 := newConversation(cust, account, "+15550301", base)
+	update(t, db, func(tx convo.Tx) error { return tx.CreateNewConversation(ctx, live1) })
+	same(t, read(t, db, func(tx convo.Tx) (*convo.Conversation, error) { return tx.GetConversation(ctx, live1.ID) }), live1)
+	err = db.Update(ctx, func(tx convo.Tx) error {
+		return tx.CreateNewConversation(ctx, newConversation(cust, account, live1.DialogID, base))
+	})
+	wantErr(t, err, convo.EConflict, "CONVERSATION_EXISTS")
+
 	// Live conversations found by dialog, in chunks; deleted and other accounts' are not.
 	var convs []*convo.Conversation
 	var dialogs []string

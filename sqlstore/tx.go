@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -132,6 +133,29 @@ func (tb *table[T]) insertManySQL(n int) string {
 	row := "(?" + strings.Repeat(", ?", len(tb.columns)-1) + ")"
 	head, tail, _ := strings.Cut(tb.insertSQL, " VALUES "+row)
 	return head + " VALUES " + row + strings.Repeat(", "+row, n-1) + tail + " RETURNING id"
+}
+
+// insertNew writes rows known to be new, held back to the transaction's
+// next round trip (see execLater): a clash on a unique key fails the
+// transaction with the conflict error, at the latest at the commit.
+func (tb *table[T]) insertNew(ctx context.Context, t *tx, rows []*T) error {
+	return inChunks(len(rows), func(start, n int) error {
+		args := make([]any, 0, n*len(tb.columns))
+		for _, row := range rows[start : start+n] {
+			f := tb.fields(row)
+			if err := tb.checkIDs(f); err != nil {
+				return err
+			}
+			values, ok := snapshot(f)
+			if !ok {
+				return fmt.Errorf("sqlstore: %s has a column of a kind that cannot be held back", tb.what)
+			}
+			args = append(args, values...)
+		}
+		row := "(?" + strings.Repeat(", ?", len(tb.columns)-1) + ")"
+		query := "INSERT INTO " + tb.name + " (" + strings.Join(tb.columns, ", ") + ") VALUES " + row + strings.Repeat(", "+row, n-1)
+		return t.execLater(ctx, tb.kind, query, args...)
+	})
 }
 
 // update writes the mutable columns of the row with row's id.
@@ -467,6 +491,10 @@ func (t *tx) CreateConversation(ctx context.Context, c *convo.Conversation) erro
 	return conversations.insert(ctx, t, c)
 }
 
+func (t *tx) CreateNewConversation(ctx context.Context, c *convo.Conversation) error {
+	return conversations.insertNew(ctx, t, []*convo.Conversation{c})
+}
+
 func (t *tx) GetConversation(ctx context.Context, id string) (*convo.Conversation, error) {
 	return conversations.getByID(ctx, t, id)
 }
@@ -554,6 +582,10 @@ func (t *tx) CreateMessage(ctx context.Context, m *convo.Message) error {
 
 func (t *tx) CreateMessages(ctx context.Context, ms []*convo.Message) ([]bool, error) {
 	return messages.insertMany(ctx, t, ms)
+}
+
+func (t *tx) CreateNewMessages(ctx context.Context, ms []*convo.Message) error {
+	return messages.insertNew(ctx, t, ms)
 }
 
 func (t *tx) GetMessage(ctx context.Context, id string) (*convo.Message, error) {
