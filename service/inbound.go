@@ -42,16 +42,29 @@ func (s *Service) ingest(a *convo.Account, in *convo.Inbound) error {
 }
 
 // storeInbound stores a batch of webhooks in one transaction; it calls
-// ready once only the commit remains.
+// ready once only the commit remains. It first writes new conversations
+// and messages without waiting to learn whether each was new (see
+// optimisticTx); when one was not, it stores the batch again, checking.
 func (s *Service) storeInbound(batch []*inbound, ready func()) error {
 	ctx := context.Background()
 	var claimed []*peerLookup
 	var newJobs bool
-	err := s.update(ctx, func(tx convo.Tx) (err error) {
-		claimed, newJobs, err = s.ingestBatch(ctx, tx, batch)
-		ready()
-		return err
-	})
+	store := func(optimistic bool) error {
+		return s.update(ctx, func(tx convo.Tx) (err error) {
+			if optimistic {
+				tx = optimisticTx{tx}
+			}
+			claimed, newJobs, err = s.ingestBatch(ctx, tx, batch)
+			ready()
+			return err
+		})
+	}
+	err := store(true)
+	if convo.ErrorStatus(err) == convo.EConflict {
+		// A provider's retry of a stored message, or a conversation another
+		// batch created meanwhile.
+		err = store(false)
+	}
 	if err != nil {
 		return err
 	}
@@ -62,6 +75,25 @@ func (s *Service) storeInbound(batch []*inbound, ready func()) error {
 		s.wakeJobs()
 	}
 	return nil
+}
+
+// optimisticTx writes the conversations and messages of inbound webhooks
+// as new, each without a round trip of its own: a clash with one stored
+// already fails the transaction (EConflict) instead of being reported.
+// Clashes are rare: a provider's retry, or a new peer's messages arriving
+// in two batches at once.
+type optimisticTx struct{ convo.Tx }
+
+func (o optimisticTx) CreateConversation(ctx context.Context, c *convo.Conversation) error {
+	return o.Tx.CreateNewConversation(ctx, c)
+}
+
+func (o optimisticTx) CreateMessages(ctx context.Context, ms []*convo.Message) ([]bool, error) {
+	stored := make([]bool, len(ms))
+	for i := range stored {
+		stored[i] = true
+	}
+	return stored, o.Tx.CreateNewMessages(ctx, ms)
 }
 
 // dialogKey identifies a live conversation: (account id, dialog id).
