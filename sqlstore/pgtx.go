@@ -79,20 +79,9 @@ func (t *pgTx) send(ctx context.Context, query string, args []any) (pgx.BatchRes
 func pgArgs(args []any) []any {
 	var out []any
 	for i, a := range args {
-		var plain any
-		switch v := a.(type) {
-		case micros:
-			plain = v.t.Micros()
-		case optionalID:
-			plain = v.text()
-		case jsonText:
-			s, err := v.text()
-			if err != nil {
-				continue // left to pgx, which reports the error
-			}
-			plain = s
-		default:
-			continue
+		plain, ok, err := adapterValue(a)
+		if !ok || err != nil {
+			continue // an error is left to pgx, which reports it
 		}
 		if out == nil {
 			out = append([]any(nil), args...)

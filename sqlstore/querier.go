@@ -98,27 +98,21 @@ func (t *tx) execLater(ctx context.Context, k kind, query string, args ...any) e
 func snapshot(args []any) ([]any, bool) {
 	values := make([]any, len(args))
 	for i, a := range args {
-		switch v := a.(type) {
-		case micros:
-			values[i] = v.t.Micros()
-		case optionalID:
-			values[i] = v.text()
-		case jsonText:
-			s, err := v.text()
+		if plain, ok, err := adapterValue(a); ok {
 			if err != nil {
 				return nil, false
 			}
-			values[i] = s
+			values[i] = plain
+			continue
+		}
+		rv := reflect.ValueOf(a)
+		switch {
+		case rv.Kind() == reflect.Pointer && !rv.IsNil() && rv.Elem().Kind() != reflect.Struct:
+			values[i] = rv.Elem().Interface()
+		case rv.Kind() != reflect.Pointer:
+			values[i] = a
 		default:
-			rv := reflect.ValueOf(a)
-			switch {
-			case rv.Kind() == reflect.Pointer && !rv.IsNil() && rv.Elem().Kind() != reflect.Struct:
-				values[i] = rv.Elem().Interface()
-			case rv.Kind() != reflect.Pointer:
-				values[i] = a
-			default:
-				return nil, false
-			}
+			return nil, false
 		}
 	}
 	return values, true

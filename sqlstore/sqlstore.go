@@ -348,6 +348,21 @@ func (k kind) conflictError() error {
 	return convo.Errorf(convo.EConflict, k.conflict, "%s", k.conflictDetail)
 }
 
+// adapterValue returns the plain value a column adapter (micros,
+// optionalID, jsonText) stands for now; ok is false for any other argument.
+func adapterValue(a any) (v any, ok bool, err error) {
+	switch a := a.(type) {
+	case micros:
+		return a.t.Micros(), true, nil
+	case optionalID:
+		return a.text(), true, nil
+	case jsonText:
+		s, err := a.text()
+		return s, true, err
+	}
+	return nil, false, nil
+}
+
 // micros stores a convo.Time as microseconds since the Unix epoch.
 type micros struct{ t *convo.Time }
 
