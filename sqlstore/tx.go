@@ -30,6 +30,8 @@ type table[T any] struct {
 	idColumns []int
 
 	selectSQL, insertSQL, updateSQL string
+	// insertHead and onConflictSQL frame the VALUES of the inserts.
+	insertHead, onConflictSQL string
 }
 
 // idColumnNames are the columns of type UUID on PostgreSQL.
@@ -49,10 +51,11 @@ func newTable[T any](k kind, name, fixed, mutable, onConflict string, fields fun
 	}
 	all := strings.Join(cols, ", ")
 	tb.selectSQL = "SELECT " + all + " FROM " + name
-	tb.insertSQL = "INSERT INTO " + name + " (" + all + ") VALUES (?" + strings.Repeat(", ?", len(cols)-1) + ")"
+	tb.insertHead = "INSERT INTO " + name + " (" + all + ") VALUES "
 	if onConflict != "" {
-		tb.insertSQL += " ON CONFLICT " + onConflict + " DO NOTHING"
+		tb.onConflictSQL = " ON CONFLICT " + onConflict + " DO NOTHING"
 	}
+	tb.insertSQL = tb.insertHead + tb.valuesSQL(1) + tb.onConflictSQL
 	tb.updateSQL = "UPDATE " + name + " SET " + strings.Join(mutableCols, " = ?, ") + " = ? WHERE id = ?"
 	return tb
 }
@@ -130,9 +133,13 @@ func inChunks(n int, fn func(start, size int) error) error {
 
 // insertManySQL is the INSERT of n rows, returning the ids written.
 func (tb *table[T]) insertManySQL(n int) string {
+	return tb.insertHead + tb.valuesSQL(n) + tb.onConflictSQL + " RETURNING id"
+}
+
+// valuesSQL is the placeholders of n rows.
+func (tb *table[T]) valuesSQL(n int) string {
 	row := "(?" + strings.Repeat(", ?", len(tb.columns)-1) + ")"
-	head, tail, _ := strings.Cut(tb.insertSQL, " VALUES "+row)
-	return head + " VALUES " + row + strings.Repeat(", "+row, n-1) + tail + " RETURNING id"
+	return row + strings.Repeat(", "+row, n-1)
 }
 
 // insertNew writes rows known to be new, held back to the transaction's
@@ -152,9 +159,8 @@ func (tb *table[T]) insertNew(ctx context.Context, t *tx, rows []*T) error {
 			}
 			args = append(args, values...)
 		}
-		row := "(?" + strings.Repeat(", ?", len(tb.columns)-1) + ")"
-		query := "INSERT INTO " + tb.name + " (" + strings.Join(tb.columns, ", ") + ") VALUES " + row + strings.Repeat(", "+row, n-1)
-		return t.execLater(ctx, tb.kind, query, args...)
+		// No ON CONFLICT: a clash is an error.
+		return t.execLater(ctx, tb.kind, tb.insertHead+tb.valuesSQL(n), args...)
 	})
 }
 
@@ -500,18 +506,23 @@ func (t *tx) GetConversation(ctx context.Context, id string) (*convo.Conversatio
 }
 
 func (t *tx) GetConversations(ctx context.Context, ids []string) ([]*convo.Conversation, error) {
-	valid := make([]any, 0, len(ids))
+	var canonical []string
 	for _, id := range ids {
 		if id, ok := canonicalID(id); ok {
-			valid = append(valid, id)
+			canonical = append(canonical, id)
 		}
+	}
+	// Locked in id order, also across chunks, so that two transactions
+	// locking the same rows cannot each wait for the other.
+	slices.Sort(canonical)
+	valid := make([]any, len(canonical))
+	for i, id := range canonical {
+		valid[i] = id
 	}
 	found := []*convo.Conversation{}
 	err := inChunks(len(valid), func(start, n int) error {
 		query := conversations.selectSQL + " WHERE id IN (?" + strings.Repeat(", ?", n-1) + ")"
 		if t.lockRows {
-			// In id order, so that two transactions locking the same rows
-			// cannot each wait for the other.
 			query += " ORDER BY id FOR UPDATE"
 		}
 		rows, err := conversations.query(ctx, t, query, valid[start:start+n]...)
