@@ -23,11 +23,11 @@ const (
 )
 
 // inbound is one checked provider webhook waiting to be stored, or a
-// looked-up display name (name set, in nil): names travel with webhooks so
-// that storing one costs no transaction of its own.
+// looked-up display name (name set, in empty): names travel with webhooks
+// so that storing one costs no transaction of its own.
 type inbound struct {
 	account *convo.Account
-	in      *convo.Inbound
+	in      convo.Inbound
 	name    *peerName
 }
 
@@ -38,7 +38,7 @@ func (s *Service) ingest(a *convo.Account, in *convo.Inbound) error {
 	if len(in.Messages)+len(in.Follows)+len(in.Statuses) == 0 {
 		return nil
 	}
-	return s.inbound.submit(&inbound{account: a, in: in})
+	return s.inbound.submit(&inbound{account: a, in: *in})
 }
 
 // storeInbound stores a batch of webhooks in one transaction; it calls
@@ -121,9 +121,6 @@ func (s *Service) ingestBatch(ctx context.Context, tx convo.Tx, batch []*inbound
 	var msgEvents []int // where each message's event sits in etx.events
 	for _, r := range batch {
 		a := r.account
-		if r.in == nil {
-			continue
-		}
 		for _, f := range r.in.Follows {
 			_, job, err := s.receivePeer(ctx, etx, a, f, live)
 			if err != nil {
@@ -183,9 +180,6 @@ func (s *Service) ingestBatch(ctx context.Context, tx convo.Tx, batch []*inbound
 		newJobs = newJobs || started
 	}
 	for _, r := range batch {
-		if r.in == nil {
-			continue
-		}
 		for _, st := range r.in.Statuses {
 			if err := s.applyStatus(ctx, etx, r.account.ID, st); err != nil {
 				return nil, false, err
@@ -208,9 +202,6 @@ func liveConversations(ctx context.Context, tx convo.Tx, batch []*inbound) (map[
 		}
 	}
 	for _, r := range batch {
-		if r.in == nil {
-			continue
-		}
 		for _, f := range r.in.Follows {
 			add(r.account.ID, f.DialogID)
 		}
