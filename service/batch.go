@@ -22,6 +22,9 @@ type batcher[T any] struct {
 	pending   []*batchItem[T]
 	writers   int
 	preparing bool // a writer is running a batch's statements
+	// lastTaken is the size of the batch last taken, to judge whether
+	// what is pending is worth a writer of its own.
+	lastTaken int
 }
 
 type batchItem[T any] struct {
@@ -41,7 +44,11 @@ func (b *batcher[T]) submit(item T) error {
 	it := &batchItem[T]{item: item, done: make(chan error, 1)}
 	b.mu.Lock()
 	b.pending = append(b.pending, it)
-	if b.writers < b.maxWriters {
+	// A busy writer takes what is pending once its batch is done. Another
+	// starts only when half a batch waits: under load the callers of a
+	// committing batch come back one by one, and the first of them would
+	// otherwise be a transaction of its own.
+	if b.writers == 0 || b.writers < b.maxWriters && 2*len(b.pending) >= b.lastTaken {
 		b.writers++
 		go b.drain()
 	}
@@ -62,6 +69,7 @@ func (b *batcher[T]) drain() {
 			return
 		}
 		n := min(len(b.pending), b.maxBatch)
+		b.lastTaken = n
 		batch := b.pending[:n:n]
 		b.pending = append([]*batchItem[T](nil), b.pending[n:]...)
 		b.preparing = true
