@@ -17,9 +17,10 @@ type Store interface {
 // return soft-deleted rows too (the caller decides); a missing row is an
 // *Error with status ENotFound, never a nil result. The error of a write
 // that reports nothing but an error (CreateEvent, CreateEvents, CreateJob,
-// RescheduleJob, DeleteJob, CreateNewConversation, CreateNewMessages, and
-// an update of a row the transaction read and locked) may instead come from a later call of the same
-// transaction or from Update, which then rolls back as for any error.
+// RescheduleJob, DeleteJob, LockConversations, CreateNewConversation,
+// CreateNewMessages, and an update of a row the transaction read and
+// locked) may instead come from a later call of the same transaction or
+// from Update, which then rolls back as for any error.
 type Tx interface {
 	CreateCustomer(ctx context.Context, c *Customer) error
 	GetCustomer(ctx context.Context, id string) (*Customer, error)
@@ -57,10 +58,11 @@ type Tx interface {
 	// such clashes are rare.
 	CreateNewConversation(ctx context.Context, c *Conversation) error
 	GetConversation(ctx context.Context, id string) (*Conversation, error)
-	// GetConversations returns the conversations with these ids, live or
-	// deleted, in no particular order; ids without one are left out. It
-	// locks them like GetConversation.
-	GetConversations(ctx context.Context, ids []string) ([]*Conversation, error)
+	// LockConversations locks the conversations with these ids until the
+	// commit, as reading each with GetConversation would, without reading
+	// them: the lock is taken with the transaction's next statement, and
+	// later reads see the rows as locked. Ids without one are ignored.
+	LockConversations(ctx context.Context, ids []string) error
 	// GetLiveConversation finds the live conversation of (account, dialog).
 	GetLiveConversation(ctx context.Context, accountID, dialogID string) (*Conversation, error)
 	// GetLiveConversations finds the live conversations of an account with

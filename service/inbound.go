@@ -103,6 +103,9 @@ type dialogKey struct{ accountID, dialogID string }
 // It returns the lookups it queued claimed, to start once committed, and
 // whether it queued other jobs for the job poll.
 func (s *Service) ingestBatch(ctx context.Context, tx convo.Tx, batch []*inbound) (claimed []*peerLookup, newJobs bool, err error) {
+	if err := lockNamed(ctx, tx, batch); err != nil {
+		return nil, false, err
+	}
 	live, err := liveConversations(ctx, tx, batch)
 	if err != nil {
 		return nil, false, err
@@ -190,7 +193,7 @@ func (s *Service) ingestBatch(ctx context.Context, tx convo.Tx, batch []*inbound
 }
 
 // liveConversations reads the live conversations of every peer in a batch,
-// one query per account.
+// and of the dialogs its display names go to, one query per account.
 func liveConversations(ctx context.Context, tx convo.Tx, batch []*inbound) (map[dialogKey]*convo.Conversation, error) {
 	dialogs := map[string][]string{}
 	seen := map[dialogKey]bool{}
@@ -202,6 +205,9 @@ func liveConversations(ctx context.Context, tx convo.Tx, batch []*inbound) (map[
 		}
 	}
 	for _, r := range batch {
+		if r.name != nil {
+			add(r.account.ID, r.name.dialogID)
+		}
 		for _, f := range r.in.Follows {
 			add(r.account.ID, f.DialogID)
 		}

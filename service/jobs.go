@@ -229,21 +229,38 @@ func (s *Service) lookUpPeerName(ctx context.Context, l *peerLookup) error {
 		}
 		s.logger.Warn("display name lookup failed", "conversation_id", l.job.RefID, "error", err.Error())
 	}
-	return s.inbound.submit(&inbound{account: l.account, name: &peerName{job: l.job, name: name}})
+	return s.inbound.submit(&inbound{account: l.account, name: &peerName{job: l.job, dialogID: l.dialogID, name: name}})
 }
 
-// peerName is a display name looked up for a conversation's peer ("" when
-// none was found); storing it finishes its job.
+// peerName is a display name looked up for the peer of a conversation on
+// dialogID ("" when none was found); storing it finishes its job.
 type peerName struct {
-	job  *convo.Job
-	name string
+	job      *convo.Job
+	dialogID string
+	name     string
+}
+
+// lockNamed locks the conversations a batch's display names go to; the
+// lock travels with the read of the batch's live conversations, which
+// returns them (see liveConversations).
+func lockNamed(ctx context.Context, tx convo.Tx, batch []*inbound) error {
+	var ids []string
+	for _, r := range batch {
+		if r.name != nil && r.name.name != "" {
+			ids = append(ids, r.name.job.RefID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	return tx.LockConversations(ctx, ids)
 }
 
 // storePeerNames puts the looked-up names of a batch on their
-// conversations and deletes their jobs. The conversations are read and
-// locked at once; the batch's live conversations take the renamed rows.
+// conversations, read locked among the batch's live ones, and deletes
+// their jobs. A conversation no longer live for its dialog is closed: it
+// keeps the peer as it was.
 func (s *Service) storePeerNames(ctx context.Context, tx convo.Tx, batch []*inbound, live map[dialogKey]*convo.Conversation) error {
-	var ids []string
 	for _, r := range batch {
 		if r.name == nil {
 			continue
@@ -251,28 +268,9 @@ func (s *Service) storePeerNames(ctx context.Context, tx convo.Tx, batch []*inbo
 		if err := tx.DeleteJob(ctx, r.name.job.ID); err != nil {
 			return err
 		}
-		if r.name.name != "" {
-			ids = append(ids, r.name.job.RefID)
-		}
-	}
-	if len(ids) == 0 {
-		return nil
-	}
-	convs, err := tx.GetConversations(ctx, ids)
-	if err != nil {
-		return err
-	}
-	byID := make(map[string]*convo.Conversation, len(convs))
-	for _, c := range convs {
-		byID[c.ID] = c
-	}
-	for _, r := range batch {
-		if r.name == nil {
-			continue
-		}
-		conv := byID[r.name.job.RefID]
-		// A deleted conversation is closed: it keeps the peer as it was.
-		if conv == nil || conv.IsDeleted() || r.name.name == "" || conv.Peer.TargetName == r.name.name {
+		key := dialogKey{r.account.ID, r.name.dialogID}
+		conv := live[key]
+		if conv == nil || conv.ID != r.name.job.RefID || r.name.name == "" || conv.Peer.TargetName == r.name.name {
 			continue
 		}
 		renamePeer(conv, r.account.Type, r.name.name)
@@ -282,10 +280,6 @@ func (s *Service) storePeerNames(ctx context.Context, tx convo.Tx, batch []*inbo
 		}
 		if err := s.emitConversation(ctx, tx, convo.EventConversationUpdated, conv); err != nil {
 			return err
-		}
-		key := dialogKey{conv.AccountID, conv.DialogID}
-		if l := live[key]; l != nil && l.ID == conv.ID {
-			live[key] = conv
 		}
 	}
 	return nil

@@ -226,45 +226,7 @@ func TestClaimPlanPostgres(t *testing.T) {
 		if _, err := claimer.ClaimEvents(ctx, convo.ClaimEventsParams{Now: now, LeaseUntil: now, Limit: 64}); err != nil {
 			t.Fatal(err)
 		}
-		conn, err := db.writer.Conn(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
-		var plan []string
-		for _, s := range append([]recorded{{query: "BEGIN"}, {query: "SET LOCAL plan_cache_mode = force_generic_plan"}}, rec.stmts...) {
-			if !strings.HasPrefix(s.query, "UPDATE") {
-				if _, err := conn.ExecContext(ctx, s.query, s.args...); err != nil {
-					t.Fatalf("%s: %v", s.query, err)
-				}
-				continue
-			}
-			if _, err := conn.ExecContext(ctx, "PREPARE claim AS "+s.query); err != nil {
-				t.Fatalf("prepare the claim: %v", err)
-			}
-			// EXECUTE takes values, not parameters; the claim's are numbers.
-			values := make([]string, len(s.args))
-			for i, a := range s.args {
-				values[i] = fmt.Sprint(a)
-			}
-			rows, err := conn.QueryContext(ctx, "EXPLAIN EXECUTE claim("+strings.Join(values, ", ")+")")
-			if err != nil {
-				t.Fatalf("explain the claim: %v", err)
-			}
-			for rows.Next() {
-				var line string
-				if err := rows.Scan(&line); err != nil {
-					t.Fatal(err)
-				}
-				plan = append(plan, line)
-			}
-			if err := rows.Close(); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
-			t.Fatal(err)
-		}
+		plan := explainGeneric(t, db, rec.stmts, "UPDATE")
 		all := strings.Join(plan, "\n")
 		if !regexp.MustCompile(`using events_stream_undelivered on events b[^\n]*\n\s*Index Cond: \(\(stream_id = e\.stream_id\)`).MatchString(all) {
 			t.Errorf("the claim does not look up each candidate's stream by index:\n%s", all)
@@ -273,4 +235,100 @@ func TestClaimPlanPostgres(t *testing.T) {
 			t.Errorf("the claim does not walk candidates in position order:\n%s", all)
 		}
 	})
+}
+
+// TestLiveConversationsPlanPostgres pins the plans of the reads of an
+// inbound batch on PostgreSQL: the lock of the conversations its display
+// names go to, and the read of its live conversations, each one statement
+// whose generic plan, made while the table is young and has no statistics
+// yet, must look up each row by key. A join with the array of keys planned
+// then walked the account's whole index range, or the whole table, for
+// every batch (milliseconds a batch at tens of thousands of conversations).
+func TestLiveConversationsPlanPostgres(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
+		if b.Name != "postgres" {
+			return // TestHotQueryPlans covers SQLite's plans
+		}
+		ctx := t.Context()
+		db, err := Open(ctx, b.DSN, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		rec := &recorder{q: sqlQuerier{db.writer}}
+		reader := &tx{q: rec, postgres: true, lockRows: true}
+		if err := reader.LockConversations(ctx, []string{convo.NewID(), convo.NewID()}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := reader.GetLiveConversations(ctx, convo.NewID(), []string{"U1", "U2", "U3"}); err != nil {
+			t.Fatal(err)
+		}
+		if len(rec.stmts) != 2 {
+			t.Fatalf("%d statements to lock two conversations and read three dialogs, want 2", len(rec.stmts))
+		}
+		lock := strings.Join(explainGeneric(t, db, rec.stmts[:1], "SELECT"), "\n")
+		if !regexp.MustCompile(`LockRows[^\n]*\n\s*->  Index Scan using conversations_pkey on conversations[^\n]*\n\s*Index Cond: \(id = l\.want\)`).MatchString(lock) {
+			t.Errorf("the lock does not look up each conversation by key:\n%s", lock)
+		}
+		read := strings.Join(explainGeneric(t, db, rec.stmts[1:], "SELECT"), "\n")
+		if !regexp.MustCompile(`Index Scan using conversations_live_dialog on conversations[^\n]*\n\s*Index Cond: \(\(account_id = \$2\) AND \(dialog_id = d\.want\)\)`).MatchString(read) {
+			t.Errorf("the read does not look up each dialog by index:\n%s", read)
+		}
+	})
+}
+
+// explainGeneric returns PostgreSQL's generic plan, as a cached statement
+// gets it, of the recorded statement starting with verb; the statements
+// before it run first in the same transaction, which is rolled back.
+func explainGeneric(t *testing.T, db *DB, stmts []recorded, verb string) []string {
+	t.Helper()
+	ctx := t.Context()
+	conn, err := db.writer.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	defer conn.ExecContext(ctx, "ROLLBACK")
+	var plan []string
+	for _, s := range append([]recorded{{query: "BEGIN"}, {query: "SET LOCAL plan_cache_mode = force_generic_plan"}}, stmts...) {
+		if !strings.HasPrefix(s.query, verb) {
+			if _, err := conn.ExecContext(ctx, s.query, s.args...); err != nil {
+				t.Fatalf("%s: %v", s.query, err)
+			}
+			continue
+		}
+		if _, err := conn.ExecContext(ctx, "PREPARE explained AS "+s.query); err != nil {
+			t.Fatalf("prepare %s: %v", s.query, err)
+		}
+		// EXECUTE takes values, not parameters.
+		values := make([]string, len(s.args))
+		for i, a := range s.args {
+			switch v := a.(type) {
+			case string:
+				values[i] = "'" + v + "'"
+			case []string:
+				values[i] = "'{" + strings.Join(v, ",") + "}'"
+			default:
+				values[i] = fmt.Sprint(a)
+			}
+		}
+		rows, err := conn.QueryContext(ctx, "EXPLAIN EXECUTE explained("+strings.Join(values, ", ")+")")
+		if err != nil {
+			t.Fatalf("explain %s: %v", s.query, err)
+		}
+		for rows.Next() {
+			var line string
+			if err := rows.Scan(&line); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, line)
+		}
+		if err := rows.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.ExecContext(ctx, "DEALLOCATE explained"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return plan
 }

@@ -257,8 +257,10 @@ type tx struct {
 	// undone by a running step, a status report by a send's result). SQLite
 	// runs one writer at a time.
 	lockRows bool
-	// locked holds the rows this transaction has locked, by table and id.
-	locked map[lockedRow]struct{}
+	// locked holds the rows this transaction has locked, by table and id;
+	// lockedAhead those it asked to lock without reading them, which count
+	// as locked once a read finds them.
+	locked, lockedAhead map[lockedRow]struct{}
 	// eventsWritten and lastEventPos number the events t writes (see
 	// nextEventPos).
 	eventsWritten, lastEventPos int64
@@ -272,6 +274,23 @@ func (t *tx) hold(table, id string) {
 		t.locked = map[lockedRow]struct{}{}
 	}
 	t.locked[lockedRow{table, id}] = struct{}{}
+}
+
+// lockLater records that t locks the row of table with id, if there is
+// one, with its next round trip.
+func (t *tx) lockLater(table, id string) {
+	if t.lockedAhead == nil {
+		t.lockedAhead = map[lockedRow]struct{}{}
+	}
+	t.lockedAhead[lockedRow{table, id}] = struct{}{}
+}
+
+// found notes a row of table that a read of t returned: one t asked to
+// lock ahead exists, and so is locked.
+func (t *tx) found(table, id string) {
+	if _, ok := t.lockedAhead[lockedRow{table, id}]; ok {
+		t.hold(table, id)
+	}
 }
 
 // holds reports whether t has locked the row of table with id. The tables

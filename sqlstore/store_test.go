@@ -377,8 +377,8 @@ func testConcurrentConversation(t *testing.T, stores []*sqlstore.DB) {
 }
 
 // testConcurrentRenames changes one conversation from many transactions,
-// each reading it first (by id, or among others by ids): every change
-// survives, none overwrites another made meanwhile.
+// each reading it first (by id, or locked ahead and found among the live
+// ones): every change survives, none overwrites another made meanwhile.
 func testConcurrentRenames(t *testing.T, stores []*sqlstore.DB) {
 	ctx := t.Context()
 	c := newConversation(convo.NewID(), convo.NewID(), "+15550198", base)
@@ -390,9 +390,12 @@ func testConcurrentRenames(t *testing.T, stores []*sqlstore.DB) {
 		return "", stores[i%len(stores)].Update(ctx, func(tx convo.Tx) error {
 			var got *convo.Conversation
 			if i%2 == 0 {
-				found, err := tx.GetConversations(ctx, []string{convo.NewID(), c.ID})
+				if err := tx.LockConversations(ctx, []string{convo.NewID(), c.ID, "not-a-uuid"}); err != nil {
+					return err
+				}
+				found, err := tx.GetLiveConversations(ctx, c.AccountID, []string{c.DialogID})
 				if err != nil || len(found) != 1 {
-					return fmt.Errorf("GetConversations: %v, %d rows", err, len(found))
+					return fmt.Errorf("GetLiveConversations: %v, %d rows", err, len(found))
 				}
 				got = found[0]
 			} else {
@@ -559,23 +562,19 @@ func testBatches(t *testing.T, db *sqlstore.DB) {
 		t.Errorf("an account id that is not a UUID found %d conversations", len(none))
 	}
 
-	// Conversations by id, live or deleted; unknown and malformed ids are left out.
-	byID := read(t, db, func(tx convo.Tx) ([]*convo.Conversation, error) {
-		return tx.GetConversations(ctx, []string{convs[4].ID, convo.NewID(), "not-a-uuid", convs[0].ID})
-	})
-	slices.SortFunc(byID, func(a, b *convo.Conversation) int { return strings.Compare(a.DialogID, b.DialogID) })
-	wantIDs(t, ids(byID, func(c *convo.Conversation) string { return c.ID }), convs[0].ID, convs[4].ID)
-	same(t, byID[1], convs[4])
-
-	// A row read by id and changed in the same transaction is written as it
-	// was at the update: later reads of the transaction and after the
-	// commit see that, not a change made to the struct afterwards.
+	// A row locked ahead, found among the live ones and changed is written
+	// as it was at the update: later reads of the transaction and after the
+	// commit see that, not a change made to the struct afterwards. Unknown
+	// and malformed ids lock nothing and fail nothing.
 	renamed := *convs[1]
 	renamed.Name, renamed.TMUpdate = "renamed", at(time.Minute)
 	update(t, db, func(tx convo.Tx) error {
-		got, err := tx.GetConversations(ctx, []string{convs[1].ID})
+		if err := tx.LockConversations(ctx, []string{convs[4].ID, convo.NewID(), "not-a-uuid", convs[1].ID}); err != nil {
+			return err
+		}
+		got, err := tx.GetLiveConversations(ctx, account, []string{convs[1].DialogID})
 		if err != nil || len(got) != 1 {
-			return fmt.Errorf("GetConversations: %v, %d rows", err, len(got))
+			return fmt.Errorf("GetLiveConversations: %v, %d rows", err, len(got))
 		}
 		c := got[0]
 		c.Name, c.TMUpdate = renamed.Name, renamed.TMUpdate

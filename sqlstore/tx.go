@@ -268,9 +268,11 @@ func (tb *table[T]) query(ctx context.Context, t *tx, query string, args ...any)
 	rows := []*T{}
 	for res.Next() {
 		row := new(T)
-		if err := res.Scan(tb.fields(row)...); err != nil {
+		f := tb.fields(row)
+		if err := res.Scan(f...); err != nil {
 			return nil, interpretError(err, tb.kind)
 		}
+		t.found(tb.name, *f[0].(*string))
 		rows = append(rows, row)
 	}
 	if err := res.Err(); err != nil {
@@ -505,39 +507,28 @@ func (t *tx) GetConversation(ctx context.Context, id string) (*convo.Conversatio
 	return conversations.getByID(ctx, t, id)
 }
 
-func (t *tx) GetConversations(ctx context.Context, ids []string) ([]*convo.Conversation, error) {
+func (t *tx) LockConversations(ctx context.Context, ids []string) error {
+	if !t.lockRows {
+		return nil
+	}
 	var canonical []string
 	for _, id := range ids {
 		if id, ok := canonicalID(id); ok {
 			canonical = append(canonical, id)
 		}
 	}
-	// Locked in id order, also across chunks, so that two transactions
-	// locking the same rows cannot each wait for the other.
+	if len(canonical) == 0 {
+		return nil
+	}
+	// Locked one by one in id order, so that two transactions locking the
+	// same rows cannot each wait for the other; each looked up by key (see
+	// GetLiveConversations).
 	slices.Sort(canonical)
-	valid := make([]any, len(canonical))
-	for i, id := range canonical {
-		valid[i] = id
+	for _, id := range canonical {
+		t.lockLater(conversations.name, id)
 	}
-	found := []*convo.Conversation{}
-	err := inChunks(len(valid), func(start, n int) error {
-		query := conversations.selectSQL + " WHERE id IN (?" + strings.Repeat(", ?", n-1) + ")"
-		if t.lockRows {
-			query += " ORDER BY id FOR UPDATE"
-		}
-		rows, err := conversations.query(ctx, t, query, valid[start:start+n]...)
-		for _, c := range rows {
-			if t.lockRows {
-				t.hold(conversations.name, c.ID)
-			}
-		}
-		found = append(found, rows...)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return found, nil
+	return t.execLater(ctx, conversations.kind,
+		"SELECT 1 FROM unnest(?::uuid[]) AS l(want) CROSS JOIN LATERAL (SELECT 1 FROM conversations WHERE id = l.want LIMIT 1 FOR UPDATE) c", canonical)
 }
 
 func (t *tx) GetLiveConversation(ctx context.Context, accountID, dialogID string) (*convo.Conversation, error) {
@@ -553,14 +544,21 @@ func (t *tx) GetLiveConversations(ctx context.Context, accountID string, dialogI
 	if !ok || len(dialogIDs) == 0 {
 		return []*convo.Conversation{}, nil
 	}
+	if t.postgres {
+		// One statement for any number of dialogs (a statement is a round
+		// trip), each looked up by index. LIMIT keeps the lookup apart: a
+		// join's cached generic plan, made while the table was young, walked
+		// the account's whole index range instead.
+		return conversations.query(ctx, t, "SELECT c.* FROM unnest(?::text[]) AS d(want) CROSS JOIN LATERAL ("+
+			conversations.selectSQL+" WHERE account_id = ? AND dialog_id = d.want AND "+live+" LIMIT 1) c", dialogIDs, accountID)
+	}
 	var found []*convo.Conversation
 	err := inChunks(len(dialogIDs), func(start, n int) error {
 		args := make([]any, 0, 2*n)
 		for _, d := range dialogIDs[start : start+n] {
 			args = append(args, accountID, d)
 		}
-		// One exact lookup per dialog: PostgreSQL's cached generic plan for
-		// "dialog_id IN (...)" filters the account's whole index range instead.
+		// One exact lookup per dialog; a statement costs no round trip here.
 		branch := conversations.selectSQL + " WHERE account_id = ? AND dialog_id = ? AND " + live
 		rows, err := conversations.query(ctx, t, branch+strings.Repeat(" UNION ALL "+branch, n-1), args...)
 		found = append(found, rows...)
