@@ -108,6 +108,9 @@ func (t *tx) nextEventPos(ctx context.Context) (int64, error) {
 }
 
 func (t *tx) CreateEvents(ctx context.Context, es []*convo.Event) error {
+	if t.postgres {
+		return t.createEventsColumns(ctx, es)
+	}
 	return inChunks(len(es), func(start, n int) error {
 		args := make([]any, 0, n*15)
 		for _, e := range es[start : start+n] {
@@ -133,6 +136,41 @@ func (t *tx) CreateEvents(ctx context.Context, es []*convo.Event) error {
 		// Nothing reads an event back in the transaction that makes it.
 		return t.execLater(ctx, events, "INSERT INTO events ("+eventColumns+") VALUES "+row+strings.Repeat(", "+row, n-1), args...)
 	})
+}
+
+// createEventsColumns is CreateEvents on PostgreSQL: one statement for any
+// number of events, which travel column by column as arrays.
+func (t *tx) createEventsColumns(ctx context.Context, es []*convo.Event) error {
+	if len(es) == 0 {
+		return nil
+	}
+	n := len(es)
+	ids, customers, types, streams, convs := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	payloads, targets, methods, contentTypes := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	ranks, nextAttempts, created, delivered := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+	for i, e := range es {
+		for _, id := range []*string{&e.ID, &e.CustomerID, &e.StreamID, &e.ConversationID} {
+			c, ok := canonicalID(*id)
+			if !ok {
+				return convo.Invalid(convo.ReasonInvalidID, "event id fields must be UUIDs")
+			}
+			*id = c
+		}
+		rank, err := t.nextEventPos(ctx)
+		if err != nil {
+			return err
+		}
+		ids[i], customers[i], types[i], streams[i], convs[i] = e.ID, e.CustomerID, e.Type, e.StreamID, e.ConversationID
+		payloads[i], targets[i], methods[i], contentTypes[i] = string(e.Payload), e.TargetURI, e.TargetMethod, e.ContentType
+		ranks[i], nextAttempts[i], created[i], delivered[i] = rank, e.NextAttemptAt.Micros(), e.TMCreate.Micros(), e.TMDelivered.Micros()
+	}
+	return t.execLater(ctx, events, `INSERT INTO events (`+eventColumns+`)
+		SELECT v.id::uuid, v.customer_id::uuid, v.type, v.stream_id::uuid, v.conversation_id::uuid, v.payload, v.target_uri, v.target_method, v.content_type,
+			`+pgTxPos+` + v.rank, CASE WHEN v.target_uri = '' AND EXISTS (SELECT 1 FROM customers c WHERE c.id = v.customer_id::uuid AND (c.webhook_uri = '' OR c.`+deleted+`))
+			THEN 'skipped' ELSE 'pending' END, 0, v.next_attempt_at, 0, '', v.tm_create, v.tm_delivered
+		FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[])
+			AS v(id, customer_id, type, stream_id, conversation_id, payload, target_uri, target_method, content_type, rank, next_attempt_at, tm_create, tm_delivered)`,
+		ids, customers, types, streams, convs, payloads, targets, methods, contentTypes, ranks, nextAttempts, created, delivered)
 }
 
 func (t *tx) SettledEvents(ctx context.Context, after int64, limit int) (convo.Settled, error) {

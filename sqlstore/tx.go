@@ -146,6 +146,9 @@ func (tb *table[T]) valuesSQL(n int) string {
 // next round trip (see execLater): a clash on a unique key fails the
 // transaction with the conflict error, at the latest at the commit.
 func (tb *table[T]) insertNew(ctx context.Context, t *tx, rows []*T) error {
+	if t.postgres && len(rows) > 0 {
+		return tb.insertNewColumns(ctx, t, rows)
+	}
 	return inChunks(len(rows), func(start, n int) error {
 		args := make([]any, 0, n*len(tb.columns))
 		for _, row := range rows[start : start+n] {
@@ -162,6 +165,36 @@ func (tb *table[T]) insertNew(ctx context.Context, t *tx, rows []*T) error {
 		// No ON CONFLICT: a clash is an error.
 		return t.execLater(ctx, tb.kind, tb.insertHead+tb.valuesSQL(n), args...)
 	})
+}
+
+// insertNewColumns is insertNew on PostgreSQL: one statement for any
+// number of rows, which travel column by column as arrays.
+func (tb *table[T]) insertNewColumns(ctx context.Context, t *tx, rows []*T) error {
+	values := make([][]any, len(rows))
+	for i, row := range rows {
+		f := tb.fields(row)
+		if err := tb.checkIDs(f); err != nil {
+			return err
+		}
+		var ok bool
+		if values[i], ok = snapshot(f); !ok {
+			return fmt.Errorf("sqlstore: %s has a column of a kind that cannot be held back", tb.what)
+		}
+	}
+	arrays, types, err := pgArrays(values)
+	if err != nil {
+		return fmt.Errorf("sqlstore: %s: %w", tb.what, err)
+	}
+	selected := make([]string, len(tb.columns))
+	for i, c := range tb.columns {
+		selected[i] = c
+		if idColumnNames[c] {
+			selected[i] += "::uuid"
+		}
+	}
+	query := "INSERT INTO " + tb.name + " (" + strings.Join(tb.columns, ", ") + ") SELECT " + strings.Join(selected, ", ") +
+		" FROM unnest(" + unnestParams(types) + ") AS v(" + strings.Join(tb.columns, ", ") + ")"
+	return t.execLater(ctx, tb.kind, query, arrays...)
 }
 
 // update writes the mutable columns of the row with row's id.
