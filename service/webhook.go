@@ -201,28 +201,40 @@ func (s *Service) dispatchOnce(ctx context.Context) (bool, error) {
 	free := maxActive - int(s.events.active.Load())
 	backstop := time.Since(s.events.lastClaim) >= s.config.EventPoll
 	var claimed []*convo.Event
-	var looked bool
+	var looked, write bool
+	var err error
+	if write = len(outcomes) > 0 || free > 0 && (s.events.claimAgain || backstop); !write {
+		// Most passes under load only learn how far events are settled and
+		// find none to deliver: one statement, and no transaction to commit.
+		err = s.store.View(ctx, func(tx convo.Tx) (err error) {
+			seq, err = tx.SettledEvents(ctx, s.events.lastPos, eventBatch)
+			return err
+		})
+		write = err == nil && free > 0 && seq.Wanted > 0
+	}
 	// One transaction records every finished attempt, learns how far events
 	// are settled and claims what is due: one commit a pass.
-	err := s.store.Update(ctx, func(tx convo.Tx) (err error) {
-		claimed, looked = nil, false
-		if err := recordOutcomes(ctx, tx, outcomes); err != nil {
+	if write {
+		err = s.store.Update(ctx, func(tx convo.Tx) (err error) {
+			claimed, looked = nil, false
+			if err := recordOutcomes(ctx, tx, outcomes); err != nil {
+				return err
+			}
+			if seq, err = tx.SettledEvents(ctx, s.events.lastPos, eventBatch); err != nil {
+				return err
+			}
+			// Most passes under load settle events nobody receives; looking
+			// for due ones then would find none and cost a statement.
+			if free > 0 && (seq.Wanted > 0 || len(outcomes) > 0 || s.events.claimAgain || backstop) {
+				looked = true
+				// Read after settling: an event committed in this process
+				// just before is due by now.
+				now := s.now()
+				claimed, err = tx.ClaimEvents(ctx, convo.ClaimEventsParams{Now: now, LeaseUntil: convo.NewTime(now.Add(eventLease)), Limit: free})
+			}
 			return err
-		}
-		if seq, err = tx.SettledEvents(ctx, s.events.lastPos, eventBatch); err != nil {
-			return err
-		}
-		// Most passes under load settle events nobody receives; looking
-		// for due ones then would find none and cost a statement.
-		if free > 0 && (seq.Wanted > 0 || len(outcomes) > 0 || s.events.claimAgain || backstop) {
-			looked = true
-			// Read after settling: an event committed in this process
-			// just before is due by now.
-			now := s.now()
-			claimed, err = tx.ClaimEvents(ctx, convo.ClaimEventsParams{Now: now, LeaseUntil: convo.NewTime(now.Add(eventLease)), Limit: free})
-		}
-		return err
-	})
+		})
+	}
 	if err != nil {
 		// Unrecorded attempts are retried once their leases end: at least once still holds.
 		return false, err
