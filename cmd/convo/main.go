@@ -158,7 +158,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cfg.TwilioAPIURL = env("CONVO_TWILIO_API_URL", "")
 	cfg.BenchSecret = env("CONVO_BENCH_SECRET", "")
 	cfg.DebugListen = env("CONVO_DEBUG_LISTEN", "")
-	m := NewMain(cfg, stdout, slog.New(slog.NewJSONHandler(stderr, nil)))
+	logger, logs := newLogger(stderr)
+	defer logs.Flush()
+	m := NewMain(cfg, stdout, logger)
 	if err := m.Open(ctx); err != nil {
 		return err
 	}
