@@ -34,6 +34,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	jsonv1 "github.com/go-json-experiment/json/v1"
+
 	"github.com/convohq/convo"
 	"github.com/convohq/convo/sqlstore"
 )
@@ -1405,7 +1407,8 @@ func (r *benchReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			TMCreate string `json:"tm_create"`
 		} `json:"data"`
 	}
-	json.Unmarshal(body, &payload)
+	// The receiver shares the CPUs with the server: it decodes as the server does.
+	jsonv1.Unmarshal(body, &payload)
 	rc := benchReceipt{at: at, typ: payload.Type}
 	if t, err := time.Parse(convo.TimeLayout, payload.Data.TMCreate); err == nil {
 		rc.created = t
