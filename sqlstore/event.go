@@ -107,6 +107,19 @@ func (t *tx) nextEventPos(ctx context.Context) (int64, error) {
 	return t.lastEventPos, nil
 }
 
+// placeEvent puts e's ids in canonical form and returns what goes into
+// its position (see nextEventPos).
+func (t *tx) placeEvent(ctx context.Context, e *convo.Event) (int64, error) {
+	for _, id := range []*string{&e.ID, &e.CustomerID, &e.StreamID, &e.ConversationID} {
+		c, ok := canonicalID(*id)
+		if !ok {
+			return 0, convo.Invalid(convo.ReasonInvalidID, "event id fields must be UUIDs")
+		}
+		*id = c
+	}
+	return t.nextEventPos(ctx)
+}
+
 func (t *tx) CreateEvents(ctx context.Context, es []*convo.Event) error {
 	if t.postgres {
 		return t.createEventsColumns(ctx, es)
@@ -114,14 +127,7 @@ func (t *tx) CreateEvents(ctx context.Context, es []*convo.Event) error {
 	return inChunks(len(es), func(start, n int) error {
 		args := make([]any, 0, n*15)
 		for _, e := range es[start : start+n] {
-			for _, id := range []*string{&e.ID, &e.CustomerID, &e.StreamID, &e.ConversationID} {
-				c, ok := canonicalID(*id)
-				if !ok {
-					return convo.Invalid(convo.ReasonInvalidID, "event id fields must be UUIDs")
-				}
-				*id = c
-			}
-			pos, err := t.nextEventPos(ctx)
+			pos, err := t.placeEvent(ctx, e)
 			if err != nil {
 				return err
 			}
@@ -149,14 +155,7 @@ func (t *tx) createEventsColumns(ctx context.Context, es []*convo.Event) error {
 	payloads, targets, methods, contentTypes := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	ranks, nextAttempts, created, delivered := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
 	for i, e := range es {
-		for _, id := range []*string{&e.ID, &e.CustomerID, &e.StreamID, &e.ConversationID} {
-			c, ok := canonicalID(*id)
-			if !ok {
-				return convo.Invalid(convo.ReasonInvalidID, "event id fields must be UUIDs")
-			}
-			*id = c
-		}
-		rank, err := t.nextEventPos(ctx)
+		rank, err := t.placeEvent(ctx, e)
 		if err != nil {
 			return err
 		}

@@ -189,16 +189,8 @@ func ignoreNotFound(err error) error {
 // candidate's stream by index and walk candidates in position order
 // instead of sorting them all.
 func TestClaimPlanPostgres(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
-		if b.Name != "postgres" {
-			return // TestHotQueryPlans covers SQLite's plans
-		}
+	onPostgres(t, func(t *testing.T, db *DB) {
 		ctx := t.Context()
-		db, err := Open(ctx, b.DSN, Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
 		customer := convo.NewID()
 		streams := []string{convo.NewID(), convo.NewID(), convo.NewID(), convo.NewID()}
 		var backlog []*convo.Event
@@ -245,16 +237,8 @@ func TestClaimPlanPostgres(t *testing.T) {
 // then walked the account's whole index range, or the whole table, for
 // every batch (milliseconds a batch at tens of thousands of conversations).
 func TestLiveConversationsPlanPostgres(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
-		if b.Name != "postgres" {
-			return // TestHotQueryPlans covers SQLite's plans
-		}
+	onPostgres(t, func(t *testing.T, db *DB) {
 		ctx := t.Context()
-		db, err := Open(ctx, b.DSN, Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
 		rec := &recorder{q: sqlQuerier{db.writer}}
 		reader := &tx{q: rec, postgres: true, lockRows: true}
 		if err := reader.LockConversations(ctx, []string{convo.NewID(), convo.NewID()}); err != nil {
@@ -274,6 +258,22 @@ func TestLiveConversationsPlanPostgres(t *testing.T) {
 		if !regexp.MustCompile(`Index Scan using conversations_live_dialog on conversations[^\n]*\n\s*Index Cond: \(\(account_id = \$2\) AND \(dialog_id = d\.want\)\)`).MatchString(read) {
 			t.Errorf("the read does not look up each dialog by index:\n%s", read)
 		}
+	})
+}
+
+// onPostgres runs fn on a fresh PostgreSQL database, when the tests have
+// one; TestHotQueryPlans covers SQLite's plans.
+func onPostgres(t *testing.T, fn func(t *testing.T, db *DB)) {
+	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
+		if b.Name != "postgres" {
+			return
+		}
+		db, err := Open(t.Context(), b.DSN, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		fn(t, db)
 	})
 }
 
