@@ -146,30 +146,6 @@ func (tb *table[T]) valuesSQL(n int) string {
 // next round trip (see execLater): a clash on a unique key fails the
 // transaction with the conflict error, at the latest at the commit.
 func (tb *table[T]) insertNew(ctx context.Context, t *tx, rows []*T) error {
-	if t.postgres && len(rows) > 0 {
-		return tb.insertNewColumns(ctx, t, rows)
-	}
-	return inChunks(len(rows), func(start, n int) error {
-		args := make([]any, 0, n*len(tb.columns))
-		for _, row := range rows[start : start+n] {
-			f := tb.fields(row)
-			if err := tb.checkIDs(f); err != nil {
-				return err
-			}
-			values, ok := snapshot(f)
-			if !ok {
-				return fmt.Errorf("sqlstore: %s has a column of a kind that cannot be held back", tb.what)
-			}
-			args = append(args, values...)
-		}
-		// No ON CONFLICT: a clash is an error.
-		return t.execLater(ctx, tb.kind, tb.insertHead+tb.valuesSQL(n), args...)
-	})
-}
-
-// insertNewColumns is insertNew on PostgreSQL: one statement for any
-// number of rows, which travel column by column as arrays.
-func (tb *table[T]) insertNewColumns(ctx context.Context, t *tx, rows []*T) error {
 	values := make([][]any, len(rows))
 	for i, row := range rows {
 		f := tb.fields(row)
@@ -181,6 +157,18 @@ func (tb *table[T]) insertNewColumns(ctx context.Context, t *tx, rows []*T) erro
 			return fmt.Errorf("sqlstore: %s has a column of a kind that cannot be held back", tb.what)
 		}
 	}
+	if t.postgres && len(rows) > 0 {
+		return tb.insertColumns(ctx, t, values)
+	}
+	return inChunks(len(values), func(start, n int) error {
+		// No ON CONFLICT: a clash is an error.
+		return t.execLater(ctx, tb.kind, tb.insertHead+tb.valuesSQL(n), slices.Concat(values[start:start+n]...)...)
+	})
+}
+
+// insertColumns writes rows of plain values on PostgreSQL in one statement
+// for any number of rows, which travel column by column as arrays.
+func (tb *table[T]) insertColumns(ctx context.Context, t *tx, values [][]any) error {
 	arrays, types, err := pgArrays(values)
 	if err != nil {
 		return fmt.Errorf("sqlstore: %s: %w", tb.what, err)
