@@ -82,7 +82,11 @@ func (t *tx) settled(column string) string {
 
 // eventStatus decides at insert whether anybody would receive an event: no
 // target of its own and a customer without a webhook (or deleted) skip it.
-const eventStatus = "CASE WHEN ? = '' AND EXISTS (SELECT 1 FROM customers c WHERE c.id = ? AND (c.webhook_uri = '' OR c." + deleted + ")) THEN 'skipped' ELSE 'pending' END"
+// target and customerID are the SQL of the event's target and customer.
+func eventStatus(target, customerID string) string {
+	return "CASE WHEN " + target + " = '' AND EXISTS (SELECT 1 FROM customers c WHERE c.id = " + customerID +
+		" AND (c.webhook_uri = '' OR c." + deleted + ")) THEN 'skipped' ELSE 'pending' END"
+}
 
 // nextEventPos returns what goes into the position of t's next event: its
 // rank in t on PostgreSQL (the statement adds the transaction id), the
@@ -138,7 +142,7 @@ func (t *tx) CreateEvents(ctx context.Context, es []*convo.Event) error {
 		if t.postgres {
 			position = pgTxPos + " + ?"
 		}
-		row := "(?, ?, ?, ?, ?, ?, ?, ?, ?, " + position + ", " + eventStatus + ", 0, ?, 0, '', ?, ?)"
+		row := "(?, ?, ?, ?, ?, ?, ?, ?, ?, " + position + ", " + eventStatus("?", "?") + ", 0, ?, 0, '', ?, ?)"
 		// Nothing reads an event back in the transaction that makes it.
 		return t.execLater(ctx, events, "INSERT INTO events ("+eventColumns+") VALUES "+row+strings.Repeat(", "+row, n-1), args...)
 	})
@@ -165,8 +169,7 @@ func (t *tx) createEventsColumns(ctx context.Context, es []*convo.Event) error {
 	}
 	return t.execLater(ctx, events, `INSERT INTO events (`+eventColumns+`)
 		SELECT v.id::uuid, v.customer_id::uuid, v.type, v.stream_id::uuid, v.conversation_id::uuid, v.payload, v.target_uri, v.target_method, v.content_type,
-			`+pgTxPos+` + v.rank, CASE WHEN v.target_uri = '' AND EXISTS (SELECT 1 FROM customers c WHERE c.id = v.customer_id::uuid AND (c.webhook_uri = '' OR c.`+deleted+`))
-			THEN 'skipped' ELSE 'pending' END, 0, v.next_attempt_at, 0, '', v.tm_create, v.tm_delivered
+			`+pgTxPos+` + v.rank, `+eventStatus("v.target_uri", "v.customer_id::uuid")+`, 0, v.next_attempt_at, 0, '', v.tm_create, v.tm_delivered
 		FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[])
 			AS v(id, customer_id, type, stream_id, conversation_id, payload, target_uri, target_method, content_type, rank, next_attempt_at, tm_create, tm_delivered)`,
 		ids, customers, types, streams, convs, payloads, targets, methods, contentTypes, ranks, nextAttempts, created, delivered)
