@@ -3,12 +3,13 @@ package service
 import "sync"
 
 // batcher gathers items submitted by concurrent callers and writes them in
-// batches, one transaction each. Writers take turns to prepare: while one
-// runs its batch's statements the next batch gathers, and it is taken as
-// soon as those statements are done, to be prepared while the first batch
-// commits. Batches are then as large as the time to prepare one allows,
-// and commits still overlap. Each caller returns once its own item is
-// committed. A batch that fails is written again item by item, so a bad
+// batches, one transaction each. One writer takes whatever gathered while
+// its last batch was stored: a large batch costs less per item than two
+// smaller ones whose commits overlap (measured on both databases). When a
+// whole batch waits, which one writer no longer keeps up with, more start,
+// and they take turns to prepare: the next batch is taken as soon as the
+// one before needs only its commit. Each caller returns once its own item
+// is committed. A batch that fails is written again item by item, so a bad
 // item fails only its caller.
 type batcher[T any] struct {
 	// write stores a batch in one transaction and calls ready once the
@@ -22,9 +23,6 @@ type batcher[T any] struct {
 	pending   []*batchItem[T]
 	writers   int
 	preparing bool // a writer is running a batch's statements
-	// lastTaken is the size of the batch last taken, to judge whether
-	// what is pending is worth a writer of its own.
-	lastTaken int
 }
 
 type batchItem[T any] struct {
@@ -44,11 +42,8 @@ func (b *batcher[T]) submit(item T) error {
 	it := &batchItem[T]{item: item, done: make(chan error, 1)}
 	b.mu.Lock()
 	b.pending = append(b.pending, it)
-	// A busy writer takes what is pending once its batch is done. Another
-	// starts only when half a batch waits: under load the callers of a
-	// committing batch come back one by one, and the first of them would
-	// otherwise be a transaction of its own.
-	if b.writers == 0 || b.writers < b.maxWriters && 2*len(b.pending) >= b.lastTaken {
+	// A busy writer takes what is pending once its batch is done.
+	if b.writers == 0 || b.writers < b.maxWriters && len(b.pending) >= b.maxBatch {
 		b.writers++
 		go b.drain()
 	}
@@ -69,7 +64,6 @@ func (b *batcher[T]) drain() {
 			return
 		}
 		n := min(len(b.pending), b.maxBatch)
-		b.lastTaken = n
 		batch := b.pending[:n:n]
 		b.pending = append([]*batchItem[T](nil), b.pending[n:]...)
 		b.preparing = true

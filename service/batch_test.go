@@ -68,9 +68,9 @@ func TestBatcher(t *testing.T) {
 	}
 }
 
-// TestBatcherTakesTurnsToPrepare: while a batch runs its statements the
-// next one gathers; it is taken once the first needs only its commit, and
-// is prepared while the first commits.
+// TestBatcherTakesTurnsToPrepare: once a whole batch waits, a second writer
+// takes it as soon as the first batch needs only its commit, and prepares
+// it while the first commits.
 func TestBatcherTakesTurnsToPrepare(t *testing.T) {
 	type call struct {
 		batch []int
@@ -105,14 +105,14 @@ func TestBatcherTakesTurnsToPrepare(t *testing.T) {
 	defer close(commit)
 	wg.Go(func() { b.submit(0) })
 	first := next()
-	for i := 1; i <= 5; i++ {
+	for i := 1; i <= 8; i++ {
 		wg.Go(func() { b.submit(i) })
 	}
 	for deadline := time.Now().Add(5 * time.Second); ; runtime.Gosched() {
 		b.mu.Lock()
 		queued := len(b.pending)
 		b.mu.Unlock()
-		if queued == 5 {
+		if queued == 8 {
 			break
 		}
 		if n := preparing.Load(); n > 1 || time.Now().After(deadline) {
@@ -124,8 +124,63 @@ func TestBatcherTakesTurnsToPrepare(t *testing.T) {
 	// The first batch is still committing (commit is open) when the second is taken.
 	second := next()
 	slices.Sort(second.batch)
-	if !slices.Equal(second.batch, []int{1, 2, 3, 4, 5}) {
-		t.Errorf("second batch %v, want the five items that gathered", second.batch)
+	if !slices.Equal(second.batch, []int{1, 2, 3, 4, 5, 6, 7, 8}) {
+		t.Errorf("second batch %v, want the eight items that gathered", second.batch)
 	}
 	second.ready()
+}
+
+// TestBatcherGathersWhileOneCommits: less than a whole batch waiting is
+// taken by the one writer once its batch is stored, as one batch.
+func TestBatcherGathersWhileOneCommits(t *testing.T) {
+	batches := make(chan []int, 8)
+	commit := make(chan struct{})
+	b := newBatcher(8, 2, func(batch []int, ready func()) error {
+		ready()
+		batches <- batch
+		<-commit
+		return nil
+	})
+	next := func() []int {
+		t.Helper()
+		select {
+		case batch := <-batches:
+			slices.Sort(batch)
+			return batch
+		case <-time.After(5 * time.Second):
+			t.Fatal("no batch taken")
+			return nil
+		}
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() { b.submit(0) })
+	if first := next(); !slices.Equal(first, []int{0}) {
+		t.Fatalf("first batch %v, want [0]", first)
+	}
+	for i := 1; i <= 7; i++ {
+		wg.Go(func() { b.submit(i) })
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; runtime.Gosched() {
+		b.mu.Lock()
+		queued := len(b.pending)
+		b.mu.Unlock()
+		if queued == 7 {
+			break
+		}
+		if time.Now().After(deadline) {
+			close(commit)
+			t.Fatalf("%d items gathered", queued)
+		}
+	}
+	select {
+	case batch := <-batches:
+		close(commit)
+		t.Fatalf("batch %v taken while the first was still being stored", batch)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(commit)
+	if second := next(); !slices.Equal(second, []int{1, 2, 3, 4, 5, 6, 7}) {
+		t.Errorf("second batch %v, want the seven items that gathered", second)
+	}
 }

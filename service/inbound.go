@@ -14,11 +14,9 @@ import (
 const (
 	// maxInboundBatch bounds the webhooks stored in one transaction.
 	maxInboundBatch = 128
-	// inboundWriters is how many batches may be stored at once: PostgreSQL
-	// runs their transactions side by side; on SQLite they share a commit.
-	// They take turns to run their statements (see batcher), so two overlap
-	// one batch's commit with the next one's statements; three or four
-	// measured no faster.
+	// inboundWriters is how many batches may be stored at once when whole
+	// batches wait (see batcher): PostgreSQL runs their transactions side
+	// by side; on SQLite they share a commit.
 	inboundWriters = 2
 )
 
