@@ -141,7 +141,10 @@ func newDispatcher(allowPrivate bool) *dispatcher {
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.DialContext = dialer.DialContext
 	transport.Proxy = nil
-	transport.MaxIdleConnsPerHost = maxActive
+	// Keep a connection for every delivery that may be in flight: the
+	// default cap of 100 idle connections closed the rest after each
+	// request, and a new connection per delivery cost more than the request.
+	transport.MaxIdleConns, transport.MaxIdleConnsPerHost = maxActive, maxActive
 	return &dispatcher{
 		wake:     make(chan struct{}, 1),
 		sequence: newBroadcast(),

@@ -144,46 +144,56 @@ func TestSignWebhookVerifies(t *testing.T) {
 	}
 }
 
-// TestDispatcherClaimsOnlyWhatItAttempts checks that a process leases no
-// more events than it attempts at once: a leased event queued behind slow
-// deliveries would outlive its lease and be delivered twice.
-func TestDispatcherClaimsOnlyWhatItAttempts(t *testing.T) {
+// dispatchTest is a service on a fresh SQLite store whose customer's
+// webhook is a local server answering with handler.
+type dispatchTest struct {
+	s     *Service
+	store *sqlstore.DB
+	srv   *httptest.Server
+	cust  *convo.Customer
+	// newConns counts the connections the server accepted.
+	newConns atomic.Int32
+}
+
+func newDispatchTest(t *testing.T, handler http.HandlerFunc) *dispatchTest {
+	t.Helper()
 	ctx := context.Background()
 	store, err := sqlstore.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "convo.db"), sqlstore.Options{SQLiteSynchronous: "NORMAL"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer store.Close()
-
-	release := make(chan struct{})
-	var inFlight atomic.Int32
-	var mu sync.Mutex
-	received := map[string]int{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		inFlight.Add(1)
-		mu.Lock()
-		received[r.Header.Get("webhook-id")]++
-		mu.Unlock()
-		<-release
-	}))
-	defer srv.Close()
-
-	s := New(store, convo.SystemClock{}, Config{WebhookAllowPrivate: true, WebhookRetryBase: 10 * time.Millisecond,
+	t.Cleanup(func() { store.Close() })
+	d := &dispatchTest{store: store, srv: httptest.NewUnstartedServer(handler)}
+	d.srv.Config.ConnState = func(_ net.Conn, state http.ConnState) {
+		if state == http.StateNew {
+			d.newConns.Add(1)
+		}
+	}
+	d.srv.Start()
+	t.Cleanup(d.srv.Close)
+	d.s = New(store, convo.SystemClock{}, Config{WebhookAllowPrivate: true, WebhookRetryBase: 10 * time.Millisecond,
 		EventPoll: 10 * time.Millisecond, PasswordCost: bcrypt.MinCost})
-	if err := s.Init(ctx); err != nil {
+	if err := d.s.Init(ctx); err != nil {
 		t.Fatal(err)
 	}
-	now := s.now()
-	cust := &convo.Customer{ID: convo.NewID(), Name: "c", WebhookMethod: "POST", WebhookURI: srv.URL, WebhookSecret: "k",
+	now := d.s.now()
+	d.cust = &convo.Customer{ID: convo.NewID(), Name: "c", WebhookMethod: "POST", WebhookURI: d.srv.URL, WebhookSecret: "k",
 		TMCreate: now, TMUpdate: now, TMDelete: convo.Never}
-	const n = maxActive + 8
-	err = s.update(ctx, func(tx convo.Tx) error {
-		if err := tx.CreateCustomer(ctx, cust); err != nil {
-			return err
-		}
+	if err := d.s.update(ctx, func(tx convo.Tx) error { return tx.CreateCustomer(ctx, d.cust) }); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// emit writes n events, each of a conversation of its own, so that none
+// waits for another.
+func (d *dispatchTest) emit(t *testing.T, n int) {
+	t.Helper()
+	ctx := context.Background()
+	err := d.s.update(ctx, func(tx convo.Tx) error {
 		for i := range n {
 			stream := convo.NewID()
-			if err := s.emit(ctx, tx, convo.EventConversationCreated, cust.ID, stream, stream, map[string]int{"i": i}); err != nil {
+			if err := d.s.emit(ctx, tx, convo.EventConversationCreated, d.cust.ID, stream, stream, map[string]int{"i": i}); err != nil {
 				return err
 			}
 		}
@@ -192,33 +202,71 @@ func TestDispatcherClaimsOnlyWhatItAttempts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runCtx, stop := context.WithCancel(ctx)
+}
+
+// run starts the dispatcher until the test ends.
+func (d *dispatchTest) run(t *testing.T) {
+	runCtx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
-		s.RunEvents(runCtx)
+		d.s.RunEvents(runCtx)
 		close(done)
 	}()
-	defer func() {
+	t.Cleanup(func() {
 		stop()
 		<-done
-	}()
+	})
+}
 
-	deadline := time.Now().Add(10 * time.Second)
-	for inFlight.Load() < maxActive {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d deliveries in flight, want %d", inFlight.Load(), maxActive)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	// Let the dispatcher poll a few times while every slot is busy.
-	time.Sleep(100 * time.Millisecond)
+// events lists the customer's events.
+func (d *dispatchTest) events(t *testing.T) []*convo.Event {
+	t.Helper()
+	ctx := context.Background()
 	var events []*convo.Event
-	store.View(ctx, func(tx convo.Tx) (err error) {
-		events, err = tx.ListEvents(ctx, convo.EventListParams{CustomerID: cust.ID, Page: convo.Page{Limit: 1000}})
+	err := d.store.View(ctx, func(tx convo.Tx) (err error) {
+		events, err = tx.ListEvents(ctx, convo.EventListParams{CustomerID: d.cust.ID, Page: convo.Page{Limit: 1000}})
 		return err
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return events
+}
+
+// waitFor polls cond for up to ten seconds.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 10 s for %s", what)
+		}
+	}
+}
+
+// TestDispatcherClaimsOnlyWhatItAttempts checks that a process leases no
+// more events than it attempts at once: a leased event queued behind slow
+// deliveries would outlive its lease and be delivered twice.
+func TestDispatcherClaimsOnlyWhatItAttempts(t *testing.T) {
+	release := make(chan struct{})
+	var inFlight atomic.Int32
+	var mu sync.Mutex
+	received := map[string]int{}
+	d := newDispatchTest(t, func(w http.ResponseWriter, r *http.Request) {
+		inFlight.Add(1)
+		mu.Lock()
+		received[r.Header.Get("webhook-id")]++
+		mu.Unlock()
+		<-release
+	})
+	const n = maxActive + 8
+	d.emit(t, n)
+	d.run(t)
+
+	waitFor(t, fmt.Sprintf("%d deliveries in flight", maxActive), func() bool { return inFlight.Load() >= maxActive })
+	// Let the dispatcher poll a few times while every slot is busy.
+	time.Sleep(100 * time.Millisecond)
 	leased := 0
-	for _, e := range events {
+	for _, e := range d.events(t) {
 		if e.LockedUntil.After(time.Now()) {
 			leased++
 		}
@@ -227,26 +275,63 @@ func TestDispatcherClaimsOnlyWhatItAttempts(t *testing.T) {
 		t.Errorf("%d events leased with %d deliveries in flight, want %d of each", leased, inFlight.Load(), maxActive)
 	}
 	close(release)
-	for {
+	waitFor(t, fmt.Sprintf("%d events delivered", n), func() bool {
 		mu.Lock()
-		got := len(received)
-		mu.Unlock()
-		if got == n {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d events delivered", got, n)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	stop()
-	<-done
+		defer mu.Unlock()
+		return len(received) == n
+	})
+	// Recorded outcomes: nothing is delivered again.
+	waitFor(t, "every delivery recorded", func() bool { return delivered(d.events(t)) == n })
 	mu.Lock()
 	defer mu.Unlock()
 	for id, c := range received {
 		if c != 1 {
 			t.Errorf("event %s delivered %d times", id, c)
 		}
+	}
+}
+
+func delivered(events []*convo.Event) int {
+	n := 0
+	for _, e := range events {
+		if e.Status == convo.DeliveryDelivered {
+			n++
+		}
+	}
+	return n
+}
+
+// TestDispatcherKeepsConnections: deliveries reuse the connections of
+// earlier ones, as many as may be in flight at once. A new connection per
+// delivery cost more CPU than the request, and leaves sockets waiting to
+// close on both ends.
+func TestDispatcherKeepsConnections(t *testing.T) {
+	var gate atomic.Pointer[chan struct{}]
+	var inFlight atomic.Int32
+	d := newDispatchTest(t, func(w http.ResponseWriter, r *http.Request) {
+		inFlight.Add(1)
+		defer inFlight.Add(-1)
+		<-*gate.Load()
+	})
+	d.run(t)
+	total := 0
+	round := func() int32 {
+		before := d.newConns.Load()
+		open := make(chan struct{})
+		gate.Store(&open)
+		d.emit(t, maxActive)
+		total += maxActive
+		// All at once: each delivery needs a connection of its own.
+		waitFor(t, fmt.Sprintf("%d deliveries in flight", maxActive), func() bool { return inFlight.Load() == maxActive })
+		close(open)
+		waitFor(t, "every delivery recorded", func() bool { return delivered(d.events(t)) == total })
+		return d.newConns.Load() - before
+	}
+	if first := round(); first != maxActive {
+		t.Fatalf("%d connections for %d deliveries at once, want one each", first, maxActive)
+	}
+	if again := round(); again != 0 {
+		t.Errorf("the next %d deliveries at once opened %d new connections, want none", maxActive, again)
 	}
 }
 
