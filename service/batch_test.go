@@ -105,20 +105,9 @@ func TestBatcherTakesTurnsToPrepare(t *testing.T) {
 	defer close(commit)
 	wg.Go(func() { b.submit(0) })
 	first := next()
-	for i := 1; i <= 8; i++ {
-		wg.Go(func() { b.submit(i) })
-	}
-	for deadline := time.Now().Add(5 * time.Second); ; runtime.Gosched() {
-		b.mu.Lock()
-		queued := len(b.pending)
-		b.mu.Unlock()
-		if queued == 8 {
-			break
-		}
-		if n := preparing.Load(); n > 1 || time.Now().After(deadline) {
-			first.ready()
-			t.Fatalf("%d items gathered, %d batches preparing at once", queued, n)
-		}
+	if queued, ok := submitQueued(b, &wg, 1, 8, func() bool { return preparing.Load() > 1 }); !ok {
+		first.ready()
+		t.Fatalf("%d items gathered, %d batches preparing at once", queued, preparing.Load())
 	}
 	first.ready()
 	// The first batch is still committing (commit is open) when the second is taken.
@@ -158,20 +147,9 @@ func TestBatcherGathersWhileOneCommits(t *testing.T) {
 	if first := next(); !slices.Equal(first, []int{0}) {
 		t.Fatalf("first batch %v, want [0]", first)
 	}
-	for i := 1; i <= 7; i++ {
-		wg.Go(func() { b.submit(i) })
-	}
-	for deadline := time.Now().Add(5 * time.Second); ; runtime.Gosched() {
-		b.mu.Lock()
-		queued := len(b.pending)
-		b.mu.Unlock()
-		if queued == 7 {
-			break
-		}
-		if time.Now().After(deadline) {
-			close(commit)
-			t.Fatalf("%d items gathered", queued)
-		}
+	if queued, ok := submitQueued(b, &wg, 1, 7, func() bool { return false }); !ok {
+		close(commit)
+		t.Fatalf("%d items gathered", queued)
 	}
 	select {
 	case batch := <-batches:
@@ -182,5 +160,25 @@ func TestBatcherGathersWhileOneCommits(t *testing.T) {
 	close(commit)
 	if second := next(); !slices.Equal(second, []int{1, 2, 3, 4, 5, 6, 7}) {
 		t.Errorf("second batch %v, want the seven items that gathered", second)
+	}
+}
+
+// submitQueued submits the items from to to, each from a goroutine of wg,
+// and waits until all of them wait in b; it gives up after five seconds,
+// or as soon as stop says so.
+func submitQueued(b *batcher[int], wg *sync.WaitGroup, from, to int, stop func() bool) (queued int, ok bool) {
+	for i := from; i <= to; i++ {
+		wg.Go(func() { b.submit(i) })
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; runtime.Gosched() {
+		b.mu.Lock()
+		queued = len(b.pending)
+		b.mu.Unlock()
+		if queued == to-from+1 {
+			return queued, true
+		}
+		if stop() || time.Now().After(deadline) {
+			return queued, false
+		}
 	}
 }
