@@ -72,6 +72,7 @@ type benchConfig struct {
 	listRequests      int
 	webhookMessages   int
 	webhookBacklog    int
+	webhookRate       float64
 	sqliteSynchronous string
 	json              bool
 	keep              bool
@@ -95,6 +96,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&cfg.listRequests, "list-requests", 300, "requests per list query")
 	fs.IntVar(&cfg.webhookMessages, "webhook-messages", 20_000, "at most this many messages are ingested (for at most --duration) to make webhook events")
 	fs.IntVar(&cfg.webhookBacklog, "webhook-backlog", 20_000, "at most this many queued events are drained to measure delivery capacity (fewer for short durations)")
+	fs.Float64Var(&cfg.webhookRate, "webhook-rate", 5000, "events per second made, from webhooks of several messages sent at fixed times, to measure deliveries at that rate (0: skip)")
 	fs.StringVar(&cfg.sqliteSynchronous, "sqlite-synchronous", env("CONVO_SQLITE_SYNCHRONOUS", "FULL"), "SQLite synchronous mode of the server and of the baseline")
 	fs.BoolVar(&cfg.json, "json", false, "print one JSON object instead of a table")
 	fs.BoolVar(&cfg.keep, "keep", false, "keep the temporary folder (database, server log)")
@@ -278,6 +280,18 @@ type benchList struct {
 }
 
 type benchWebhook struct {
+	// The live deliveries while LINE webhooks with one message each are ingested.
+	benchWebhookLive
+	BacklogEvents       int     `json:"backlog_events"`
+	BacklogEventsPerSec float64 `json:"backlog_events_per_sec"`
+	// Paced is the same at a set rate of events: the webhooks carry
+	// several messages each, which costs ingest less per event, and are
+	// sent at fixed times whatever the answers take.
+	Paced *benchWebhookPaced `json:"paced,omitempty"`
+}
+
+// benchWebhookLive is what the receiver got while webhooks were ingested.
+type benchWebhookLive struct {
 	EventsPerSec         float64 `json:"events_per_sec"`
 	P50DelayMS           float64 `json:"p50_delay_ms"`
 	P99DelayMS           float64 `json:"p99_delay_ms"`
@@ -286,8 +300,12 @@ type benchWebhook struct {
 	Messages             int     `json:"messages"`
 	IngestMessagesPerSec float64 `json:"ingest_messages_per_sec"`
 	Duplicates           int     `json:"duplicates"`
-	BacklogEvents        int     `json:"backlog_events"`
-	BacklogEventsPerSec  float64 `json:"backlog_events_per_sec"`
+}
+
+type benchWebhookPaced struct {
+	TargetEventsPerSec float64 `json:"target_events_per_sec"`
+	MessagesPerWebhook int     `json:"messages_per_webhook"`
+	benchWebhookLive
 }
 
 type benchSeed struct {
@@ -540,7 +558,7 @@ func (b *bench) runIngest(ctx context.Context) error {
 	c := b.cfg.concurrency
 	// Warm-up: connections, caches, and the first peers, so that 90% of the
 	// measured messages come from existing conversations.
-	warm := b.drive(ctx, "ingest warm-up", b.cfg.duration, max(500, 20*c), c, b.hookRequest(true))
+	warm := b.drive(ctx, "ingest warm-up", b.cfg.duration, max(500, 20*c), c, b.hookRequest(true, 1))
 	if warm.ok == 0 {
 		return fmt.Errorf("bench: ingest warm-up failed: %s", warm.firstErr)
 	}
@@ -552,7 +570,7 @@ func (b *bench) runIngest(ctx context.Context) error {
 	newBefore := b.peers.len()
 	profiled := b.profileCPU(ctx, b.cfg.duration)
 	cpuBefore := b.sampleCPU()
-	in := b.drive(ctx, "ingest", b.cfg.duration, 0, c, b.hookRequest(false))
+	in := b.drive(ctx, "ingest", b.cfg.duration, 0, c, b.hookRequest(false, 1))
 	cpuAfter := b.sampleCPU()
 	if err := <-profiled; err != nil {
 		return err
@@ -561,7 +579,7 @@ func (b *bench) runIngest(ctx context.Context) error {
 	if in.ok == 0 {
 		return fmt.Errorf("bench: ingest: no request succeeded: %s", in.firstErr)
 	}
-	half := b.drivePaced(ctx, "ingest at half that rate", b.cfg.duration, in.rate()/2, b.hookRequest(false))
+	half := b.drivePaced(ctx, "ingest at half that rate", b.cfg.duration, in.rate()/2, b.hookRequest(false, 1))
 	if half.ok == 0 {
 		return fmt.Errorf("bench: ingest at half rate: no request succeeded: %s", half.firstErr)
 	}
@@ -616,34 +634,30 @@ func (b *bench) runWebhook(ctx context.Context) error {
 		return fmt.Errorf("bench: set the customer webhook: %w", err)
 	}
 	if b.peers.len() == 0 {
-		if warm := b.drive(ctx, "webhook warm-up", b.cfg.duration, max(500, 20*b.cfg.concurrency), b.cfg.concurrency, b.hookRequest(true)); warm.ok == 0 {
+		if warm := b.drive(ctx, "webhook warm-up", b.cfg.duration, max(500, 20*b.cfg.concurrency), b.cfg.concurrency, b.hookRequest(true, 1)); warm.ok == 0 {
 			return fmt.Errorf("bench: webhook warm-up failed: %s", warm.firstErr)
 		}
 		if err := b.waitQuiet(ctx, "webhook warm-up", 0); err != nil {
 			return err
 		}
 	}
-	b.recv.reset()
-	in := b.drive(ctx, "webhook: ingest with a webhook", b.cfg.duration, b.cfg.webhookMessages, b.cfg.concurrency, b.hookRequest(false))
-	if in.ok == 0 {
-		return fmt.Errorf("bench: webhook ingest: no request succeeded: %s", in.firstErr)
-	}
-	if err := b.waitQuiet(ctx, "webhook: waiting for deliveries", in.ok); err != nil {
+	live, err := b.webhookLive(ctx, 1, 0)
+	if err != nil {
 		return err
 	}
-	got := b.recv.snapshot()
-	w := &benchWebhook{Messages: in.ok, IngestMessagesPerSec: benchRound(in.rate()), Events: len(got.list), Duplicates: got.duplicates}
-	w.EventsPerSec = benchRound(got.rate())
-	var delays []time.Duration
-	for _, rc := range got.list {
-		if rc.typ == convo.EventMessageCreated && !rc.created.IsZero() {
-			delays = append(delays, rc.at.Sub(rc.created))
-		}
-	}
-	slices.Sort(delays)
-	w.P50DelayMS, w.P99DelayMS, w.MaxDelayMS = benchMS(benchPercentile(delays, 0.5)), benchMS(benchPercentile(delays, 0.99)), benchMS(benchPercentile(delays, 1))
+	w := &benchWebhook{benchWebhookLive: *live}
 	b.report.Webhook = w
 	b.recordRSS("webhook")
+	if target := b.cfg.webhookRate; target > 0 {
+		// As many webhooks a second as make target events, at the events per
+		// message just seen (new conversations make more).
+		const perWebhook = 10
+		perMessage := float64(live.Events) / float64(max(live.Messages, 1))
+		if live, err = b.webhookLive(ctx, perWebhook, target/(perWebhook*max(perMessage, 1))); err != nil {
+			return err
+		}
+		w.Paced = &benchWebhookPaced{TargetEventsPerSec: target, MessagesPerWebhook: perWebhook, benchWebhookLive: *live}
+	}
 
 	// Capacity: queue a backlog while the server is stopped, then time its drain.
 	n := min(b.cfg.webhookBacklog, max(1000, int(5000*b.cfg.duration.Seconds())))
@@ -670,7 +684,7 @@ func (b *bench) runWebhook(ctx context.Context) error {
 		events[i] = sqlstore.SeedEvent{Type: convo.EventMessageCreated, StreamID: stream, ConversationID: stream, Payload: payload}
 	}
 	b.recv.reset()
-	err := b.withStore(ctx, "webhook", func(store *sqlstore.DB) error {
+	err = b.withStore(ctx, "webhook", func(store *sqlstore.DB) error {
 		b.progress.set(func() string { return fmt.Sprintf("webhook: queueing %d events", n) })
 		return store.SeedEvents(ctx, b.customerID, events)
 	})
@@ -680,10 +694,46 @@ func (b *bench) runWebhook(ctx context.Context) error {
 	if err := b.waitQuiet(ctx, "webhook: draining the backlog", n); err != nil {
 		return err
 	}
-	got = b.recv.snapshot()
+	got := b.recv.snapshot()
 	w.BacklogEvents, w.BacklogEventsPerSec = len(got.list), benchRound(got.rate())
 	b.recordRSS("webhook backlog")
 	return nil
+}
+
+// webhookLive ingests LINE webhooks carrying perWebhook messages each and
+// measures what the receiver gets: events per second and the delay from
+// each message's commit to its event's delivery. The webhooks come from
+// the closed-loop clients, up to --webhook-messages messages, or with pace
+// set at that many webhooks a second for --duration.
+func (b *bench) webhookLive(ctx context.Context, perWebhook int, pace float64) (*benchWebhookLive, error) {
+	b.recv.reset()
+	label := "webhook: ingest with a webhook"
+	var in *benchLoad
+	if pace > 0 {
+		label += fmt.Sprintf(", %d messages a webhook", perWebhook)
+		in = b.drivePaced(ctx, label, b.cfg.duration, pace, b.hookRequest(false, perWebhook))
+	} else {
+		in = b.drive(ctx, label, b.cfg.duration, max(b.cfg.webhookMessages/perWebhook, 1), b.cfg.concurrency, b.hookRequest(false, perWebhook))
+	}
+	if in.ok == 0 {
+		return nil, fmt.Errorf("bench: webhook ingest: no request succeeded: %s", in.firstErr)
+	}
+	messages := in.ok * perWebhook
+	if err := b.waitQuiet(ctx, "webhook: waiting for deliveries", messages); err != nil {
+		return nil, err
+	}
+	got := b.recv.snapshot()
+	w := &benchWebhookLive{Messages: messages, IngestMessagesPerSec: benchRound(in.rate() * float64(perWebhook)), Events: len(got.list),
+		Duplicates: got.duplicates, EventsPerSec: benchRound(got.rate())}
+	var delays []time.Duration
+	for _, rc := range got.list {
+		if rc.typ == convo.EventMessageCreated && !rc.created.IsZero() {
+			delays = append(delays, rc.at.Sub(rc.created))
+		}
+	}
+	slices.Sort(delays)
+	w.P50DelayMS, w.P99DelayMS, w.MaxDelayMS = benchMS(benchPercentile(delays, 0.5)), benchMS(benchPercentile(delays, 0.99)), benchMS(benchPercentile(delays, 1))
+	return w, nil
 }
 
 // waitOutbox waits until no event of the customer is pending.
@@ -1084,9 +1134,6 @@ func (b *bench) api(ctx context.Context, method, path string, body, out any) err
 // benchRequestMaker builds one request for a worker; onOK runs after a 200.
 type benchRequestMaker func(rng *mathrand.Rand) (req *http.Request, onOK func(), err error)
 
-// hookRequest builds signed LINE webhooks with one text message each to the
-// bench account: 10% from new peers and 90% from known ones, or all from
-// new peers when allNew is set.
 // send makes one request; an error means no 200, answered tells whether
 // the server answered at all.
 func (b *bench) send(ctx context.Context, req *http.Request) (answered bool, err error) {
@@ -1153,14 +1200,27 @@ func (b *bench) drivePaced(ctx context.Context, label string, d time.Duration, r
 	return res.finish(start, &ok, &failed)
 }
 
-func (b *bench) hookRequest(allNew bool) benchRequestMaker {
+// hookRequest builds signed LINE webhooks with messages text messages each
+// to the bench account, each message 10% from a new peer and 90% from a
+// known one, or all from new peers when allNew is set.
+func (b *bench) hookRequest(allNew bool, messages int) benchRequestMaker {
 	return func(rng *mathrand.Rand) (*http.Request, func(), error) {
-		peer, isNew := b.peers.pick(rng, allNew)
-		body := b.lineBody(peer)
-		req, err := b.signedRequest(b.srv.url+"/v1.0/conversation/accounts/"+b.accountID, b.channelSecret, body)
+		peers := make([]string, messages)
+		var added []string
+		for i := range peers {
+			var isNew bool
+			if peers[i], isNew = b.peers.pick(rng, allNew); isNew {
+				added = append(added, peers[i])
+			}
+		}
+		req, err := b.signedRequest(b.srv.url+"/v1.0/conversation/accounts/"+b.accountID, b.channelSecret, b.lineBody(peers...))
 		var onOK func()
-		if isNew {
-			onOK = func() { b.peers.add(peer) }
+		if len(added) > 0 {
+			onOK = func() {
+				for _, p := range added {
+					b.peers.add(p)
+				}
+			}
 		}
 		return req, onOK, err
 	}
@@ -1189,28 +1249,35 @@ func (b *bench) signedRequest(target, secret string, body []byte) (*http.Request
 	return req, nil
 }
 
-// lineBody is a LINE webhook body with one text message from peer.
-func (b *bench) lineBody(peer string) []byte {
-	n := b.seq.Add(1)
-	id := strconv.FormatUint(b.idBase+n, 10)
-	buf := make([]byte, 0, 420)
+// lineBody is a LINE webhook body with one text message from each of peers.
+func (b *bench) lineBody(peers ...string) []byte {
+	buf := make([]byte, 0, 60+360*len(peers))
 	buf = append(buf, `{"destination":"`...)
 	buf = append(buf, b.botID...)
-	buf = append(buf, `","events":[{"type":"message","webhookEventId":"01BENCH`...)
-	buf = append(buf, id...)
-	buf = append(buf, `","deliveryContext":{"isRedelivery":false},"timestamp":`...)
-	buf = strconv.AppendInt(buf, time.Now().UnixMilli(), 10)
-	buf = append(buf, `,"source":{"type":"user","userId":"`...)
-	buf = append(buf, peer...)
-	buf = append(buf, `"},"mode":"active","replyToken":"`...)
-	buf = append(buf, id...)
-	buf = append(buf, `","message":{"id":"`...)
-	buf = append(buf, id...)
-	buf = append(buf, `","type":"text","quoteToken":"q`...)
-	buf = append(buf, id...)
-	buf = append(buf, `","text":"Hello, I have a question about my order number `...)
-	buf = strconv.AppendUint(buf, n, 10)
-	buf = append(buf, `."}}]}`...)
+	buf = append(buf, `","events":[`...)
+	for i, peer := range peers {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		n := b.seq.Add(1)
+		id := strconv.FormatUint(b.idBase+n, 10)
+		buf = append(buf, `{"type":"message","webhookEventId":"01BENCH`...)
+		buf = append(buf, id...)
+		buf = append(buf, `","deliveryContext":{"isRedelivery":false},"timestamp":`...)
+		buf = strconv.AppendInt(buf, time.Now().UnixMilli(), 10)
+		buf = append(buf, `,"source":{"type":"user","userId":"`...)
+		buf = append(buf, peer...)
+		buf = append(buf, `"},"mode":"active","replyToken":"`...)
+		buf = append(buf, id...)
+		buf = append(buf, `","message":{"id":"`...)
+		buf = append(buf, id...)
+		buf = append(buf, `","type":"text","quoteToken":"q`...)
+		buf = append(buf, id...)
+		buf = append(buf, `","text":"Hello, I have a question about my order number `...)
+		buf = strconv.AppendUint(buf, n, 10)
+		buf = append(buf, `."}}`...)
+	}
+	buf = append(buf, `]}`...)
 	return buf
 }
 
@@ -1620,6 +1687,11 @@ func printBenchTable(w io.Writer, r *benchReport) {
 	if wh := r.Webhook; wh != nil {
 		row("webhook", f(wh.EventsPerSec)+" events/s", fmt.Sprintf("%d events from %d messages ingested at %s msg/s", wh.Events, wh.Messages, f(wh.IngestMessagesPerSec)))
 		row("webhook delay", "p99 "+f(wh.P99DelayMS)+" ms", fmt.Sprintf("commit to delivery: p50 %s ms, max %s ms", f(wh.P50DelayMS), f(wh.MaxDelayMS)))
+		if p := wh.Paced; p != nil {
+			row("webhook paced", f(p.EventsPerSec)+" events/s", fmt.Sprintf("%s/s asked; %d events from %d messages in webhooks of %d sent at fixed times",
+				f(p.TargetEventsPerSec), p.Events, p.Messages, p.MessagesPerWebhook))
+			row("webhook paced delay", "p99 "+f(p.P99DelayMS)+" ms", fmt.Sprintf("commit to delivery: p50 %s ms, max %s ms", f(p.P50DelayMS), f(p.MaxDelayMS)))
+		}
 		if wh.BacklogEvents > 0 {
 			row("webhook backlog", f(wh.BacklogEventsPerSec)+" events/s", fmt.Sprintf("drain of %d queued events", wh.BacklogEvents))
 		}
