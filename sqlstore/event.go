@@ -327,6 +327,17 @@ func (t *tx) ListEventAttempts(ctx context.Context, eventID string) ([]*convo.Ev
 }
 
 func (t *tx) PruneEvents(ctx context.Context, before convo.Time, limit int) (int, error) {
+	// Positions follow creation, so the first event tells whether any is
+	// old enough. Without asking, an outbox younger than the retention was
+	// walked whole, every hour and at every start, to find nothing.
+	var oldest int64
+	err := t.q.QueryRowContext(ctx, t.sql("SELECT tm_create FROM events ORDER BY pos LIMIT 1")).Scan(&oldest)
+	if errors.Is(err, sql.ErrNoRows) || err == nil && oldest >= before.Micros() {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, interpretError(err, events)
+	}
 	// A bounded batch keeps the transaction short: on PostgreSQL an open
 	// writer holds back every ordered reader (see posShift).
 	if t.postgres {

@@ -276,6 +276,44 @@ func TestClaimStaysOnPagePostgres(t *testing.T) {
 	})
 }
 
+// TestPruneYoungOutboxPostgres: when no event is old enough to prune, the
+// prune reads one entry to learn so, not every event of the outbox.
+func TestPruneYoungOutboxPostgres(t *testing.T) {
+	onPostgres(t, func(t *testing.T, db *DB) {
+		ctx := t.Context()
+		customer, now := convo.NewID(), convo.NewTime(time.Now())
+		var events []*convo.Event
+		for range 300 {
+			s := convo.NewID()
+			events = append(events, &convo.Event{ID: convo.NewID(), CustomerID: customer, Type: convo.EventMessageCreated, StreamID: s, ConversationID: s,
+				Payload: []byte(`{}`), NextAttemptAt: now, TMCreate: now, TMDelivered: convo.Never})
+		}
+		if err := db.Update(ctx, func(tx convo.Tx) error { return tx.CreateEvents(ctx, events) }); err != nil {
+			t.Fatal(err)
+		}
+		sqlTx, err := db.writer.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sqlTx.Rollback()
+		// Read through indexes, as on an outbox of any size, not by scanning this small one.
+		if _, err := sqlTx.ExecContext(ctx, "SET LOCAL enable_seqscan = off"); err != nil {
+			t.Fatal(err)
+		}
+		pruned, err := (&tx{q: sqlQuerier{sqlTx}, postgres: true}).PruneEvents(ctx, convo.NewTime(now.Add(-7*24*time.Hour)), 2000)
+		if err != nil || pruned != 0 {
+			t.Fatalf("pruned %d events a week younger than the cut-off: %v", pruned, err)
+		}
+		var fetched, scanned int
+		if err := sqlTx.QueryRowContext(ctx, "SELECT idx_tup_fetch, seq_tup_read FROM pg_stat_xact_user_tables WHERE relid = 'events'::regclass").Scan(&fetched, &scanned); err != nil {
+			t.Fatal(err)
+		}
+		if fetched+scanned > 5 {
+			t.Errorf("the prune read %d events (%d through indexes, %d scanned) to find none old enough", fetched+scanned, fetched, scanned)
+		}
+	})
+}
+
 // TestLiveConversationsPlanPostgres pins the plans of the reads of an
 // inbound batch on PostgreSQL: the locks of the conversations its display
 // names go to (a statement each) and the read of its live conversations
