@@ -236,22 +236,10 @@ func TestClaimPlanPostgres(t *testing.T) {
 func TestClaimStaysOnPagePostgres(t *testing.T) {
 	onPostgres(t, func(t *testing.T, db *DB) {
 		ctx := t.Context()
-		customer := convo.NewID()
 		// Events the size of a message's, a few to a page.
 		payload := []byte(`{"type":"conversation_message_created","data":{"text":"` + strings.Repeat("x", 1200) + `"}}`)
-		var events []*convo.Event
-		for range 60 {
-			s := convo.NewID()
-			events = append(events, &convo.Event{ID: convo.NewID(), CustomerID: customer, Type: convo.EventMessageCreated, StreamID: s, ConversationID: s,
-				Payload: payload, NextAttemptAt: convo.NewTime(time.Unix(0, 0)), TMCreate: convo.NewTime(time.Unix(0, 0)), TMDelivered: convo.Never})
-		}
-		if err := db.Update(ctx, func(tx convo.Tx) error { return tx.CreateEvents(ctx, events) }); err != nil {
-			t.Fatal(err)
-		}
-		sqlTx, err := db.writer.BeginTx(ctx, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		events := writeOutbox(t, db, 60, payload, convo.NewTime(time.Unix(0, 0)))
+		sqlTx := statTx(t, db)
 		defer sqlTx.Rollback()
 		now := convo.NewTime(time.Now())
 		var claimed []*convo.Event
@@ -281,20 +269,9 @@ func TestClaimStaysOnPagePostgres(t *testing.T) {
 func TestPruneYoungOutboxPostgres(t *testing.T) {
 	onPostgres(t, func(t *testing.T, db *DB) {
 		ctx := t.Context()
-		customer, now := convo.NewID(), convo.NewTime(time.Now())
-		var events []*convo.Event
-		for range 300 {
-			s := convo.NewID()
-			events = append(events, &convo.Event{ID: convo.NewID(), CustomerID: customer, Type: convo.EventMessageCreated, StreamID: s, ConversationID: s,
-				Payload: []byte(`{}`), NextAttemptAt: now, TMCreate: now, TMDelivered: convo.Never})
-		}
-		if err := db.Update(ctx, func(tx convo.Tx) error { return tx.CreateEvents(ctx, events) }); err != nil {
-			t.Fatal(err)
-		}
-		sqlTx, err := db.writer.BeginTx(ctx, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		now := convo.NewTime(time.Now())
+		writeOutbox(t, db, 300, []byte(`{}`), now)
+		sqlTx := statTx(t, db)
 		defer sqlTx.Rollback()
 		// Read through indexes, as on an outbox of any size, not by scanning this small one.
 		if _, err := sqlTx.ExecContext(ctx, "SET LOCAL enable_seqscan = off"); err != nil {
@@ -312,6 +289,34 @@ func TestPruneYoungOutboxPostgres(t *testing.T) {
 			t.Errorf("the prune read %d events (%d through indexes, %d scanned) to find none old enough", fetched+scanned, fetched, scanned)
 		}
 	})
+}
+
+// writeOutbox writes n events of one customer created at created, each of
+// a conversation of its own.
+func writeOutbox(t *testing.T, db *DB, n int, payload []byte, created convo.Time) []*convo.Event {
+	t.Helper()
+	customer := convo.NewID()
+	events := make([]*convo.Event, n)
+	for i := range events {
+		s := convo.NewID()
+		events[i] = &convo.Event{ID: convo.NewID(), CustomerID: customer, Type: convo.EventMessageCreated, StreamID: s, ConversationID: s,
+			Payload: payload, NextAttemptAt: created, TMCreate: created, TMDelivered: convo.Never}
+	}
+	if err := db.Update(t.Context(), func(tx convo.Tx) error { return tx.CreateEvents(t.Context(), events) }); err != nil {
+		t.Fatal(err)
+	}
+	return events
+}
+
+// statTx begins a transaction on db's writer whose pg_stat_xact_user_tables
+// count what it alone did; the caller rolls it back before closing db.
+func statTx(t *testing.T, db *DB) *sql.Tx {
+	t.Helper()
+	sqlTx, err := db.writer.BeginTx(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sqlTx
 }
 
 // TestLiveConversationsPlanPostgres pins the plans of the reads of an
