@@ -261,6 +261,9 @@ func TestDispatcherClaimsOnlyWhatItAttempts(t *testing.T) {
 	const n = maxActive + 8
 	d.emit(t, n)
 	d.run(t)
+	// A failure before the release must not leave the dispatcher's stop waiting on held deliveries.
+	openRelease := sync.OnceFunc(func() { close(release) })
+	t.Cleanup(openRelease)
 
 	waitFor(t, fmt.Sprintf("%d deliveries in flight", maxActive), func() bool { return inFlight.Load() >= maxActive })
 	// Let the dispatcher poll a few times while every slot is busy.
@@ -274,7 +277,7 @@ func TestDispatcherClaimsOnlyWhatItAttempts(t *testing.T) {
 	if leased != maxActive || inFlight.Load() != maxActive {
 		t.Errorf("%d events leased with %d deliveries in flight, want %d of each", leased, inFlight.Load(), maxActive)
 	}
-	close(release)
+	openRelease()
 	waitFor(t, fmt.Sprintf("%d events delivered", n), func() bool {
 		mu.Lock()
 		defer mu.Unlock()
@@ -314,16 +317,20 @@ func TestDispatcherKeepsConnections(t *testing.T) {
 		<-*gate.Load()
 	})
 	d.run(t)
+	// A failure while a gate is shut must not leave the dispatcher's stop waiting on held deliveries.
+	openGate := func() {}
+	t.Cleanup(func() { openGate() })
 	total := 0
 	round := func() int32 {
 		before := d.newConns.Load()
-		open := make(chan struct{})
-		gate.Store(&open)
+		shut := make(chan struct{})
+		gate.Store(&shut)
+		openGate = sync.OnceFunc(func() { close(shut) })
 		d.emit(t, maxActive)
 		total += maxActive
 		// All at once: each delivery needs a connection of its own.
 		waitFor(t, fmt.Sprintf("%d deliveries in flight", maxActive), func() bool { return inFlight.Load() == maxActive })
-		close(open)
+		openGate()
 		waitFor(t, "every delivery recorded", func() bool { return delivered(d.events(t)) == total })
 		return d.newConns.Load() - before
 	}
