@@ -45,6 +45,9 @@ type Config struct {
 	EventRetention time.Duration
 	// EventPoll is the backstop poll of the dispatcher; commits wake it at once.
 	EventPoll time.Duration
+	// QueueTidyAfter is how many deliveries leave the delivery queue
+	// between two tidies of it (see convo.Store.Tidy).
+	QueueTidyAfter int
 }
 
 // Service implements convo's use cases.
@@ -83,6 +86,7 @@ func New(store convo.Store, clock convo.Clock, config Config) *Service {
 	config.WebhookMaxAge = cmp.Or(config.WebhookMaxAge, 25*time.Hour)
 	config.EventRetention = cmp.Or(config.EventRetention, 7*24*time.Hour)
 	config.EventPoll = cmp.Or(config.EventPoll, 250*time.Millisecond)
+	config.QueueTidyAfter = cmp.Or(config.QueueTidyAfter, defaultQueueTidyAfter)
 	if config.Logger == nil {
 		config.Logger = slog.New(slog.DiscardHandler)
 	}

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -153,6 +154,19 @@ type dispatchTest struct {
 	cust  *convo.Customer
 	// newConns counts the connections the server accepted.
 	newConns atomic.Int32
+	// tidies counts the service's tidies of the delivery queue.
+	tidies atomic.Int32
+}
+
+// tidyCounter is a store that counts its tidies.
+type tidyCounter struct {
+	convo.Store
+	n *atomic.Int32
+}
+
+func (c tidyCounter) Tidy(ctx context.Context) error {
+	c.n.Add(1)
+	return c.Store.Tidy(ctx)
 }
 
 func newDispatchTest(t *testing.T, handler http.HandlerFunc) *dispatchTest {
@@ -171,8 +185,8 @@ func newDispatchTest(t *testing.T, handler http.HandlerFunc) *dispatchTest {
 	}
 	d.srv.Start()
 	t.Cleanup(d.srv.Close)
-	d.s = New(store, convo.SystemClock{}, Config{WebhookAllowPrivate: true, WebhookRetryBase: 10 * time.Millisecond,
-		EventPoll: 10 * time.Millisecond, PasswordCost: bcrypt.MinCost})
+	d.s = New(tidyCounter{store, &d.tidies}, convo.SystemClock{}, Config{WebhookAllowPrivate: true, WebhookRetryBase: 10 * time.Millisecond,
+		EventPoll: 10 * time.Millisecond, PasswordCost: bcrypt.MinCost, QueueTidyAfter: 10})
 	if err := d.s.Init(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -216,6 +230,25 @@ func (d *dispatchTest) run(t *testing.T) {
 		stop()
 		<-done
 	})
+}
+
+// claimable returns the events a claim would lease now, leasing none.
+func (d *dispatchTest) claimable(t *testing.T) []*convo.Event {
+	t.Helper()
+	ctx := context.Background()
+	var claimed []*convo.Event
+	errRollback := errors.New("roll back")
+	err := d.store.Update(ctx, func(tx convo.Tx) (err error) {
+		now := convo.NewTime(time.Now())
+		if claimed, err = tx.ClaimEvents(ctx, convo.ClaimEventsParams{Now: now, LeaseUntil: now, Limit: 100000}); err != nil {
+			return err
+		}
+		return errRollback
+	})
+	if !errors.Is(err, errRollback) {
+		t.Fatal(err)
+	}
+	return claimed
 }
 
 // events lists the customer's events.
@@ -268,12 +301,7 @@ func TestDispatcherClaimsOnlyWhatItAttempts(t *testing.T) {
 	waitFor(t, fmt.Sprintf("%d deliveries in flight", maxActive), func() bool { return inFlight.Load() >= maxActive })
 	// Let the dispatcher poll a few times while every slot is busy.
 	time.Sleep(100 * time.Millisecond)
-	leased := 0
-	for _, e := range d.events(t) {
-		if e.LockedUntil.After(time.Now()) {
-			leased++
-		}
-	}
+	leased := n - len(d.claimable(t))
 	if leased != maxActive || inFlight.Load() != maxActive {
 		t.Errorf("%d events leased with %d deliveries in flight, want %d of each", leased, inFlight.Load(), maxActive)
 	}
@@ -415,4 +443,46 @@ func TestStreamStartSinceUnsettledEvent(t *testing.T) {
 			t.Fatalf("a stream resumed after the late event starts after position %d, past the early event at %d", after, earlyPos)
 		}
 	})
+}
+
+// TestDispatcherTidiesQueue: deliveries that end, and only those, count
+// towards the next tidy of the delivery queue.
+func TestDispatcherTidiesQueue(t *testing.T) {
+	var failing atomic.Bool
+	d := newDispatchTest(t, func(w http.ResponseWriter, r *http.Request) {
+		if failing.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	failing.Store(true)
+	d.emit(t, 9)
+	d.run(t)
+	waitFor(t, "failed attempts", func() bool {
+		failed := 0
+		for _, e := range d.events(t) {
+			if e.Attempts >= 2 {
+				failed++
+			}
+		}
+		return failed == 9
+	})
+	if n := d.tidies.Load(); n != 0 {
+		t.Fatalf("tidied %d times after retries only", n)
+	}
+	failing.Store(false)
+	waitFor(t, "deliveries", func() bool {
+		for _, e := range d.events(t) {
+			if e.Status != convo.DeliveryDelivered {
+				return false
+			}
+		}
+		return true
+	})
+	if n := d.tidies.Load(); n != 0 {
+		t.Fatalf("tidied %d times after 9 of the 10 deliveries that call for it", n)
+	}
+	d.emit(t, 1)
+	waitFor(t, "a tidy after the 10th delivery", func() bool { return d.tidies.Load() == 1 })
 }

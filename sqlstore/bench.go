@@ -276,11 +276,17 @@ func (db *DB) SeedEvents(ctx context.Context, customerID string, list []SeedEven
 			if err != nil {
 				return err
 			}
-			return insertChunks(ctx, t, "events", cols, len(chunk), func(i int) []any {
+			err = insertChunks(ctx, t, "events", cols, len(chunk), func(i int) []any {
 				e := chunk[i]
 				return []any{convo.NewID(), customerID, e.Type, e.StreamID, cmpOr(e.ConversationID, convo.NilID), string(e.Payload), "", "", "",
 					pos + int64(i), convo.DeliveryPending, 0, now.Micros(), 0, "", now.Micros(), convo.Never.Micros()}
 			})
+			if err != nil {
+				return err
+			}
+			_, err = q.ExecContext(ctx, t.sql(`INSERT INTO event_queue (pos, stream_id, next_attempt_at, locked_until)
+				SELECT pos, stream_id, next_attempt_at, 0 FROM events WHERE pos BETWEEN ? AND ?`), pos, pos+int64(len(chunk))-1)
+			return err
 		})
 		if err != nil {
 			return err

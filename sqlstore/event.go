@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -144,7 +145,12 @@ func (t *tx) CreateEvents(ctx context.Context, es []*convo.Event) error {
 		}
 		row := "(?, ?, ?, ?, ?, ?, ?, ?, ?, " + position + ", " + eventStatus("?", "?") + ", 0, ?, 0, '', ?, ?)"
 		// Nothing reads an event back in the transaction that makes it.
-		return t.execLater(ctx, events, "INSERT INTO events ("+eventColumns+") VALUES "+row+strings.Repeat(", "+row, n-1), args...)
+		if err := t.execLater(ctx, events, "INSERT INTO events ("+eventColumns+") VALUES "+row+strings.Repeat(", "+row, n-1), args...); err != nil {
+			return err
+		}
+		// The chunk's positions follow each other; those somebody receives wait for delivery.
+		return t.execLater(ctx, events, `INSERT INTO event_queue (pos, stream_id, next_attempt_at, locked_until)
+			SELECT pos, stream_id, next_attempt_at, 0 FROM events WHERE pos BETWEEN ? AND ? AND status = 'pending'`, t.lastEventPos-int64(n)+1, t.lastEventPos)
 	})
 }
 
@@ -167,11 +173,14 @@ func (t *tx) createEventsColumns(ctx context.Context, es []*convo.Event) error {
 		payloads[i], targets[i], methods[i], contentTypes[i] = string(e.Payload), e.TargetURI, e.TargetMethod, e.ContentType
 		ranks[i], nextAttempts[i], created[i], delivered[i] = rank, e.NextAttemptAt.Micros(), e.TMCreate.Micros(), e.TMDelivered.Micros()
 	}
-	return t.execLater(ctx, events, `INSERT INTO events (`+eventColumns+`)
+	// Those somebody receives wait for delivery in the queue.
+	return t.execLater(ctx, events, `WITH e AS (INSERT INTO events (`+eventColumns+`)
 		SELECT v.id::uuid, v.customer_id::uuid, v.type, v.stream_id::uuid, v.conversation_id::uuid, v.payload, v.target_uri, v.target_method, v.content_type,
 			`+pgTxPos+` + v.rank, `+eventStatus("v.target_uri", "v.customer_id::uuid")+`, 0, v.next_attempt_at, 0, '', v.tm_create, v.tm_delivered
 		FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[])
-			AS v(id, customer_id, type, stream_id, conversation_id, payload, target_uri, target_method, content_type, rank, next_attempt_at, tm_create, tm_delivered)`,
+			AS v(id, customer_id, type, stream_id, conversation_id, payload, target_uri, target_method, content_type, rank, next_attempt_at, tm_create, tm_delivered)
+		RETURNING pos, stream_id, status, next_attempt_at)
+		INSERT INTO event_queue (pos, stream_id, next_attempt_at, locked_until) SELECT pos, stream_id, next_attempt_at, 0 FROM e WHERE status = 'pending'`,
 		ids, customers, types, streams, convs, payloads, targets, methods, contentTypes, ranks, nextAttempts, created, delivered)
 }
 
@@ -179,62 +188,130 @@ func (t *tx) SettledEvents(ctx context.Context, after int64, limit int) (convo.S
 	var s convo.Settled
 	err := t.q.QueryRowContext(ctx, t.sql(`SELECT
 		(`+t.lastSettledPos()+`),
-		(SELECT COUNT(*) FROM (SELECT 1 FROM events WHERE status IN ('pending', 'failed') AND pos > ?`+t.settled("pos")+` LIMIT ?) AS w)`),
+		(SELECT COUNT(*) FROM (SELECT 1 FROM event_queue WHERE pos > ?`+t.settled("pos")+` LIMIT ?) AS w)`),
 		after, max(limit, 1)).Scan(&s.LastPos, &s.Wanted)
 	return s, interpretError(err, events)
 }
 
+// claimPick selects the positions a claim leases: settled, due, unleased,
+// and first in the queue of their stream, in position order.
+const claimPick = `SELECT c.pos FROM event_queue c
+	WHERE c.next_attempt_at <= ? AND c.locked_until <= ?%s
+	AND c.pos = (SELECT MIN(b.pos) FROM event_queue b WHERE b.stream_id = c.stream_id)
+	ORDER BY c.pos LIMIT ?`
+
 func (t *tx) ClaimEvents(ctx context.Context, p convo.ClaimEventsParams) ([]*convo.Event, error) {
-	now := p.Now.Micros()
-	pick := `SELECT e.id FROM events e
-		WHERE e.status IN ('pending', 'failed')` + t.settled("e.pos") + ` AND e.next_attempt_at <= ? AND e.locked_until <= ?
-		AND e.pos = (SELECT MIN(b.pos) FROM events b WHERE b.stream_id = e.stream_id AND b.status NOT IN ('delivered', 'dead', 'skipped'))
-		ORDER BY e.pos LIMIT ?`
+	now, lease := p.Now.Micros(), p.LeaseUntil.Micros()
+	pick := fmt.Sprintf(claimPick, t.settled("c.pos"))
+	var list []*convo.Event
+	var err error
 	if t.postgres {
 		// Several processes deliver from one database: each event to exactly one at a time.
 		pick += " FOR UPDATE SKIP LOCKED"
-		// The planner cannot estimate how few undelivered events are first
-		// of their stream, and then reads them all and sorts them: tens of
+		// The planner cannot estimate how few queued events are first of
+		// their stream, and then reads them all and sorts them: tens of
 		// milliseconds a claim with a backlog. In position order it stops
 		// after Limit. Nothing follows the claim in the transaction.
 		if err := t.execLater(ctx, events, "SET LOCAL enable_sort = off"); err != nil {
 			return nil, err
 		}
+		// The lease is the queue's; the event comes along in the same statement.
+		list, err = t.queryEvents(ctx, "UPDATE event_queue q SET locked_until = ? FROM events e WHERE e.pos = q.pos AND q.pos IN ("+pick+") RETURNING "+leasedEventColumns,
+			lease, now, now, max(p.Limit, 1))
+	} else {
+		// SQLite returns only the updated table's columns: the events follow by position.
+		list, err = t.claimSQLite(ctx, pick, lease, now, max(p.Limit, 1))
 	}
-	list, err := t.queryEvents(ctx, "UPDATE events SET locked_until = ? WHERE id IN ("+pick+") RETURNING "+eventColumns,
-		p.LeaseUntil.Micros(), now, now, max(p.Limit, 1))
 	slices.SortFunc(list, func(a, b *convo.Event) int { return cmp.Compare(a.Pos, b.Pos) })
 	return list, err
 }
 
+// leasedEventColumns are eventColumns of events e, with the lease of the queue row q.
+var leasedEventColumns = strings.Replace("e."+strings.ReplaceAll(eventColumns, ", ", ", e."), "e.locked_until", "q.locked_until", 1)
+
+func (t *tx) claimSQLite(ctx context.Context, pick string, lease, now int64, limit int) ([]*convo.Event, error) {
+	rows, err := t.q.QueryContext(ctx, "UPDATE event_queue SET locked_until = ? WHERE pos IN ("+pick+") RETURNING pos", lease, now, now, limit)
+	if err != nil {
+		return nil, interpretError(err, events)
+	}
+	var positions []any
+	for rows.Next() {
+		var pos int64
+		if err := rows.Scan(&pos); err != nil {
+			rows.Close()
+			return nil, interpretError(err, events)
+		}
+		positions = append(positions, pos)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil || len(positions) == 0 {
+		return []*convo.Event{}, interpretError(err, events)
+	}
+	list, err := t.queryEvents(ctx, "SELECT "+eventColumns+" FROM events WHERE pos IN ("+placeholders(len(positions))+")", positions...)
+	for _, e := range list {
+		e.LockedUntil = convo.TimeFromMicros(lease)
+	}
+	return list, err
+}
+
+// waiting is the SQL condition of a delivery status that keeps an event in the queue.
+const waiting = "IN ('pending', 'failed')"
+
 func (t *tx) RecordDeliveries(ctx context.Context, outcomes []convo.DeliveryOutcome) error {
-	if t.postgres && len(outcomes) > 1 {
+	if t.postgres {
 		return t.recordDeliveriesAtOnce(ctx, outcomes)
 	}
 	// On SQLite a statement costs no round trip: one per row is as fast.
+	var settled, retried []any
 	for _, o := range outcomes {
 		e, a := o.Event, o.Attempt
-		_, err := t.q.ExecContext(ctx, t.sql("UPDATE events SET status = ?, attempts = ?, next_attempt_at = ?, locked_until = ?, last_error = ?, tm_delivered = ? WHERE id = ?"),
+		_, err := t.q.ExecContext(ctx, "UPDATE events SET status = ?, attempts = ?, next_attempt_at = ?, locked_until = ?, last_error = ?, tm_delivered = ? WHERE id = ?",
 			e.Status, e.Attempts, e.NextAttemptAt.Micros(), e.LockedUntil.Micros(), e.LastError, e.TMDelivered.Micros(), e.ID)
 		if err != nil {
 			return interpretError(err, events)
 		}
+		if e.Status == convo.DeliveryPending || e.Status == convo.DeliveryFailed {
+			retried = append(retried, e.ID)
+		} else {
+			settled = append(settled, e.ID)
+		}
 		if a == nil {
 			continue
 		}
-		_, err = t.q.ExecContext(ctx, t.sql("INSERT INTO event_attempts (event_id, tm_attempt, http_status, error, latency_ms) VALUES (?, ?, ?, ?, ?)"),
+		_, err = t.q.ExecContext(ctx, "INSERT INTO event_attempts (event_id, tm_attempt, http_status, error, latency_ms) VALUES (?, ?, ?, ?, ?)",
 			e.ID, a.At.Micros(), a.HTTPStatus, a.Error, a.LatencyMS)
 		if err != nil {
 			return interpretError(err, events)
 		}
 	}
-	return nil
+	// A settled delivery leaves the queue; a retry waits there for its
+	// time, also one asked for after the event was given up.
+	err := inChunks(len(settled), func(start, n int) error {
+		_, err := t.q.ExecContext(ctx, "DELETE FROM event_queue WHERE pos IN (SELECT pos FROM events WHERE id IN ("+placeholders(n)+"))", settled[start:start+n]...)
+		return interpretError(err, events)
+	})
+	if err != nil {
+		return err
+	}
+	return inChunks(len(retried), func(start, n int) error {
+		_, err := t.q.ExecContext(ctx, `INSERT INTO event_queue (pos, stream_id, next_attempt_at, locked_until)
+			SELECT pos, stream_id, next_attempt_at, locked_until FROM events WHERE id IN (`+placeholders(n)+`)
+			ON CONFLICT (pos) DO UPDATE SET next_attempt_at = excluded.next_attempt_at, locked_until = excluded.locked_until`, retried[start:start+n]...)
+		return interpretError(err, events)
+	})
+}
+
+// placeholders returns n comma-separated parameters.
+func placeholders(n int) string {
+	return "?" + strings.Repeat(", ?", n-1)
 }
 
 // recordDeliveriesAtOnce writes a pass's outcomes on PostgreSQL in two
-// statements over arrays, not two round trips per event.
+// statements over arrays, not several round trips per event.
 func (t *tx) recordDeliveriesAtOnce(ctx context.Context, outcomes []convo.DeliveryOutcome) error {
 	n := len(outcomes)
+	if n == 0 {
+		return nil
+	}
 	ids, statuses, lastErrors := make([]string, n), make([]string, n), make([]string, n)
 	attempts, nextAt, lockedUntil, delivered := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
 	var aIDs, aErrors []string
@@ -248,11 +325,19 @@ func (t *tx) recordDeliveriesAtOnce(ctx context.Context, outcomes []convo.Delive
 			aAt, aStatus, aLatency = append(aAt, a.At.Micros()), append(aStatus, int64(a.HTTPStatus)), append(aLatency, a.LatencyMS)
 		}
 	}
-	_, err := t.q.ExecContext(ctx, `UPDATE events SET status = v.status, attempts = v.attempts, next_attempt_at = v.next_attempt_at,
-		locked_until = v.locked_until, last_error = v.last_error, tm_delivered = v.tm_delivered
+	// A settled delivery leaves the queue; a retry waits there for its
+	// time, also one asked for after the event was given up.
+	_, err := t.q.ExecContext(ctx, `WITH u AS (UPDATE events SET status = v.status, attempts = v.attempts, next_attempt_at = v.next_attempt_at,
+			locked_until = v.locked_until, last_error = v.last_error, tm_delivered = v.tm_delivered
 		FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::bigint[])
 			AS v(id, status, attempts, next_attempt_at, locked_until, last_error, tm_delivered)
-		WHERE events.id = v.id::uuid`, ids, statuses, attempts, nextAt, lockedUntil, lastErrors, delivered)
+		WHERE events.id = v.id::uuid
+		RETURNING events.pos, events.stream_id, events.status, events.next_attempt_at, events.locked_until),
+	settled AS (DELETE FROM event_queue WHERE pos = ANY(ARRAY(SELECT pos FROM u WHERE status NOT `+waiting+`)))
+	INSERT INTO event_queue (pos, stream_id, next_attempt_at, locked_until)
+		SELECT pos, stream_id, next_attempt_at, locked_until FROM u WHERE status `+waiting+`
+		ON CONFLICT (pos) DO UPDATE SET next_attempt_at = EXCLUDED.next_attempt_at, locked_until = EXCLUDED.locked_until`,
+		ids, statuses, attempts, nextAt, lockedUntil, lastErrors, delivered)
 	if err != nil || len(aIDs) == 0 {
 		return interpretError(err, events)
 	}

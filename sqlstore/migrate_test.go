@@ -104,6 +104,59 @@ func TestMigrationNumbersWaitingEvents(t *testing.T) {
 	})
 }
 
+// TestMigrationQueuesUndelivered: events waiting for delivery when the
+// store is upgraded to the delivery queue are delivered afterwards, retries
+// at their time; delivered ones are not.
+func TestMigrationQueuesUndelivered(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
+		ctx := t.Context()
+		db, provider := openMigrated(t, b)
+		if _, err := provider.DownTo(ctx, 6); err != nil {
+			t.Fatalf("down to the schema before the queue: %v", err)
+		}
+		customer := convo.NewID()
+		later := time.Now().Add(time.Hour)
+		ids := map[string]string{"pending": convo.NewID(), "failed": convo.NewID(), "delivered": convo.NewID()}
+		for i, status := range []string{"pending", "failed", "delivered"} {
+			next := int64(0)
+			if status == "failed" {
+				next = later.UnixMicro()
+			}
+			stream := convo.NewID()
+			_, err := db.writer.ExecContext(ctx, rebindFor(db, `INSERT INTO events (id, customer_id, type, stream_id, conversation_id, payload,
+				target_uri, target_method, content_type, pos, status, attempts, next_attempt_at, locked_until, last_error, tm_create, tm_delivered)
+				VALUES (?, ?, 'conversation_message_created', ?, ?, '{}', '', '', '', ?, ?, 0, ?, 0, '', 0, 0)`),
+				ids[status], customer, stream, stream, i+1, status, next)
+			if err != nil {
+				t.Fatalf("%s event before the upgrade: %v", status, err)
+			}
+		}
+		if _, err := provider.Up(ctx); err != nil {
+			t.Fatalf("up: %v", err)
+		}
+		claim := func(now time.Time) []string {
+			var got []string
+			err := db.Update(ctx, func(tx convo.Tx) error {
+				list, err := tx.ClaimEvents(ctx, convo.ClaimEventsParams{Now: convo.NewTime(now), LeaseUntil: convo.NewTime(now.Add(24 * time.Hour)), Limit: 10})
+				for _, e := range list {
+					got = append(got, e.ID)
+				}
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return got
+		}
+		if got := claim(time.Now()); len(got) != 1 || got[0] != ids["pending"] {
+			t.Errorf("claimed %v after the upgrade, want the pending event %s", got, ids["pending"])
+		}
+		if got := claim(later.Add(2 * time.Minute)); len(got) != 1 || got[0] != ids["failed"] {
+			t.Errorf("claimed %v once the retry was due, want the failed event %s", got, ids["failed"])
+		}
+	})
+}
+
 // openMigrated opens b's store, closed when t ends, with its migrations.
 func openMigrated(t *testing.T, b testdb.Backend) (*DB, *goose.Provider) {
 	t.Helper()

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"regexp"
@@ -58,59 +59,63 @@ func TestHotQueryPlans(t *testing.T) {
 	cursor := &convo.Cursor{Time: now, ID: id()}
 	pos := int64(10)
 	for _, c := range []struct {
-		name  string
-		index []string
-		run   func(tx *tx) error
+		name string
+		// uses are the plan steps, an index or key each, the plan must take.
+		uses []string
+		// walk, if set, is a table the plan may walk in key order (up to a limit).
+		walk string
+		run  func(tx *tx) error
 	}{
-		{"live conversations of an inbound batch", []string{"conversations_live_dialog"}, func(tx *tx) error {
+		{"live conversations of an inbound batch", []string{"INDEX conversations_live_dialog"}, "", func(tx *tx) error {
 			_, err := tx.GetLiveConversations(ctx, id(), []string{"U1", "U2", "U3", "U4"})
 			return err
 		}},
-		{"message by provider id", []string{"messages_provider_id"}, func(tx *tx) error {
+		{"message by provider id", []string{"INDEX messages_provider_id"}, "", func(tx *tx) error {
 			_, err := tx.GetMessageByProviderID(ctx, id(), "p1")
 			return ignoreNotFound(err)
 		}},
-		{"settled events", []string{"events_pos", "events_undelivered"}, func(tx *tx) error {
+		{"settled events", []string{"INDEX events_pos", "event_queue USING INTEGER PRIMARY KEY"}, "", func(tx *tx) error {
 			_, err := tx.SettledEvents(ctx, pos, 256)
 			return err
 		}},
-		{"event insert", []string{"sqlite_autoindex_customers_1", "events_pos"}, func(tx *tx) error {
+		{"event insert", []string{"INDEX sqlite_autoindex_customers_1", "INDEX events_pos"}, "", func(tx *tx) error {
 			stream := id()
 			return tx.CreateEvents(ctx, []*convo.Event{{ID: id(), CustomerID: id(), Type: convo.EventMessageCreated, StreamID: stream, ConversationID: stream, Payload: []byte(`{}`)}})
 		}},
-		{"event prune", []string{"events_pos"}, func(tx *tx) error {
+		{"event prune", []string{"INDEX events_pos"}, "", func(tx *tx) error {
 			_, err := tx.PruneEvents(ctx, now, 2000)
 			return err
 		}},
-		{"delivery claim", []string{"events_undelivered", "events_stream_undelivered"}, func(tx *tx) error {
+		// The queue's key is its position: the claim walks it in order and stops at the limit.
+		{"delivery claim", []string{"INDEX event_queue_stream"}, "c", func(tx *tx) error {
 			_, err := tx.ClaimEvents(ctx, convo.ClaimEventsParams{Now: now, LeaseUntil: now, Limit: 256})
 			return err
 		}},
-		{"job claim", []string{"jobs_due"}, func(tx *tx) error {
+		{"job claim", []string{"INDEX jobs_due"}, "", func(tx *tx) error {
 			_, err := tx.ClaimJobs(ctx, convo.ClaimJobsParams{Now: now, LeaseUntil: now, Limit: 32})
 			return err
 		}},
-		{"realtime replay", []string{"events_by_customer_pos"}, func(tx *tx) error {
+		{"realtime replay", []string{"INDEX events_by_customer_pos"}, "", func(tx *tx) error {
 			_, err := tx.ListEvents(ctx, convo.EventListParams{CustomerID: id(), AfterPos: &pos, Page: convo.Page{Limit: 100}})
 			return err
 		}},
-		{"event list page", []string{"events_by_customer"}, func(tx *tx) error {
+		{"event list page", []string{"INDEX events_by_customer"}, "", func(tx *tx) error {
 			_, err := tx.ListEvents(ctx, convo.EventListParams{CustomerID: id(), Page: convo.Page{After: cursor, Limit: 100}})
 			return err
 		}},
-		{"conversation list page", []string{"conversations_by_customer"}, func(tx *tx) error {
+		{"conversation list page", []string{"INDEX conversations_by_customer"}, "", func(tx *tx) error {
 			_, err := tx.ListConversations(ctx, convo.ConversationListParams{CustomerID: id(), Page: convo.Page{After: cursor, Limit: 100}})
 			return err
 		}},
-		{"conversation list by owner", []string{"conversations_by_owner"}, func(tx *tx) error {
+		{"conversation list by owner", []string{"INDEX conversations_by_owner"}, "", func(tx *tx) error {
 			_, err := tx.ListConversations(ctx, convo.ConversationListParams{CustomerID: id(), OwnerID: id(), Page: convo.Page{After: cursor, Limit: 100}})
 			return err
 		}},
-		{"conversation list by account", []string{"conversations_by_customer_account"}, func(tx *tx) error {
+		{"conversation list by account", []string{"INDEX conversations_by_customer_account"}, "", func(tx *tx) error {
 			_, err := tx.ListConversations(ctx, convo.ConversationListParams{CustomerID: id(), AccountID: id(), Page: convo.Page{After: cursor, Limit: 100}})
 			return err
 		}},
-		{"message list page", []string{"messages_by_conversation"}, func(tx *tx) error {
+		{"message list page", []string{"INDEX messages_by_conversation"}, "", func(tx *tx) error {
 			_, err := tx.ListMessages(ctx, convo.MessageListParams{ConversationID: id(), Page: convo.Page{After: cursor, Limit: 100}})
 			return err
 		}},
@@ -129,8 +134,8 @@ func TestHotQueryPlans(t *testing.T) {
 				plan = append(plan, lines...)
 			}
 			all := strings.Join(plan, "\n")
-			for _, want := range c.index {
-				if !regexp.MustCompile(`(?m)INDEX ` + want + `( |$)`).MatchString(all) {
+			for _, want := range c.uses {
+				if !regexp.MustCompile(`(?m)` + regexp.QuoteMeta(want) + `( |$)`).MatchString(all) {
 					t.Errorf("plan does not use %s:\n%s", want, all)
 				}
 			}
@@ -145,7 +150,7 @@ func TestHotQueryPlans(t *testing.T) {
 			}
 			for _, line := range plan {
 				name, scan := strings.CutPrefix(line, "SCAN ")
-				tableScan := scan && !strings.Contains(name, " USING ") && !subqueries[name] && !strings.HasPrefix(name, "(")
+				tableScan := scan && !strings.Contains(name, " USING ") && !subqueries[name] && !strings.HasPrefix(name, "(") && name != c.walk
 				if tableScan || strings.Contains(line, "TEMP B-TREE") {
 					t.Errorf("plan step %q reads more than it returns:\n%s", line, all)
 				}
@@ -206,7 +211,10 @@ func TestClaimPlanPostgres(t *testing.T) {
 		if _, err := db.writer.ExecContext(ctx, "UPDATE events SET status = 'delivered'"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := db.writer.ExecContext(ctx, "ANALYZE events"); err != nil {
+		if _, err := db.writer.ExecContext(ctx, "DELETE FROM event_queue"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.writer.ExecContext(ctx, "ANALYZE events, event_queue"); err != nil {
 			t.Fatal(err)
 		}
 		if err := db.Update(ctx, func(tx convo.Tx) error { return tx.CreateEvents(ctx, backlog[8:]) }); err != nil {
@@ -220,20 +228,24 @@ func TestClaimPlanPostgres(t *testing.T) {
 		}
 		plan := explainGeneric(t, db, rec.stmts, "UPDATE")
 		all := strings.Join(plan, "\n")
-		if !regexp.MustCompile(`using events_stream_undelivered on events b[^\n]*\n\s*Index Cond: \(\(stream_id = e\.stream_id\)`).MatchString(all) {
+		if !regexp.MustCompile(`using event_queue_stream on event_queue b[^\n]*\n\s*Index Cond: \(\(stream_id = c\.stream_id\)`).MatchString(all) {
 			t.Errorf("the claim does not look up each candidate's stream by index:\n%s", all)
 		}
-		if !regexp.MustCompile(`Index Scan using events_undelivered on events e`).MatchString(all) || strings.Contains(all, "Sort") {
+		if !regexp.MustCompile(`Index Scan using event_queue_pkey on event_queue c`).MatchString(all) || strings.Contains(all, "Sort") {
 			t.Errorf("the claim does not walk candidates in position order:\n%s", all)
+		}
+		if !regexp.MustCompile(`Index Scan using events_pos on events e`).MatchString(all) || strings.Contains(all, "Seq Scan") {
+			t.Errorf("the claim does not look up its events by position:\n%s", all)
 		}
 	})
 }
 
-// TestClaimStaysOnPagePostgres: a delivery claim only sets the lease, and
-// the outbox keeps room on its pages for it, so PostgreSQL updates a claimed
-// event in place (HOT) instead of writing it anew with an entry in every
-// index. On full pages every claim but the last page's was written anew.
-func TestClaimStaysOnPagePostgres(t *testing.T) {
+// TestDeliveryUpdatesInPlacePostgres: a claim leases the event's queue
+// row and leaves the outbox alone; recording the delivery changes only
+// columns no index covers, and the outbox keeps room on its pages for it,
+// so PostgreSQL updates the event in place (HOT) instead of writing it anew
+// with an entry in every index.
+func TestDeliveryUpdatesInPlacePostgres(t *testing.T) {
 	onPostgres(t, func(t *testing.T, db *DB) {
 		ctx := t.Context()
 		// Events the size of a message's, a few to a page.
@@ -241,27 +253,133 @@ func TestClaimStaysOnPagePostgres(t *testing.T) {
 		events := writeOutbox(t, db, 60, payload, convo.NewTime(time.Unix(0, 0)))
 		sqlTx := statTx(t, db)
 		defer sqlTx.Rollback()
-		now := convo.NewTime(time.Now())
-		var claimed []*convo.Event
-		for deadline := time.Now().Add(10 * time.Second); len(claimed) < len(events) && time.Now().Before(deadline); {
-			// Other packages' transactions on the server may hold positions back a moment.
-			more, err := (&tx{q: sqlQuerier{sqlTx}, postgres: true}).ClaimEvents(ctx, convo.ClaimEventsParams{Now: now, LeaseUntil: convo.NewTime(now.Add(time.Minute)), Limit: 100})
-			if err != nil {
-				t.Fatal(err)
-			}
-			claimed = append(claimed, more...)
+		claimer := &tx{q: sqlQuerier{sqlTx}, postgres: true}
+		claimed := claimAll(t, claimer, len(events))
+		updated, hot := tupleUpdates(t, sqlTx, "events")
+		if updated != 0 {
+			t.Errorf("claims updated %d events; the lease is the queue's", updated)
 		}
-		var updated, hot int
-		if err := sqlTx.QueryRowContext(ctx, "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables WHERE relid = 'events'::regclass").Scan(&updated, &hot); err != nil {
+		outcomes := make([]convo.DeliveryOutcome, len(claimed))
+		for i, e := range claimed {
+			e.Status, e.Attempts, e.TMDelivered, e.LockedUntil = convo.DeliveryDelivered, 1, convo.NewTime(time.Now()), convo.TimeFromMicros(0)
+			outcomes[i] = convo.DeliveryOutcome{Event: e, Attempt: &convo.EventAttempt{EventID: e.ID, At: e.TMDelivered, HTTPStatus: 200}}
+		}
+		if err := claimer.RecordDeliveries(ctx, outcomes); err != nil {
 			t.Fatal(err)
 		}
-		if len(claimed) != len(events) || updated != len(events) {
-			t.Fatalf("claimed %d and updated %d events, want %d", len(claimed), updated, len(events))
+		updated, hot = tupleUpdates(t, sqlTx, "events")
+		if updated != len(events) {
+			t.Fatalf("recording %d deliveries updated %d events", len(events), updated)
 		}
 		if hot < updated*9/10 {
-			t.Errorf("%d of %d claims updated their event in place", hot, updated)
+			t.Errorf("%d of %d recorded deliveries updated their event in place", hot, updated)
+		}
+		var queued int
+		if err := sqlTx.QueryRowContext(ctx, "SELECT COUNT(*) FROM event_queue").Scan(&queued); err != nil || queued != 0 {
+			t.Errorf("%d events still queued after delivery (%v)", queued, err)
 		}
 	})
+}
+
+// TestTidyKeepsClaimsShortPostgres: each delivery leaves a dead entry in
+// the queue's index that a claim steps over, page after page, until the
+// queue is vacuumed; after Tidy a claim reads a few pages again however
+// many deliveries came before.
+func TestTidyKeepsClaimsShortPostgres(t *testing.T) {
+	onPostgres(t, func(t *testing.T, db *DB) {
+		ctx := t.Context()
+		const done = 5000
+		events := writeOutbox(t, db, done, []byte(`{}`), convo.NewTime(time.Unix(0, 0)))
+		err := db.Update(ctx, func(tx convo.Tx) error {
+			outcomes := make([]convo.DeliveryOutcome, len(events))
+			for i, e := range events {
+				e.Status, e.Attempts, e.TMDelivered = convo.DeliveryDelivered, 1, convo.NewTime(time.Now())
+				outcomes[i] = convo.DeliveryOutcome{Event: e}
+			}
+			return tx.RecordDeliveries(ctx, outcomes)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeOutbox(t, db, 1, []byte(`{}`), convo.NewTime(time.Unix(0, 0)))
+		before := claimPages(t, db)
+		if err := db.Tidy(ctx); err != nil {
+			t.Fatal(err)
+		}
+		after := claimPages(t, db)
+		t.Logf("a claim read %d pages after %d deliveries, %d after Tidy", before, done, after)
+		if after > 20 || before < 2*after {
+			t.Errorf("a claim read %d pages after Tidy (%d before)", after, before)
+		}
+	})
+}
+
+// claimPages returns the pages a claim of everything due reads, leasing nothing.
+func claimPages(t *testing.T, db *DB) int {
+	t.Helper()
+	rec := &recorder{q: sqlQuerier{db.writer}}
+	now := convo.NewTime(time.Now())
+	if _, err := (&tx{q: rec, postgres: true}).ClaimEvents(t.Context(), convo.ClaimEventsParams{Now: now, LeaseUntil: now, Limit: 10}); err != nil {
+		t.Fatal(err)
+	}
+	sqlTx := statTx(t, db)
+	defer sqlTx.Rollback()
+	var plan []string
+	for _, s := range rec.stmts {
+		query := s.query
+		if strings.HasPrefix(query, "UPDATE") {
+			query = "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + query
+		}
+		rows, err := sqlTx.QueryContext(t.Context(), query, s.args...)
+		if err != nil {
+			t.Fatalf("%s: %v", query, err)
+		}
+		for rows.Next() {
+			var line string
+			if err := rows.Scan(&line); err == nil {
+				plan = append(plan, line)
+			}
+		}
+		rows.Close()
+	}
+	var out []struct {
+		Plan struct {
+			Hit  int `json:"Shared Hit Blocks"`
+			Read int `json:"Shared Read Blocks"`
+		}
+	}
+	if err := json.Unmarshal([]byte(strings.Join(plan, "")), &out); err != nil || len(out) != 1 {
+		t.Fatalf("explain: %v in %q", err, plan)
+	}
+	return out[0].Plan.Hit + out[0].Plan.Read
+}
+
+// claimAll claims until n events are leased, in the transaction of claimer.
+func claimAll(t *testing.T, claimer *tx, n int) []*convo.Event {
+	t.Helper()
+	now := convo.NewTime(time.Now())
+	var claimed []*convo.Event
+	for deadline := time.Now().Add(10 * time.Second); len(claimed) < n && time.Now().Before(deadline); {
+		// Other packages' transactions on the server may hold positions back a moment.
+		more, err := claimer.ClaimEvents(t.Context(), convo.ClaimEventsParams{Now: now, LeaseUntil: convo.NewTime(now.Add(time.Minute)), Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		claimed = append(claimed, more...)
+	}
+	if len(claimed) != n {
+		t.Fatalf("claimed %d events, want %d", len(claimed), n)
+	}
+	return claimed
+}
+
+// tupleUpdates returns the rows of table that sqlTx updated, and how many in place.
+func tupleUpdates(t *testing.T, sqlTx *sql.Tx, table string) (updated, hot int) {
+	t.Helper()
+	if err := sqlTx.QueryRowContext(t.Context(), "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables WHERE relid = $1::regclass", table).Scan(&updated, &hot); err != nil {
+		t.Fatal(err)
+	}
+	return updated, hot
 }
 
 // TestPruneYoungOutboxPostgres: when no event is old enough to prune, the

@@ -209,6 +209,20 @@ func migrationLockID(ctx context.Context, db *sql.DB) (int64, error) {
 // Dialect returns "sqlite" or "postgres".
 func (db *DB) Dialect() string { return db.dialect }
 
+// Tidy vacuums the delivery queue on PostgreSQL: every delivery leaves a
+// dead row and index entry there that claims step over until a VACUUM, and
+// autovacuum may be off or come too rarely. The queue holds only what waits
+// for delivery, so this takes milliseconds. SQLite frees rows as it deletes.
+func (db *DB) Tidy(ctx context.Context) error {
+	if db.dialect != DialectPostgres {
+		return nil
+	}
+	// Another process's tidy already under way is as good as this one. The
+	// queue keeps its empty end pages (see its migration).
+	_, err := db.writer.ExecContext(ctx, "VACUUM (SKIP_LOCKED, TRUNCATE false) event_queue")
+	return interpretError(err, events)
+}
+
 // Close waits for the Updates under way, then releases both database handles.
 func (db *DB) Close() error {
 	db.closing.Lock()
