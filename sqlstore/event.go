@@ -306,7 +306,7 @@ func placeholders(n int) string {
 }
 
 // recordDeliveriesAtOnce writes a pass's outcomes on PostgreSQL in two
-// statements over arrays, not several round trips per event.
+// statements over arrays, sent with the transaction's next statement.
 func (t *tx) recordDeliveriesAtOnce(ctx context.Context, outcomes []convo.DeliveryOutcome) error {
 	n := len(outcomes)
 	if n == 0 {
@@ -326,8 +326,9 @@ func (t *tx) recordDeliveriesAtOnce(ctx context.Context, outcomes []convo.Delive
 		}
 	}
 	// A settled delivery leaves the queue; a retry waits there for its
-	// time, also one asked for after the event was given up.
-	_, err := t.q.ExecContext(ctx, `WITH u AS (UPDATE events SET status = v.status, attempts = v.attempts, next_attempt_at = v.next_attempt_at,
+	// time, also one asked for after the event was given up. Both writes
+	// travel with the pass's next statement.
+	err := t.execLater(ctx, events, `WITH u AS (UPDATE events SET status = v.status, attempts = v.attempts, next_attempt_at = v.next_attempt_at,
 			locked_until = v.locked_until, last_error = v.last_error, tm_delivered = v.tm_delivered
 		FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::bigint[])
 			AS v(id, status, attempts, next_attempt_at, locked_until, last_error, tm_delivered)
@@ -339,13 +340,12 @@ func (t *tx) recordDeliveriesAtOnce(ctx context.Context, outcomes []convo.Delive
 		ON CONFLICT (pos) DO UPDATE SET next_attempt_at = EXCLUDED.next_attempt_at, locked_until = EXCLUDED.locked_until`,
 		ids, statuses, attempts, nextAt, lockedUntil, lastErrors, delivered)
 	if err != nil || len(aIDs) == 0 {
-		return interpretError(err, events)
+		return err
 	}
-	_, err = t.q.ExecContext(ctx, `INSERT INTO event_attempts (event_id, tm_attempt, http_status, error, latency_ms)
+	return t.execLater(ctx, events, `INSERT INTO event_attempts (event_id, tm_attempt, http_status, error, latency_ms)
 		SELECT id::uuid, tm_attempt, http_status, error, latency_ms
 		FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::bigint[]) AS a(id, tm_attempt, http_status, error, latency_ms)`,
 		aIDs, aAt, aStatus, aErrors, aLatency)
-	return interpretError(err, events)
 }
 
 func (t *tx) GetEvent(ctx context.Context, id string) (*convo.Event, error) {

@@ -303,10 +303,17 @@ func TestTidyKeepsClaimsShortPostgres(t *testing.T) {
 		}
 		writeOutbox(t, db, 1, []byte(`{}`), convo.NewTime(time.Unix(0, 0)))
 		before := claimPages(t, db)
-		if err := db.Tidy(ctx); err != nil {
-			t.Fatal(err)
+		var after int
+		// A vacuum keeps what an open transaction may still see: other
+		// packages' tests on the server may hold the deliveries a moment.
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			if err := db.Tidy(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if after = claimPages(t, db); after <= 20 || time.Now().After(deadline) {
+				break
+			}
 		}
-		after := claimPages(t, db)
 		t.Logf("a claim read %d pages after %d deliveries, %d after Tidy", before, done, after)
 		if after > 20 || before < 2*after {
 			t.Errorf("a claim read %d pages after Tidy (%d before)", after, before)
