@@ -53,7 +53,7 @@ func TestBenchReportsEveryFigure(t *testing.T) {
 		"db_limit.tx_per_sec", "db_limit.cpu_us_per_tx.client", "http_limit.requests_per_sec",
 		"ratios.ingest_db", "ratios.ingest_http",
 		"list.first_page_p99_ms", "list.deep_page_p99_ms", "list.owner_filter_p99_ms", "list.messages_p99_ms",
-		"webhook.events_per_sec", "webhook.p99_delay_ms", "webhook.paced.events_per_sec", "webhook.paced.p99_delay_ms",
+		"webhook.events_per_sec", "webhook.p99_delay_ms", "webhook.paced.events_per_sec", "webhook.paced.p99_delay_ms", "webhook.paced.ingest_p99_ms",
 		"webhook.backlog_events_per_sec",
 		"peak_rss_mb", "first_answer_ms", "concurrency",
 	} {
