@@ -54,10 +54,7 @@ func TestMigrationsRoundTrip(t *testing.T) {
 func TestMigrationNumbersWaitingEvents(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
 		ctx := t.Context()
-		db, provider := openMigrated(t, b)
-		if _, err := provider.DownTo(ctx, 3); err != nil {
-			t.Fatalf("down to the sequencer's schema: %v", err)
-		}
+		db, provider := openMigratedTo(t, b, 3) // the sequencer's schema
 		customer, stream := convo.NewID(), convo.NewID()
 		ids := []string{convo.NewID(), convo.NewID(), convo.NewID()} // in creation order
 		for i, pos := range []any{int64(7), nil, nil} {
@@ -110,10 +107,7 @@ func TestMigrationNumbersWaitingEvents(t *testing.T) {
 func TestMigrationQueuesUndelivered(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
 		ctx := t.Context()
-		db, provider := openMigrated(t, b)
-		if _, err := provider.DownTo(ctx, 6); err != nil {
-			t.Fatalf("down to the schema before the queue: %v", err)
-		}
+		db, provider := openMigratedTo(t, b, 6) // the schema before the queue
 		customer := convo.NewID()
 		later := time.Now().Add(time.Hour)
 		ids := map[string]string{"pending": convo.NewID(), "failed": convo.NewID(), "delivered": convo.NewID()}
@@ -155,6 +149,17 @@ func TestMigrationQueuesUndelivered(t *testing.T) {
 			t.Errorf("claimed %v once the retry was due, want the failed event %s", got, ids["failed"])
 		}
 	})
+}
+
+// openMigratedTo opens b's store as openMigrated does, then takes its
+// schema down to version.
+func openMigratedTo(t *testing.T, b testdb.Backend, version int64) (*DB, *goose.Provider) {
+	t.Helper()
+	db, provider := openMigrated(t, b)
+	if _, err := provider.DownTo(t.Context(), version); err != nil {
+		t.Fatalf("down to version %d: %v", version, err)
+	}
+	return db, provider
 }
 
 // openMigrated opens b's store, closed when t ends, with its migrations.
