@@ -150,7 +150,7 @@ func (t *tx) CreateEvents(ctx context.Context, es []*convo.Event) error {
 		}
 		// The chunk's positions follow each other; those somebody receives wait for delivery.
 		return t.execLater(ctx, events, `INSERT INTO event_queue (pos, stream_id, next_attempt_at, locked_until)
-			SELECT pos, stream_id, next_attempt_at, 0 FROM events WHERE pos BETWEEN ? AND ? AND status = 'pending'`, t.lastEventPos-int64(n)+1, t.lastEventPos)
+			SELECT e.pos, e.stream_id, `+queueWait+`, 0 FROM events e WHERE e.pos BETWEEN ? AND ? AND e.status = 'pending'`, t.lastEventPos-int64(n)+1, t.lastEventPos)
 	})
 }
 
@@ -180,7 +180,7 @@ func (t *tx) createEventsColumns(ctx context.Context, es []*convo.Event) error {
 		FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[])
 			AS v(id, customer_id, type, stream_id, conversation_id, payload, target_uri, target_method, content_type, rank, next_attempt_at, tm_create, tm_delivered)
 		RETURNING pos, stream_id, status, next_attempt_at)
-		INSERT INTO event_queue (pos, stream_id, next_attempt_at, locked_until) SELECT pos, stream_id, next_attempt_at, 0 FROM e WHERE status = 'pending'`,
+		INSERT INTO event_queue (pos, stream_id, next_attempt_at, locked_until) SELECT e.pos, e.stream_id, `+queueWait+`, 0 FROM e WHERE e.status = 'pending'`,
 		ids, customers, types, streams, convs, payloads, targets, methods, contentTypes, ranks, nextAttempts, created, delivered)
 }
 
@@ -194,11 +194,18 @@ func (t *tx) SettledEvents(ctx context.Context, after int64, limit int) (convo.S
 }
 
 // claimPick selects the positions a claim leases: settled, due, unleased,
-// and first in the queue of their stream, in position order.
+// and first in the queue of their stream, longest due first. The events
+// queued behind one that failed wait as long as it does, so the walk over
+// due events meets few that are not first of their stream.
 const claimPick = `SELECT c.pos FROM event_queue c
 	WHERE c.next_attempt_at <= ? AND c.locked_until <= ?%s
 	AND c.pos = (SELECT MIN(b.pos) FROM event_queue b WHERE b.stream_id = c.stream_id)
-	ORDER BY c.pos LIMIT ?`
+	ORDER BY c.next_attempt_at, c.pos LIMIT ?`
+
+// queueWait is when an event e newly queued is due: at its own next
+// attempt, or later if the first event queued in its stream waits longer.
+const queueWait = `COALESCE((SELECT CASE WHEN w.next_attempt_at > e.next_attempt_at THEN w.next_attempt_at END
+	FROM event_queue w WHERE w.stream_id = e.stream_id ORDER BY w.pos LIMIT 1), e.next_attempt_at)`
 
 func (t *tx) ClaimEvents(ctx context.Context, p convo.ClaimEventsParams) ([]*convo.Event, error) {
 	now, lease := p.Now.Micros(), p.LeaseUntil.Micros()
@@ -253,6 +260,12 @@ func (t *tx) claimSQLite(ctx context.Context, pick string, lease, now int64, lim
 	return list, err
 }
 
+// nextInStream selects the position of the event queued next in stream
+// after pos, both given as SQL.
+func nextInStream(stream, pos string) string {
+	return "SELECT n.pos FROM event_queue n WHERE n.stream_id = " + stream + " AND n.pos > " + pos + " ORDER BY n.pos LIMIT 1"
+}
+
 // waiting is the SQL condition of a delivery status that keeps an event in the queue.
 const waiting = "IN ('pending', 'failed')"
 
@@ -271,8 +284,18 @@ func (t *tx) RecordDeliveries(ctx context.Context, outcomes []convo.DeliveryOutc
 		}
 		if e.Status == convo.DeliveryPending || e.Status == convo.DeliveryFailed {
 			retried = append(retried, e.ID)
-		} else {
-			settled = append(settled, e.ID)
+			// The events behind it in its stream wait as long as it does.
+			_, err = t.q.ExecContext(ctx, `UPDATE event_queue SET next_attempt_at = ?
+				WHERE stream_id = (SELECT stream_id FROM events WHERE id = ?) AND pos > (SELECT pos FROM events WHERE id = ?) AND next_attempt_at <> ?`,
+				e.NextAttemptAt.Micros(), e.ID, e.ID, e.NextAttemptAt.Micros())
+		} else if settled = append(settled, e.ID); e.Attempts > 1 {
+			// The next in its stream, if it waited for it, is due at its own time again.
+			_, err = t.q.ExecContext(ctx, `UPDATE event_queue SET next_attempt_at = (SELECT o.next_attempt_at FROM events o WHERE o.pos = event_queue.pos)
+				WHERE pos = (`+nextInStream("(SELECT stream_id FROM events WHERE id = ?)", "(SELECT pos FROM events WHERE id = ?)")+`)
+				AND next_attempt_at > (SELECT o.next_attempt_at FROM events o WHERE o.pos = event_queue.pos)`, e.ID, e.ID)
+		}
+		if err != nil {
+			return interpretError(err, events)
 		}
 		if a == nil {
 			continue
@@ -325,16 +348,24 @@ func (t *tx) recordDeliveriesAtOnce(ctx context.Context, outcomes []convo.Delive
 			aAt, aStatus, aLatency = append(aAt, a.At.Micros()), append(aStatus, int64(a.HTTPStatus)), append(aLatency, a.LatencyMS)
 		}
 	}
-	// A settled delivery leaves the queue; a retry waits there for its
-	// time, also one asked for after the event was given up. Both writes
-	// travel with the pass's next statement.
+	// A settled delivery leaves the queue and, if it failed before, the next
+	// in its stream is due at its own time again (those after it follow as
+	// it settles); a retry waits there for its time,
+	// also one asked for after the event was given up, and those behind it
+	// wait as long. Both writes travel with the pass's next statement.
 	err := t.execLater(ctx, events, `WITH u AS (UPDATE events SET status = v.status, attempts = v.attempts, next_attempt_at = v.next_attempt_at,
 			locked_until = v.locked_until, last_error = v.last_error, tm_delivered = v.tm_delivered
 		FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::bigint[])
 			AS v(id, status, attempts, next_attempt_at, locked_until, last_error, tm_delivered)
 		WHERE events.id = v.id::uuid
-		RETURNING events.pos, events.stream_id, events.status, events.next_attempt_at, events.locked_until),
-	settled AS (DELETE FROM event_queue WHERE pos = ANY(ARRAY(SELECT pos FROM u WHERE status NOT `+waiting+`)))
+		RETURNING events.pos, events.stream_id, events.status, events.attempts, events.next_attempt_at, events.locked_until),
+	settled AS (DELETE FROM event_queue WHERE pos = ANY(ARRAY(SELECT pos FROM u WHERE status NOT `+waiting+`))),
+	behind AS (UPDATE event_queue q SET next_attempt_at = w.next_attempt_at
+		FROM (SELECT stream_id, pos, next_attempt_at FROM u WHERE status `+waiting+`) AS w
+		WHERE q.stream_id = w.stream_id AND q.pos > w.pos AND q.next_attempt_at <> w.next_attempt_at),
+	freed AS (UPDATE event_queue q SET next_attempt_at = o.next_attempt_at
+		FROM (SELECT (`+nextInStream("s.stream_id", "s.pos")+`) AS pos FROM u AS s WHERE s.status NOT `+waiting+` AND s.attempts > 1) AS n, events o
+		WHERE q.pos = n.pos AND o.pos = q.pos AND q.next_attempt_at > o.next_attempt_at)
 	INSERT INTO event_queue (pos, stream_id, next_attempt_at, locked_until)
 		SELECT pos, stream_id, next_attempt_at, locked_until FROM u WHERE status `+waiting+`
 		ON CONFLICT (pos) DO UPDATE SET next_attempt_at = EXCLUDED.next_attempt_at, locked_until = EXCLUDED.locked_until`,

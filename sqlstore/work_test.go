@@ -27,6 +27,8 @@ func TestWork(t *testing.T) {
 		if b.Name == "postgres" {
 			t.Run("OpenWriterHoldsBackReaders", func(t *testing.T) { testOpenWriterHoldsBackReaders(t, db) })
 		}
+		// Last: its claims lease what earlier subtests left due.
+		t.Run("WaitBehindFailure", func(t *testing.T) { testWaitBehindFailure(t, db) })
 	})
 }
 
@@ -144,6 +146,63 @@ func testJobs(t *testing.T, db *sqlstore.DB) {
 	}
 }
 
+// testWaitBehindFailure: events queued behind a failing event of their
+// stream, also those written while it fails, wait for it; a retry asked
+// for now moves it and them forward, and once it is delivered the next is
+// due at once.
+func testWaitBehindFailure(t *testing.T, db *sqlstore.DB) {
+	ctx := t.Context()
+	customer, stream := convo.NewID(), convo.NewID()
+	event := func() *convo.Event {
+		return &convo.Event{ID: convo.NewID(), CustomerID: customer, Type: convo.EventMessageCreated, StreamID: stream, ConversationID: stream,
+			Payload: []byte(`{}`), NextAttemptAt: at(0), TMCreate: at(0), TMDelivered: convo.Never}
+	}
+	// claim returns the events of stream a claim at now leases.
+	claim := func(now time.Duration) []*convo.Event {
+		var got []*convo.Event
+		update(t, db, func(tx convo.Tx) (err error) {
+			got, err = tx.ClaimEvents(ctx, convo.ClaimEventsParams{Now: at(now), LeaseUntil: at(now + time.Second), Limit: 1000})
+			return err
+		})
+		return slices.DeleteFunc(got, func(e *convo.Event) bool { return e.StreamID != stream })
+	}
+	claimAt := func(now time.Duration) []string { return eventIDs(claim(now)) }
+	record := func(e *convo.Event) {
+		update(t, db, func(tx convo.Tx) error { return tx.RecordDeliveries(ctx, []convo.DeliveryOutcome{{Event: e}}) })
+	}
+	a1, a2 := event(), event()
+	update(t, db, func(tx convo.Tx) error { return createAll(ctx, tx.CreateEvent, a1, a2) })
+	awaitSettled(t, db, a2.ID)
+	got := claim(0)
+	if len(got) != 1 || got[0].ID != a1.ID {
+		t.Fatalf("claimed %v, want a1", eventIDs(got))
+	}
+	a1 = got[0]
+	a1.Status, a1.Attempts, a1.NextAttemptAt, a1.LockedUntil = convo.DeliveryFailed, 1, at(time.Hour), convo.TimeFromMicros(0)
+	record(a1)
+	a3 := event()
+	update(t, db, func(tx convo.Tx) error { return tx.CreateEvent(ctx, a3) })
+	awaitSettled(t, db, a3.ID)
+	if got := claimAt(time.Minute); len(got) != 0 {
+		t.Fatalf("claimed %v while a1 waits for its retry", got)
+	}
+	// A retry asked for now.
+	a1.Status, a1.NextAttemptAt = convo.DeliveryPending, at(2*time.Minute)
+	record(a1)
+	if got := claimAt(2 * time.Minute); len(got) != 1 || got[0] != a1.ID {
+		t.Fatalf("claimed %v after a1's retry was asked for, want a1", got)
+	}
+	a1.Status, a1.Attempts, a1.TMDelivered = convo.DeliveryDelivered, 2, at(2*time.Minute)
+	record(a1)
+	for _, want := range []*convo.Event{a2, a3} {
+		if got := claimAt(2 * time.Minute); len(got) != 1 || got[0] != want.ID {
+			t.Fatalf("claimed %v, want %s next", got, want.ID)
+		}
+		want.Status, want.Attempts, want.TMDelivered = convo.DeliveryDelivered, 1, at(2*time.Minute)
+		record(want)
+	}
+}
+
 func testEvents(t *testing.T, db *sqlstore.DB) {
 	ctx := t.Context()
 	customer, streamA, streamB := convo.NewID(), convo.NewID(), convo.NewID()
@@ -201,7 +260,7 @@ func testEvents(t *testing.T, db *sqlstore.DB) {
 	if got := claimAt(2 * time.Minute); len(got) != 0 {
 		t.Fatalf("claimed %v while a1 is failing and not due", eventIDs(got))
 	}
-	a1.Status, a1.TMDelivered = convo.DeliveryDelivered, at(time.Hour)
+	a1.Status, a1.Attempts, a1.TMDelivered = convo.DeliveryDelivered, 2, at(time.Hour)
 	update(t, db, func(tx convo.Tx) error { return tx.RecordDeliveries(ctx, []convo.DeliveryOutcome{{Event: a1}}) })
 	if got := claimAt(3 * time.Minute); len(got) != 1 || got[0].ID != a2.ID {
 		t.Fatalf("claimed %v after a1 was delivered, want a2", eventIDs(got))
