@@ -337,17 +337,7 @@ func TestTidyKeepsClaimsShortPostgres(t *testing.T) {
 		}
 		writeOutbox(t, db, 1, []byte(`{}`), convo.NewTime(time.Unix(0, 0)))
 		before := claimPages(t, db)
-		var after int
-		// A vacuum keeps what an open transaction may still see: other
-		// packages' tests on the server may hold the deliveries a moment.
-		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-			if err := db.Tidy(ctx); err != nil {
-				t.Fatal(err)
-			}
-			if after = claimPages(t, db); after <= 20 || time.Now().After(deadline) {
-				break
-			}
-		}
+		after := tidiedClaimPages(t, db, 20)
 		t.Logf("a claim read %d pages after %d deliveries, %d after Tidy", before, done, after)
 		if after > 20 || before < 2*after {
 			t.Errorf("a claim read %d pages after Tidy (%d before)", after, before)
@@ -388,21 +378,27 @@ func TestClaimStepsOverWaitingPostgres(t *testing.T) {
 			t.Fatal(err)
 		}
 		writeOutbox(t, db, 1, []byte(`{}`), convo.NewTime(time.Unix(0, 0)))
-		// The waits moved leave dead entries until a vacuum, which another
-		// package's open transaction on the server may hold back a moment.
-		var pages int
-		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-			if err := db.Tidy(ctx); err != nil {
-				t.Fatal(err)
-			}
-			if pages = claimPages(t, db); pages <= 20 || time.Now().After(deadline) {
-				break
-			}
-		}
-		if pages > 20 {
+		// The waits moved leave dead entries until the queue is tidied.
+		if pages := tidiedClaimPages(t, db, 20); pages > 20 {
 			t.Errorf("a claim read %d pages past %d events waiting behind %d failing ones", pages, len(queued)-len(streams), len(streams))
 		}
 	})
+}
+
+// tidiedClaimPages tidies the queue and returns the pages a claim then
+// reads, trying again for up to 10 s while that is more than want: a
+// vacuum keeps what an open transaction may still see, and other
+// packages' tests on the server may hold one open a moment.
+func tidiedClaimPages(t *testing.T, db *DB, want int) int {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if err := db.Tidy(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if pages := claimPages(t, db); pages <= want || time.Now().After(deadline) {
+			return pages
+		}
+	}
 }
 
 // claimPages returns the pages a claim of everything due reads, leasing nothing.
