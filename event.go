@@ -30,6 +30,12 @@ const (
 	DeliverySkipped = "skipped"
 )
 
+// DeliveryWaiting reports whether an event in delivery status waits for an
+// attempt (pending or failed); the others are settled for good.
+func DeliveryWaiting(status string) bool {
+	return status == DeliveryPending || status == DeliveryFailed
+}
+
 // Event records one change, written in the transaction of the change (a
 // transactional outbox). Events of one stream (a conversation and its
 // messages, or an account) are delivered in the order of Pos.

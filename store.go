@@ -22,9 +22,9 @@ type Store interface {
 // *Error with status ENotFound, never a nil result. The error of a write
 // that reports nothing but an error (CreateEvent, CreateEvents, CreateJob,
 // RescheduleJob, DeleteJob, LockConversations, CreateNewConversation,
-// CreateNewMessages, RecordDeliveries, and an update of a row the transaction read and
-// locked) may instead come from a later call of the same transaction or
-// from Update, which then rolls back as for any error.
+// CreateNewMessages, RecordDeliveries, and an update of a row the
+// transaction read and locked) may instead come from a later call of the
+// same transaction or from Update, which then rolls back as for any error.
 type Tx interface {
 	CreateCustomer(ctx context.Context, c *Customer) error
 	GetCustomer(ctx context.Context, id string) (*Customer, error)

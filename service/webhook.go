@@ -300,7 +300,7 @@ func (s *Service) dispatchOnce(ctx context.Context) (bool, error) {
 // tidies it, beside the passes, once Config.QueueTidyAfter have.
 func (s *Service) tidyQueue(ctx context.Context, recorded []convo.DeliveryOutcome) {
 	for _, o := range recorded {
-		if st := o.Event.Status; st != convo.DeliveryPending && st != convo.DeliveryFailed {
+		if !convo.DeliveryWaiting(o.Event.Status) {
 			s.events.leftQueue++
 		}
 	}

@@ -284,8 +284,7 @@ func (db *DB) SeedEvents(ctx context.Context, customerID string, list []SeedEven
 			if err != nil {
 				return err
 			}
-			_, err = q.ExecContext(ctx, t.sql(`INSERT INTO event_queue (pos, stream_id, next_attempt_at, locked_until)
-				SELECT pos, stream_id, next_attempt_at, 0 FROM events WHERE pos BETWEEN ? AND ?`), pos, pos+int64(len(chunk))-1)
+			_, err = q.ExecContext(ctx, t.sql(queueRange), pos, pos+int64(len(chunk))-1)
 			return err
 		})
 		if err != nil {
@@ -348,7 +347,7 @@ func multiInsertSQL(name string, cols []string, rows int) string {
 	if q, ok := multiInserts.Load(key); ok {
 		return q.(string)
 	}
-	one := "(?" + strings.Repeat(", ?", len(cols)-1) + ")"
+	one := "(" + placeholders(len(cols)) + ")"
 	var b strings.Builder
 	b.WriteString("INSERT INTO " + name + " (" + strings.Join(cols, ", ") + ") VALUES ")
 	for i := range rows {

@@ -148,9 +148,8 @@ func (t *tx) CreateEvents(ctx context.Context, es []*convo.Event) error {
 		if err := t.execLater(ctx, events, "INSERT INTO events ("+eventColumns+") VALUES "+row+strings.Repeat(", "+row, n-1), args...); err != nil {
 			return err
 		}
-		// The chunk's positions follow each other; those somebody receives wait for delivery.
-		return t.execLater(ctx, events, `INSERT INTO event_queue (pos, stream_id, next_attempt_at, locked_until)
-			SELECT e.pos, e.stream_id, `+queueWait+`, 0 FROM events e WHERE e.pos BETWEEN ? AND ? AND e.status = 'pending'`, t.lastEventPos-int64(n)+1, t.lastEventPos)
+		// The chunk's positions follow each other.
+		return t.execLater(ctx, events, queueRange, t.lastEventPos-int64(n)+1, t.lastEventPos)
 	})
 }
 
@@ -207,6 +206,11 @@ const claimPick = `SELECT c.pos FROM event_queue c
 const queueWait = `COALESCE((SELECT CASE WHEN w.next_attempt_at > e.next_attempt_at THEN w.next_attempt_at END
 	FROM event_queue w WHERE w.stream_id = e.stream_id ORDER BY w.pos LIMIT 1), e.next_attempt_at)`
 
+// queueRange queues the events written at positions from the first
+// argument to the second that somebody receives.
+const queueRange = `INSERT INTO event_queue (pos, stream_id, next_attempt_at, locked_until)
+	SELECT e.pos, e.stream_id, ` + queueWait + `, 0 FROM events e WHERE e.pos BETWEEN ? AND ? AND e.status = 'pending'`
+
 func (t *tx) ClaimEvents(ctx context.Context, p convo.ClaimEventsParams) ([]*convo.Event, error) {
 	now, lease := p.Now.Micros(), p.LeaseUntil.Micros()
 	pick := fmt.Sprintf(claimPick, t.settled("c.pos"))
@@ -217,8 +221,8 @@ func (t *tx) ClaimEvents(ctx context.Context, p convo.ClaimEventsParams) ([]*con
 		pick += " FOR UPDATE SKIP LOCKED"
 		// The planner cannot estimate how few queued events are first of
 		// their stream, and then reads them all and sorts them: tens of
-		// milliseconds a claim with a backlog. In position order it stops
-		// after Limit. Nothing follows the claim in the transaction.
+		// milliseconds a claim with a backlog. In due order it stops after
+		// Limit. Nothing follows the claim in the transaction.
 		if err := t.execLater(ctx, events, "SET LOCAL enable_sort = off"); err != nil {
 			return nil, err
 		}
@@ -237,21 +241,9 @@ func (t *tx) ClaimEvents(ctx context.Context, p convo.ClaimEventsParams) ([]*con
 var leasedEventColumns = strings.Replace("e."+strings.ReplaceAll(eventColumns, ", ", ", e."), "e.locked_until", "q.locked_until", 1)
 
 func (t *tx) claimSQLite(ctx context.Context, pick string, lease, now int64, limit int) ([]*convo.Event, error) {
-	rows, err := t.q.QueryContext(ctx, "UPDATE event_queue SET locked_until = ? WHERE pos IN ("+pick+") RETURNING pos", lease, now, now, limit)
-	if err != nil {
-		return nil, interpretError(err, events)
-	}
-	var positions []any
-	for rows.Next() {
-		var pos int64
-		if err := rows.Scan(&pos); err != nil {
-			rows.Close()
-			return nil, interpretError(err, events)
-		}
-		positions = append(positions, pos)
-	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil || len(positions) == 0 {
-		return []*convo.Event{}, interpretError(err, events)
+	positions, err := queryColumn[int64](ctx, t, "UPDATE event_queue SET locked_until = ? WHERE pos IN ("+pick+") RETURNING pos", lease, now, now, limit)
+	if err != nil || len(positions) == 0 {
+		return []*convo.Event{}, err
 	}
 	list, err := t.queryEvents(ctx, "SELECT "+eventColumns+" FROM events WHERE pos IN ("+placeholders(len(positions))+")", positions...)
 	for _, e := range list {
@@ -260,13 +252,32 @@ func (t *tx) claimSQLite(ctx context.Context, pick string, lease, now int64, lim
 	return list, err
 }
 
+// queryColumn runs a query returning one column of type T, and returns its
+// values ready to pass as statement arguments.
+func queryColumn[T any](ctx context.Context, t *tx, query string, args ...any) ([]any, error) {
+	rows, err := t.q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, interpretError(err, events)
+	}
+	var values []any
+	for rows.Next() {
+		var v T
+		if err := rows.Scan(&v); err != nil {
+			rows.Close()
+			return nil, interpretError(err, events)
+		}
+		values = append(values, v)
+	}
+	return values, interpretError(errors.Join(rows.Err(), rows.Close()), events)
+}
+
 // nextInStream selects the position of the event queued next in stream
 // after pos, both given as SQL.
 func nextInStream(stream, pos string) string {
 	return "SELECT n.pos FROM event_queue n WHERE n.stream_id = " + stream + " AND n.pos > " + pos + " ORDER BY n.pos LIMIT 1"
 }
 
-// waiting is the SQL condition of a delivery status that keeps an event in the queue.
+// waiting is convo.DeliveryWaiting as an SQL condition on a status.
 const waiting = "IN ('pending', 'failed')"
 
 func (t *tx) RecordDeliveries(ctx context.Context, outcomes []convo.DeliveryOutcome) error {
@@ -282,7 +293,7 @@ func (t *tx) RecordDeliveries(ctx context.Context, outcomes []convo.DeliveryOutc
 		if err != nil {
 			return interpretError(err, events)
 		}
-		if e.Status == convo.DeliveryPending || e.Status == convo.DeliveryFailed {
+		if convo.DeliveryWaiting(e.Status) {
 			retried = append(retried, e.ID)
 			// The events behind it in its stream wait as long as it does.
 			_, err = t.q.ExecContext(ctx, `UPDATE event_queue SET next_attempt_at = ?
@@ -323,11 +334,6 @@ func (t *tx) RecordDeliveries(ctx context.Context, outcomes []convo.DeliveryOutc
 	})
 }
 
-// placeholders returns n comma-separated parameters.
-func placeholders(n int) string {
-	return "?" + strings.Repeat(", ?", n-1)
-}
-
 // recordDeliveriesAtOnce writes a pass's outcomes on PostgreSQL in two
 // statements over arrays, sent with the transaction's next statement.
 func (t *tx) recordDeliveriesAtOnce(ctx context.Context, outcomes []convo.DeliveryOutcome) error {
@@ -350,9 +356,9 @@ func (t *tx) recordDeliveriesAtOnce(ctx context.Context, outcomes []convo.Delive
 	}
 	// A settled delivery leaves the queue and, if it failed before, the next
 	// in its stream is due at its own time again (those after it follow as
-	// it settles); a retry waits there for its time,
-	// also one asked for after the event was given up, and those behind it
-	// wait as long. Both writes travel with the pass's next statement.
+	// it settles); a retry waits there for its time, also one asked for
+	// after the event was given up, and those behind it wait as long. Both
+	// writes travel with the pass's next statement.
 	err := t.execLater(ctx, events, `WITH u AS (UPDATE events SET status = v.status, attempts = v.attempts, next_attempt_at = v.next_attempt_at,
 			locked_until = v.locked_until, last_error = v.last_error, tm_delivered = v.tm_delivered
 		FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::bigint[])
@@ -462,23 +468,11 @@ func (t *tx) PruneEvents(ctx context.Context, before convo.Time, limit int) (int
 			return 0, err
 		}
 	}
-	rows, err := t.q.QueryContext(ctx, t.sql("SELECT id FROM events WHERE status IN ('delivered', 'skipped') AND tm_create < ? ORDER BY pos LIMIT ?"), before.Micros(), max(limit, 1))
-	if err != nil {
-		return 0, interpretError(err, events)
+	ids, err := queryColumn[string](ctx, t, t.sql("SELECT id FROM events WHERE status IN ('delivered', 'skipped') AND tm_create < ? ORDER BY pos LIMIT ?"), before.Micros(), max(limit, 1))
+	if err != nil || len(ids) == 0 {
+		return 0, err
 	}
-	var ids []any
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return 0, interpretError(err, events)
-		}
-		ids = append(ids, id)
-	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil || len(ids) == 0 {
-		return 0, interpretError(err, events)
-	}
-	in := "(?" + strings.Repeat(", ?", len(ids)-1) + ")"
+	in := "(" + placeholders(len(ids)) + ")"
 	if _, err := t.q.ExecContext(ctx, t.sql("DELETE FROM event_attempts WHERE event_id IN "+in), ids...); err != nil {
 		return 0, interpretError(err, events)
 	}

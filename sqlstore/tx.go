@@ -114,6 +114,11 @@ func (tb *table[T]) insertMany(ctx context.Context, t *tx, rows []*T) ([]bool, e
 // maxChunk bounds the rows of one multi-row statement.
 const maxChunk = 64
 
+// placeholders returns n comma-separated parameters.
+func placeholders(n int) string {
+	return "?" + strings.Repeat(", ?", n-1)
+}
+
 // inChunks calls fn for consecutive chunks of n items, each of a
 // power-of-two size up to maxChunk, so that few distinct statements exist
 // to compile and cache.
@@ -138,7 +143,7 @@ func (tb *table[T]) insertManySQL(n int) string {
 
 // valuesSQL is the placeholders of n rows.
 func (tb *table[T]) valuesSQL(n int) string {
-	row := "(?" + strings.Repeat(", ?", len(tb.columns)-1) + ")"
+	row := "(" + placeholders(len(tb.columns)) + ")"
 	return row + strings.Repeat(", "+row, n-1)
 }
 
