@@ -410,7 +410,10 @@ func (t *tx) ListEvents(ctx context.Context, p convo.EventListParams) ([]*convo.
 		if f.none {
 			return []*convo.Event{}, nil
 		}
-		return t.listNewestFirst(ctx, f, p.Page)
+		if convo.DeliveryWaiting(p.Status) {
+			return t.listQueued(ctx, f, p.Page)
+		}
+		return t.listNewestFirst(ctx, "events", f, p.Page)
 	}
 	f.add("pos > ?", *p.AfterPos)
 	if f.none {
@@ -419,12 +422,26 @@ func (t *tx) ListEvents(ctx context.Context, p convo.EventListParams) ([]*convo.
 	return t.queryEvents(ctx, "SELECT "+eventColumns+" FROM events WHERE "+strings.Join(f.conds, " AND ")+t.settled("pos")+" ORDER BY pos LIMIT ?", append(f.args, max(p.Limit, 1))...)
 }
 
-// listNewestFirst pages events the way every API list pages.
-func (t *tx) listNewestFirst(ctx context.Context, f filter, p convo.Page) ([]*convo.Event, error) {
+// listNewestFirst pages events read from from the way every API list pages.
+func (t *tx) listNewestFirst(ctx context.Context, from string, f filter, p convo.Page) ([]*convo.Event, error) {
 	if err := f.after(p.After); err != nil {
 		return nil, err
 	}
-	return t.queryEvents(ctx, "SELECT "+eventColumns+" FROM events WHERE "+strings.Join(f.conds, " AND ")+" ORDER BY tm_create DESC, id DESC LIMIT ?", append(f.args, max(p.Limit, 1))...)
+	return t.queryEvents(ctx, "SELECT "+eventColumns+" FROM "+from+" WHERE "+strings.Join(f.conds, " AND ")+" ORDER BY tm_create DESC, id DESC LIMIT ?", append(f.args, max(p.Limit, 1))...)
+}
+
+// listQueued is listNewestFirst for a waiting status. Every event that
+// waits is in the delivery queue: those are looked up by position and
+// sorted, where a walk of the customer's events newest first read every
+// one of them, delivered long ago, to find the few still waiting.
+func (t *tx) listQueued(ctx context.Context, f filter, p convo.Page) ([]*convo.Event, error) {
+	if t.postgres {
+		// An array of unknown length plans as a few lookups by position.
+		f.add("pos = ANY(ARRAY(SELECT pos FROM event_queue))")
+		return t.listNewestFirst(ctx, "events", f, p)
+	}
+	f.add("pos IN (SELECT pos FROM event_queue)")
+	return t.listNewestFirst(ctx, "events INDEXED BY events_pos", f, p)
 }
 
 func (t *tx) ListEventAttempts(ctx context.Context, eventID string) ([]*convo.EventAttempt, error) {

@@ -102,8 +102,8 @@ func TestMigrationNumbersWaitingEvents(t *testing.T) {
 }
 
 // TestMigrationQueuesUndelivered: events waiting for delivery when the
-// store is upgraded to the delivery queue are delivered afterwards, retries
-// at their time; delivered ones are not.
+// store is upgraded to the delivery queue are listed by their status and
+// delivered afterwards, retries at their time; delivered ones are not.
 func TestMigrationQueuesUndelivered(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
 		ctx := t.Context()
@@ -127,6 +127,18 @@ func TestMigrationQueuesUndelivered(t *testing.T) {
 		}
 		if _, err := provider.Up(ctx); err != nil {
 			t.Fatalf("up: %v", err)
+		}
+		for _, status := range []string{"pending", "failed"} {
+			err := db.View(ctx, func(tx convo.Tx) error {
+				list, err := tx.ListEvents(ctx, convo.EventListParams{CustomerID: customer, Status: status, Page: convo.Page{Limit: 10}})
+				if err == nil && (len(list) != 1 || list[0].ID != ids[status]) {
+					t.Errorf("listed %d %s events after the upgrade, want %s", len(list), status, ids[status])
+				}
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
 		}
 		claim := func(now time.Time) []string {
 			var got []string

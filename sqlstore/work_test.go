@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -22,6 +23,7 @@ func TestWork(t *testing.T) {
 		t.Run("Jobs", func(t *testing.T) { testJobs(t, db) })
 		t.Run("Events", func(t *testing.T) { testEvents(t, db) })
 		t.Run("SkipEvents", func(t *testing.T) { testSkipEvents(t, db) })
+		t.Run("ListWaiting", func(t *testing.T) { testListWaiting(t, db) })
 		// SQLite has one writer: a second transaction cannot commit while
 		// a first is open, so there is nothing to hold back.
 		if b.Name == "postgres" {
@@ -200,6 +202,100 @@ func testWaitBehindFailure(t *testing.T, db *sqlstore.DB) {
 		}
 		want.Status, want.Attempts, want.TMDelivered = convo.DeliveryDelivered, 1, at(2*time.Minute)
 		record(want)
+	}
+}
+
+// testListWaiting: listed by a waiting status, a customer's events are
+// exactly those of its full list in that status, in the same order and
+// pages, whatever other customers have waiting; delivered ones leave the
+// list and a dead one retried comes back.
+func testListWaiting(t *testing.T, db *sqlstore.DB) {
+	ctx := t.Context()
+	customer, other, streamA, streamB := convo.NewID(), convo.NewID(), convo.NewID(), convo.NewID()
+	// Due long after every claim of the other subtests, so none leases these.
+	event := func(customer, stream string, created time.Duration) *convo.Event {
+		return &convo.Event{ID: convo.NewID(), CustomerID: customer, Type: convo.EventMessageCreated, StreamID: stream, ConversationID: stream,
+			Payload: []byte(`{}`), NextAttemptAt: at(48 * time.Hour), TMCreate: at(created), TMDelivered: convo.Never}
+	}
+	var mine []*convo.Event
+	for i := range 9 {
+		// Pairs share a creation time: the id orders them, as in every list.
+		mine = append(mine, event(customer, []string{streamA, streamB}[i%2], time.Duration(i/2)*time.Second))
+	}
+	// Ids ordered against positions, so that only the id can order a pair.
+	slices.SortFunc(mine, func(a, b *convo.Event) int { return -strings.Compare(a.ID, b.ID) })
+	for i, e := range mine {
+		e.StreamID, e.ConversationID, e.TMCreate = []string{streamA, streamB}[i%2], []string{streamA, streamB}[i%2], at(time.Duration(i/2)*time.Second)
+	}
+	mine[8].Type = convo.EventConversationCreated
+	theirs := []*convo.Event{event(other, convo.NewID(), 0), event(other, convo.NewID(), 10*time.Second)}
+	update(t, db, func(tx convo.Tx) error { return tx.CreateEvents(ctx, append(slices.Clone(mine), theirs...)) })
+	record := func(e *convo.Event, status string) {
+		e.Status, e.Attempts = status, e.Attempts+1
+		if status == convo.DeliveryDelivered || status == convo.DeliveryDead {
+			e.TMDelivered = at(time.Hour)
+		}
+		update(t, db, func(tx convo.Tx) error { return tx.RecordDeliveries(ctx, []convo.DeliveryOutcome{{Event: e}}) })
+	}
+	record(mine[0], convo.DeliveryDelivered)
+	record(mine[2], convo.DeliveryFailed)
+	record(mine[3], convo.DeliveryFailed)
+	record(mine[5], convo.DeliveryDead)
+	record(theirs[1], convo.DeliveryFailed)
+
+	// pages lists every page of p, limit at a time.
+	pages := func(p convo.EventListParams, limit int) []string {
+		var all []string
+		p.Limit = limit
+		for {
+			page := read(t, db, func(tx convo.Tx) ([]*convo.Event, error) { return tx.ListEvents(ctx, p) })
+			all = append(all, eventIDs(page)...)
+			if len(page) < limit {
+				return all
+			}
+			last := page[len(page)-1]
+			p.After = &convo.Cursor{Time: last.TMCreate, ID: last.ID}
+		}
+	}
+	check := func(when string, wantPending, wantFailed, wantCreated int) {
+		t.Helper()
+		everything := read(t, db, func(tx convo.Tx) ([]*convo.Event, error) {
+			return tx.ListEvents(ctx, convo.EventListParams{CustomerID: customer, Page: convo.Page{Limit: 100}})
+		})
+		for _, c := range []struct {
+			params convo.EventListParams
+			want   int
+		}{
+			{convo.EventListParams{Status: convo.DeliveryPending}, wantPending},
+			{convo.EventListParams{Status: convo.DeliveryFailed}, wantFailed},
+			{convo.EventListParams{Status: convo.DeliveryPending, ConversationID: streamB}, -1},
+			{convo.EventListParams{Status: convo.DeliveryPending, Type: convo.EventConversationCreated}, wantCreated},
+			{convo.EventListParams{Status: convo.DeliveryFailed, ConversationID: "not-an-id"}, 0},
+		} {
+			var want []string
+			for _, e := range everything {
+				if e.Status == c.params.Status && (c.params.ConversationID == "" || e.ConversationID == c.params.ConversationID) && (c.params.Type == "" || e.Type == c.params.Type) {
+					want = append(want, e.ID)
+				}
+			}
+			if c.want >= 0 && len(want) != c.want {
+				t.Fatalf("%s: %d events %+v in the full list, want %d", when, len(want), c.params, c.want)
+			}
+			c.params.CustomerID = customer
+			for _, limit := range []int{1, 2, 100} {
+				if got := pages(c.params, limit); !slices.Equal(got, want) {
+					t.Errorf("%s: %+v listed %d at a time: %v, want %v", when, c.params, limit, got, want)
+				}
+			}
+		}
+	}
+	check("as written", 5, 2, 1)
+	record(mine[8], convo.DeliveryDelivered)
+	record(mine[3], convo.DeliveryDelivered)
+	record(mine[5], convo.DeliveryFailed) // a retry of the dead event
+	check("after deliveries and a retry", 4, 2, 0)
+	if got := pages(convo.EventListParams{CustomerID: other, Status: convo.DeliveryFailed}, 10); !slices.Equal(got, []string{theirs[1].ID}) {
+		t.Errorf("the other customer's failed events: %v, want only its own", got)
 	}
 }
 
