@@ -294,6 +294,17 @@ func (db *DB) SeedEvents(ctx context.Context, customerID string, list []SeedEven
 	return nil
 }
 
+// CountEvents returns how many events of customerID the outbox holds.
+func (db *DB) CountEvents(ctx context.Context, customerID string) (int, error) {
+	customerID, ok := canonicalID(customerID)
+	if !ok {
+		return 0, errors.New("sqlstore: count events: customer id is not a UUID")
+	}
+	var n int
+	err := db.reader.QueryRowContext(ctx, db.tx(nil).sql("SELECT COUNT(*) FROM events WHERE customer_id = ?"), customerID).Scan(&n)
+	return n, interpretError(err, events)
+}
+
 func cmpOr(a, b string) string {
 	if a != "" {
 		return a

@@ -288,6 +288,11 @@ type benchWebhook struct {
 	// several messages each, which costs ingest less per event, and are
 	// sent at fixed times whatever the answers take.
 	Paced *benchWebhookPaced `json:"paced,omitempty"`
+	// PendingList is GET /webhook_deliveries?status=pending once the
+	// backlog is drained: nothing waits, behind every event delivered;
+	// OutboxEvents is how many events the outbox then holds.
+	PendingList  *benchLatency `json:"pending_list,omitempty"`
+	OutboxEvents int           `json:"outbox_events,omitempty"`
 }
 
 // benchWebhookLive is what the receiver got while webhooks were ingested.
@@ -701,6 +706,24 @@ func (b *bench) runWebhook(ctx context.Context) error {
 	got := b.recv.snapshot()
 	w.BacklogEvents, w.BacklogEventsPerSec = len(got.list), benchRound(got.rate())
 	b.recordRSS("webhook backlog")
+	return b.measurePendingList(ctx, w)
+}
+
+// measurePendingList times the list of deliveries still pending, the page
+// an operator opens to see what is stuck, with every event delivered.
+func (b *bench) measurePendingList(ctx context.Context, w *benchWebhook) error {
+	err := b.withStore(ctx, "webhook pending list", func(store *sqlstore.DB) (err error) {
+		w.OutboxEvents, err = store.CountEvents(ctx, b.customerID)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	lat, err := b.sequential(ctx, "webhook: pending deliveries list", 50, 0, func() string { return "/v1.0/webhook_deliveries?status=pending&page_size=100" })
+	if err != nil {
+		return err
+	}
+	w.PendingList = &benchLatency{Requests: len(lat), P50MS: benchMS(benchPercentile(lat, 0.5)), P99MS: benchMS(benchPercentile(lat, 0.99)), MaxMS: benchMS(benchPercentile(lat, 1))}
 	return nil
 }
 
@@ -856,7 +879,7 @@ func (b *bench) runList(ctx context.Context) error {
 	}
 	lr := &benchList{DeepPageRows: deep, Queries: map[string]benchLatency{}}
 	for _, q := range queries {
-		lat, err := b.sequential(ctx, "list: "+q.name, b.cfg.listRequests, q.path)
+		lat, err := b.sequential(ctx, "list: "+q.name, b.cfg.listRequests, 1, q.path)
 		if err != nil {
 			return err
 		}
@@ -871,8 +894,8 @@ func (b *bench) runList(ctx context.Context) error {
 
 // sequential runs n requests of GET path() one after another, after a few
 // unmeasured ones, and returns their sorted latencies. Every answer must be
-// 200 with a non-empty result.
-func (b *bench) sequential(ctx context.Context, label string, n int, path func() string) ([]time.Duration, error) {
+// 200 with at least minRows results.
+func (b *bench) sequential(ctx context.Context, label string, n, minRows int, path func() string) ([]time.Duration, error) {
 	lat := make([]time.Duration, 0, n)
 	warm := min(20, n)
 	var mu sync.Mutex
@@ -894,8 +917,8 @@ func (b *bench) sequential(ctx context.Context, label string, n int, path func()
 			return nil, fmt.Errorf("bench: %s: %w", label, err)
 		}
 		d := time.Since(start)
-		if len(page.Result) == 0 {
-			return nil, fmt.Errorf("bench: %s: GET %s returned no rows", label, p)
+		if len(page.Result) < minRows {
+			return nil, fmt.Errorf("bench: %s: GET %s returned %d rows, want at least %d", label, p, len(page.Result), minRows)
 		}
 		if i >= warm {
 			mu.Lock()
@@ -1699,6 +1722,9 @@ func printBenchTable(w io.Writer, r *benchReport) {
 		}
 		if wh.BacklogEvents > 0 {
 			row("webhook backlog", f(wh.BacklogEventsPerSec)+" events/s", fmt.Sprintf("drain of %d queued events", wh.BacklogEvents))
+		}
+		if l := wh.PendingList; l != nil {
+			row("pending deliveries", "p99 "+f(l.P99MS)+" ms", fmt.Sprintf("GET /webhook_deliveries?status=pending: p50 %s ms, %d requests, none pending of %d events", f(l.P50MS), l.Requests, wh.OutboxEvents))
 		}
 	}
 	phases := make([]string, 0, len(r.RSSMBByPhase))
