@@ -723,7 +723,7 @@ func (b *bench) measurePendingList(ctx context.Context, w *benchWebhook) error {
 	if err != nil {
 		return err
 	}
-	w.PendingList = &benchLatency{Requests: len(lat), P50MS: benchMS(benchPercentile(lat, 0.5)), P99MS: benchMS(benchPercentile(lat, 0.99)), MaxMS: benchMS(benchPercentile(lat, 1))}
+	w.PendingList = new(latencyOf(lat))
 	return nil
 }
 
@@ -883,13 +883,18 @@ func (b *bench) runList(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		lr.Queries[q.name] = benchLatency{Requests: len(lat), P50MS: benchMS(benchPercentile(lat, 0.5)), P99MS: benchMS(benchPercentile(lat, 0.99)), MaxMS: benchMS(benchPercentile(lat, 1))}
+		lr.Queries[q.name] = latencyOf(lat)
 	}
 	lr.FirstPageP99MS, lr.DeepPageP99MS = lr.Queries["first_page"].P99MS, lr.Queries["deep_page"].P99MS
 	lr.OwnerFilterP99MS, lr.MessagesP99MS = lr.Queries["owner_filter"].P99MS, lr.Queries["messages"].P99MS
 	b.report.List = lr
 	b.recordRSS("list")
 	return nil
+}
+
+// latencyOf summarises sorted latencies.
+func latencyOf(lat []time.Duration) benchLatency {
+	return benchLatency{Requests: len(lat), P50MS: benchMS(benchPercentile(lat, 0.5)), P99MS: benchMS(benchPercentile(lat, 0.99)), MaxMS: benchMS(benchPercentile(lat, 1))}
 }
 
 // sequential runs n requests of GET path() one after another, after a few
