@@ -285,7 +285,7 @@ func (t *tx) RecordDeliveries(ctx context.Context, outcomes []convo.DeliveryOutc
 		return t.recordDeliveriesAtOnce(ctx, outcomes)
 	}
 	// On SQLite a statement costs no round trip: one per row is as fast.
-	var settled, retried []any
+	var settled, retried, died []any
 	for _, o := range outcomes {
 		e, a := o.Event, o.Attempt
 		_, err := t.q.ExecContext(ctx, "UPDATE events SET status = ?, attempts = ?, next_attempt_at = ?, locked_until = ?, last_error = ?, tm_delivered = ? WHERE id = ?",
@@ -308,6 +308,9 @@ func (t *tx) RecordDeliveries(ctx context.Context, outcomes []convo.DeliveryOutc
 		if err != nil {
 			return interpretError(err, events)
 		}
+		if e.Status == convo.DeliveryDead {
+			died = append(died, e.ID)
+		}
 		if a == nil {
 			continue
 		}
@@ -326,10 +329,21 @@ func (t *tx) RecordDeliveries(ctx context.Context, outcomes []convo.DeliveryOutc
 	if err != nil {
 		return err
 	}
+	err = inChunks(len(died), func(start, n int) error {
+		_, err := t.q.ExecContext(ctx, "INSERT INTO dead_events (pos) SELECT pos FROM events WHERE id IN ("+placeholders(n)+") ON CONFLICT (pos) DO NOTHING", died[start:start+n]...)
+		return interpretError(err, events)
+	})
+	if err != nil {
+		return err
+	}
 	return inChunks(len(retried), func(start, n int) error {
 		_, err := t.q.ExecContext(ctx, `INSERT INTO event_queue (pos, stream_id, next_attempt_at, locked_until)
 			SELECT pos, stream_id, next_attempt_at, locked_until FROM events WHERE id IN (`+placeholders(n)+`)
 			ON CONFLICT (pos) DO UPDATE SET next_attempt_at = excluded.next_attempt_at, locked_until = excluded.locked_until`, retried[start:start+n]...)
+		if err == nil {
+			// A retry brings an event given up on back.
+			_, err = t.q.ExecContext(ctx, "DELETE FROM dead_events WHERE pos IN (SELECT pos FROM events WHERE id IN ("+placeholders(n)+"))", retried[start:start+n]...)
+		}
 		return interpretError(err, events)
 	})
 }
@@ -354,11 +368,21 @@ func (t *tx) recordDeliveriesAtOnce(ctx context.Context, outcomes []convo.Delive
 			aAt, aStatus, aLatency = append(aAt, a.At.Micros()), append(aStatus, int64(a.HTTPStatus)), append(aLatency, a.LatencyMS)
 		}
 	}
+	// Dead events change only when one dies or is retried: the statement of
+	// a pass whose deliveries all succeeded leaves them out.
+	var deadEvents string
+	if slices.ContainsFunc(outcomes, func(o convo.DeliveryOutcome) bool { return o.Event.Status == convo.DeliveryDead }) {
+		deadEvents += `died AS (INSERT INTO dead_events (pos) SELECT pos FROM u WHERE status = 'dead' ON CONFLICT (pos) DO NOTHING),`
+	}
+	if slices.ContainsFunc(outcomes, func(o convo.DeliveryOutcome) bool { return convo.DeliveryWaiting(o.Event.Status) }) {
+		deadEvents += `revived AS (DELETE FROM dead_events WHERE pos = ANY(ARRAY(SELECT pos FROM u WHERE status ` + waiting + `))),`
+	}
 	// A settled delivery leaves the queue and, if it failed before, the next
 	// in its stream is due at its own time again (those after it follow as
 	// it settles); a retry waits there for its time, also one asked for
-	// after the event was given up, and those behind it wait as long. Both
-	// writes travel with the pass's next statement.
+	// after the event was given up, and those behind it wait as long. An
+	// event given up on is noted as dead until it is retried. Both writes
+	// travel with the pass's next statement.
 	err := t.execLater(ctx, events, `WITH u AS (UPDATE events SET status = v.status, attempts = v.attempts, next_attempt_at = v.next_attempt_at,
 			locked_until = v.locked_until, last_error = v.last_error, tm_delivered = v.tm_delivered
 		FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::bigint[])
@@ -369,6 +393,7 @@ func (t *tx) recordDeliveriesAtOnce(ctx context.Context, outcomes []convo.Delive
 	behind AS (UPDATE event_queue q SET next_attempt_at = w.next_attempt_at
 		FROM (SELECT stream_id, pos, next_attempt_at FROM u WHERE status `+waiting+`) AS w
 		WHERE q.stream_id = w.stream_id AND q.pos > w.pos AND q.next_attempt_at <> w.next_attempt_at),
+	`+deadEvents+`
 	freed AS (UPDATE event_queue q SET next_attempt_at = o.next_attempt_at
 		FROM (SELECT (`+nextInStream("s.stream_id", "s.pos")+`) AS pos FROM u AS s WHERE s.status NOT `+waiting+` AND s.attempts > 1) AS n, events o
 		WHERE q.pos = n.pos AND o.pos = q.pos AND q.next_attempt_at > o.next_attempt_at)
@@ -410,8 +435,11 @@ func (t *tx) ListEvents(ctx context.Context, p convo.EventListParams) ([]*convo.
 		if f.none {
 			return []*convo.Event{}, nil
 		}
-		if convo.DeliveryWaiting(p.Status) {
-			return t.listQueued(ctx, f, p.Page)
+		switch {
+		case convo.DeliveryWaiting(p.Status):
+			return t.listAmong(ctx, "event_queue", f, p.Page)
+		case p.Status == convo.DeliveryDead:
+			return t.listAmong(ctx, "dead_events", f, p.Page)
 		}
 		return t.listNewestFirst(ctx, "events", f, p.Page)
 	}
@@ -430,17 +458,18 @@ func (t *tx) listNewestFirst(ctx context.Context, from string, f filter, p convo
 	return t.queryEvents(ctx, "SELECT "+eventColumns+" FROM "+from+" WHERE "+strings.Join(f.conds, " AND ")+" ORDER BY tm_create DESC, id DESC LIMIT ?", append(f.args, max(p.Limit, 1))...)
 }
 
-// listQueued is listNewestFirst for a waiting status. Every event that
-// waits is in the delivery queue: those are looked up by position and
-// sorted, where a walk of the customer's events newest first read every
-// one of them, delivered long ago, to find the few still waiting.
-func (t *tx) listQueued(ctx context.Context, f filter, p convo.Page) ([]*convo.Event, error) {
+// listAmong is listNewestFirst for a status whose events all have their
+// positions in table: the delivery queue for those waiting, dead_events
+// for those given up on. They are looked up by position and sorted, where
+// a walk of the customer's events newest first read every one of them,
+// delivered long ago, to find the few in such a status.
+func (t *tx) listAmong(ctx context.Context, table string, f filter, p convo.Page) ([]*convo.Event, error) {
 	if t.postgres {
 		// An array of unknown length plans as a few lookups by position.
-		f.add("pos = ANY(ARRAY(SELECT pos FROM event_queue))")
+		f.add("pos = ANY(ARRAY(SELECT pos FROM " + table + "))")
 		return t.listNewestFirst(ctx, "events", f, p)
 	}
-	f.add("pos IN (SELECT pos FROM event_queue)")
+	f.add("pos IN (SELECT pos FROM " + table + ")")
 	return t.listNewestFirst(ctx, "events INDEXED BY events_pos", f, p)
 }
 

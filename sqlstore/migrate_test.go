@@ -103,15 +103,16 @@ func TestMigrationNumbersWaitingEvents(t *testing.T) {
 
 // TestMigrationQueuesUndelivered: events waiting for delivery when the
 // store is upgraded to the delivery queue are listed by their status and
-// delivered afterwards, retries at their time; delivered ones are not.
+// delivered afterwards, retries at their time; delivered and dead ones
+// are not, and dead ones are listed as such.
 func TestMigrationQueuesUndelivered(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
 		ctx := t.Context()
 		db, provider := openMigratedTo(t, b, 6) // the schema before the queue
 		customer := convo.NewID()
 		later := time.Now().Add(time.Hour)
-		ids := map[string]string{"pending": convo.NewID(), "failed": convo.NewID(), "delivered": convo.NewID()}
-		for i, status := range []string{"pending", "failed", "delivered"} {
+		ids := map[string]string{"pending": convo.NewID(), "failed": convo.NewID(), "delivered": convo.NewID(), "dead": convo.NewID()}
+		for i, status := range []string{"pending", "failed", "delivered", "dead"} {
 			next := int64(0)
 			if status == "failed" {
 				next = later.UnixMicro()
@@ -128,7 +129,7 @@ func TestMigrationQueuesUndelivered(t *testing.T) {
 		if _, err := provider.Up(ctx); err != nil {
 			t.Fatalf("up: %v", err)
 		}
-		for _, status := range []string{"pending", "failed"} {
+		for _, status := range []string{"pending", "failed", "dead"} {
 			err := db.View(ctx, func(tx convo.Tx) error {
 				list, err := tx.ListEvents(ctx, convo.EventListParams{CustomerID: customer, Status: status, Page: convo.Page{Limit: 10}})
 				if err == nil && (len(list) != 1 || list[0].ID != ids[status]) {

@@ -108,6 +108,10 @@ func TestHotQueryPlans(t *testing.T) {
 			_, err := tx.ListEvents(ctx, convo.EventListParams{CustomerID: id(), Status: convo.DeliveryFailed, Page: convo.Page{After: cursor, Limit: 100}})
 			return err
 		}},
+		{"dead delivery list page", []string{"INDEX events_pos", "USING ROWID SEARCH ON TABLE dead_events FOR IN-OPERATOR"}, func(tx *tx) error {
+			_, err := tx.ListEvents(ctx, convo.EventListParams{CustomerID: id(), Status: convo.DeliveryDead, Page: convo.Page{After: cursor, Limit: 100}})
+			return err
+		}},
 		{"conversation list page", []string{"INDEX conversations_by_customer"}, func(tx *tx) error {
 			_, err := tx.ListConversations(ctx, convo.ConversationListParams{CustomerID: id(), Page: convo.Page{After: cursor, Limit: 100}})
 			return err
@@ -156,8 +160,8 @@ func TestHotQueryPlans(t *testing.T) {
 			for _, line := range plan {
 				name, scan := strings.CutPrefix(line, "SCAN ")
 				tableScan := scan && !strings.Contains(name, " USING ") && !subqueries[name] && !strings.HasPrefix(name, "(")
-				// The events waiting for delivery are few, and only those are sorted.
-				sortsWaiting := c.name == "waiting delivery list page" && line == "USE TEMP B-TREE FOR ORDER BY"
+				// The events waiting for delivery or given up on are few, and only those are sorted.
+				sortsWaiting := strings.HasSuffix(c.name, " delivery list page") && line == "USE TEMP B-TREE FOR ORDER BY"
 				if tableScan || strings.Contains(line, "TEMP B-TREE") && !sortsWaiting {
 					t.Errorf("plan step %q reads more than it returns:\n%s", line, all)
 				}
@@ -327,20 +331,8 @@ func TestDeliveryUpdatesInPlacePostgres(t *testing.T) {
 // many deliveries came before.
 func TestTidyKeepsClaimsShortPostgres(t *testing.T) {
 	onPostgres(t, func(t *testing.T, db *DB) {
-		ctx := t.Context()
 		const done = 5000
-		events := writeOutbox(t, db, done, []byte(`{}`), convo.NewTime(time.Unix(0, 0)))
-		err := db.Update(ctx, func(tx convo.Tx) error {
-			outcomes := make([]convo.DeliveryOutcome, len(events))
-			for i, e := range events {
-				e.Status, e.Attempts, e.TMDelivered = convo.DeliveryDelivered, 1, convo.NewTime(time.Now())
-				outcomes[i] = convo.DeliveryOutcome{Event: e}
-			}
-			return tx.RecordDeliveries(ctx, outcomes)
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		recordDelivered(t, db, writeOutbox(t, db, done, []byte(`{}`), convo.NewTime(time.Unix(0, 0))))
 		writeOutbox(t, db, 1, []byte(`{}`), convo.NewTime(time.Unix(0, 0)))
 		before := claimPages(t, db)
 		after := tidiedClaimPages(t, db, 20)
@@ -391,14 +383,19 @@ func TestClaimStepsOverWaitingPostgres(t *testing.T) {
 	})
 }
 
-// TestWaitingListReadsQueuePostgres: listing a customer's events by a
-// waiting status reads a few pages however many of its events were
+// TestRareStatusListsPostgres: listing a customer's events still waiting
+// or given up on reads a few pages however many of its events were
 // delivered before; walked in the outbox newest first, it read them all.
-func TestWaitingListReadsQueuePostgres(t *testing.T) {
+func TestRareStatusListsPostgres(t *testing.T) {
 	onPostgres(t, func(t *testing.T, db *DB) {
 		ctx := t.Context()
-		pending := writeOutbox(t, db, 3, []byte(`{}`), convo.NewTime(time.Unix(0, 0)))
-		customer := pending[0].CustomerID
+		kept := writeOutbox(t, db, 3, []byte(`{}`), convo.NewTime(time.Unix(0, 0)))
+		customer := kept[0].CustomerID
+		dead := kept[0]
+		dead.Status, dead.Attempts, dead.TMDelivered = convo.DeliveryDead, 8, convo.NewTime(time.Now())
+		if err := db.Update(ctx, func(tx convo.Tx) error { return tx.RecordDeliveries(ctx, []convo.DeliveryOutcome{{Event: dead}}) }); err != nil {
+			t.Fatal(err)
+		}
 		// Delivered as the dispatcher delivers: a few at a time, the queue tidied meanwhile.
 		const rounds, perRound = 10, 500
 		for range rounds {
@@ -406,37 +403,29 @@ func TestWaitingListReadsQueuePostgres(t *testing.T) {
 			if _, err := db.writer.ExecContext(ctx, "UPDATE events SET customer_id = $1 WHERE customer_id = $2", customer, delivered[0].CustomerID); err != nil {
 				t.Fatal(err)
 			}
-			err := db.Update(ctx, func(tx convo.Tx) error {
-				outcomes := make([]convo.DeliveryOutcome, len(delivered))
-				for i, e := range delivered {
-					e.Status, e.Attempts, e.TMDelivered = convo.DeliveryDelivered, 1, convo.NewTime(time.Now())
-					outcomes[i] = convo.DeliveryOutcome{Event: e}
-				}
-				return tx.RecordDeliveries(ctx, outcomes)
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
+			recordDelivered(t, db, delivered)
 			if err := db.Tidy(ctx); err != nil {
 				t.Fatal(err)
 			}
 		}
-		rec := &recorder{q: sqlQuerier{db.writer}}
-		list, err := (&tx{q: rec, postgres: true}).ListEvents(ctx, convo.EventListParams{CustomerID: customer, Status: convo.DeliveryPending, Page: convo.Page{Limit: 100}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(list) != len(pending) {
-			t.Fatalf("listed %d pending events, want %d", len(list), len(pending))
-		}
-		pages := pagesRead(t, db, rec.stmts, "SELECT")
-		t.Logf("listing %d pending events read %d pages past %d delivered", len(pending), pages, rounds*perRound)
-		if pages > 30 {
-			t.Errorf("listing %d pending events read %d pages past %d delivered", len(pending), pages, rounds*perRound)
-		}
-		// As prepared statements run once planned for any customer.
-		if generic := strings.Join(explainGeneric(t, db, rec.stmts, "SELECT"), "\n"); !regexp.MustCompile(`Index Cond: [^\n]*pos = ANY \(\$\d+\)`).MatchString(generic) {
-			t.Errorf("the generic plan does not look the waiting events up by position:\n%s", generic)
+		for status, want := range map[string]int{convo.DeliveryPending: 2, convo.DeliveryDead: 1} {
+			rec := &recorder{q: sqlQuerier{db.writer}}
+			list, err := (&tx{q: rec, postgres: true}).ListEvents(ctx, convo.EventListParams{CustomerID: customer, Status: status, Page: convo.Page{Limit: 100}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(list) != want {
+				t.Fatalf("listed %d %s events, want %d", len(list), status, want)
+			}
+			pages := pagesRead(t, db, rec.stmts, "SELECT")
+			t.Logf("listing %d %s events read %d pages past %d delivered", want, status, pages, rounds*perRound)
+			if pages > 30 {
+				t.Errorf("listing %d %s events read %d pages past %d delivered", want, status, pages, rounds*perRound)
+			}
+			// As prepared statements run once planned for any customer.
+			if generic := strings.Join(explainGeneric(t, db, rec.stmts, "SELECT"), "\n"); !regexp.MustCompile(`Index Cond: [^\n]*pos = ANY \(\$\d+\)`).MatchString(generic) {
+				t.Errorf("the generic plan does not look the %s events up by position:\n%s", status, generic)
+			}
 		}
 	})
 }
@@ -576,6 +565,23 @@ func writeOutbox(t *testing.T, db *DB, n int, payload []byte, created convo.Time
 	return events
 }
 
+// recordDelivered records events as delivered at their first attempt, in
+// one transaction.
+func recordDelivered(t *testing.T, db *DB, events []*convo.Event) {
+	t.Helper()
+	err := db.Update(t.Context(), func(tx convo.Tx) error {
+		outcomes := make([]convo.DeliveryOutcome, len(events))
+		for i, e := range events {
+			e.Status, e.Attempts, e.TMDelivered = convo.DeliveryDelivered, 1, convo.NewTime(time.Now())
+			outcomes[i] = convo.DeliveryOutcome{Event: e}
+		}
+		return tx.RecordDeliveries(t.Context(), outcomes)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 // statTx begins a transaction on db's writer whose pg_stat_xact_user_tables
 // count what it alone did; the caller rolls it back before closing db.
 func statTx(t *testing.T, db *DB) *sql.Tx {
@@ -697,4 +703,38 @@ func explainGeneric(t *testing.T, db *DB, stmts []recorded, verb string) []strin
 		}
 	}
 	return plan
+}
+
+// TestDeadEventsLeaveOnRetry: an event given up on is noted in dead_events
+// and a retry takes it out again, so that the table holds the dead alone
+// (the list filters by status too, so a leftover would only take room).
+func TestDeadEventsLeaveOnRetry(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
+		db, err := Open(t.Context(), b.DSN, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		ctx := t.Context()
+		e := writeOutbox(t, db, 1, []byte(`{}`), convo.NewTime(time.Unix(0, 0)))[0]
+		noted := func() (n int) {
+			t.Helper()
+			if err := db.writer.QueryRowContext(ctx, rebindFor(db, "SELECT COUNT(*) FROM dead_events WHERE pos = (SELECT pos FROM events WHERE id = ?)"), e.ID).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		for _, step := range []struct {
+			status string
+			want   int
+		}{{convo.DeliveryDead, 1}, {convo.DeliveryFailed, 0}, {convo.DeliveryDead, 1}, {convo.DeliveryPending, 0}} {
+			e.Status, e.Attempts = step.status, e.Attempts+1
+			if err := db.Update(ctx, func(tx convo.Tx) error { return tx.RecordDeliveries(ctx, []convo.DeliveryOutcome{{Event: e}}) }); err != nil {
+				t.Fatal(err)
+			}
+			if got := noted(); got != step.want {
+				t.Fatalf("recorded %s: noted as dead %d times, want %d", step.status, got, step.want)
+			}
+		}
+	})
 }

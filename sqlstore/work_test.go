@@ -205,10 +205,10 @@ func testWaitBehindFailure(t *testing.T, db *sqlstore.DB) {
 	}
 }
 
-// testListWaiting: listed by a waiting status, a customer's events are
-// exactly those of its full list in that status, in the same order and
-// pages, whatever other customers have waiting; delivered ones leave the
-// list and a dead one retried comes back.
+// testListWaiting: listed by a waiting status, or as given up on, a
+// customer's events are exactly those of its full list in that status, in
+// the same order and pages, whatever other customers have waiting;
+// delivered ones leave the list and a dead one retried comes back.
 func testListWaiting(t *testing.T, db *sqlstore.DB) {
 	ctx := t.Context()
 	customer, other, streamA, streamB := convo.NewID(), convo.NewID(), convo.NewID(), convo.NewID()
@@ -257,7 +257,7 @@ func testListWaiting(t *testing.T, db *sqlstore.DB) {
 			p.After = &convo.Cursor{Time: last.TMCreate, ID: last.ID}
 		}
 	}
-	check := func(when string, wantPending, wantFailed, wantCreated int) {
+	check := func(when string, wantPending, wantFailed, wantDead, wantCreated int) {
 		t.Helper()
 		everything := read(t, db, func(tx convo.Tx) ([]*convo.Event, error) {
 			return tx.ListEvents(ctx, convo.EventListParams{CustomerID: customer, Page: convo.Page{Limit: 100}})
@@ -268,6 +268,7 @@ func testListWaiting(t *testing.T, db *sqlstore.DB) {
 		}{
 			{convo.EventListParams{Status: convo.DeliveryPending}, wantPending},
 			{convo.EventListParams{Status: convo.DeliveryFailed}, wantFailed},
+			{convo.EventListParams{Status: convo.DeliveryDead}, wantDead},
 			{convo.EventListParams{Status: convo.DeliveryPending, ConversationID: streamB}, -1},
 			{convo.EventListParams{Status: convo.DeliveryPending, Type: convo.EventConversationCreated}, wantCreated},
 			{convo.EventListParams{Status: convo.DeliveryFailed, ConversationID: "not-an-id"}, 0},
@@ -289,13 +290,18 @@ func testListWaiting(t *testing.T, db *sqlstore.DB) {
 			}
 		}
 	}
-	check("as written", 5, 2, 1)
+	check("as written", 5, 2, 1, 1)
 	record(mine[8], convo.DeliveryDelivered)
 	record(mine[3], convo.DeliveryDelivered)
 	record(mine[5], convo.DeliveryFailed) // a retry of the dead event
-	check("after deliveries and a retry", 4, 2, 0)
+	record(mine[6], convo.DeliveryDead)
+	record(mine[7], convo.DeliveryDead)
+	check("after deliveries, a retry and two given up", 2, 2, 2, 0)
 	if got := pages(convo.EventListParams{CustomerID: other, Status: convo.DeliveryFailed}, 10); !slices.Equal(got, []string{theirs[1].ID}) {
 		t.Errorf("the other customer's failed events: %v, want only its own", got)
+	}
+	if got := pages(convo.EventListParams{CustomerID: other, Status: convo.DeliveryDead}, 10); len(got) != 0 {
+		t.Errorf("the other customer's dead events: %v, want none", got)
 	}
 }
 

@@ -1131,6 +1131,12 @@ func TestWebhookDeliveries(t *testing.T) {
 				}
 				return nil
 			})
+			listedDead := func() bool {
+				return slices.ContainsFunc(listDeliveries(admin, url.Values{"status": {convo.DeliveryDead}}), func(d hookDelivery) bool { return d.ID == id })
+			}
+			if !listedDead() {
+				t.Errorf("the dead event %s is not listed by status=dead", id)
+			}
 			before := len(rcv.byID(id))
 			refused.Store("")
 			retried := admin.ok("POST", "/v1.0/webhook_deliveries/"+id+"/retry", nil)
@@ -1145,6 +1151,9 @@ func TestWebhookDeliveries(t *testing.T) {
 			})
 			if got := rcv.byID(id); len(got) != before+1 || got[len(got)-1].Type != convo.EventConversationCreated {
 				t.Errorf("the retried dead event arrived %d times (before %d)", len(got), before)
+			}
+			if listedDead() {
+				t.Errorf("the retried and delivered event %s is still listed by status=dead", id)
 			}
 			admin.fails("POST", "/v1.0/webhook_deliveries/"+id+"/retry", nil, http.StatusConflict, "")
 		})
