@@ -288,10 +288,12 @@ type benchWebhook struct {
 	// several messages each, which costs ingest less per event, and are
 	// sent at fixed times whatever the answers take.
 	Paced *benchWebhookPaced `json:"paced,omitempty"`
-	// PendingList is GET /webhook_deliveries?status=pending once the
-	// backlog is drained: nothing waits, behind every event delivered;
-	// OutboxEvents is how many events the outbox then holds.
+	// PendingList and DeadList are GET /webhook_deliveries?status=pending
+	// and status=dead once the backlog is drained: none are left, behind
+	// every event delivered; OutboxEvents is how many events the outbox
+	// then holds.
 	PendingList  *benchLatency `json:"pending_list,omitempty"`
+	DeadList     *benchLatency `json:"dead_list,omitempty"`
 	OutboxEvents int           `json:"outbox_events,omitempty"`
 }
 
@@ -706,24 +708,27 @@ func (b *bench) runWebhook(ctx context.Context) error {
 	got := b.recv.snapshot()
 	w.BacklogEvents, w.BacklogEventsPerSec = len(got.list), benchRound(got.rate())
 	b.recordRSS("webhook backlog")
-	return b.measurePendingList(ctx, w)
+	return b.measureStuckLists(ctx, w)
 }
 
-// measurePendingList times the list of deliveries still pending, the page
-// an operator opens to see what is stuck, with every event delivered.
-func (b *bench) measurePendingList(ctx context.Context, w *benchWebhook) error {
-	err := b.withStore(ctx, "webhook pending list", func(store *sqlstore.DB) (err error) {
+// measureStuckLists times the lists of deliveries still pending and given
+// up on, the pages an operator opens to see what is stuck, with every
+// event delivered.
+func (b *bench) measureStuckLists(ctx context.Context, w *benchWebhook) error {
+	err := b.withStore(ctx, "webhook stuck lists", func(store *sqlstore.DB) (err error) {
 		w.OutboxEvents, err = store.CountEvents(ctx, b.customerID)
 		return err
 	})
 	if err != nil {
 		return err
 	}
-	lat, err := b.sequential(ctx, "webhook: pending deliveries list", 50, 0, func() string { return "/v1.0/webhook_deliveries?status=pending&page_size=100" })
-	if err != nil {
-		return err
+	for status, list := range map[string]**benchLatency{convo.DeliveryPending: &w.PendingList, convo.DeliveryDead: &w.DeadList} {
+		lat, err := b.sequential(ctx, "webhook: "+status+" deliveries list", 50, 0, func() string { return "/v1.0/webhook_deliveries?page_size=100&status=" + status })
+		if err != nil {
+			return err
+		}
+		*list = new(latencyOf(lat))
 	}
-	w.PendingList = new(latencyOf(lat))
 	return nil
 }
 
@@ -1728,8 +1733,14 @@ func printBenchTable(w io.Writer, r *benchReport) {
 		if wh.BacklogEvents > 0 {
 			row("webhook backlog", f(wh.BacklogEventsPerSec)+" events/s", fmt.Sprintf("drain of %d queued events", wh.BacklogEvents))
 		}
-		if l := wh.PendingList; l != nil {
-			row("pending deliveries", "p99 "+f(l.P99MS)+" ms", fmt.Sprintf("GET /webhook_deliveries?status=pending: p50 %s ms, %d requests, none pending of %d events", f(l.P50MS), l.Requests, wh.OutboxEvents))
+		for _, l := range []struct {
+			status string
+			lat    *benchLatency
+		}{{convo.DeliveryPending, wh.PendingList}, {convo.DeliveryDead, wh.DeadList}} {
+			if l.lat != nil {
+				row(l.status+" deliveries", "p99 "+f(l.lat.P99MS)+" ms", fmt.Sprintf("GET /webhook_deliveries?status=%s: p50 %s ms, %d requests, none %s of %d events",
+					l.status, f(l.lat.P50MS), l.lat.Requests, l.status, wh.OutboxEvents))
+			}
 		}
 	}
 	phases := make([]string, 0, len(r.RSSMBByPhase))

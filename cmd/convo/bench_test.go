@@ -54,7 +54,7 @@ func TestBenchReportsEveryFigure(t *testing.T) {
 		"ratios.ingest_db", "ratios.ingest_http",
 		"list.first_page_p99_ms", "list.deep_page_p99_ms", "list.owner_filter_p99_ms", "list.messages_p99_ms",
 		"webhook.events_per_sec", "webhook.p99_delay_ms", "webhook.paced.events_per_sec", "webhook.paced.p99_delay_ms", "webhook.paced.ingest_p99_ms",
-		"webhook.backlog_events_per_sec", "webhook.pending_list.p99_ms", "webhook.outbox_events",
+		"webhook.backlog_events_per_sec", "webhook.pending_list.p99_ms", "webhook.dead_list.p99_ms", "webhook.outbox_events",
 		"peak_rss_mb", "first_answer_ms", "concurrency",
 	} {
 		v, ok := lookup(report, path)
