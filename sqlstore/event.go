@@ -450,7 +450,8 @@ func (t *tx) ListEvents(ctx context.Context, p convo.EventListParams) ([]*convo.
 	return t.queryEvents(ctx, "SELECT "+eventColumns+" FROM events WHERE "+strings.Join(f.conds, " AND ")+t.settled("pos")+" ORDER BY pos LIMIT ?", append(f.args, max(p.Limit, 1))...)
 }
 
-// listNewestFirst pages events read from from the way every API list pages.
+// listNewestFirst pages the events of from, a table with its hints, the
+// way every API list pages.
 func (t *tx) listNewestFirst(ctx context.Context, from string, f filter, p convo.Page) ([]*convo.Event, error) {
 	if err := f.after(p.After); err != nil {
 		return nil, err
