@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -217,15 +216,14 @@ func testListWaiting(t *testing.T, db *sqlstore.DB) {
 		return &convo.Event{ID: convo.NewID(), CustomerID: customer, Type: convo.EventMessageCreated, StreamID: stream, ConversationID: stream,
 			Payload: []byte(`{}`), NextAttemptAt: at(48 * time.Hour), TMCreate: at(created), TMDelivered: convo.Never}
 	}
-	var mine []*convo.Event
-	for i := range 9 {
+	mine := make([]*convo.Event, 9)
+	for i := range mine {
 		// Pairs share a creation time: the id orders them, as in every list.
-		mine = append(mine, event(customer, []string{streamA, streamB}[i%2], time.Duration(i/2)*time.Second))
+		mine[i] = event(customer, []string{streamA, streamB}[i%2], time.Duration(i/2)*time.Second)
 	}
-	// Ids ordered against positions, so that only the id can order a pair.
-	slices.SortFunc(mine, func(a, b *convo.Event) int { return -strings.Compare(a.ID, b.ID) })
-	for i, e := range mine {
-		e.StreamID, e.ConversationID, e.TMCreate = []string{streamA, streamB}[i%2], []string{streamA, streamB}[i%2], at(time.Duration(i/2)*time.Second)
+	// Ids are made in increasing order; given against positions, only the id can order a pair.
+	for i, j := 0, len(mine)-1; i < j; i, j = i+1, j-1 {
+		mine[i].ID, mine[j].ID = mine[j].ID, mine[i].ID
 	}
 	mine[8].Type = convo.EventConversationCreated
 	theirs := []*convo.Event{event(other, convo.NewID(), 0), event(other, convo.NewID(), 10*time.Second)}
