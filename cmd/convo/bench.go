@@ -311,6 +311,10 @@ type benchWebhookLive struct {
 	// the dispatcher's.
 	IngestP99MS float64 `json:"ingest_p99_ms"`
 	Duplicates  int     `json:"duplicates"`
+	// CPUPerEventUS is the CPU from the first webhook to the last delivery,
+	// per event delivered: ingest and delivery together, comparable across
+	// builds where events per second on a shared machine are not.
+	CPUPerEventUS *benchCPU `json:"cpu_us_per_event,omitempty"`
 }
 
 type benchWebhookPaced struct {
@@ -742,6 +746,7 @@ func (b *bench) measureStuckLists(ctx context.Context, w *benchWebhook) error {
 func (b *bench) webhookLive(ctx context.Context, perWebhook int, pace float64) (*benchWebhookLive, error) {
 	b.recv.reset()
 	label := "webhook: ingest with a webhook"
+	cpuBefore := b.sampleCPU()
 	var in *benchLoad
 	if pace > 0 {
 		label += fmt.Sprintf(", %d messages a webhook", perWebhook)
@@ -756,9 +761,10 @@ func (b *bench) webhookLive(ctx context.Context, perWebhook int, pace float64) (
 	if err := b.waitQuiet(ctx, "webhook: waiting for deliveries", messages); err != nil {
 		return nil, err
 	}
+	cpuAfter := b.sampleCPU()
 	got := b.recv.snapshot()
 	w := &benchWebhookLive{Messages: messages, IngestMessagesPerSec: benchRound(in.rate() * float64(perWebhook)), IngestP99MS: benchMS(in.percentile(0.99)), Events: len(got.list),
-		Duplicates: got.duplicates, EventsPerSec: benchRound(got.rate())}
+		Duplicates: got.duplicates, EventsPerSec: benchRound(got.rate()), CPUPerEventUS: cpuPerMessage(cpuBefore, cpuAfter, len(got.list))}
 	var delays []time.Duration
 	for _, rc := range got.list {
 		if rc.typ == convo.EventMessageCreated && !rc.created.IsZero() {
@@ -1667,6 +1673,20 @@ func printBenchTable(w io.Writer, r *benchReport) {
 		}
 		return strconv.FormatFloat(v, 'f', 2, 64)
 	}
+	// cpuRow shows where the CPU of a measurement went; client names what
+	// this process did besides the server and the database.
+	cpuRow := func(label, client string, c *benchCPU) {
+		if c == nil {
+			return
+		}
+		detail := fmt.Sprintf("server %s µs, %s %s µs", f(c.Server), client, f(c.LoadGenerator))
+		total := c.Server + c.LoadGenerator
+		if c.Database != nil {
+			detail = fmt.Sprintf("server %s µs, PostgreSQL %s µs, %s %s µs", f(c.Server), f(*c.Database), client, f(c.LoadGenerator))
+			total += *c.Database
+		}
+		row(label, f(total)+" µs", detail)
+	}
 	fmt.Fprintf(w, "convo %s bench on %d CPUs, %s\n", r.Version, r.CPUs, r.GoVersion)
 	fmt.Fprintf(w, "command:     %s\n", r.Command)
 	fmt.Fprintf(w, "database:    %s (%s)\n", r.Database, r.DatabaseDetail)
@@ -1680,15 +1700,7 @@ func printBenchTable(w io.Writer, r *benchReport) {
 			row("ingest at half rate", f(h.AchievedPerSec)+" msg/s", fmt.Sprintf("sent at fixed times, %s/s asked; p50 %s ms, p99 %s ms, max %s ms; %d errors",
 				f(h.TargetPerSec), f(h.P50MS), f(h.P99MS), f(h.MaxMS), h.Errors))
 		}
-		if c := in.CPUPerMessageUS; c != nil {
-			detail := fmt.Sprintf("server %s µs, load generator %s µs", f(c.Server), f(c.LoadGenerator))
-			total := c.Server + c.LoadGenerator
-			if c.Database != nil {
-				detail = fmt.Sprintf("server %s µs, PostgreSQL %s µs, load generator %s µs", f(c.Server), f(*c.Database), f(c.LoadGenerator))
-				total += *c.Database
-			}
-			row("ingest CPU per message", f(total)+" µs", detail)
-		}
+		cpuRow("ingest CPU per message", "load generator", in.CPUPerMessageUS)
 	}
 	if d := r.DBLimit; d != nil {
 		row("db_limit", f(d.TxPerSec)+" tx/s", fmt.Sprintf("single-row insert transactions, same database, settings and clients (%s before ingest, %s after)",
@@ -1726,11 +1738,13 @@ func printBenchTable(w io.Writer, r *benchReport) {
 	if wh := r.Webhook; wh != nil {
 		row("webhook", f(wh.EventsPerSec)+" events/s", fmt.Sprintf("%d events from %d messages ingested at %s msg/s", wh.Events, wh.Messages, f(wh.IngestMessagesPerSec)))
 		row("webhook delay", "p99 "+f(wh.P99DelayMS)+" ms", fmt.Sprintf("commit to delivery: p50 %s ms, max %s ms", f(wh.P50DelayMS), f(wh.MaxDelayMS)))
+		cpuRow("webhook CPU per event", "load generator and receiver", wh.CPUPerEventUS)
 		if p := wh.Paced; p != nil {
 			row("webhook paced", f(p.EventsPerSec)+" events/s", fmt.Sprintf("%s/s asked; %d events from %d messages in webhooks of %d sent at fixed times",
 				f(p.TargetEventsPerSec), p.Events, p.Messages, p.MessagesPerWebhook))
 			row("webhook paced delay", "p99 "+f(p.P99DelayMS)+" ms", fmt.Sprintf("commit to delivery: p50 %s ms, max %s ms; the webhooks' answers p99 %s ms",
 				f(p.P50DelayMS), f(p.MaxDelayMS), f(p.IngestP99MS)))
+			cpuRow("webhook paced CPU per event", "load generator and receiver", p.CPUPerEventUS)
 		}
 		if wh.BacklogEvents > 0 {
 			row("webhook backlog", f(wh.BacklogEventsPerSec)+" events/s", fmt.Sprintf("drain of %d queued events", wh.BacklogEvents))

@@ -54,6 +54,7 @@ func TestBenchReportsEveryFigure(t *testing.T) {
 		"ratios.ingest_db", "ratios.ingest_http",
 		"list.first_page_p99_ms", "list.deep_page_p99_ms", "list.owner_filter_p99_ms", "list.messages_p99_ms",
 		"webhook.events_per_sec", "webhook.p99_delay_ms", "webhook.paced.events_per_sec", "webhook.paced.p99_delay_ms", "webhook.paced.ingest_p99_ms",
+		"webhook.cpu_us_per_event.server", "webhook.paced.cpu_us_per_event.server",
 		"webhook.backlog_events_per_sec", "webhook.pending_list.p99_ms", "webhook.dead_list.p99_ms", "webhook.outbox_events",
 		"peak_rss_mb", "first_answer_ms", "concurrency",
 	} {
