@@ -415,3 +415,44 @@ func randomBase() uint64 {
 	rand.Read(b[:])
 	return 1e17 + binary.BigEndian.Uint64(b[:])%(8e18)
 }
+
+// CheckpointCounter reads how many checkpoints a PostgreSQL server has
+// begun, on a connection of its own: a checkpoint makes the page writes
+// after it larger (full-page images), so bench notes which measurements
+// shared the machine with one.
+type CheckpointCounter struct {
+	conn  *sql.DB
+	query string
+}
+
+// OpenCheckpointCounter connects to the PostgreSQL server of dsn.
+func OpenCheckpointCounter(ctx context.Context, dsn string) (*CheckpointCounter, error) {
+	conn, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: %w", err)
+	}
+	conn.SetMaxOpenConns(1)
+	var version int
+	if err := conn.QueryRowContext(ctx, "SELECT current_setting('server_version_num')::int").Scan(&version); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("sqlstore: connect: %w", err)
+	}
+	// PostgreSQL 17 moved the checkpointer's counters to a view of their own.
+	query := "SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter"
+	if version >= 170000 {
+		query = "SELECT num_timed + num_requested FROM pg_stat_checkpointer"
+	}
+	return &CheckpointCounter{conn: conn, query: query}, nil
+}
+
+// Count returns the checkpoints begun since the server's statistics were reset.
+func (c *CheckpointCounter) Count(ctx context.Context) (int64, error) {
+	var n int64
+	if err := c.conn.QueryRowContext(ctx, c.query).Scan(&n); err != nil {
+		return 0, fmt.Errorf("sqlstore: count checkpoints: %w", err)
+	}
+	return n, nil
+}
+
+// Close releases the connection.
+func (c *CheckpointCounter) Close() error { return c.conn.Close() }

@@ -189,6 +189,9 @@ type benchIngest struct {
 	HalfRate *benchPaced `json:"half_rate,omitempty"`
 	// CPUPerMessageUS is where the CPU went during the measurement above.
 	CPUPerMessageUS *benchCPU `json:"cpu_us_per_message,omitempty"`
+	// DatabaseCheckpoints is how many checkpoints PostgreSQL began during
+	// the measurement: page writes after one carry full-page images.
+	DatabaseCheckpoints *int64 `json:"database_checkpoints,omitempty"`
 }
 
 // benchPaced is a load sent at a fixed rate; latency runs from each
@@ -201,6 +204,8 @@ type benchPaced struct {
 	P99MS          float64 `json:"p99_ms"`
 	MaxMS          float64 `json:"max_ms"`
 	Errors         int     `json:"errors"`
+	// DatabaseCheckpoints is as in benchIngest.
+	DatabaseCheckpoints *int64 `json:"database_checkpoints,omitempty"`
 }
 
 type benchDBLimit struct {
@@ -315,6 +320,8 @@ type benchWebhookLive struct {
 	// per event delivered: ingest and delivery together, comparable across
 	// builds where events per second on a shared machine are not.
 	CPUPerEventUS *benchCPU `json:"cpu_us_per_event,omitempty"`
+	// DatabaseCheckpoints is as in benchIngest, over the same span.
+	DatabaseCheckpoints *int64 `json:"database_checkpoints,omitempty"`
 }
 
 type benchWebhookPaced struct {
@@ -345,6 +352,8 @@ type bench struct {
 	client  *http.Client
 	lineAPI *httptest.Server
 	recv    *benchReceiver
+	// checkpoints counts PostgreSQL's checkpoints; nil on SQLite.
+	checkpoints *sqlstore.CheckpointCounter
 
 	benchSecret   string
 	channelSecret string
@@ -414,6 +423,10 @@ func (b *bench) run(ctx context.Context) (_ *benchReport, err error) {
 		b.dsn = dsn
 		u, _ := url.Parse(dsn)
 		r.Database, r.DatabaseDetail = sqlstore.DialectPostgres, "fresh schema "+u.Query().Get("search_path")+" on "+u.Redacted()
+		if b.checkpoints, err = sqlstore.OpenCheckpointCounter(ctx, dsn); err != nil {
+			return nil, err
+		}
+		defer b.checkpoints.Close()
 	default:
 		return nil, errors.New("bench: --database must be empty, sqlite:PATH or postgres://...")
 	}
@@ -594,7 +607,9 @@ func (b *bench) runIngest(ctx context.Context) error {
 	if in.ok == 0 {
 		return fmt.Errorf("bench: ingest: no request succeeded: %s", in.firstErr)
 	}
+	halfBefore := b.sampleCPU()
 	half := b.drivePaced(ctx, "ingest at half that rate", b.cfg.duration, in.rate()/2, b.hookRequest(false, 1))
+	halfAfter := b.sampleCPU()
 	if half.ok == 0 {
 		return fmt.Errorf("bench: ingest at half rate: no request succeeded: %s", half.firstErr)
 	}
@@ -620,9 +635,10 @@ func (b *bench) runIngest(ctx context.Context) error {
 	}
 	b.report.Ingest = &benchIngest{MessagesPerSec: benchRound(in.rate()), P50MS: benchMS(in.percentile(0.50)), P99MS: benchMS(in.percentile(0.99)),
 		MaxMS: benchMS(in.percentile(1)), Messages: in.ok, NewConversations: newConversations, Errors: in.failed,
-		CPUPerMessageUS: cpuPerMessage(cpuBefore, cpuAfter, in.ok)}
+		CPUPerMessageUS: cpuPerMessage(cpuBefore, cpuAfter, in.ok), DatabaseCheckpoints: checkpointsBetween(cpuBefore, cpuAfter)}
 	b.report.Ingest.HalfRate = &benchPaced{TargetPerSec: benchRound(in.rate() / 2), AchievedPerSec: benchRound(half.rate()),
-		P50MS: benchMS(half.percentile(0.50)), P99MS: benchMS(half.percentile(0.99)), MaxMS: benchMS(half.percentile(1)), Errors: half.failed}
+		P50MS: benchMS(half.percentile(0.50)), P99MS: benchMS(half.percentile(0.99)), MaxMS: benchMS(half.percentile(1)), Errors: half.failed,
+		DatabaseCheckpoints: checkpointsBetween(halfBefore, halfAfter)}
 	for _, l := range []*benchLoad{in, half} {
 		if l.failed > 0 {
 			b.report.Notes = append(b.report.Notes, fmt.Sprintf("ingest: %d requests failed, first: %s", l.failed, l.firstErr))
@@ -764,7 +780,8 @@ func (b *bench) webhookLive(ctx context.Context, perWebhook int, pace float64) (
 	cpuAfter := b.sampleCPU()
 	got := b.recv.snapshot()
 	w := &benchWebhookLive{Messages: messages, IngestMessagesPerSec: benchRound(in.rate() * float64(perWebhook)), IngestP99MS: benchMS(in.percentile(0.99)), Events: len(got.list),
-		Duplicates: got.duplicates, EventsPerSec: benchRound(got.rate()), CPUPerEventUS: cpuPerMessage(cpuBefore, cpuAfter, len(got.list))}
+		Duplicates: got.duplicates, EventsPerSec: benchRound(got.rate()), CPUPerEventUS: cpuPerMessage(cpuBefore, cpuAfter, len(got.list)),
+		DatabaseCheckpoints: checkpointsBetween(cpuBefore, cpuAfter)}
 	var delays []time.Duration
 	for _, rc := range got.list {
 		if rc.typ == convo.EventMessageCreated && !rc.created.IsZero() {
@@ -1695,10 +1712,10 @@ func printBenchTable(w io.Writer, r *benchReport) {
 	row("-------", "-----", "------")
 	if in := r.Ingest; in != nil {
 		row("ingest", f(in.MessagesPerSec)+" msg/s", fmt.Sprintf("p50 %s ms, p99 %s ms, max %s ms; %d messages, %d new conversations, %d errors",
-			f(in.P50MS), f(in.P99MS), f(in.MaxMS), in.Messages, in.NewConversations, in.Errors))
+			f(in.P50MS), f(in.P99MS), f(in.MaxMS), in.Messages, in.NewConversations, in.Errors)+checkpointNote(in.DatabaseCheckpoints))
 		if h := in.HalfRate; h != nil {
 			row("ingest at half rate", f(h.AchievedPerSec)+" msg/s", fmt.Sprintf("sent at fixed times, %s/s asked; p50 %s ms, p99 %s ms, max %s ms; %d errors",
-				f(h.TargetPerSec), f(h.P50MS), f(h.P99MS), f(h.MaxMS), h.Errors))
+				f(h.TargetPerSec), f(h.P50MS), f(h.P99MS), f(h.MaxMS), h.Errors)+checkpointNote(h.DatabaseCheckpoints))
 		}
 		cpuRow("ingest CPU per message", "load generator", in.CPUPerMessageUS)
 	}
@@ -1737,13 +1754,13 @@ func printBenchTable(w io.Writer, r *benchReport) {
 	}
 	if wh := r.Webhook; wh != nil {
 		row("webhook", f(wh.EventsPerSec)+" events/s", fmt.Sprintf("%d events from %d messages ingested at %s msg/s", wh.Events, wh.Messages, f(wh.IngestMessagesPerSec)))
-		row("webhook delay", "p99 "+f(wh.P99DelayMS)+" ms", fmt.Sprintf("commit to delivery: p50 %s ms, max %s ms", f(wh.P50DelayMS), f(wh.MaxDelayMS)))
+		row("webhook delay", "p99 "+f(wh.P99DelayMS)+" ms", fmt.Sprintf("commit to delivery: p50 %s ms, max %s ms", f(wh.P50DelayMS), f(wh.MaxDelayMS))+checkpointNote(wh.DatabaseCheckpoints))
 		cpuRow("webhook CPU per event", "load generator and receiver", wh.CPUPerEventUS)
 		if p := wh.Paced; p != nil {
 			row("webhook paced", f(p.EventsPerSec)+" events/s", fmt.Sprintf("%s/s asked; %d events from %d messages in webhooks of %d sent at fixed times",
 				f(p.TargetEventsPerSec), p.Events, p.Messages, p.MessagesPerWebhook))
 			row("webhook paced delay", "p99 "+f(p.P99DelayMS)+" ms", fmt.Sprintf("commit to delivery: p50 %s ms, max %s ms; the webhooks' answers p99 %s ms",
-				f(p.P50DelayMS), f(p.MaxDelayMS), f(p.IngestP99MS)))
+				f(p.P50DelayMS), f(p.MaxDelayMS), f(p.IngestP99MS))+checkpointNote(p.DatabaseCheckpoints))
 			cpuRow("webhook paced CPU per event", "load generator and receiver", p.CPUPerEventUS)
 		}
 		if wh.BacklogEvents > 0 {
@@ -1774,6 +1791,18 @@ func printBenchTable(w io.Writer, r *benchReport) {
 }
 
 // ---- helpers ----
+
+// checkpointNote tells, in a table row's detail, how many checkpoints
+// PostgreSQL began during the measurement.
+func checkpointNote(n *int64) string {
+	switch {
+	case n == nil:
+		return ""
+	case *n == 1:
+		return "; 1 PostgreSQL checkpoint began meanwhile"
+	}
+	return fmt.Sprintf("; %d PostgreSQL checkpoints began meanwhile", *n)
+}
 
 func benchPercentile(sorted []time.Duration, q float64) time.Duration {
 	if len(sorted) == 0 {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -148,4 +149,62 @@ func TestBenchRouteIsHidden(t *testing.T) {
 	if got := post(bench.URL(), base64.StdEncoding.EncodeToString([]byte("wrong"))); got != http.StatusUnauthorized {
 		t.Errorf("bad signature: %d, want 401", got)
 	}
+}
+
+// TestBenchCountsPostgresCheckpoints runs the webhook scenario on PostgreSQL
+// while checkpoints are forced every 100 ms, and checks that each timed
+// measurement reports the checkpoints that began during it.
+func TestBenchCountsPostgresCheckpoints(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the webhook benchmark for a few seconds")
+	}
+	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
+		if b.Name != "postgres" {
+			return
+		}
+		base := os.Getenv(testdb.PostgresEnv)
+		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+		defer cancel()
+		admin, err := sql.Open("pgx", base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer admin.Close()
+		forcing, stop := context.WithCancel(ctx)
+		forced := make(chan error, 1)
+		go func() {
+			defer close(forced)
+			for forcing.Err() == nil {
+				if _, err := admin.ExecContext(forcing, "CHECKPOINT"); err != nil && forcing.Err() == nil {
+					forced <- err
+					return
+				}
+				select {
+				case <-forcing.Done():
+				case <-time.After(100 * time.Millisecond):
+				}
+			}
+		}()
+		cmd := exec.CommandContext(ctx, convoBinary(t), "bench", "--json", "--duration", "1s", "--concurrency", "4", "--scenario", "webhook", "--database", base)
+		cmd.Env = commandEnv()
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		runErr := cmd.Run()
+		stop()
+		if err := <-forced; err != nil {
+			t.Fatalf("CHECKPOINT: %v", err)
+		}
+		if runErr != nil {
+			t.Fatalf("convo bench: %v\nstderr:\n%s", runErr, stderr.String())
+		}
+		var report map[string]any
+		if err := json.Unmarshal(stdout.Bytes(), &report); err != nil {
+			t.Fatalf("stdout is not one JSON object: %v\n%s", err, stdout.String())
+		}
+		for _, path := range []string{"webhook.database_checkpoints", "webhook.paced.database_checkpoints"} {
+			if v, _ := lookup(report, path); v == nil || v.(float64) < 1 {
+				t.Errorf("%s = %v, want at least 1 with a checkpoint forced every 100 ms", path, v)
+			}
+		}
+	})
 }

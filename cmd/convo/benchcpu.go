@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -28,6 +29,9 @@ type benchCPUSample struct {
 	// database is the ticks of each PostgreSQL process, by pid.
 	database       map[string]int64
 	ok, databaseOK bool
+	// checkpoints is how many checkpoints PostgreSQL had begun.
+	checkpoints   int64
+	checkpointsOK bool
 }
 
 // databaseSince is the CPU time PostgreSQL used from before to s. A process
@@ -54,7 +58,19 @@ func (b *bench) sampleCPU() benchCPUSample {
 	s.self, okSelf = procCPUTicks("self")
 	s.ok = okServer && okSelf
 	b.sampleDatabaseCPU(&s)
+	if b.checkpoints != nil {
+		n, err := b.checkpoints.Count(context.Background())
+		s.checkpoints, s.checkpointsOK = n, err == nil
+	}
 	return s
+}
+
+// checkpointsBetween is how many checkpoints began from before to after, if both were read.
+func checkpointsBetween(before, after benchCPUSample) *int64 {
+	if !before.checkpointsOK || !after.checkpointsOK {
+		return nil
+	}
+	return new(after.checkpoints - before.checkpoints)
 }
 
 // sampleClientCPU samples this process and the database while no server
