@@ -316,9 +316,10 @@ type benchWebhookLive struct {
 	// the dispatcher's.
 	IngestP99MS float64 `json:"ingest_p99_ms"`
 	Duplicates  int     `json:"duplicates"`
-	// CPUPerEventUS is the CPU from the first webhook to the last delivery,
-	// per event delivered: ingest and delivery together, comparable across
-	// builds where events per second on a shared machine are not.
+	// CPUPerEventUS is the CPU from the first webhook until the deliveries
+	// settle (the receiver's quiet second included), per event delivered:
+	// ingest and delivery together, comparable across builds where events
+	// per second on a shared machine are not.
 	CPUPerEventUS *benchCPU `json:"cpu_us_per_event,omitempty"`
 	// DatabaseCheckpoints is as in benchIngest, over the same span.
 	DatabaseCheckpoints *int64 `json:"database_checkpoints,omitempty"`

@@ -162,10 +162,9 @@ func TestBenchCountsPostgresCheckpoints(t *testing.T) {
 		if b.Name != "postgres" {
 			return
 		}
-		base := os.Getenv(testdb.PostgresEnv)
 		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 		defer cancel()
-		admin, err := sql.Open("pgx", base)
+		admin, err := sql.Open("pgx", b.DSN)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -185,7 +184,7 @@ func TestBenchCountsPostgresCheckpoints(t *testing.T) {
 				}
 			}
 		}()
-		cmd := exec.CommandContext(ctx, convoBinary(t), "bench", "--json", "--duration", "1s", "--concurrency", "4", "--scenario", "webhook", "--database", base)
+		cmd := exec.CommandContext(ctx, convoBinary(t), "bench", "--json", "--duration", "1s", "--concurrency", "4", "--scenario", "webhook", "--database", b.DSN)
 		cmd.Env = commandEnv()
 		var stdout, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr

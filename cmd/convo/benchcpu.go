@@ -23,7 +23,8 @@ type benchCPU struct {
 }
 
 // benchCPUSample is the CPU time, in clock ticks, used so far by the
-// server, by the local PostgreSQL processes and by this process.
+// server, by the local PostgreSQL processes and by this process, and the
+// checkpoints PostgreSQL had begun: what a measurement is framed by.
 type benchCPUSample struct {
 	server, self int64
 	// database is the ticks of each PostgreSQL process, by pid.
