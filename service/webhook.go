@@ -43,8 +43,10 @@ const (
 type dispatcher struct {
 	wake     chan struct{}
 	sequence *broadcast // notified when more events are settled
-	client   *http.Client
-	running  sync.WaitGroup
+	// work hands claimed events to idle delivery workers.
+	work    chan *convo.Event
+	client  *http.Client
+	running sync.WaitGroup
 	// active counts deliveries in flight in this process, at most
 	// maxActive; a finished one may unblock the next event of its stream.
 	active atomic.Int32
@@ -148,19 +150,16 @@ func newDispatcher(allowPrivate bool) *dispatcher {
 			return nil
 		}
 	}
-	transport := http.DefaultTransport.(*http.Transport).Clone()
-	transport.DialContext = dialer.DialContext
-	transport.Proxy = nil
-	// Keep a connection for every delivery that may be in flight: the
-	// default cap of 100 idle connections closed the rest after each
-	// request, and a new connection per delivery cost more than the request.
-	transport.MaxIdleConns, transport.MaxIdleConnsPerHost = maxActive, maxActive
 	return &dispatcher{
 		wake:     make(chan struct{}, 1),
 		sequence: newBroadcast(),
+		work:     make(chan *convo.Event),
+		// No Client.Timeout: post bounds each attempt by its context, which
+		// the transport turns into the connection's deadline.
 		client: &http.Client{
-			Transport: transport,
-			Timeout:   webhookTimeout,
+			// Keep a connection for every delivery that may be in flight: a
+			// new connection per delivery costs more than the request.
+			Transport: newWebhookTransport(dialer.DialContext, nil, maxActive),
 			// A redirect is an answer, not a delivery: it is retried like any non-2xx.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
@@ -195,7 +194,9 @@ func (s *Service) RunEvents(ctx context.Context) {
 		}
 		return busy
 	})
+	close(s.events.work)
 	s.events.running.Wait()
+	s.events.client.CloseIdleConnections()
 	// Record what the deliveries in flight did, so a clean stop sends nothing twice.
 	if outcomes := s.takeOutcomes(); len(outcomes) > 0 {
 		stopped := context.WithoutCancel(ctx)
@@ -267,15 +268,7 @@ func (s *Service) dispatchOnce(ctx context.Context) (bool, error) {
 		s.events.sequence.notify()
 	}
 	for _, e := range claimed {
-		s.events.running.Add(1)
-		s.events.active.Add(1)
-		go func() {
-			defer s.events.running.Done()
-			if err := s.deliver(context.WithoutCancel(ctx), e); err != nil {
-				s.logger.Error("webhook delivery", "event_id", e.ID, "error", err)
-			}
-			s.events.active.Add(-1)
-		}()
+		s.startDelivery(ctx, e)
 	}
 	var pruneMore bool
 	if time.Since(s.events.lastPrune) > pruneInterval {
@@ -294,6 +287,28 @@ func (s *Service) dispatchOnce(ctx context.Context) (bool, error) {
 		}
 	}
 	return pruneMore, err
+}
+
+// startDelivery hands e to an idle delivery worker, or starts one. Workers
+// outlive their delivery: a new goroutine per delivery grew its stack
+// (copying it) on every request.
+func (s *Service) startDelivery(ctx context.Context, e *convo.Event) {
+	s.events.active.Add(1)
+	select {
+	case s.events.work <- e:
+		return
+	default:
+	}
+	s.events.running.Add(1)
+	go func() {
+		defer s.events.running.Done()
+		for ok := true; ok; e, ok = <-s.events.work {
+			if err := s.deliver(context.WithoutCancel(ctx), e); err != nil {
+				s.logger.Error("webhook delivery", "event_id", e.ID, "error", err)
+			}
+			s.events.active.Add(-1)
+		}
+	}()
 }
 
 // tidyQueue counts the recorded outcomes that left the delivery queue and
