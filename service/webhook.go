@@ -290,8 +290,9 @@ func (s *Service) dispatchOnce(ctx context.Context) (bool, error) {
 }
 
 // startDelivery hands e to an idle delivery worker, or starts one. Workers
-// outlive their delivery: a new goroutine per delivery grew its stack
-// (copying it) on every request.
+// outlive their delivery (a new goroutine per delivery grew its stack,
+// copying it, on every request); about maxActive of them, those the
+// busiest moment needed, wait for work until RunEvents ends.
 func (s *Service) startDelivery(ctx context.Context, e *convo.Event) {
 	s.events.active.Add(1)
 	select {
