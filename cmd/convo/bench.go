@@ -77,6 +77,7 @@ type benchConfig struct {
 	json              bool
 	keep              bool
 	cpuProfile        string
+	cpuProfilePhase   string
 }
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -100,7 +101,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&cfg.sqliteSynchronous, "sqlite-synchronous", env("CONVO_SQLITE_SYNCHRONOUS", "FULL"), "SQLite synchronous mode of the server and of the baseline")
 	fs.BoolVar(&cfg.json, "json", false, "print one JSON object instead of a table")
 	fs.BoolVar(&cfg.keep, "keep", false, "keep the temporary folder (database, server log)")
-	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write the server's CPU profile during the ingest measurement to this file (for go tool pprof)")
+	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write the server's CPU profile during one measurement (--cpuprofile-phase) to this file (for go tool pprof)")
+	fs.StringVar(&cfg.cpuProfilePhase, "cpuprofile-phase", "ingest", "the measurement --cpuprofile records: ingest, webhook (live) or webhook.paced")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -113,6 +115,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if cfg.duration <= 0 || cfg.concurrency < 1 || cfg.seedConversations < 1 || cfg.seedMessages < 0 || cfg.listRequests < 1 {
 		return errors.New("bench: --duration, --concurrency, --seed-conversations and --list-requests must be positive")
+	}
+	if cfg.cpuProfile != "" {
+		if err := checkProfilePhase(cfg, scenarios); err != nil {
+			return err
+		}
 	}
 	b := &bench{cfg: cfg, scenarios: scenarios, stderr: stderr, progress: newBenchProgress(stderr)}
 	b.report.Command = "convo bench " + benchShellJoin(args)
@@ -491,11 +498,31 @@ func (b *bench) run(ctx context.Context) (_ *benchReport, err error) {
 	return r, nil
 }
 
-// profileCPU records the server's CPU profile for d into --cpuprofile, if
-// set; the channel reports the outcome once the profile is written.
-func (b *bench) profileCPU(ctx context.Context, d time.Duration) <-chan error {
+// checkProfilePhase checks that --cpuprofile-phase names a measurement
+// the chosen scenarios make.
+func checkProfilePhase(cfg benchConfig, scenarios map[string]bool) error {
+	scenario, _, _ := strings.Cut(cfg.cpuProfilePhase, ".")
+	switch cfg.cpuProfilePhase {
+	case "ingest", "webhook":
+	case "webhook.paced":
+		if cfg.webhookRate <= 0 {
+			return errors.New("bench: --cpuprofile-phase webhook.paced needs a --webhook-rate")
+		}
+	default:
+		return fmt.Errorf("bench: unknown --cpuprofile-phase %q (ingest, webhook, webhook.paced)", cfg.cpuProfilePhase)
+	}
+	if !scenarios[scenario] {
+		return fmt.Errorf("bench: --cpuprofile-phase %s needs the %s scenario", cfg.cpuProfilePhase, scenario)
+	}
+	return nil
+}
+
+// profileCPU records the server's CPU profile for d into --cpuprofile when
+// phase is the measurement --cpuprofile-phase names; the channel reports
+// the outcome once the profile is written.
+func (b *bench) profileCPU(ctx context.Context, phase string, d time.Duration) <-chan error {
 	done := make(chan error, 1)
-	if b.cfg.cpuProfile == "" {
+	if b.cfg.cpuProfile == "" || phase != b.cfg.cpuProfilePhase {
 		done <- nil
 		return done
 	}
@@ -597,7 +624,7 @@ func (b *bench) runIngest(ctx context.Context) error {
 		return fmt.Errorf("bench: http_limit: no request succeeded: %s", h1.firstErr)
 	}
 	newBefore := b.peers.len()
-	profiled := b.profileCPU(ctx, b.cfg.duration)
+	profiled := b.profileCPU(ctx, "ingest", b.cfg.duration)
 	cpuBefore := b.sampleCPU()
 	in := b.drive(ctx, "ingest", b.cfg.duration, 0, c, b.hookRequest(false, 1))
 	cpuAfter := b.sampleCPU()
@@ -765,11 +792,17 @@ func (b *bench) webhookLive(ctx context.Context, perWebhook int, pace float64) (
 	label := "webhook: ingest with a webhook"
 	cpuBefore := b.sampleCPU()
 	var in *benchLoad
+	var profiled <-chan error
 	if pace > 0 {
 		label += fmt.Sprintf(", %d messages a webhook", perWebhook)
+		profiled = b.profileCPU(ctx, "webhook.paced", b.cfg.duration)
 		in = b.drivePaced(ctx, label, b.cfg.duration, pace, b.hookRequest(false, perWebhook))
 	} else {
+		profiled = b.profileCPU(ctx, "webhook", b.cfg.duration)
 		in = b.drive(ctx, label, b.cfg.duration, max(b.cfg.webhookMessages/perWebhook, 1), b.cfg.concurrency, b.hookRequest(false, perWebhook))
+	}
+	if err := <-profiled; err != nil {
+		return nil, err
 	}
 	if in.ok == 0 {
 		return nil, fmt.Errorf("bench: webhook ingest: no request succeeded: %s", in.firstErr)

@@ -77,26 +77,74 @@ func TestBenchReportsEveryFigure(t *testing.T) {
 	if cmdline, _ := report["command"].(string); !strings.Contains(cmdline, "--seed-conversations 2000") {
 		t.Errorf("command = %q, want the command line used", report["command"])
 	}
-	// A CPU profile is gzipped protocol buffers holding the sampled functions.
-	if f, err := os.Open(profile); err != nil {
-		t.Errorf("no CPU profile written: %v", err)
-	} else {
-		defer f.Close()
-		zr, err := gzip.NewReader(f)
-		if err != nil {
-			t.Fatalf("the CPU profile is not gzipped: %v", err)
-		}
-		raw, err := io.ReadAll(zr)
-		if err != nil {
-			t.Fatalf("read the CPU profile: %v", err)
-		}
-		if !bytes.Contains(raw, []byte("net/http.(*conn).serve")) {
-			t.Errorf("the CPU profile (%d bytes) names none of the server's functions", len(raw))
-		}
+	if raw := readProfile(t, profile); !bytes.Contains(raw, []byte("net/http.(*conn).serve")) {
+		t.Errorf("the CPU profile (%d bytes) names none of the server's functions", len(raw))
 	}
 	if t.Failed() {
 		t.Logf("report:\n%s", stdout.String())
 	}
+}
+
+// TestBenchProfilesTheChosenMeasurement records the server's CPU profile
+// during the paced webhook measurement and checks that it caught deliveries.
+func TestBenchProfilesTheChosenMeasurement(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the webhook benchmark for a few seconds")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	profile := filepath.Join(t.TempDir(), "paced.prof")
+	cmd := exec.CommandContext(ctx, convoBinary(t), "bench", "--json", "--duration", "2s", "--concurrency", "4", "--scenario", "webhook",
+		"--webhook-messages", "200", "--webhook-backlog", "200", "--cpuprofile", profile, "--cpuprofile-phase", "webhook.paced")
+	cmd.Env = commandEnv()
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("convo bench: %v\nstderr:\n%s", err, stderr.String())
+	}
+	raw := readProfile(t, profile)
+	// Delivering is a sixth of the server's CPU while paced webhooks flow.
+	if !bytes.Contains(raw, []byte("service.(*Service).deliver")) {
+		t.Errorf("the CPU profile (%d bytes) caught no delivery", len(raw))
+	}
+}
+
+func TestBenchRefusesAProfileOfNoMeasurement(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--cpuprofile-phase", "list"}, `unknown --cpuprofile-phase "list"`},
+		{[]string{"--cpuprofile-phase", "webhook.paced", "--scenario", "ingest"}, "needs the webhook scenario"},
+		{[]string{"--cpuprofile-phase", "ingest", "--scenario", "webhook,list"}, "needs the ingest scenario"},
+		{[]string{"--cpuprofile-phase", "webhook.paced", "--scenario", "webhook", "--webhook-rate", "0"}, "needs a --webhook-rate"},
+	} {
+		args := append([]string{"bench", "--cpuprofile", filepath.Join(t.TempDir(), "x.prof")}, c.args...)
+		r := runConvo(t, args...)
+		if r.code == 0 || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("convo %v: exit %d, stderr %q; want a failure saying %q", args, r.code, r.stderr, c.want)
+		}
+	}
+}
+
+// readProfile returns the decompressed bytes of a CPU profile (gzipped
+// protocol buffers, which name the sampled functions).
+func readProfile(t *testing.T, path string) []byte {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatalf("no CPU profile written: %v", err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatalf("the CPU profile is not gzipped: %v", err)
+	}
+	raw, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatalf("read the CPU profile: %v", err)
+	}
+	return raw
 }
 
 // lookup finds a dotted path in a decoded JSON object.
