@@ -28,18 +28,13 @@ func TestBenchReportsEveryFigure(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the whole benchmark for a few seconds")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
 	profile := filepath.Join(t.TempDir(), "ingest.prof")
-	cmd := exec.CommandContext(ctx, convoBinary(t), "bench", "--json", "--duration", "1s", "--concurrency", "4", "--scenario", "all",
+	stdout, stderr, err := runBenchCommand(t, "--duration", "1s", "--concurrency", "4", "--scenario", "all",
 		"--seed-conversations", "2000", "--seed-messages-per-conversation", "2", "--cpuprofile", profile)
-	cmd.Env = commandEnv()
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("convo bench: %v\nstderr:\n%s", err, stderr.String())
+	if err != nil {
+		t.Fatalf("convo bench: %v\nstderr:\n%s", err, stderr)
 	}
-	dec := json.NewDecoder(&stdout)
+	dec := json.NewDecoder(stdout)
 	var report map[string]any
 	if err := dec.Decode(&report); err != nil {
 		t.Fatalf("stdout is not one JSON object: %v\n%s", err, stdout.String())
@@ -91,16 +86,11 @@ func TestBenchProfilesTheChosenMeasurement(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the webhook benchmark for a few seconds")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
 	profile := filepath.Join(t.TempDir(), "paced.prof")
-	cmd := exec.CommandContext(ctx, convoBinary(t), "bench", "--json", "--duration", "2s", "--concurrency", "4", "--scenario", "webhook",
+	_, stderr, err := runBenchCommand(t, "--duration", "2s", "--concurrency", "4", "--scenario", "webhook",
 		"--webhook-messages", "200", "--webhook-backlog", "200", "--cpuprofile", profile, "--cpuprofile-phase", "webhook.paced")
-	cmd.Env = commandEnv()
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("convo bench: %v\nstderr:\n%s", err, stderr.String())
+	if err != nil {
+		t.Fatalf("convo bench: %v\nstderr:\n%s", err, stderr)
 	}
 	raw := readProfile(t, profile)
 	// Delivering is a sixth of the server's CPU while paced webhooks flow.
@@ -125,6 +115,19 @@ func TestBenchRefusesAProfileOfNoMeasurement(t *testing.T) {
 			t.Errorf("convo %v: exit %d, stderr %q; want a failure saying %q", args, r.code, r.stderr, c.want)
 		}
 	}
+}
+
+// runBenchCommand runs `convo bench --json` with args, for two minutes at
+// most, and returns what it printed.
+func runBenchCommand(t *testing.T, args ...string) (stdout, stderr *bytes.Buffer, err error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, convoBinary(t), append([]string{"bench", "--json"}, args...)...)
+	cmd.Env = commandEnv()
+	stdout, stderr = new(bytes.Buffer), new(bytes.Buffer)
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	return stdout, stderr, cmd.Run()
 }
 
 // readProfile returns the decompressed bytes of a CPU profile (gzipped
@@ -232,17 +235,13 @@ func TestBenchCountsPostgresCheckpoints(t *testing.T) {
 				}
 			}
 		}()
-		cmd := exec.CommandContext(ctx, convoBinary(t), "bench", "--json", "--duration", "1s", "--concurrency", "4", "--scenario", "webhook", "--database", b.DSN)
-		cmd.Env = commandEnv()
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		runErr := cmd.Run()
+		stdout, stderr, runErr := runBenchCommand(t, "--duration", "1s", "--concurrency", "4", "--scenario", "webhook", "--database", b.DSN)
 		stop()
 		if err := <-forced; err != nil {
 			t.Fatalf("CHECKPOINT: %v", err)
 		}
 		if runErr != nil {
-			t.Fatalf("convo bench: %v\nstderr:\n%s", runErr, stderr.String())
+			t.Fatalf("convo bench: %v\nstderr:\n%s", runErr, stderr)
 		}
 		var report map[string]any
 		if err := json.Unmarshal(stdout.Bytes(), &report); err != nil {
