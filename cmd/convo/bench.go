@@ -116,6 +116,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if cfg.duration <= 0 || cfg.concurrency < 1 || cfg.seedConversations < 1 || cfg.seedMessages < 0 || cfg.listRequests < 1 {
 		return errors.New("bench: --duration, --concurrency, --seed-conversations and --list-requests must be positive")
 	}
+	phaseSet := false
+	fs.Visit(func(f *flag.Flag) { phaseSet = phaseSet || f.Name == "cpuprofile-phase" })
+	if phaseSet && cfg.cpuProfile == "" {
+		return errors.New("bench: --cpuprofile-phase needs --cpuprofile")
+	}
 	if cfg.cpuProfile != "" {
 		if err := checkProfilePhase(cfg, scenarios); err != nil {
 			return err

@@ -115,6 +115,9 @@ func TestBenchRefusesAProfileOfNoMeasurement(t *testing.T) {
 			t.Errorf("convo %v: exit %d, stderr %q; want a failure saying %q", args, r.code, r.stderr, c.want)
 		}
 	}
+	if r := runConvo(t, "bench", "--cpuprofile-phase", "webhook"); r.code == 0 || !strings.Contains(r.stderr, "needs --cpuprofile") {
+		t.Errorf("a phase without a profile to write: exit %d, stderr %q", r.code, r.stderr)
+	}
 }
 
 // runBenchCommand runs `convo bench --json` with args, for two minutes at
