@@ -64,8 +64,12 @@ func (t *webhookTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	}
 	ctx := req.Context()
 	for retried := false; ; retried = true {
-		c, reused := t.take(key)
-		if c == nil {
+		var c *webhookConn
+		if !retried { // the other kept ones may have been closed as well
+			c = t.take(key)
+		}
+		reused := c != nil
+		if !reused {
 			if c, err = t.connect(ctx, key, addr, serverName); err != nil {
 				closeBody(req)
 				return nil, err
@@ -121,8 +125,8 @@ func webhookAddress(req *http.Request) (key, addr, serverName string, err error)
 	return u.Scheme + "://" + addr, addr, serverName, nil
 }
 
-// take returns the newest idle connection to key that is not too old.
-func (t *webhookTransport) take(key string) (*webhookConn, bool) {
+// take returns the newest idle connection to key that is not too old, or nil.
+func (t *webhookTransport) take(key string) *webhookConn {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	conns := t.idle[key]
@@ -132,12 +136,12 @@ func (t *webhookTransport) take(key string) (*webhookConn, bool) {
 		t.idleCount--
 		if time.Since(c.idleSince) < t.idleTimeout {
 			t.idle[key] = conns
-			return c, true
+			return c
 		}
 		c.Close()
 	}
 	delete(t.idle, key)
-	return nil, false
+	return nil
 }
 
 // put keeps c for the next request to its receiver, or closes it when

@@ -177,6 +177,44 @@ func TestWebhookTransportResendsOnConnectionClosedWhileIdle(t *testing.T) {
 	}
 }
 
+func TestWebhookTransportResendsOnANewConnection(t *testing.T) {
+	// Two deliveries at once leave two kept connections, both of which the
+	// receiver closes (as when it restarts).
+	release := make(chan struct{})
+	var arrived sync.WaitGroup
+	arrived.Add(2)
+	url, requests := rawReceiver(t, func(n int, conn net.Conn) bool {
+		if n <= 2 {
+			arrived.Done()
+			<-release
+		}
+		io.WriteString(conn, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		return false
+	})
+	transport := testTransport()
+	client := &http.Client{Transport: transport}
+	var both sync.WaitGroup
+	for range 2 {
+		both.Add(1)
+		go func() {
+			defer both.Done()
+			if status, _, err := postHook(t, client, url, "event"); err != nil || status != 200 {
+				t.Errorf("concurrent delivery: %d %v", status, err)
+			}
+		}()
+	}
+	arrived.Wait()
+	close(release)
+	both.Wait()
+	time.Sleep(10 * time.Millisecond) // let the closes arrive
+	if status, _, err := postHook(t, client, url, "event"); err != nil || status != 200 {
+		t.Fatalf("delivery after both kept connections were closed: %d %v", status, err)
+	}
+	if n := requests.Load(); n != 3 {
+		t.Errorf("the receiver read %d requests for 3 deliveries", n)
+	}
+}
+
 func TestWebhookTransportDoesNotResendAfterAnAnswerBegan(t *testing.T) {
 	url, requests := rawReceiver(t, func(n int, conn net.Conn) bool {
 		if n == 1 {
