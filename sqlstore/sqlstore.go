@@ -105,7 +105,15 @@ func openSQLite(path string, opts Options) (*DB, error) {
 	}
 	// Immediate transactions take the write lock at BEGIN, so a writer from
 	// another process waits under busy_timeout instead of failing with SQLITE_BUSY.
-	writer, err := openSQLiteHandle("file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(" + synchronous + ")&_pragma=busy_timeout(10000)&_pragma=temp_store(MEMORY)&_txlock=immediate")
+	writerDSN := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(" + synchronous + ")&_pragma=busy_timeout(10000)&_pragma=temp_store(MEMORY)&_txlock=immediate"
+	if synchronous == "FULL" {
+		// A commit's sync publishes it, so its frames may travel together.
+		if err := registerGatheredWALVFS(); err != nil {
+			return nil, err
+		}
+		writerDSN += "&vfs=" + gatheredWALVFS
+	}
+	writer, err := openSQLiteHandle(writerDSN)
 	if err != nil {
 		return nil, err
 	}
