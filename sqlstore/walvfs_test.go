@@ -2,10 +2,8 @@ package sqlstore
 
 import (
 	"bufio"
-	"context"
 	"database/sql"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -195,26 +193,18 @@ func pageDigest(t *testing.T, db *sql.DB) digest {
 
 func mustExec(t *testing.T, conn *sql.Conn, stmt string, args ...any) {
 	t.Helper()
-	if _, err := conn.ExecContext(context.Background(), stmt, args...); err != nil {
+	if _, err := conn.ExecContext(t.Context(), stmt, args...); err != nil {
 		t.Fatalf("%s: %v", stmt, err)
 	}
 }
 
 func copyFile(t *testing.T, from, to string) {
 	t.Helper()
-	src, err := os.Open(from)
+	data, err := os.ReadFile(from)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer src.Close()
-	dst, err := os.Create(to)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(dst, src); err != nil {
-		t.Fatal(err)
-	}
-	if err := dst.Close(); err != nil {
+	if err := os.WriteFile(to, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
 }
