@@ -3,6 +3,7 @@ package convo
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Error statuses. Each maps to one HTTP status code.
@@ -24,6 +25,9 @@ type Error struct {
 	Status  string
 	Reason  string
 	Message string
+	// RetryAfter, when set, tells the client how long to wait before trying
+	// again (RESOURCE_EXHAUSTED, UNAVAILABLE).
+	RetryAfter time.Duration
 }
 
 // Error implements the error interface.

@@ -64,9 +64,12 @@ type Agent struct {
 	Addresses  []Address  `json:"addresses"`
 	// PasswordHash is a bcrypt hash; never rendered.
 	PasswordHash string `json:"-"`
-	TMCreate     Time   `json:"tm_create"`
-	TMUpdate     Time   `json:"tm_update"`
-	TMDelete     Time   `json:"tm_delete"`
+	// TokenVersion is carried by the agent's login tokens; raising it ends
+	// every token issued before.
+	TokenVersion int64 `json:"-"`
+	TMCreate     Time  `json:"tm_create"`
+	TMUpdate     Time  `json:"tm_update"`
+	TMDelete     Time  `json:"tm_delete"`
 }
 
 // AccessKey is an API credential acting as its customer's admin.
@@ -94,6 +97,8 @@ type Caller struct {
 	AgentID     string
 	AccessKeyID string
 	Permission  Permission
+	// Address is the client address of the request, for the audit log.
+	Address string
 }
 
 // IsSuperAdmin reports whether the caller holds the project super-admin bit.

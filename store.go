@@ -141,6 +141,29 @@ type Tx interface {
 	// before t, oldest first, and returns how many it deleted.
 	PruneEvents(ctx context.Context, before Time, limit int) (int, error)
 
+	// CreateAuditLog records an audit entry with the change of the
+	// transaction (its error may come from a later call, as for events).
+	CreateAuditLog(ctx context.Context, a *AuditLog) error
+	ListAuditLogs(ctx context.Context, p AuditLogListParams) ([]*AuditLog, error)
+	// PruneAuditLogs deletes up to limit entries created before t, oldest
+	// first, and returns how many it deleted.
+	PruneAuditLogs(ctx context.Context, before Time, limit int) (int, error)
+
+	// GetLoginThrottles returns the throttles of those keys that have one.
+	GetLoginThrottles(ctx context.Context, keys []string) ([]*LoginThrottle, error)
+	// CountLoginFailure adds a failure at at to key's count, which starts
+	// again from one when key's last failure and the end of its block came
+	// before since, and returns the throttle as it is now. Concurrent
+	// failures are all counted.
+	CountLoginFailure(ctx context.Context, key string, at, since Time) (*LoginThrottle, error)
+	// BlockLogins refuses key's logins until until.
+	BlockLogins(ctx context.Context, key string, until Time) error
+	// ClearLoginThrottle forgets key's failures.
+	ClearLoginThrottle(ctx context.Context, key string) error
+	// PruneLoginThrottles forgets the throttles whose last failure came
+	// before t and that block nothing any more.
+	PruneLoginThrottles(ctx context.Context, before Time) (int, error)
+
 	// GetSetting returns a process-wide setting (ENotFound when unset).
 	GetSetting(ctx context.Context, key string) (string, error)
 	// InitSetting stores value under key unless the key is set, and returns

@@ -16,8 +16,11 @@ func (s *Server) routeAuth() {
 			s.writeError(w, r, err)
 			return
 		}
-		res, err := s.svc.Login(r.Context(), in.Username, in.Password)
+		res, err := s.svc.Login(r.Context(), in.Username, in.Password, s.clientAddress(r))
 		s.reply(w, r, res, err)
+	})
+	s.handle("POST /v1.0/auth/logout", func(r *http.Request, c *convo.Caller) (any, error) {
+		return struct{}{}, s.svc.Logout(r.Context(), c)
 	})
 	s.handle("GET /v1.0/me", func(r *http.Request, c *convo.Caller) (any, error) {
 		return s.svc.Me(r.Context(), c)

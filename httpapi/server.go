@@ -11,6 +11,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 
@@ -26,12 +28,15 @@ type Server struct {
 	svc    *service.Service
 	logger *slog.Logger
 	mux    *http.ServeMux
+	// trustedProxies are believed about the client address they forward for.
+	trustedProxies []netip.Prefix
 }
 
 // New returns a Server with every route registered.
 func New(svc *service.Service, logger *slog.Logger) *Server {
 	s := &Server{svc: svc, logger: logger, mux: http.NewServeMux()}
 	s.routeAuth()
+	s.routeAudit()
 	s.routeCustomers()
 	s.routeAgents()
 	s.routeAccessKeys()
@@ -130,7 +135,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		s.logger.Error("internal error", "path", r.URL.Path, "request_id", requestID(r), "error", err)
 		e = &convo.Error{Status: convo.EInternal, Reason: "INTERNAL", Message: "internal error"}
 	}
-	if e.Status == convo.EExhausted && w.Header().Get("Retry-After") == "" {
+	if e.RetryAfter > 0 {
+		// Whole seconds, rounded up: a client that waits that long is let in.
+		w.Header().Set("Retry-After", strconv.FormatInt(int64((e.RetryAfter+time.Second-1)/time.Second), 10))
+	} else if e.Status == convo.EExhausted && w.Header().Get("Retry-After") == "" {
 		w.Header().Set("Retry-After", "1")
 	}
 	writeErrorStatus(w, r, httpStatus(e.Status), e)
@@ -224,6 +232,7 @@ func (s *Server) authenticated(h func(w http.ResponseWriter, r *http.Request, c 
 			s.writeError(w, r, err)
 			return
 		}
+		c.Address = s.clientAddress(r)
 		h(w, r, c)
 	}
 }

@@ -50,7 +50,13 @@ func (s *Service) CreateAccessKey(ctx context.Context, c *convo.Caller, in Acces
 	if err != nil {
 		return nil, err
 	}
-	return k, s.store.Update(ctx, func(tx convo.Tx) error { return tx.CreateAccessKey(ctx, k) })
+	return k, s.store.Update(ctx, func(tx convo.Tx) error {
+		if err := tx.CreateAccessKey(ctx, k); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, c, convo.AuditCreated, convo.ResourceAccessKey, k.ID, changes{
+			"name": {Old: nil, New: k.Name}, "tm_expire": {Old: nil, New: k.TMExpire}})
+	})
 }
 
 // customerAccessKey returns a live key of the caller's customer.
@@ -87,7 +93,7 @@ func (s *Service) ListAccessKeys(ctx context.Context, c *convo.Caller, pr convo.
 }
 
 // changeAccessKey runs one change of a key of the caller's customer (admin).
-func (s *Service) changeAccessKey(ctx context.Context, c *convo.Caller, id string, change func(k *convo.AccessKey) error) (*convo.AccessKey, error) {
+func (s *Service) changeAccessKey(ctx context.Context, c *convo.Caller, id string, change func(tx convo.Tx, k *convo.AccessKey) error) (*convo.AccessKey, error) {
 	if err := requireAdmin(c); err != nil {
 		return nil, err
 	}
@@ -100,7 +106,7 @@ func (s *Service) changeAccessKey(ctx context.Context, c *convo.Caller, id strin
 		if k, err = customerAccessKey(ctx, tx, c, id); err != nil {
 			return err
 		}
-		if err := change(k); err != nil {
+		if err := change(tx, k); err != nil {
 			return err
 		}
 		k.TMUpdate = s.now()
@@ -111,7 +117,7 @@ func (s *Service) changeAccessKey(ctx context.Context, c *convo.Caller, id strin
 
 // UpdateAccessKey renames a key (admin).
 func (s *Service) UpdateAccessKey(ctx context.Context, c *convo.Caller, id string, in AccessKeyInput) (*convo.AccessKey, error) {
-	return s.changeAccessKey(ctx, c, id, func(k *convo.AccessKey) error {
+	return s.changeAccessKey(ctx, c, id, func(_ convo.Tx, k *convo.AccessKey) error {
 		k.Name, k.Detail = trimmed(in.Name, k.Name), trimmed(in.Detail, k.Detail)
 		if err := checkText("name", k.Name); err != nil {
 			return err
@@ -122,8 +128,8 @@ func (s *Service) UpdateAccessKey(ctx context.Context, c *convo.Caller, id strin
 
 // DeleteAccessKey revokes a key at once (admin).
 func (s *Service) DeleteAccessKey(ctx context.Context, c *convo.Caller, id string) (*convo.AccessKey, error) {
-	return s.changeAccessKey(ctx, c, id, func(k *convo.AccessKey) error {
+	return s.changeAccessKey(ctx, c, id, func(tx convo.Tx, k *convo.AccessKey) error {
 		k.TMDelete = s.now()
-		return nil
+		return s.audit(ctx, tx, c, convo.AuditDeleted, convo.ResourceAccessKey, k.ID, nil)
 	})
 }

@@ -146,6 +146,9 @@ func (s *Service) CreateAccount(ctx context.Context, c *convo.Caller, in Account
 		if err := tx.CreateAccount(ctx, a); err != nil {
 			return err
 		}
+		if err := s.audit(ctx, tx, c, convo.AuditCreated, convo.ResourceAccount, a.ID, changes{"type": {Old: nil, New: a.Type}}); err != nil {
+			return err
+		}
 		return s.emitAccount(ctx, tx, convo.EventAccountCreated, a)
 	})
 	return s.withHook(a), err
@@ -210,6 +213,9 @@ func (s *Service) changeAccount(ctx context.Context, c *convo.Caller, id, eventT
 		if err := tx.UpdateAccount(ctx, a); err != nil {
 			return err
 		}
+		if err := s.auditAccount(ctx, tx, c, eventType, &before, a); err != nil {
+			return err
+		}
 		return s.emitAccount(ctx, tx, eventType, a)
 	})
 	s.accounts.forget(id)
@@ -229,4 +235,22 @@ func (s *Service) DeleteAccount(ctx context.Context, c *convo.Caller, id string)
 		a.TMDelete = s.now()
 		return nil
 	})
+}
+
+// auditAccount records an account's deletion, or a change of the
+// credentials it reaches its provider with (secrets redacted).
+func (s *Service) auditAccount(ctx context.Context, tx convo.Tx, c *convo.Caller, eventType string, before, after *convo.Account) error {
+	if eventType == convo.EventAccountDeleted {
+		return s.audit(ctx, tx, c, convo.AuditDeleted, convo.ResourceAccount, after.ID, nil)
+	}
+	ch := changes{}
+	ch.secret("token", before.Token, after.Token)
+	ch.secret("secret", before.Secret, after.Secret)
+	ch.secret("provider_data.app_secret", before.ProviderData.AppSecret, after.ProviderData.AppSecret)
+	ch.add("provider_data.account_sid", before.ProviderData.AccountSID, after.ProviderData.AccountSID)
+	ch.add("provider_data.phone_number_id", before.ProviderData.PhoneNumberID, after.ProviderData.PhoneNumberID)
+	if len(ch) == 0 {
+		return nil
+	}
+	return s.audit(ctx, tx, c, convo.AuditCredentialsChanged, convo.ResourceAccount, after.ID, ch)
 }

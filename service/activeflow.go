@@ -384,6 +384,12 @@ func (s *Service) ListActiveflows(ctx context.Context, c *convo.Caller, f Active
 
 // changeActiveflow runs one change of an activeflow (admin/manager).
 func (s *Service) changeActiveflow(ctx context.Context, c *convo.Caller, id string, change func(af *convo.Activeflow)) (*convo.Activeflow, error) {
+	return s.changeActiveflowAudited(ctx, c, id, "", change)
+}
+
+// changeActiveflowAudited is changeActiveflow, recording action (when set)
+// in the audit log.
+func (s *Service) changeActiveflowAudited(ctx context.Context, c *convo.Caller, id, action string, change func(af *convo.Activeflow)) (*convo.Activeflow, error) {
 	if err := requireManager(c); err != nil {
 		return nil, err
 	}
@@ -402,6 +408,11 @@ func (s *Service) changeActiveflow(ctx context.Context, c *convo.Caller, id stri
 		if err := tx.UpdateActiveflow(ctx, af); err != nil {
 			return err
 		}
+		if action != "" {
+			if err := s.audit(ctx, tx, c, action, convo.ResourceActiveflow, af.ID, nil); err != nil {
+				return err
+			}
+		}
 		if !wasRunning {
 			return nil
 		}
@@ -418,7 +429,7 @@ func (s *Service) StopActiveflow(ctx context.Context, c *convo.Caller, id string
 
 // DeleteActiveflow stops and soft-deletes an activeflow.
 func (s *Service) DeleteActiveflow(ctx context.Context, c *convo.Caller, id string) (*convo.Activeflow, error) {
-	return s.changeActiveflow(ctx, c, id, func(af *convo.Activeflow) {
+	return s.changeActiveflowAudited(ctx, c, id, convo.AuditDeleted, func(af *convo.Activeflow) {
 		af.Status, af.TMDelete = convo.ActiveflowEnded, s.now()
 	})
 }

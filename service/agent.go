@@ -125,7 +125,13 @@ func (s *Service) CreateAgent(ctx context.Context, c *convo.Caller, in AgentInpu
 	if err := checkGrant(c, a.Permission); err != nil {
 		return nil, err
 	}
-	err = s.store.Update(ctx, func(tx convo.Tx) error { return tx.CreateAgent(ctx, a) })
+	err = s.store.Update(ctx, func(tx convo.Tx) error {
+		if err := tx.CreateAgent(ctx, a); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, c, convo.AuditCreated, convo.ResourceAgent, a.ID, changes{
+			"username": {Old: nil, New: a.Username}, "permission": {Old: nil, New: a.Permission}})
+	})
 	return a, err
 }
 
@@ -200,13 +206,20 @@ func (s *Service) UpdateAgentPermission(ctx context.Context, c *convo.Caller, id
 	if err := checkGrant(c, *p); err != nil {
 		return nil, err
 	}
-	return s.changeAgent(ctx, c, id, func(_ convo.Tx, a *convo.Agent) error {
+	return s.changeAgent(ctx, c, id, func(tx convo.Tx, a *convo.Agent) error {
 		// Demoting someone ranked above the caller is as much an escalation as promoting.
 		if err := checkGrant(c, a.Permission); err != nil {
 			return err
 		}
+		if a.Permission == *p {
+			return nil
+		}
+		ch := changes{}
+		ch.add("permission", a.Permission, *p)
+		// The agent logs in again to work with its new rights.
 		a.Permission = *p
-		return nil
+		a.TokenVersion++
+		return s.audit(ctx, tx, c, convo.AuditPermissionChanged, convo.ResourceAgent, a.ID, ch)
 	})
 }
 
@@ -215,7 +228,7 @@ func (s *Service) UpdateAgentPassword(ctx context.Context, c *convo.Caller, id s
 	if password == nil {
 		return nil, convo.Invalid("INVALID_PASSWORD", "password is required")
 	}
-	return s.changeAgent(ctx, c, id, func(_ convo.Tx, a *convo.Agent) error {
+	return s.changeAgent(ctx, c, id, func(tx convo.Tx, a *convo.Agent) error {
 		if a.ID != c.AgentID {
 			if err := requireManager(c); err != nil {
 				return err
@@ -225,8 +238,14 @@ func (s *Service) UpdateAgentPassword(ctx context.Context, c *convo.Caller, id s
 			}
 		}
 		hash, err := s.hashPassword(*password)
+		if err != nil {
+			return err
+		}
+		// Whoever held a token under the old password holds it no more.
 		a.PasswordHash = hash
-		return err
+		a.TokenVersion++
+		return s.audit(ctx, tx, c, convo.AuditPasswordChanged, convo.ResourceAgent, a.ID, changes{
+			"password": {Old: convo.Redacted, New: convo.Redacted}})
 	})
 }
 
@@ -235,14 +254,19 @@ func (s *Service) UpdateAgentStatus(ctx context.Context, c *convo.Caller, id str
 	if status == nil || !convo.ValidAgentStatus(*status) {
 		return nil, convo.Invalid("INVALID_STATUS", "status must be available, away, busy or offline")
 	}
-	return s.changeAgent(ctx, c, id, func(_ convo.Tx, a *convo.Agent) error {
+	return s.changeAgent(ctx, c, id, func(tx convo.Tx, a *convo.Agent) error {
 		if a.ID != c.AgentID {
 			if err := requireManager(c); err != nil {
 				return err
 			}
 		}
+		if a.Status == *status {
+			return nil
+		}
+		ch := changes{}
+		ch.add("status", a.Status, *status)
 		a.Status = *status
-		return nil
+		return s.audit(ctx, tx, c, convo.AuditStatusChanged, convo.ResourceAgent, a.ID, ch)
 	})
 }
 
@@ -251,7 +275,7 @@ func (s *Service) DeleteAgent(ctx context.Context, c *convo.Caller, id string) (
 	if err := requireManager(c); err != nil {
 		return nil, err
 	}
-	return s.changeAgent(ctx, c, id, func(_ convo.Tx, a *convo.Agent) error {
+	return s.changeAgent(ctx, c, id, func(tx convo.Tx, a *convo.Agent) error {
 		if a.ID == c.AgentID {
 			return convo.Errorf(convo.EPrecondition, "AGENT_IS_CALLER", "an agent cannot delete itself")
 		}
@@ -259,6 +283,6 @@ func (s *Service) DeleteAgent(ctx context.Context, c *convo.Caller, id string) (
 			return err
 		}
 		a.TMDelete = s.now()
-		return nil
+		return s.audit(ctx, tx, c, convo.AuditDeleted, convo.ResourceAgent, a.ID, nil)
 	})
 }

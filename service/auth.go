@@ -20,40 +20,156 @@ type LoginResult struct {
 
 var errBadLogin = convo.Errorf(convo.EUnauthorized, "INVALID_CREDENTIALS", "wrong username or password")
 
-// Login checks an agent's password and issues a signed token.
-func (s *Service) Login(ctx context.Context, username, password string) (*LoginResult, error) {
+// Password guessing is throttled per username and per client address: after
+// loginFailureLimit failures, each within loginFailureWindow of the last,
+// attempts are refused without checking the password, for a time that
+// doubles with each further failure.
+const (
+	loginFailureLimit  = 5
+	loginFailureWindow = 15 * time.Minute
+	loginBlockFirst    = 30 * time.Second
+	loginBlockMax      = 15 * time.Minute
+)
+
+// loginBlock is how long logins are refused after failures failures.
+func loginBlock(failures int) time.Duration {
+	d := loginBlockFirst
+	for i := loginFailureLimit; i < failures && d < loginBlockMax; i++ {
+		d *= 2
+	}
+	return min(d, loginBlockMax)
+}
+
+// loginKeys are the throttle keys of an attempt: the username (hashed, so
+// that any input has a bounded key and the table holds no names) and the
+// client address.
+func loginKeys(username, address string) (user, addr string) {
+	sum := sha256.Sum256([]byte(username))
+	user = "user:" + hex.EncodeToString(sum[:16])
+	if address != "" {
+		addr = "addr:" + address
+	}
+	return user, addr
+}
+
+// loginClaims are the claims of a login token: Version must equal the
+// agent's token version, so raising it ends every earlier token.
+type loginClaims struct {
+	jwt.RegisteredClaims
+	Version int64 `json:"ver"`
+}
+
+// Login checks an agent's password and issues a signed token. address is
+// the client's, for throttling and the audit log.
+func (s *Service) Login(ctx context.Context, username, password, address string) (*LoginResult, error) {
+	username = strings.TrimSpace(username)
+	userKey, addrKey := loginKeys(username, address)
+	keys := []string{userKey}
+	if addrKey != "" {
+		keys = append(keys, addrKey)
+	}
+	now := s.now()
 	var agent *convo.Agent
+	var blockedUntil convo.Time
 	err := s.store.View(ctx, func(tx convo.Tx) error {
-		var err error
-		if agent, err = tx.GetAgentByUsername(ctx, strings.TrimSpace(username)); err != nil {
+		throttles, err := tx.GetLoginThrottles(ctx, keys)
+		if err != nil {
 			return err
 		}
-		cust, err := tx.GetCustomer(ctx, agent.CustomerID)
-		if err == nil && !cust.TMDelete.IsNever() {
-			return convo.NotFound("CUSTOMER_NOT_FOUND", "customer")
+		for _, l := range throttles {
+			if l.BlockedUntil.After(now.Time) && l.BlockedUntil.After(blockedUntil.Time) {
+				blockedUntil = l.BlockedUntil
+			}
 		}
-		return err
+		if !blockedUntil.IsZero() {
+			return nil
+		}
+		if agent, err = tx.GetAgentByUsername(ctx, username); err != nil {
+			return err
+		}
+		if !s.customerLive(ctx, tx, agent.CustomerID) {
+			agent = nil
+		}
+		return nil
 	})
 	if convo.ErrorStatus(err) == convo.ENotFound {
-		bcrypt.CompareHashAndPassword(s.dummyHash, []byte(password))
-		return nil, errBadLogin
+		err = nil
 	} else if err != nil {
 		return nil, err
 	}
-	if bcrypt.CompareHashAndPassword([]byte(agent.PasswordHash), []byte(password)) != nil {
-		return nil, errBadLogin
+	if !blockedUntil.IsZero() {
+		// Refused before bcrypt: a guess costs the guesser, not our CPU.
+		wait := blockedUntil.Sub(now.Time)
+		return nil, &convo.Error{Status: convo.EExhausted, Reason: "TOO_MANY_LOGIN_ATTEMPTS", RetryAfter: wait,
+			Message: "too many failed logins; try again later"}
+	}
+	if agent == nil {
+		s.checkPassword(s.dummyHash, []byte(password))
+	} else if s.checkPassword([]byte(agent.PasswordHash), []byte(password)) == nil {
+		return s.issueToken(ctx, agent, userKey, address)
+	}
+	err = s.store.Update(ctx, func(tx convo.Tx) error {
+		for _, key := range keys {
+			l, err := tx.CountLoginFailure(ctx, key, now, convo.NewTime(now.Add(-loginFailureWindow)))
+			if err != nil {
+				return err
+			}
+			if l.Failures >= loginFailureLimit {
+				if err := tx.BlockLogins(ctx, key, convo.NewTime(now.Add(loginBlock(l.Failures)))); err != nil {
+					return err
+				}
+			}
+		}
+		if agent == nil {
+			return nil
+		}
+		return s.audit(ctx, tx, agentCaller(agent, address), convo.AuditLoginFailed, convo.ResourceAgent, agent.ID, nil)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return nil, errBadLogin
+}
+
+// issueToken records a successful login, which forgets the username's
+// failures, and signs a token of the agent's current version.
+func (s *Service) issueToken(ctx context.Context, agent *convo.Agent, userKey, address string) (*LoginResult, error) {
+	err := s.store.Update(ctx, func(tx convo.Tx) error {
+		if err := tx.ClearLoginThrottle(ctx, userKey); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, agentCaller(agent, address), convo.AuditLogin, convo.ResourceAgent, agent.ID, nil)
+	})
+	if err != nil {
+		return nil, err
 	}
 	now := s.clock.Now()
-	token, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.RegisteredClaims{
-		Subject:   agent.ID,
-		IssuedAt:  jwt.NewNumericDate(now),
-		ExpiresAt: jwt.NewNumericDate(now.Add(s.config.TokenTTL)),
-		Issuer:    "convo",
+	token, err := jwt.NewWithClaims(jwt.SigningMethodHS256, loginClaims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Subject:   agent.ID,
+			IssuedAt:  jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(now.Add(s.config.TokenTTL)),
+			Issuer:    "convo",
+		},
+		Version: agent.TokenVersion,
 	}).SignedString(s.jwtKey)
 	if err != nil {
 		return nil, err
 	}
 	return &LoginResult{Username: agent.Username, Token: token}, nil
+}
+
+// Logout ends the caller's login token, and with it every other token of
+// the agent issued before.
+func (s *Service) Logout(ctx context.Context, c *convo.Caller) error {
+	if c.AccessKeyID != "" {
+		return convo.Invalid("NOT_A_LOGIN", "an access key is not a login; delete the key to revoke it")
+	}
+	_, err := s.changeAgent(ctx, c, c.AgentID, func(tx convo.Tx, a *convo.Agent) error {
+		a.TokenVersion++
+		return s.audit(ctx, tx, c, convo.AuditLogout, convo.ResourceAgent, a.ID, nil)
+	})
+	return err
 }
 
 var errBadCredential = convo.Errorf(convo.EUnauthorized, convo.ReasonUnauthenticated, "missing or invalid credentials")
@@ -70,7 +186,7 @@ func (s *Service) Authenticate(ctx context.Context, credential string) (*convo.C
 }
 
 func (s *Service) authenticateToken(ctx context.Context, token string) (*convo.Caller, error) {
-	var claims jwt.RegisteredClaims
+	var claims loginClaims
 	_, err := jwt.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) { return s.jwtKey, nil },
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 		jwt.WithIssuer("convo"),
@@ -80,12 +196,14 @@ func (s *Service) authenticateToken(ctx context.Context, token string) (*convo.C
 		return nil, errBadCredential
 	}
 	var caller *convo.Caller
+	// The version is checked on the agent's row, which every request reads
+	// anyway: revocation costs no extra round trip.
 	err = s.store.View(ctx, func(tx convo.Tx) error {
 		agent, err := tx.GetAgent(ctx, claims.Subject)
 		if err != nil {
 			return err
 		}
-		if !agent.TMDelete.IsNever() || !s.customerLive(ctx, tx, agent.CustomerID) {
+		if !agent.TMDelete.IsNever() || agent.TokenVersion != claims.Version || !s.customerLive(ctx, tx, agent.CustomerID) {
 			return errBadCredential
 		}
 		caller = &convo.Caller{CustomerID: agent.CustomerID, AgentID: agent.ID, Permission: agent.Permission}

@@ -239,6 +239,9 @@ func (s *Service) UpdateConversation(ctx context.Context, c *convo.Caller, id st
 			if err := assign(ctx, tx, c, conv, strings.TrimSpace(*in.OwnerID)); err != nil {
 				return false, err
 			}
+			if err := s.auditOwner(ctx, tx, c, &before, conv); err != nil {
+				return false, err
+			}
 		}
 		return *conv != before, nil
 	})
@@ -271,8 +274,11 @@ func (s *Service) UnassignConversation(ctx context.Context, c *convo.Caller, id 
 		if err := canSee(c, conv); err != nil {
 			return false, err
 		}
-		changed := conv.OwnerType != convo.OwnerNone
-		return changed, assign(ctx, tx, c, conv, "")
+		before := *conv
+		if err := assign(ctx, tx, c, conv, ""); err != nil {
+			return false, err
+		}
+		return conv.OwnerType != before.OwnerType, s.auditOwner(ctx, tx, c, &before, conv)
 	})
 }
 
@@ -282,8 +288,22 @@ func (s *Service) DeleteConversation(ctx context.Context, c *convo.Caller, id st
 	if err := requireManager(c); err != nil {
 		return nil, err
 	}
-	return s.changeConversation(ctx, c, id, convo.EventConversationDeleted, func(_ convo.Tx, conv *convo.Conversation) (bool, error) {
+	return s.changeConversation(ctx, c, id, convo.EventConversationDeleted, func(tx convo.Tx, conv *convo.Conversation) (bool, error) {
 		conv.TMDelete = s.now()
-		return true, nil
+		return true, s.audit(ctx, tx, c, convo.AuditDeleted, convo.ResourceConversation, conv.ID, nil)
 	})
+}
+
+// auditOwner records an assignment or unassignment of conv, if its owner changed.
+func (s *Service) auditOwner(ctx context.Context, tx convo.Tx, c *convo.Caller, before, conv *convo.Conversation) error {
+	if before.OwnerID == conv.OwnerID {
+		return nil
+	}
+	action := convo.AuditAssigned
+	if conv.OwnerType == convo.OwnerNone {
+		action = convo.AuditUnassigned
+	}
+	ch := changes{}
+	ch.add("owner_id", before.OwnerID, conv.OwnerID)
+	return s.audit(ctx, tx, c, action, convo.ResourceConversation, conv.ID, ch)
 }

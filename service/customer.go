@@ -79,10 +79,10 @@ func (s *Service) UpdateOwnCustomer(ctx context.Context, c *convo.Caller, in Cus
 	if err := requireAdmin(c); err != nil {
 		return nil, err
 	}
-	return s.updateCustomer(ctx, c.CustomerID, in)
+	return s.updateCustomer(ctx, c, c.CustomerID, in)
 }
 
-func (s *Service) updateCustomer(ctx context.Context, id string, in CustomerInput) (*convo.Customer, error) {
+func (s *Service) updateCustomer(ctx context.Context, c *convo.Caller, id string, in CustomerInput) (*convo.Customer, error) {
 	// A first admin is made only with the customer; an update ignores those fields.
 	in.Username, in.Password = nil, nil
 	var cust *convo.Customer
@@ -90,11 +90,24 @@ func (s *Service) updateCustomer(ctx context.Context, id string, in CustomerInpu
 		if cust, err = s.liveCustomer(ctx, tx, id); err != nil {
 			return err
 		}
+		before := *cust
 		if err := in.apply(cust); err != nil {
 			return err
 		}
 		cust.TMUpdate = s.now()
-		return tx.UpdateCustomer(ctx, cust)
+		if err := tx.UpdateCustomer(ctx, cust); err != nil {
+			return err
+		}
+		ch := changes{}
+		ch.add("webhook_method", before.WebhookMethod, cust.WebhookMethod)
+		ch.add("webhook_uri", before.WebhookURI, cust.WebhookURI)
+		ch.secret("webhook_secret", before.WebhookSecret, cust.WebhookSecret)
+		if len(ch) == 0 {
+			return nil
+		}
+		// Recorded in the customer's own log, where its admins look.
+		return s.audit(ctx, tx, &convo.Caller{CustomerID: cust.ID, AgentID: c.AgentID, AccessKeyID: c.AccessKeyID, Address: c.Address},
+			convo.AuditWebhookChanged, convo.ResourceCustomer, cust.ID, ch)
 	})
 	s.events.customers.forget(id)
 	return cust, err
@@ -162,9 +175,11 @@ func (s *Service) CreateCustomer(ctx context.Context, c *convo.Caller, in Custom
 			return err
 		}
 		if admin != nil {
-			return tx.CreateAgent(ctx, admin)
+			if err := tx.CreateAgent(ctx, admin); err != nil {
+				return err
+			}
 		}
-		return nil
+		return s.audit(ctx, tx, c, convo.AuditCreated, convo.ResourceCustomer, cust.ID, changes{"name": {Old: nil, New: cust.Name}})
 	})
 	return cust, err
 }
@@ -178,7 +193,7 @@ func (s *Service) UpdateCustomer(ctx context.Context, c *convo.Caller, id string
 	if err != nil {
 		return nil, err
 	}
-	return s.updateCustomer(ctx, id, in)
+	return s.updateCustomer(ctx, c, id, in)
 }
 
 // DeleteCustomer soft-deletes a customer; its agents and keys stop working
@@ -201,7 +216,10 @@ func (s *Service) DeleteCustomer(ctx context.Context, c *convo.Caller, id string
 		}
 		cust.TMUpdate = s.now()
 		cust.TMDelete = cust.TMUpdate
-		return tx.UpdateCustomer(ctx, cust)
+		if err := tx.UpdateCustomer(ctx, cust); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, c, convo.AuditDeleted, convo.ResourceCustomer, cust.ID, nil)
 	})
 	s.events.customers.forget(id)
 	return cust, err

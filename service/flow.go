@@ -250,12 +250,18 @@ func customerFlow(ctx context.Context, tx convo.Tx, customerID, id string) (*con
 
 // checkMessageFlow refuses a message_flow_id that names no live flow of the customer.
 func checkMessageFlow(ctx context.Context, tx convo.Tx, customerID, flowID string) error {
+	return checkFlowRef(ctx, tx, customerID, "message_flow_id", flowID)
+}
+
+// checkFlowRef refuses a flow reference (field) that names no live flow of
+// the customer; the nil UUID names none and is accepted.
+func checkFlowRef(ctx context.Context, tx convo.Tx, customerID, field, flowID string) error {
 	if convo.IsNilID(flowID) {
 		return nil
 	}
 	_, err := customerFlow(ctx, tx, customerID, flowID)
 	if convo.ErrorStatus(err) == convo.ENotFound {
-		return convo.Invalid("FLOW_NOT_FOUND", "message_flow_id names no flow of yours")
+		return convo.Invalid("FLOW_NOT_FOUND", "%s names no flow of yours", field)
 	}
 	return err
 }
@@ -271,7 +277,12 @@ func (s *Service) CreateFlow(ctx context.Context, c *convo.Caller, in FlowInput)
 	if err := in.apply(f); err != nil {
 		return nil, err
 	}
-	return f, s.update(ctx, func(tx convo.Tx) error { return tx.CreateFlow(ctx, f) })
+	return f, s.update(ctx, func(tx convo.Tx) error {
+		if err := checkFlowRef(ctx, tx, f.CustomerID, "on_complete_flow_id", f.OnCompleteFlowID); err != nil {
+			return err
+		}
+		return tx.CreateFlow(ctx, f)
+	})
 }
 
 // GetFlow returns a flow of the caller's customer (admin/manager).
@@ -323,7 +334,17 @@ func (s *Service) changeFlow(ctx context.Context, c *convo.Caller, id string, ch
 
 // UpdateFlow changes a flow; running activeflows keep the actions they started with.
 func (s *Service) UpdateFlow(ctx context.Context, c *convo.Caller, id string, in FlowInput) (*convo.Flow, error) {
-	return s.changeFlow(ctx, c, id, func(_ convo.Tx, f *convo.Flow) error { return in.apply(f) })
+	return s.changeFlow(ctx, c, id, func(tx convo.Tx, f *convo.Flow) error {
+		before := f.OnCompleteFlowID
+		if err := in.apply(f); err != nil {
+			return err
+		}
+		if f.OnCompleteFlowID == before {
+			// A reference made while its flow lived stays as it is.
+			return nil
+		}
+		return checkFlowRef(ctx, tx, f.CustomerID, "on_complete_flow_id", f.OnCompleteFlowID)
+	})
 }
 
 // DeleteFlow soft-deletes a flow no live account uses (admin/manager).
@@ -337,6 +358,6 @@ func (s *Service) DeleteFlow(ctx context.Context, c *convo.Caller, id string) (*
 			return convo.Errorf(convo.EPrecondition, "FLOW_IN_USE", "%d account(s) run this flow; change their message_flow_id first", n)
 		}
 		f.TMDelete = s.now()
-		return nil
+		return s.audit(ctx, tx, c, convo.AuditDeleted, convo.ResourceFlow, f.ID, nil)
 	})
 }

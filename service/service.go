@@ -43,6 +43,8 @@ type Config struct {
 	WebhookAllowPrivate bool
 	// EventRetention is how long delivered events are kept (for listing and replay).
 	EventRetention time.Duration
+	// AuditRetention is how long audit entries are kept.
+	AuditRetention time.Duration
 	// EventPoll is the backstop poll of the dispatcher; commits wake it at once.
 	EventPoll time.Duration
 	// QueueTidyAfter is how many deliveries leave the delivery queue
@@ -65,6 +67,8 @@ type Service struct {
 	jwtKey   []byte
 	// dummyHash keeps a failed login for an unknown username as slow as a wrong password.
 	dummyHash []byte
+	// checkPassword compares a password with its bcrypt hash (tests count the calls).
+	checkPassword func(hash, password []byte) error
 }
 
 // New returns a Service over store. Call Init before use.
@@ -86,13 +90,14 @@ func New(store convo.Store, clock convo.Clock, config Config) *Service {
 	config.WebhookMaxAge = cmp.Or(config.WebhookMaxAge, 25*time.Hour)
 	config.EventRetention = cmp.Or(config.EventRetention, 7*24*time.Hour)
 	config.EventPoll = cmp.Or(config.EventPoll, 250*time.Millisecond)
+	config.AuditRetention = cmp.Or(config.AuditRetention, 90*24*time.Hour)
 	config.QueueTidyAfter = cmp.Or(config.QueueTidyAfter, defaultQueueTidyAfter)
 	if config.Logger == nil {
 		config.Logger = slog.New(slog.DiscardHandler)
 	}
 	config.PublicURL = strings.TrimRight(config.PublicURL, "/")
 	s := &Service{store: store, clock: clock, config: config, logger: config.Logger,
-		jobs: newJobRunner(), events: newDispatcher(config.WebhookAllowPrivate)}
+		jobs: newJobRunner(), events: newDispatcher(config.WebhookAllowPrivate), checkPassword: bcrypt.CompareHashAndPassword}
 	s.inbound = newBatcher(maxInboundBatch, inboundWriters, s.storeInbound)
 	return s
 }

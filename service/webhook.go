@@ -281,7 +281,9 @@ func (s *Service) dispatchOnce(ctx context.Context) (bool, error) {
 		if n > 0 {
 			s.logger.Info("pruned delivered events", "count", n)
 		}
-		if pruneMore = n == pruneBatch; pruneMore {
+		auditMore, auditErr := s.pruneAudit(ctx)
+		err = errors.Join(err, auditErr)
+		if pruneMore = n == pruneBatch || auditMore; pruneMore {
 			// The rest in the passes that follow, each a short transaction.
 			s.events.lastPrune = time.Time{}
 		}

@@ -48,6 +48,8 @@ func TestStore(t *testing.T) {
 			{"FailedWriteRollsBack", testFailedWriteRollsBack},
 			{"ViewIsReadOnly", testViewIsReadOnly},
 			{"Settings", testSettings},
+			{"AuditLogs", testAuditLogs},
+			{"LoginThrottles", func(t *testing.T, db *sqlstore.DB) { testLoginThrottles(t, replicas(t, db, b.DSN)) }},
 		} {
 			t.Run(c.name, func(t *testing.T) { c.fn(t, db) })
 		}

@@ -384,11 +384,11 @@ var customers = newTable(
 var agents = newTable(
 	kind{what: "agent", notFound: "AGENT_NOT_FOUND", conflict: "USERNAME_TAKEN", conflictDetail: "the username is taken"},
 	"agents", "id, customer_id, tm_create",
-	"username, name, detail, ring_method, status, permission, tag_ids, addresses, password_hash, tm_update, tm_delete",
+	"username, name, detail, ring_method, status, permission, tag_ids, addresses, password_hash, token_version, tm_update, tm_delete",
 	"(username) WHERE "+live,
 	func(a *convo.Agent) []any {
 		return []any{&a.ID, &a.CustomerID, micros{&a.TMCreate},
-			&a.Username, &a.Name, &a.Detail, &a.RingMethod, &a.Status, &a.Permission, jsonText{&a.TagIDs}, jsonText{&a.Addresses}, &a.PasswordHash, micros{&a.TMUpdate}, micros{&a.TMDelete}}
+			&a.Username, &a.Name, &a.Detail, &a.RingMethod, &a.Status, &a.Permission, jsonText{&a.TagIDs}, jsonText{&a.Addresses}, &a.PasswordHash, &a.TokenVersion, micros{&a.TMUpdate}, micros{&a.TMDelete}}
 	})
 
 var accessKeys = newTable(

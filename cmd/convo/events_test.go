@@ -977,6 +977,12 @@ func TestWebhookDeliveries(t *testing.T) {
 					return fmt.Errorf("conv1's %s is %s", d.Type, d.Status)
 				}
 			}
+			// The account's event travels on a stream of its own.
+			for _, d := range listDeliveries(admin, url.Values{"type": {convo.EventAccountCreated}}) {
+				if d.Status != convo.DeliveryDelivered {
+					return fmt.Errorf("the account's %s is %s", d.Type, d.Status)
+				}
+			}
 			conv2Events := oldestFirst(listDeliveries(admin, url.Values{"conversation_id": {conv2}}))
 			if len(conv2Events) != 2 || conv2Events[0].Status != convo.DeliveryFailed {
 				return fmt.Errorf("conv2's events: %+v", conv2Events)

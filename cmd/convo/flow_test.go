@@ -733,6 +733,19 @@ func TestFlowValidationAndTenancy(t *testing.T) {
 		if foreign["message"] != random["message"] {
 			t.Errorf("another customer's flow is refused with %q, a random id with %q; want the same answer", foreign["message"], random["message"])
 		}
+		// on_complete_flow_id is checked the same way, on creation and update.
+		for _, ref := range []string{flowB, convo.NewID()} {
+			a.fails("POST", "/v1.0/flows", map[string]any{"name": "chained", "on_complete_flow_id": ref}, http.StatusBadRequest, "FLOW_NOT_FOUND")
+			a.fails("PUT", "/v1.0/flows/"+flowA, map[string]any{"on_complete_flow_id": ref}, http.StatusBadRequest, "FLOW_NOT_FOUND")
+		}
+		if got := a.ok("GET", "/v1.0/flows/"+flowA, nil); got["on_complete_flow_id"] != convo.NilID {
+			t.Errorf("a refused update set on_complete_flow_id to %v", got["on_complete_flow_id"])
+		}
+		chained := a.ok("POST", "/v1.0/flows", map[string]any{"name": "chained", "on_complete_flow_id": flowA})
+		if chained["on_complete_flow_id"] != flowA {
+			t.Errorf("on_complete_flow_id naming one's own flow: %v, want %s", chained["on_complete_flow_id"], flowA)
+		}
+		a.ok("PUT", "/v1.0/flows/"+str(t, chained, "id"), map[string]any{"on_complete_flow_id": convo.NilID})
 		acc := newFlowSMS(a, e.tw, "")
 		a.fails("PUT", "/v1.0/conversation_accounts/"+acc.ID, map[string]any{"message_flow_id": flowB}, http.StatusBadRequest, "FLOW_NOT_FOUND")
 		if got := a.ok("GET", "/v1.0/conversation_accounts/"+acc.ID, nil); got["message_flow_id"] != convo.NilID {

@@ -73,12 +73,13 @@ func startServer(t *testing.T, b testdb.Backend, opts ...serverOption) *testServ
 	if err := m.Open(context.Background()); err != nil {
 		t.Fatalf("open server: %v", err)
 	}
+	ts.Main = m
 	t.Cleanup(func() {
-		if err := m.Close(); err != nil {
+		// The server running then: restart may have replaced m.
+		if err := ts.Main.Close(); err != nil {
 			t.Errorf("close server: %v", err)
 		}
 	})
-	ts.Main = m
 	out := ts.Stdout.String()
 	for re, dst := range map[*regexp.Regexp]*string{firstStartKey: &ts.AdminKey, firstStartPassword: &ts.AdminPassword, firstStartCustomer: &ts.CustomerID} {
 		match := re.FindStringSubmatch(out)
@@ -88,6 +89,26 @@ func startServer(t *testing.T, b testdb.Backend, opts ...serverOption) *testServ
 		*dst = match[1]
 	}
 	return ts
+}
+
+// restart stops the server and starts it again on the same database and
+// configuration, with opts applied on top; credentials stay valid.
+func (ts *testServer) restart(t *testing.T, opts ...serverOption) {
+	t.Helper()
+	if err := ts.Main.Close(); err != nil {
+		t.Fatalf("close server: %v", err)
+	}
+	m := NewMain(ts.Main.Config, ts.Stdout, slog.New(slog.NewJSONHandler(ts.Log, nil)))
+	m.Clock = ts.Main.Clock
+	m.Config.Listen, m.Config.PublicURL = "127.0.0.1:0", ""
+	for _, o := range opts {
+		o(m)
+	}
+	err := m.Open(context.Background())
+	ts.Main = m
+	if err != nil {
+		t.Fatalf("reopen server: %v", err)
+	}
 }
 
 // response is an HTTP answer read whole.

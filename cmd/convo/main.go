@@ -102,6 +102,11 @@ type Config struct {
 	WebhookAllowPrivate bool
 	// EventRetention keeps delivered events this long (zero: 7 days).
 	EventRetention time.Duration
+	// AuditRetention keeps audit entries this long (zero: 90 days).
+	AuditRetention time.Duration
+	// TrustedProxies are believed about the client address they forward
+	// for (X-Forwarded-For): addresses and CIDR prefixes, comma-separated.
+	TrustedProxies string
 	// WebhookRetryBase and EventPoll tune delivery (zero: the service defaults).
 	WebhookRetryBase, EventPoll time.Duration
 	// BenchSecret, when set, enables the bench-only route that `convo bench`
@@ -148,6 +153,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&cfg.Database, "database", env("CONVO_DATABASE", "sqlite:convo.db"), "sqlite:PATH or postgres://... (CONVO_DATABASE)")
 	fs.StringVar(&cfg.PublicURL, "public-url", env("CONVO_PUBLIC_URL", ""), "public base URL shown in hook URLs (CONVO_PUBLIC_URL; default http://LISTEN)")
 	fs.DurationVar(&cfg.EventRetention, "event-retention", envDuration("CONVO_EVENT_RETENTION", 7*24*time.Hour), "how long delivered events are kept (CONVO_EVENT_RETENTION)")
+	fs.DurationVar(&cfg.AuditRetention, "audit-retention", envDuration("CONVO_AUDIT_RETENTION", 90*24*time.Hour), "how long audit entries are kept (CONVO_AUDIT_RETENTION)")
+	fs.StringVar(&cfg.TrustedProxies, "trusted-proxies", env("CONVO_TRUSTED_PROXIES", ""), "addresses or CIDR prefixes of reverse proxies whose X-Forwarded-For is believed, comma-separated (CONVO_TRUSTED_PROXIES)")
 	fs.StringVar(&cfg.SQLiteSynchronous, "sqlite-synchronous", env("CONVO_SQLITE_SYNCHRONOUS", "FULL"), "SQLite synchronous mode: FULL survives power loss, NORMAL only process crashes (CONVO_SQLITE_SYNCHRONOUS)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -231,6 +238,10 @@ func NewMain(cfg Config, stdout io.Writer, logger *slog.Logger) *Main {
 // Open migrates the database, creates the first customer on an empty
 // database, and starts serving.
 func (m *Main) Open(ctx context.Context) error {
+	proxies, err := httpapi.ParseTrustedProxies(m.Config.TrustedProxies)
+	if err != nil {
+		return fmt.Errorf("trusted proxies: %w", err)
+	}
 	store, err := sqlstore.Open(ctx, m.Config.Database, sqlstore.Options{SQLiteSynchronous: m.Config.SQLiteSynchronous})
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
@@ -246,7 +257,7 @@ func (m *Main) Open(ctx context.Context) error {
 	svc := service.New(store, m.Clock, service.Config{
 		PublicURL: m.Config.PublicURL, PasswordCost: m.Config.PasswordCost, Logger: m.logger,
 		Channels: m.Config.channels(), SendWait: m.Config.SendWait, RetryDelays: m.Config.RetryDelays,
-		WebhookAllowPrivate: m.Config.WebhookAllowPrivate, EventRetention: m.Config.EventRetention,
+		WebhookAllowPrivate: m.Config.WebhookAllowPrivate, EventRetention: m.Config.EventRetention, AuditRetention: m.Config.AuditRetention,
 		WebhookRetryBase: m.Config.WebhookRetryBase, EventPoll: m.Config.EventPoll,
 	})
 	m.svc = svc
@@ -269,6 +280,7 @@ func (m *Main) Open(ctx context.Context) error {
 	}
 	handler := httpapi.New(svc, m.logger)
 	handler.EnableBench(m.Config.BenchSecret)
+	handler.TrustProxies(proxies)
 	m.server = &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,

@@ -269,6 +269,7 @@ func TestIdentityPermissions(t *testing.T) {
 		})
 
 		t.Run("an agent manages itself", func(t *testing.T) {
+			outer := agent
 			agent := agent.in(t)
 			if a := agent.ok("GET", "/v1.0/agents/"+agentID, nil); a["id"] != agentID {
 				t.Errorf("GET own agent: id %v, want %s", a["id"], agentID)
@@ -282,7 +283,10 @@ func TestIdentityPermissions(t *testing.T) {
 			a := key.in(t).ok("GET", "/v1.0/agents/"+agentID, nil)
 			username := str(t, a, "username")
 			agent.ok("PUT", "/v1.0/agents/"+agentID+"/password", map[string]any{"password": "a-new-password-1"})
-			ts.login(t, username, "a-new-password-1")
+			// The change ended the token it was made with; the tests after
+			// this one work with a token of the new password.
+			agent.fails("GET", "/v1.0/me", nil, http.StatusUnauthorized, convo.ReasonUnauthenticated)
+			outer.cred = ts.login(t, username, "a-new-password-1")
 			r := call(t, "POST", ts.URL()+"/v1.0/auth/login", "", map[string]any{"username": username, "password": "password-" + username})
 			if r.Status != http.StatusUnauthorized {
 				t.Errorf("login with the old password: status %d, want 401", r.Status)
