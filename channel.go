@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"strings"
 )
 
 // Channel talks to one provider's API on behalf of accounts of one type.
@@ -115,4 +116,44 @@ type StatusReport struct {
 	// Status is MessageDone, MessageFailed or MessageProgressing.
 	Status string
 	Detail string
+}
+
+// WithoutNUL removes NUL characters from every string in. PostgreSQL
+// cannot store them in text, and a provider's message refused for one
+// would be retried forever; SQLite stores the same, so both agree.
+func (in *Inbound) WithoutNUL() {
+	for i := range in.Messages {
+		m := &in.Messages[i]
+		m.InboundPeer.withoutNUL()
+		m.ProviderID, m.Text = StripNUL(m.ProviderID), StripNUL(m.Text)
+		for j := range m.Medias {
+			m.Medias[j].Type, m.Medias[j].URL = StripNUL(m.Medias[j].Type), StripNUL(m.Medias[j].URL)
+		}
+	}
+	for i := range in.Follows {
+		in.Follows[i].withoutNUL()
+	}
+	for i := range in.Statuses {
+		s := &in.Statuses[i]
+		s.ProviderID, s.MessageID, s.Status, s.Detail = StripNUL(s.ProviderID), StripNUL(s.MessageID), StripNUL(s.Status), StripNUL(s.Detail)
+	}
+}
+
+func (p *InboundPeer) withoutNUL() {
+	p.DialogID, p.SelfTarget = StripNUL(p.DialogID), StripNUL(p.SelfTarget)
+	p.Peer = p.Peer.WithoutNUL()
+}
+
+// WithoutNUL returns a with NUL characters removed from every field.
+func (a Address) WithoutNUL() Address {
+	return Address{Type: StripNUL(a.Type), Target: StripNUL(a.Target), TargetName: StripNUL(a.TargetName),
+		Name: StripNUL(a.Name), Detail: StripNUL(a.Detail)}
+}
+
+// StripNUL returns s without NUL characters.
+func StripNUL(s string) string {
+	if strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	return strings.ReplaceAll(s, "\x00", "")
 }

@@ -58,7 +58,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Request-Id", id)
 	rw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 	r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
-	s.mux.ServeHTTP(rw, r)
+	if err := checkRequestNUL(r); err != nil {
+		s.writeError(rw, r, err)
+	} else {
+		s.mux.ServeHTTP(rw, r)
+	}
 	// The query string is never logged: it may carry a token or access key.
 	s.logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
 		slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", rw.status),
@@ -197,6 +201,9 @@ func decode(r *http.Request, v any) error {
 	}
 	if len(strings.TrimSpace(string(body))) == 0 {
 		return nil
+	}
+	if err := checkBodyNUL(body); err != nil {
+		return err
 	}
 	if err := json.Unmarshal(body, v); err != nil {
 		var typeErr *json.UnmarshalTypeError

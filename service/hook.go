@@ -60,6 +60,7 @@ func (s *Service) ReceiveHook(ctx context.Context, accountID, pathAndQuery strin
 	if err != nil {
 		return err
 	}
+	in.WithoutNUL()
 	if h.Kind == convo.HookStatus {
 		// Our own message id rides on the status callback URL, so a report
 		// that overtakes the provider's answer to the send still finds it.

@@ -221,6 +221,7 @@ func (s *Service) lookUpPeerName(ctx context.Context, l *peerLookup) error {
 	lookupCtx, cancel := context.WithTimeout(ctx, sendTimeout)
 	name, err := ch.DisplayName(lookupCtx, l.account, l.dialogID)
 	cancel()
+	name = convo.StripNUL(name)
 	if err != nil {
 		if isTemporary(err) {
 			if again, rerr := s.retryLater(ctx, l.job, err); again || rerr != nil {

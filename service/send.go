@@ -181,7 +181,7 @@ func (s *Service) runSend(ctx context.Context, j *convo.Job) error {
 		}
 		before := *msg
 		if msg.ProviderID == "" {
-			msg.ProviderID = res.ProviderID
+			msg.ProviderID = convo.StripNUL(res.ProviderID)
 		}
 		if convo.MessageStatusRank(res.Status) > convo.MessageStatusRank(msg.Status) {
 			msg.Status = res.Status
