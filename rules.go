@@ -50,7 +50,7 @@ func SelfAddress(a *Account) Address {
 	case AccountLine:
 		return Address{Type: AddressLine, TargetName: "Me"}
 	case AccountWhatsApp:
-		target := NormalizePhone(a.ProviderData.DisplayPhoneNumber)
+		target, _ := ParsePhone(a.ProviderData.DisplayPhoneNumber)
 		if target != "" && target[0] != '+' {
 			target = "+" + target
 		}
@@ -72,6 +72,11 @@ func PeerForAccount(accountType string, peer Address) (Address, string, error) {
 	peer = peer.Normalized()
 	if peer.Type != PeerAddressType(accountType) {
 		return peer, "", Invalid("INVALID_PEER", "peer.type must be %q for a %s account", PeerAddressType(accountType), accountType)
+	}
+	if peer.Type == AddressTel || peer.Type == AddressWhatsApp {
+		if _, err := ParsePhone(peer.Target); err != nil {
+			return peer, "", Invalid("INVALID_PEER", "peer.target must be a phone number: digits, a leading + and spaces, -, ., ( or ) only")
+		}
 	}
 	switch accountType {
 	case AccountSMS:

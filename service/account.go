@@ -44,8 +44,12 @@ func (in *AccountInput) apply(a *convo.Account) error {
 		p.DisplayPhoneNumber = trimmed(pd.DisplayPhoneNumber, p.DisplayPhoneNumber)
 		p.AccountSID = trimmed(pd.AccountSID, p.AccountSID)
 		p.Number = trimmed(pd.Number, p.Number)
-		if pd.Number != nil {
-			p.Number = convo.NormalizePhone(p.Number)
+		if pd.Number != nil && p.Number != "" {
+			n, err := convo.ParsePhone(p.Number)
+			if err != nil {
+				return convo.Invalid("INVALID_NUMBER", "provider_data.number must be an E.164 phone number like +14155550100")
+			}
+			p.Number = n
 		}
 		if pd.AppSecret != nil {
 			p.AppSecret = strings.TrimSpace(*pd.AppSecret)

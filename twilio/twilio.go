@@ -90,9 +90,17 @@ func portVariants(fullURL string) []string {
 	return []string{fullURL, prefix + host + fullURL[len(prefix+u.Host):]}
 }
 
+// ErrBadSender answers a signed message whose From is no phone number:
+// storing it under a number made of its digits alone could file it under
+// another person's conversation.
+var ErrBadSender = convo.Invalid("INVALID_PEER", "From is not a phone number")
+
 // ParseMessage reads an inbound message webhook.
-func ParseMessage(form url.Values) *convo.Inbound {
-	from := convo.NormalizePhone(form.Get("From"))
+func ParseMessage(form url.Values) (*convo.Inbound, error) {
+	from, err := convo.ParsePhone(form.Get("From"))
+	if err != nil {
+		return nil, ErrBadSender
+	}
 	m := convo.InboundMessage{
 		ProviderID: form.Get("MessageSid"),
 		Text:       form.Get("Body"),
@@ -110,9 +118,9 @@ func ParseMessage(form url.Values) *convo.Inbound {
 		m.Medias = append(m.Medias, convo.InboundMedia{Type: mediaType(form.Get("MediaContentType" + strconv.Itoa(i))), URL: u})
 	}
 	if m.ProviderID == "" {
-		return &convo.Inbound{}
+		return &convo.Inbound{}, nil
 	}
-	return &convo.Inbound{Messages: []convo.InboundMessage{m}}
+	return &convo.Inbound{Messages: []convo.InboundMessage{m}}, nil
 }
 
 // mediaType maps a MIME type to a media type.
@@ -158,10 +166,10 @@ func (c *Client) ReadHook(a *convo.Account, h convo.HookRequest) (*convo.Inbound
 	if h.Kind == convo.HookStatus {
 		return ParseStatus(form), nil
 	}
-	if to := convo.NormalizePhone(form.Get("To")); to != "" && to != a.ProviderData.Number {
+	if to, err := convo.ParsePhone(form.Get("To")); form.Get("To") != "" && (err != nil || to != a.ProviderData.Number) {
 		return nil, convo.Errorf(convo.EForbidden, "NUMBER_MISMATCH", "the message is for another number than this account's")
 	}
-	return ParseMessage(form), nil
+	return ParseMessage(form)
 }
 
 // VerifySubscription: Twilio has no GET handshake.

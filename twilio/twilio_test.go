@@ -138,7 +138,15 @@ func TestValidSignaturePorts(t *testing.T) {
 }
 
 func TestParseMessage(t *testing.T) {
-	in := twilio.ParseMessage(inbound())
+	parse := func(form url.Values) *convo.Inbound {
+		t.Helper()
+		in, err := twilio.ParseMessage(form)
+		if err != nil {
+			t.Fatalf("ParseMessage(%v): %v", form, err)
+		}
+		return in
+	}
+	in := parse(inbound())
 	if len(in.Messages) != 1 || len(in.Statuses) != 0 {
 		t.Fatalf("parsed %+v, want one message", in)
 	}
@@ -156,12 +164,20 @@ func TestParseMessage(t *testing.T) {
 		t.Errorf("message %+v\nwant    %+v", m, want)
 	}
 
-	sms := url.Values{"MessageSid": {"SM1"}, "From": {" +1 (415) 555-0199 "}, "To": {number}, "Body": {"hi"}, "NumMedia": {"0"}, "MediaUrl0": {"https://x"}}
-	if got := twilio.ParseMessage(sms).Messages[0]; got.DialogID != peer || len(got.Medias) != 0 || got.Text != "hi" {
-		t.Errorf("plain SMS %+v: want the normalised sender and no medias", got)
+	for _, from := range []string{" +1 (415) 555-0199 ", "+1.415.555.0199", "+１４１５５５５０１９９", "+1 415 555 019٩"} {
+		sms := url.Values{"MessageSid": {"SM1"}, "From": {from}, "To": {number}, "Body": {"hi"}, "NumMedia": {"0"}, "MediaUrl0": {"https://x"}}
+		if got := parse(sms).Messages[0]; got.DialogID != peer || len(got.Medias) != 0 || got.Text != "hi" {
+			t.Errorf("plain SMS from %q: %+v: want the sender %s and no medias", from, got, peer)
+		}
 	}
-	if got := twilio.ParseMessage(url.Values{"From": {peer}, "Body": {"no sid"}}); len(got.Messages) != 0 {
+	if got := parse(url.Values{"From": {peer}, "Body": {"no sid"}}); len(got.Messages) != 0 {
 		t.Errorf("a form without MessageSid gave %+v", got.Messages)
+	}
+	// A sender that is no phone number is refused, never cut down to its digits.
+	for _, from := range []string{"+1555777000x", "whatsapp:+14155550199", "+1555 777​0000", ""} {
+		if got, err := twilio.ParseMessage(url.Values{"MessageSid": {"SM2"}, "From": {from}, "Body": {"hi"}}); err == nil {
+			t.Errorf("From %q was read as %+v, want it refused", from, got.Messages)
+		}
 	}
 }
 

@@ -130,7 +130,10 @@ func Parse(body []byte, phoneNumberID, baseURL string) (*convo.Inbound, error) {
 				names[c.WaID] = c.Profile.Name
 			}
 			for _, m := range v.Messages {
-				waID := convo.NormalizePhone(m.From)
+				waID, err := convo.ParsePhone(m.From)
+				if err != nil {
+					return nil, convo.ErrBadPayload
+				}
 				im := convo.InboundMessage{ProviderID: m.ID, InboundPeer: convo.InboundPeer{
 					DialogID:   waID,
 					Peer:       convo.Address{Type: convo.AddressWhatsApp, Target: waID, TargetName: names[m.From]},
@@ -259,7 +262,7 @@ var _ convo.Channel = (*Client)(nil)
 // e164 writes a phone number Meta reports as digits ("16505551111") in
 // E.164 form, as convo shows business numbers.
 func e164(number string) string {
-	n := convo.NormalizePhone(number)
+	n, _ := convo.ParsePhone(number)
 	if n != "" && n[0] != '+' {
 		n = "+" + n
 	}
