@@ -30,11 +30,13 @@ type Server struct {
 	mux    *http.ServeMux
 	// trustedProxies are believed about the client address they forward for.
 	trustedProxies []netip.Prefix
+
+	observer Observer
 }
 
 // New returns a Server with every route registered.
 func New(svc *service.Service, logger *slog.Logger) *Server {
-	s := &Server{svc: svc, logger: logger, mux: http.NewServeMux()}
+	s := &Server{svc: svc, logger: logger, mux: http.NewServeMux(), observer: noObserver{}}
 	s.routeAuth()
 	s.routeAudit()
 	s.routeCustomers()
@@ -52,7 +54,11 @@ func New(svc *service.Service, logger *slog.Logger) *Server {
 }
 
 // ServeHTTP assigns a request id, logs one line per request and routes.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.serve(s.mux, w, r) }
+
+// serve answers r through the routes of mux: the API's or the operations
+// listener's (see EnableOps).
+func (s *Server) serve(mux *http.ServeMux, w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	id := newRequestID()
 	w.Header().Set("X-Request-Id", id)
@@ -61,12 +67,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := checkRequestNUL(r); err != nil {
 		s.writeError(rw, r, err)
 	} else {
-		s.mux.ServeHTTP(rw, r)
+		mux.ServeHTTP(rw, r)
 	}
+	elapsed := time.Since(start)
+	// The mux has set the pattern it matched; "/" is the catch-all of unknown routes.
+	pattern := r.Pattern
+	if pattern == "/" {
+		pattern = ""
+	}
+	s.observer.Request(pattern, r.Method, rw.status, elapsed)
 	// The query string is never logged: it may carry a token or access key.
 	s.logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
 		slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", rw.status),
-		slog.Int("bytes", rw.bytes), slog.Duration("duration", time.Since(start)), slog.String("request_id", id))
+		slog.Int("bytes", rw.bytes), slog.Duration("duration", elapsed), slog.String("request_id", id))
 }
 
 type requestIDKey struct{}
@@ -92,12 +105,15 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // handleNoRoute answers paths no route matches (404) and known paths asked
 // with a method they do not serve (405 with Allow).
-func (s *Server) handleNoRoute(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleNoRoute(w http.ResponseWriter, r *http.Request) { s.noRoute(s.mux, w, r) }
+
+// noRoute is handleNoRoute for the routes of mux.
+func (s *Server) noRoute(mux *http.ServeMux, w http.ResponseWriter, r *http.Request) {
 	var allowed []string
 	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch} {
 		probe := r.Clone(r.Context())
 		probe.Method = m
-		if _, pattern := s.mux.Handler(probe); pattern != "/" && pattern != "" {
+		if _, pattern := mux.Handler(probe); pattern != "/" && pattern != "" {
 			allowed = append(allowed, m)
 		}
 	}

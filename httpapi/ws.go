@@ -25,6 +25,8 @@ func (s *Server) routeRealtime() {
 			return
 		}
 		defer conn.CloseNow()
+		s.observer.Streams(1)
+		defer s.observer.Streams(-1)
 		// The client sends nothing; reading keeps control frames flowing and notices a close.
 		ctx := conn.CloseRead(r.Context())
 		err = s.svc.StreamEvents(ctx, c, after, func(batch []service.StreamEvent) error {

@@ -50,6 +50,9 @@ type Config struct {
 	// QueueTidyAfter is how many deliveries leave the delivery queue
 	// between two tidies of it (see convo.Store.Tidy).
 	QueueTidyAfter int
+	// WebhookAttempted, when set, is told of each webhook delivery attempt
+	// by the state it left the event in: delivered, failed or dead.
+	WebhookAttempted func(status string)
 }
 
 // Service implements convo's use cases.
@@ -94,6 +97,9 @@ func New(store convo.Store, clock convo.Clock, config Config) *Service {
 	config.QueueTidyAfter = cmp.Or(config.QueueTidyAfter, defaultQueueTidyAfter)
 	if config.Logger == nil {
 		config.Logger = slog.New(slog.DiscardHandler)
+	}
+	if config.WebhookAttempted == nil {
+		config.WebhookAttempted = func(string) {}
 	}
 	config.PublicURL = strings.TrimRight(config.PublicURL, "/")
 	s := &Service{store: store, clock: clock, config: config, logger: config.Logger,

@@ -371,6 +371,7 @@ func (s *Service) deliver(ctx context.Context, e *convo.Event) error {
 			s.logger.Warn("webhook event given up", "event_id", e.ID, "customer_id", e.CustomerID, "attempts", e.Attempts, "error", e.LastError)
 		}
 	}
+	s.config.WebhookAttempted(e.Status)
 	s.record(e, attempt)
 	return nil
 }

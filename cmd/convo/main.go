@@ -24,6 +24,7 @@ import (
 	"github.com/convohq/convo"
 	"github.com/convohq/convo/httpapi"
 	"github.com/convohq/convo/line"
+	"github.com/convohq/convo/metrics"
 	"github.com/convohq/convo/service"
 	"github.com/convohq/convo/sqlstore"
 	"github.com/convohq/convo/twilio"
@@ -115,6 +116,9 @@ type Config struct {
 	// DebugListen, when set, is where Go's profiler (/debug/pprof/) is
 	// served, apart from the API (CONVO_DEBUG_LISTEN).
 	DebugListen string
+	// MetricsListen, when set, is where the operations routes (/metrics and
+	// the health routes) are served instead of on Listen (--metrics-listen).
+	MetricsListen string
 }
 
 // channels builds the provider clients of cfg.
@@ -155,6 +159,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.DurationVar(&cfg.EventRetention, "event-retention", envDuration("CONVO_EVENT_RETENTION", 7*24*time.Hour), "how long delivered events are kept (CONVO_EVENT_RETENTION)")
 	fs.DurationVar(&cfg.AuditRetention, "audit-retention", envDuration("CONVO_AUDIT_RETENTION", 90*24*time.Hour), "how long audit entries are kept (CONVO_AUDIT_RETENTION)")
 	fs.StringVar(&cfg.TrustedProxies, "trusted-proxies", env("CONVO_TRUSTED_PROXIES", ""), "addresses or CIDR prefixes of reverse proxies whose X-Forwarded-For is believed, comma-separated (CONVO_TRUSTED_PROXIES)")
+	fs.StringVar(&cfg.MetricsListen, "metrics-listen", env("CONVO_METRICS_LISTEN", ""), "serve /metrics and the health routes on this address instead of --listen (CONVO_METRICS_LISTEN)")
 	fs.StringVar(&cfg.SQLiteSynchronous, "sqlite-synchronous", env("CONVO_SQLITE_SYNCHRONOUS", "FULL"), "SQLite synchronous mode: FULL survives power loss, NORMAL only process crashes (CONVO_SQLITE_SYNCHRONOUS)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -228,6 +233,12 @@ type Main struct {
 	served   chan error
 	stopWork context.CancelFunc
 	workers  sync.WaitGroup
+
+	metrics *metrics.Metrics
+	// ops serves the operations routes when they have a listener of their own.
+	ops       *http.Server
+	opsLn     net.Listener
+	opsServed chan error
 }
 
 // NewMain returns an unopened server.
@@ -254,11 +265,17 @@ func (m *Main) Open(ctx context.Context) error {
 	if m.Config.PublicURL == "" {
 		m.Config.PublicURL = "http://" + m.listener.Addr().String()
 	}
+	m.metrics = metrics.New(metrics.Sources{Backlog: store.Backlog, Pools: store.Pools, Clock: m.Clock})
+	channels := m.Config.channels()
+	for name, ch := range channels {
+		channels[name] = m.metrics.Channel(name, ch)
+	}
 	svc := service.New(store, m.Clock, service.Config{
 		PublicURL: m.Config.PublicURL, PasswordCost: m.Config.PasswordCost, Logger: m.logger,
-		Channels: m.Config.channels(), SendWait: m.Config.SendWait, RetryDelays: m.Config.RetryDelays,
+		Channels: channels, SendWait: m.Config.SendWait, RetryDelays: m.Config.RetryDelays,
 		WebhookAllowPrivate: m.Config.WebhookAllowPrivate, EventRetention: m.Config.EventRetention, AuditRetention: m.Config.AuditRetention,
 		WebhookRetryBase: m.Config.WebhookRetryBase, EventPoll: m.Config.EventPoll,
+		WebhookAttempted: m.metrics.WebhookAttempt,
 	})
 	m.svc = svc
 	if err := svc.Init(ctx); err != nil {
@@ -281,6 +298,8 @@ func (m *Main) Open(ctx context.Context) error {
 	handler := httpapi.New(svc, m.logger)
 	handler.EnableBench(m.Config.BenchSecret)
 	handler.TrustProxies(proxies)
+	handler.Observe(m.metrics)
+	ops := handler.EnableOps(httpapi.Ops{Metrics: m.metrics.Handler(), Apart: m.Config.MetricsListen != ""})
 	m.server = &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -290,6 +309,12 @@ func (m *Main) Open(ctx context.Context) error {
 		if err := m.serveDebug(); err != nil {
 			m.closeQuietly()
 			return fmt.Errorf("debug listener: %w", err)
+		}
+	}
+	if m.Config.MetricsListen != "" {
+		if err := m.serveOps(ops); err != nil {
+			m.closeQuietly()
+			return fmt.Errorf("metrics listener: %w", err)
 		}
 	}
 	m.served = make(chan error, 1)
@@ -322,6 +347,7 @@ func (m *Main) Close() error {
 			err = errors.Join(err, serveErr)
 		}
 	}
+	err = errors.Join(err, m.closeOps(ctx))
 	if m.stopWork != nil {
 		// Work in flight finishes; the rest stays in the database for the next start.
 		m.stopWork()
