@@ -25,12 +25,12 @@ const maxBodyBytes = 1 << 20
 type Server struct {
 	svc    *service.Service
 	logger *slog.Logger
-	mux    *http.ServeMux
+	mux    *routeMux
 }
 
 // New returns a Server with every route registered.
 func New(svc *service.Service, logger *slog.Logger) *Server {
-	s := &Server{svc: svc, logger: logger, mux: http.NewServeMux()}
+	s := &Server{svc: svc, logger: logger, mux: &routeMux{ServeMux: http.NewServeMux()}}
 	s.routeAuth()
 	s.routeCustomers()
 	s.routeAgents()
@@ -42,6 +42,7 @@ func New(svc *service.Service, logger *slog.Logger) *Server {
 	s.routeDeliveries()
 	s.routeFlows()
 	s.routeRealtime()
+	s.routeOpenAPI()
 	s.mux.HandleFunc("/", s.handleNoRoute)
 	return s
 }

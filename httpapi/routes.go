@@ -1,0 +1,26 @@
+package httpapi
+
+import (
+	"net/http"
+	"slices"
+)
+
+// routeMux is a ServeMux that remembers the patterns registered on it, so
+// that tests can hold the OpenAPI document to every route.
+type routeMux struct {
+	*http.ServeMux
+	patterns []string
+}
+
+func (m *routeMux) Handle(pattern string, h http.Handler) {
+	m.patterns = append(m.patterns, pattern)
+	m.ServeMux.Handle(pattern, h)
+}
+
+func (m *routeMux) HandleFunc(pattern string, h func(http.ResponseWriter, *http.Request)) {
+	m.Handle(pattern, http.HandlerFunc(h))
+}
+
+// Routes returns the patterns registered, in order ("GET /v1.0/me", ...),
+// including "/", which answers every request no route matches.
+func (s *Server) Routes() []string { return slices.Clone(s.mux.patterns) }
