@@ -73,10 +73,12 @@ func startServer(t *testing.T, b testdb.Backend, opts ...serverOption) *testServ
 	if err := m.Open(context.Background()); err != nil {
 		t.Fatalf("open server: %v", err)
 	}
+	stopChecking := checkAnswersOf(m.URL())
 	t.Cleanup(func() {
 		if err := m.Close(); err != nil {
 			t.Errorf("close server: %v", err)
 		}
+		stopChecking()
 	})
 	ts.Main = m
 	out := ts.Stdout.String()
@@ -141,7 +143,8 @@ func call(t testing.TB, method, url, credential string, body any) *response {
 	if rd != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	res, err := http.DefaultClient.Do(req)
+	var problem answerProblem // an answer that httpapi/openapi.yaml does not describe
+	res, err := http.DefaultClient.Do(req.WithContext(withAnswerProblem(req.Context(), &problem)))
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, url, err)
 	}
@@ -149,6 +152,9 @@ func call(t testing.TB, method, url, credential string, body any) *response {
 	b, err := io.ReadAll(res.Body)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if problem.text != "" {
+		t.Errorf("%s", problem.text)
 	}
 	return &response{Status: res.StatusCode, Header: res.Header, Body: b}
 }
