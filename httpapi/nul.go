@@ -22,11 +22,9 @@ func errNUL(where string) error {
 	return convo.Invalid("NUL_CHARACTER", "%s contains a NUL character (\\u0000)", where)
 }
 
-// checkRequestNUL refuses a path or query parameter holding a NUL.
+// checkRequestNUL refuses a query parameter holding a NUL. (A path's
+// parameters are all ids, which refuse anything else.)
 func checkRequestNUL(r *http.Request) error {
-	if strings.IndexByte(r.URL.Path, 0) >= 0 {
-		return errNUL("the path")
-	}
 	if strings.IndexByte(r.URL.RawQuery, 0) < 0 && !strings.Contains(r.URL.RawQuery, "%00") {
 		return nil
 	}

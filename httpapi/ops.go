@@ -43,14 +43,15 @@ func (s *Server) EnableOps(o Ops) http.Handler {
 		s.routeOps(s.mux, o)
 		return s
 	}
-	mux := http.NewServeMux()
+	mux := &routeMux{ServeMux: http.NewServeMux()}
+	s.ops = mux
 	s.routeOps(mux, o)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { s.noRoute(mux, w, r) })
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serve(mux, w, r) })
 }
 
 // routeOps registers the operations routes on mux.
-func (s *Server) routeOps(mux *http.ServeMux, o Ops) {
+func (s *Server) routeOps(mux *routeMux, o Ops) {
 	if o.Metrics != nil {
 		mux.Handle("GET /metrics", o.Metrics)
 	}

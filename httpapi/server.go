@@ -27,16 +27,18 @@ const maxBodyBytes = 1 << 20
 type Server struct {
 	svc    *service.Service
 	logger *slog.Logger
-	mux    *http.ServeMux
+	mux    *routeMux
 	// trustedProxies are believed about the client address they forward for.
 	trustedProxies []netip.Prefix
 
 	observer Observer
+	// ops holds the operations routes when they are served apart.
+	ops *routeMux
 }
 
 // New returns a Server with every route registered.
 func New(svc *service.Service, logger *slog.Logger) *Server {
-	s := &Server{svc: svc, logger: logger, mux: http.NewServeMux(), observer: noObserver{}}
+	s := &Server{svc: svc, logger: logger, mux: &routeMux{ServeMux: http.NewServeMux()}, observer: noObserver{}}
 	s.routeAuth()
 	s.routeAudit()
 	s.routeCustomers()
@@ -49,6 +51,7 @@ func New(svc *service.Service, logger *slog.Logger) *Server {
 	s.routeDeliveries()
 	s.routeFlows()
 	s.routeRealtime()
+	s.routeOpenAPI()
 	s.mux.HandleFunc("/", s.handleNoRoute)
 	return s
 }
@@ -58,7 +61,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.serve(s.m
 
 // serve answers r through the routes of mux: the API's or the operations
 // listener's (see EnableOps).
-func (s *Server) serve(mux *http.ServeMux, w http.ResponseWriter, r *http.Request) {
+func (s *Server) serve(mux *routeMux, w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	id := newRequestID()
 	w.Header().Set("X-Request-Id", id)
@@ -108,7 +111,7 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 func (s *Server) handleNoRoute(w http.ResponseWriter, r *http.Request) { s.noRoute(s.mux, w, r) }
 
 // noRoute is handleNoRoute for the routes of mux.
-func (s *Server) noRoute(mux *http.ServeMux, w http.ResponseWriter, r *http.Request) {
+func (s *Server) noRoute(mux *routeMux, w http.ResponseWriter, r *http.Request) {
 	var allowed []string
 	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch} {
 		probe := r.Clone(r.Context())
@@ -182,8 +185,9 @@ func requestID(r *http.Request) string {
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		http.Error(w, `{"error":{"status":"INTERNAL","reason":"INTERNAL","message":"internal error"}}`, http.StatusInternalServerError)
-		return
+		// Still the error envelope, with the request id set at the start.
+		b = []byte(`{"error":{"status":"INTERNAL","reason":"INTERNAL","message":"internal error","request_id":"` + w.Header().Get("X-Request-Id") + `"}}`)
+		code = http.StatusInternalServerError
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(code)

@@ -14,6 +14,16 @@ type Delivery struct {
 	AttemptList []*convo.EventAttempt `json:"attempts"`
 }
 
+// newDelivery shows e with its attempts. A flow's webhook_send may have sent
+// plain text, which is shown as a JSON string rather than breaking the answer.
+func newDelivery(e *convo.Event, attempts []*convo.EventAttempt) *Delivery {
+	if !json.Valid(e.Payload) {
+		text, _ := json.Marshal(string(e.Payload))
+		e.Payload = text
+	}
+	return &Delivery{Event: e, AttemptList: attempts}
+}
+
 // DeliveryFilter holds the filters of GET /webhook_deliveries.
 type DeliveryFilter struct {
 	Status, Type, ConversationID string
@@ -39,7 +49,7 @@ func (s *Service) ListDeliveries(ctx context.Context, c *convo.Caller, f Deliver
 			if err != nil {
 				return nil, err
 			}
-			rows = append(rows, &Delivery{Event: e, AttemptList: attempts})
+			rows = append(rows, newDelivery(e, attempts))
 		}
 		return rows, nil
 	}, func(d *Delivery) convo.Cursor { return cursorOf(d.TMCreate, d.ID) })
@@ -71,7 +81,7 @@ func (s *Service) RetryDelivery(ctx context.Context, c *convo.Caller, id string)
 			return err
 		}
 		attempts, err := tx.ListEventAttempts(ctx, e.ID)
-		d = &Delivery{Event: e, AttemptList: attempts}
+		d = newDelivery(e, attempts)
 		return err
 	})
 	return d, err

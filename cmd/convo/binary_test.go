@@ -31,7 +31,11 @@ var binary struct {
 }
 
 func TestMain(m *testing.M) {
-	code := m.Run()
+	if err := installAPICheck(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := reportAPICheck(m.Run())
 	if binary.dir != "" {
 		os.RemoveAll(binary.dir)
 	}
@@ -127,6 +131,7 @@ func startServe(t *testing.T, dsn string) *serveProcess {
 		p.cmd.Wait()
 		close(p.done)
 	}()
+	stopChecking := checkAnswersOf(p.base)
 	t.Cleanup(func() {
 		select {
 		case <-p.done:
@@ -134,6 +139,7 @@ func startServe(t *testing.T, dsn string) *serveProcess {
 			p.cmd.Process.Kill()
 			<-p.done
 		}
+		stopChecking()
 	})
 	eventually(t, 60*time.Second, func() error {
 		select {

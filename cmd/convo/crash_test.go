@@ -50,7 +50,11 @@ func newKillableServe(t *testing.T, dsn, addr, public string) *killableServe {
 		env:  commandEnv("CONVO_PUBLIC_URL="+public, "CONVO_WEBHOOK_ALLOW_PRIVATE=true"),
 	}
 	p.dead.Store(true)
-	t.Cleanup(func() { p.kill() })
+	stopChecking := checkAnswersOf(p.base)
+	t.Cleanup(func() {
+		p.kill()
+		stopChecking()
+	})
 	return p
 }
 

@@ -543,6 +543,16 @@ func TestFlowWebhookSend(t *testing.T) {
 		if want := peer + " wrote " + text; string(tr.Body) != want || tr.Method != http.MethodPost || tr.ContentType != "text/plain" {
 			t.Errorf("text webhook: %s %q %q, want POST text/plain %q", tr.Method, tr.ContentType, tr.Body, want)
 		}
+		// The deliveries list shows the text request's body as a string.
+		var shown bool
+		for _, d := range rows(t, a.ok("GET", "/v1.0/webhook_deliveries?type=webhook_send", nil)) {
+			if d["payload"] == peer+" wrote "+text {
+				shown = true
+			}
+		}
+		if !shown {
+			t.Errorf("the deliveries list does not show the text webhook's body as a string")
+		}
 	})
 }
 

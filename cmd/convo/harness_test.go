@@ -74,11 +74,13 @@ func startServer(t *testing.T, b testdb.Backend, opts ...serverOption) *testServ
 		t.Fatalf("open server: %v", err)
 	}
 	ts.Main = m
+	stopChecking := checkAnswersOf(m.URL())
 	t.Cleanup(func() {
 		// The server running then: restart may have replaced m.
 		if err := ts.Main.Close(); err != nil {
 			t.Errorf("close server: %v", err)
 		}
+		stopChecking()
 	})
 	out := ts.Stdout.String()
 	for re, dst := range map[*regexp.Regexp]*string{firstStartKey: &ts.AdminKey, firstStartPassword: &ts.AdminPassword, firstStartCustomer: &ts.CustomerID} {
@@ -109,6 +111,7 @@ func (ts *testServer) restart(t *testing.T, opts ...serverOption) {
 	if err != nil {
 		t.Fatalf("reopen server: %v", err)
 	}
+	t.Cleanup(checkAnswersOf(m.URL()))
 }
 
 // response is an HTTP answer read whole.
@@ -162,7 +165,8 @@ func call(t testing.TB, method, url, credential string, body any) *response {
 	if rd != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	res, err := http.DefaultClient.Do(req)
+	var problem answerProblem // an answer that httpapi/openapi.yaml does not describe
+	res, err := http.DefaultClient.Do(req.WithContext(withAnswerProblem(req.Context(), &problem)))
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, url, err)
 	}
@@ -170,6 +174,9 @@ func call(t testing.TB, method, url, credential string, body any) *response {
 	b, err := io.ReadAll(res.Body)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if problem.text != "" {
+		t.Errorf("%s", problem.text)
 	}
 	return &response{Status: res.StatusCode, Header: res.Header, Body: b}
 }
