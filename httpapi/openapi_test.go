@@ -2,8 +2,8 @@ package httpapi
 
 import (
 	"io"
-	"net/http"
 	"log/slog"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
