@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -116,6 +117,11 @@ type Config struct {
 	// DebugListen, when set, is where Go's profiler (/debug/pprof/) is
 	// served, apart from the API (CONVO_DEBUG_LISTEN).
 	DebugListen string
+	// ReadTimeout bounds the reading of a whole request, body included;
+	// IdleTimeout closes kept-alive connections left idle; MaxConnections
+	// bounds the connections open at once (zero: the defaults).
+	ReadTimeout, IdleTimeout time.Duration
+	MaxConnections           int
 	// MetricsListen, when set, is where the operations routes (/metrics and
 	// the health routes) are served instead of on Listen (--metrics-listen).
 	MetricsListen string
@@ -133,6 +139,13 @@ func (cfg Config) channels() map[string]convo.Channel {
 		convo.AccountWhatsApp: &whatsapp.Client{BaseURL: cmp.Or(cfg.WhatsAppAPIURL, whatsapp.DefaultBaseURL), HTTP: client},
 		convo.AccountSMS:      &twilio.Client{BaseURL: cmp.Or(cfg.TwilioAPIURL, twilio.DefaultBaseURL), HTTP: client},
 	}
+}
+
+func envInt(name string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil {
+		return n
+	}
+	return def
 }
 
 func envDuration(name string, def time.Duration) time.Duration {
@@ -159,6 +172,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.DurationVar(&cfg.EventRetention, "event-retention", envDuration("CONVO_EVENT_RETENTION", 7*24*time.Hour), "how long delivered events are kept (CONVO_EVENT_RETENTION)")
 	fs.DurationVar(&cfg.AuditRetention, "audit-retention", envDuration("CONVO_AUDIT_RETENTION", 90*24*time.Hour), "how long audit entries are kept (CONVO_AUDIT_RETENTION)")
 	fs.StringVar(&cfg.TrustedProxies, "trusted-proxies", env("CONVO_TRUSTED_PROXIES", ""), "addresses or CIDR prefixes of reverse proxies whose X-Forwarded-For is believed, comma-separated (CONVO_TRUSTED_PROXIES)")
+	fs.DurationVar(&cfg.ReadTimeout, "read-timeout", envDuration("CONVO_READ_TIMEOUT", defaultReadTimeout), "longest time to read one request, body included (CONVO_READ_TIMEOUT)")
+	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", envDuration("CONVO_IDLE_TIMEOUT", defaultIdleTimeout), "how long a kept-alive connection may stay idle (CONVO_IDLE_TIMEOUT)")
+	fs.IntVar(&cfg.MaxConnections, "max-connections", envInt("CONVO_MAX_CONNECTIONS", defaultMaxConnections), "connections open at once, WebSocket streams included; more are answered 503 (CONVO_MAX_CONNECTIONS)")
 	fs.StringVar(&cfg.MetricsListen, "metrics-listen", env("CONVO_METRICS_LISTEN", ""), "serve /metrics and the health routes on this address instead of --listen (CONVO_METRICS_LISTEN)")
 	fs.StringVar(&cfg.SQLiteSynchronous, "sqlite-synchronous", env("CONVO_SQLITE_SYNCHRONOUS", "FULL"), "SQLite synchronous mode: FULL survives power loss, NORMAL only process crashes (CONVO_SQLITE_SYNCHRONOUS)")
 	if err := fs.Parse(args); err != nil {
@@ -300,11 +316,8 @@ func (m *Main) Open(ctx context.Context) error {
 	handler.TrustProxies(proxies)
 	handler.Observe(m.metrics)
 	ops := handler.EnableOps(httpapi.Ops{Metrics: m.metrics.Handler(), Apart: m.Config.MetricsListen != ""})
-	m.server = &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(m.logger.Handler(), slog.LevelWarn),
-	}
+	m.server = m.httpServer(handler)
+	m.listener = httpapi.LimitConnections(m.listener, cmp.Or(m.Config.MaxConnections, defaultMaxConnections))
 	if m.Config.DebugListen != "" {
 		if err := m.serveDebug(); err != nil {
 			m.closeQuietly()
@@ -364,6 +377,29 @@ func (m *Main) closeQuietly() {
 		m.listener.Close()
 	}
 	m.store.Close()
+}
+
+// Defaults of the connection limits: a request (a 1 MiB body at about
+// 35 KB/s) has 30 s to arrive, an idle kept-alive connection 2 minutes,
+// and 10,000 connections may be open at once.
+const (
+	defaultReadTimeout    = 30 * time.Second
+	defaultIdleTimeout    = 2 * time.Minute
+	defaultMaxConnections = 10000
+)
+
+// httpServer serves h with the configured limits: a client that trickles
+// its headers or body, or idles, is cut off rather than holding a
+// connection forever. (A WebSocket, once upgraded, is no longer bound by them.)
+func (m *Main) httpServer(h http.Handler) *http.Server {
+	read := cmp.Or(m.Config.ReadTimeout, defaultReadTimeout)
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: min(10*time.Second, read),
+		ReadTimeout:       read,
+		IdleTimeout:       cmp.Or(m.Config.IdleTimeout, defaultIdleTimeout),
+		ErrorLog:          slog.NewLogLogger(m.logger.Handler(), slog.LevelWarn),
+	}
 }
 
 // redactDSN hides a password in a database URL before it is logged.

@@ -3,10 +3,8 @@ package main
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"net"
 	"net/http"
-	"time"
 )
 
 // serveOps serves the operations routes (/metrics, health) on a listener
@@ -17,8 +15,7 @@ func (m *Main) serveOps(h http.Handler) error {
 		return err
 	}
 	m.opsLn = ln
-	m.ops = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog: slog.NewLogLogger(m.logger.Handler(), slog.LevelWarn)}
+	m.ops = m.httpServer(h)
 	m.opsServed = make(chan error, 1)
 	go func() { m.opsServed <- m.ops.Serve(ln) }()
 	m.logger.Info("metrics serving", "listen", ln.Addr().String())
