@@ -15,6 +15,12 @@ import (
 // the API (token or accesskey query parameter, or Authorization).
 func (s *Server) routeRealtime() {
 	s.mux.HandleFunc("GET /v1.0/ws", s.authenticated(func(w http.ResponseWriter, r *http.Request, c *convo.Caller) {
+		release, err := s.svc.OpenStream(c)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		defer release()
 		after, err := s.svc.StreamStart(r.Context(), c, r.URL.Query().Get("since"))
 		if err != nil {
 			s.writeError(w, r, err)

@@ -3,7 +3,10 @@ package service
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
+	"sync"
+	"time"
 
 	"github.com/convohq/convo"
 )
@@ -93,6 +96,40 @@ type StreamEvent struct {
 	ID   string          `json:"id"`
 	Type string          `json:"type"`
 	Data json.RawMessage `json:"data"`
+}
+
+// streams counts the realtime streams open in this process, by customer.
+type streams struct {
+	mu   sync.Mutex
+	open map[string]int
+}
+
+// OpenStream takes one of the caller's customer's stream places, or refuses
+// with 429 when they are all taken: each stream holds memory and a
+// connection, and one customer must not take them all. The caller calls
+// release when the stream ends.
+func (s *Service) OpenStream(c *convo.Caller) (release func(), err error) {
+	st := &s.streams
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.open[c.CustomerID] >= s.config.MaxStreamsPerCustomer {
+		return nil, &convo.Error{Status: convo.EExhausted, Reason: "TOO_MANY_STREAMS", RetryAfter: 5 * time.Second,
+			Message: fmt.Sprintf("your customer has %d realtime streams open, the most allowed; close one first", s.config.MaxStreamsPerCustomer)}
+	}
+	if st.open == nil {
+		st.open = map[string]int{}
+	}
+	st.open[c.CustomerID]++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			st.mu.Lock()
+			defer st.mu.Unlock()
+			if st.open[c.CustomerID]--; st.open[c.CustomerID] == 0 {
+				delete(st.open, c.CustomerID)
+			}
+		})
+	}, nil
 }
 
 // StreamStart returns where a realtime stream starts: after the caller's

@@ -43,6 +43,9 @@ type Config struct {
 	WebhookAllowPrivate bool
 	// EventRetention is how long delivered events are kept (for listing and replay).
 	EventRetention time.Duration
+	// MaxStreamsPerCustomer bounds the realtime streams a customer may
+	// have open in this process.
+	MaxStreamsPerCustomer int
 	// AuditRetention is how long audit entries are kept.
 	AuditRetention time.Duration
 	// EventPoll is the backstop poll of the dispatcher; commits wake it at once.
@@ -54,6 +57,10 @@ type Config struct {
 	// by the state it left the event in: delivered, failed or dead.
 	WebhookAttempted func(status string)
 }
+
+// DefaultMaxStreamsPerCustomer is the realtime streams a customer may have
+// open in one process unless configured otherwise.
+const DefaultMaxStreamsPerCustomer = 500
 
 // Service implements convo's use cases.
 type Service struct {
@@ -70,6 +77,7 @@ type Service struct {
 	jwtKey   []byte
 	// dummyHash keeps a failed login for an unknown username as slow as a wrong password.
 	dummyHash []byte
+	streams streams
 	// checkPassword compares a password with its bcrypt hash (tests count the calls).
 	checkPassword func(hash, password []byte) error
 }
@@ -94,6 +102,7 @@ func New(store convo.Store, clock convo.Clock, config Config) *Service {
 	config.EventRetention = cmp.Or(config.EventRetention, 7*24*time.Hour)
 	config.EventPoll = cmp.Or(config.EventPoll, 250*time.Millisecond)
 	config.AuditRetention = cmp.Or(config.AuditRetention, 90*24*time.Hour)
+	config.MaxStreamsPerCustomer = cmp.Or(config.MaxStreamsPerCustomer, DefaultMaxStreamsPerCustomer)
 	config.QueueTidyAfter = cmp.Or(config.QueueTidyAfter, defaultQueueTidyAfter)
 	if config.Logger == nil {
 		config.Logger = slog.New(slog.DiscardHandler)

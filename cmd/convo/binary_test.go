@@ -43,7 +43,7 @@ func TestMain(m *testing.M) {
 }
 
 // convoBinary builds the command with `go build` on first use.
-func convoBinary(t *testing.T) string {
+func convoBinary(t testing.TB) string {
 	t.Helper()
 	binary.once.Do(func() {
 		if binary.dir, binary.err = os.MkdirTemp("", "convo-bin-"); binary.err != nil {
@@ -91,7 +91,7 @@ func runConvo(t *testing.T, args ...string) runResult {
 
 // serveProcess is a running `convo serve`.
 type serveProcess struct {
-	t      *testing.T
+	t      testing.TB
 	cmd    *exec.Cmd
 	base   string
 	stdout *syncBuffer
@@ -105,7 +105,7 @@ type serveProcess struct {
 func servingLines(stderr string) int { return strings.Count(stderr, `"msg":"convo serving"`) }
 
 // freeAddr returns a loopback address with a port that was free a moment ago.
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -116,13 +116,14 @@ func freeAddr(t *testing.T) string {
 	return addr
 }
 
-// startServe starts `convo serve` on dsn and waits until it answers HTTP.
-func startServe(t *testing.T, dsn string) *serveProcess {
+// startServe starts `convo serve` on dsn, with extra environment
+// variables (NAME=value), and waits until it answers HTTP.
+func startServe(t testing.TB, dsn string, env ...string) *serveProcess {
 	t.Helper()
 	addr := freeAddr(t)
 	p := &serveProcess{t: t, base: "http://" + addr, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(convoBinary(t), "serve", "--listen", addr, "--database", dsn)
-	p.cmd.Env = commandEnv("CONVO_PUBLIC_URL=" + p.base)
+	p.cmd.Env = commandEnv(append([]string{"CONVO_PUBLIC_URL=" + p.base}, env...)...)
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("start convo serve: %v", err)

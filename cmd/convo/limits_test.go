@@ -2,7 +2,9 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -11,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/convohq/convo"
 	"github.com/convohq/convo/internal/testdb"
 )
@@ -129,6 +132,37 @@ func TestConnectionLimit(t *testing.T) {
 			}
 			if res.StatusCode != http.StatusUnauthorized {
 				return errors.New("a new connection is answered " + res.Status)
+			}
+			return nil
+		})
+	})
+}
+
+func TestStreamsPerCustomerAreBounded(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
+		ts := startServer(t, b, withConfig(func(c *Config) { c.MaxStreamsPerCustomer = 3 }))
+		key := ts.as(ts.AdminKey)
+		_, agentToken := key.newAgent(convo.PermissionCustomerAgent)
+		_, otherKey := ts.superAdmin(t).newCustomer()
+		// Keys and logins of one customer share its places.
+		first := dialStream(t, ts.URL(), "accesskey="+ts.AdminKey, nil)
+		dialStream(t, ts.URL(), "token="+agentToken, nil)
+		dialStream(t, ts.URL(), "accesskey="+ts.AdminKey, nil)
+		for _, q := range []string{"accesskey=" + ts.AdminKey, "token=" + agentToken} {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			_, res, err := websocket.Dial(ctx, wsURL(ts.URL(), q), nil)
+			cancel()
+			if err == nil || res == nil || res.StatusCode != http.StatusTooManyRequests || res.Header.Get("Retry-After") == "" {
+				t.Fatalf("a fourth stream: %v %v, want 429 with Retry-After", res, err)
+			}
+		}
+		// Another customer is not held up by it.
+		dialStream(t, ts.URL(), "accesskey="+otherKey, nil)
+		// A closed stream gives its place back.
+		first.close()
+		eventually(t, 5*time.Second, func() error {
+			if status := dialStreamStatus(t, ts.URL(), "accesskey="+ts.AdminKey, nil); status != 0 {
+				return fmt.Errorf("a stream after one closed: status %d", status)
 			}
 			return nil
 		})

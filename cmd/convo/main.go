@@ -122,6 +122,9 @@ type Config struct {
 	// bounds the connections open at once (zero: the defaults).
 	ReadTimeout, IdleTimeout time.Duration
 	MaxConnections           int
+	// MaxStreamsPerCustomer bounds a customer's open realtime streams in
+	// this process (zero: the service's default).
+	MaxStreamsPerCustomer int
 	// MetricsListen, when set, is where the operations routes (/metrics and
 	// the health routes) are served instead of on Listen (--metrics-listen).
 	MetricsListen string
@@ -175,6 +178,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.DurationVar(&cfg.ReadTimeout, "read-timeout", envDuration("CONVO_READ_TIMEOUT", defaultReadTimeout), "longest time to read one request, body included (CONVO_READ_TIMEOUT)")
 	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", envDuration("CONVO_IDLE_TIMEOUT", defaultIdleTimeout), "how long a kept-alive connection may stay idle (CONVO_IDLE_TIMEOUT)")
 	fs.IntVar(&cfg.MaxConnections, "max-connections", envInt("CONVO_MAX_CONNECTIONS", defaultMaxConnections), "connections open at once, WebSocket streams included; more are answered 503 (CONVO_MAX_CONNECTIONS)")
+	fs.IntVar(&cfg.MaxStreamsPerCustomer, "max-streams-per-customer", envInt("CONVO_MAX_STREAMS_PER_CUSTOMER", service.DefaultMaxStreamsPerCustomer), "realtime streams a customer may have open in this process; more are refused 429 (CONVO_MAX_STREAMS_PER_CUSTOMER)")
 	fs.StringVar(&cfg.MetricsListen, "metrics-listen", env("CONVO_METRICS_LISTEN", ""), "serve /metrics and the health routes on this address instead of --listen (CONVO_METRICS_LISTEN)")
 	fs.StringVar(&cfg.SQLiteSynchronous, "sqlite-synchronous", env("CONVO_SQLITE_SYNCHRONOUS", "FULL"), "SQLite synchronous mode: FULL survives power loss, NORMAL only process crashes (CONVO_SQLITE_SYNCHRONOUS)")
 	if err := fs.Parse(args); err != nil {
@@ -291,7 +295,7 @@ func (m *Main) Open(ctx context.Context) error {
 		Channels: channels, SendWait: m.Config.SendWait, RetryDelays: m.Config.RetryDelays,
 		WebhookAllowPrivate: m.Config.WebhookAllowPrivate, EventRetention: m.Config.EventRetention, AuditRetention: m.Config.AuditRetention,
 		WebhookRetryBase: m.Config.WebhookRetryBase, EventPoll: m.Config.EventPoll,
-		WebhookAttempted: m.metrics.WebhookAttempt,
+		WebhookAttempted: m.metrics.WebhookAttempt, MaxStreamsPerCustomer: m.Config.MaxStreamsPerCustomer,
 	})
 	m.svc = svc
 	if err := svc.Init(ctx); err != nil {

@@ -38,6 +38,8 @@ func (e streamEvent) String() string { return e.Type + "(" + e.subject() + ")" }
 type streamClient struct {
 	conn   *websocket.Conn
 	events chan streamEvent
+	// skip holds ids of events the reader drops (see dialLive).
+	skip map[string]bool
 }
 
 // wsURL turns a server's base URL and a query into the stream's URL.
@@ -65,6 +67,12 @@ func dialStreamStatus(t testing.TB, base, query string, header http.Header) int 
 // dialStream opens a stream that must be accepted.
 func dialStream(t testing.TB, base, query string, header http.Header) *streamClient {
 	t.Helper()
+	return dialStreamSkipping(t, base, query, header, nil)
+}
+
+// dialStreamSkipping is dialStream, leaving out the events with ids in skip.
+func dialStreamSkipping(t testing.TB, base, query string, header http.Header, skip map[string]bool) *streamClient {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	conn, res, err := websocket.Dial(ctx, wsURL(base, query), &websocket.DialOptions{HTTPHeader: header})
@@ -76,7 +84,7 @@ func dialStream(t testing.TB, base, query string, header http.Header) *streamCli
 		t.Fatalf("open the stream (%s): status %d: %v", query, status, err)
 	}
 	conn.SetReadLimit(1 << 20)
-	c := &streamClient{conn: conn, events: make(chan streamEvent, 4096)}
+	c := &streamClient{conn: conn, events: make(chan streamEvent, 4096), skip: skip}
 	go func() {
 		defer close(c.events)
 		for {
@@ -94,11 +102,30 @@ func dialStream(t testing.TB, base, query string, header http.Header) *streamCli
 				c.events <- streamEvent{Type: "invalid JSON: " + string(b)}
 				continue
 			}
+			if c.skip[ev.ID] {
+				continue
+			}
 			c.events <- streamEvent{ID: ev.ID, Type: ev.Type, Data: ev.Data, Keys: slices.Sorted(maps.Keys(raw))}
 		}
 	}()
 	t.Cleanup(c.close)
 	return c
+}
+
+// dialLive opens a live stream (no since) that leaves out the events a's
+// customer had before it opened. A live stream starts after the newest
+// settled event, and on PostgreSQL an event committed a moment ago may
+// not be settled yet while any transaction of the server (of any test)
+// that began before it is open; the stream then sends it too, as it must
+// rather than risk skipping one. Tests of what comes after the dial read
+// only that.
+func dialLive(t testing.TB, a *api, query string, header http.Header) *streamClient {
+	t.Helper()
+	known := map[string]bool{}
+	for _, d := range listDeliveries(a, nil) {
+		known[d.ID] = true
+	}
+	return dialStreamSkipping(t, a.base, query, header, known)
 }
 
 func (c *streamClient) close() { c.conn.Close(websocket.StatusNormalClosure, "") }
@@ -172,8 +199,7 @@ func TestRealtimeStream(t *testing.T) {
 		key := "accesskey=" + url.QueryEscape(ts.AdminKey)
 
 		t.Run("live events", func(t *testing.T) {
-			awaitSequenced(t, admin, key)
-			s := dialStream(t, ts.URL(), key, nil)
+			s := dialLive(t, admin, key, nil)
 			conv := admin.newConversation(acc.ID)
 			ev := s.next(t)
 			if ev.Type != convo.EventConversationCreated || !sameJSON(ev.Data, webhookForm(conv)) {
@@ -193,9 +219,8 @@ func TestRealtimeStream(t *testing.T) {
 		})
 
 		t.Run("since replays the gap, then live events", func(t *testing.T) {
-			awaitSequenced(t, admin, key)
-			witness := dialStream(t, ts.URL(), key, nil)
-			s := dialStream(t, ts.URL(), key, nil)
+			witness := dialLive(t, admin, key, nil)
+			s := dialLive(t, admin, key, nil)
 			peer := uniquePhone()
 			conv := admin.ok("POST", "/v1.0/conversations", map[string]any{"account_id": acc.ID, "peer": map[string]any{"type": "tel", "target": peer}})
 			convID := sget(conv, "id")
@@ -229,10 +254,13 @@ func TestRealtimeStream(t *testing.T) {
 					t.Errorf("event %d after reconnecting: %v %s, want %v %s", i, got[i], got[i].ID, want[i], want[i].ID)
 				}
 			}
-			// A stream without since starts at the newest event: no replay.
+			// A stream without since starts at the newest settled event: it
+			// may send the last few events again (those not settled when it
+			// opened), never the customer's history.
+			before := listDeliveries(admin, nil)
 			fresh := dialStream(t, ts.URL(), key, nil)
 			admin.ok("PUT", "/v1.0/conversations/"+convID, map[string]any{"detail": "fresh"})
-			if got := fresh.until(t, detailIs("fresh")); len(got) != 1 {
+			if got := fresh.until(t, detailIs("fresh")); slices.ContainsFunc(got, func(e streamEvent) bool { return e.ID == before[len(before)-1].ID }) {
 				t.Errorf("a stream without since replayed %v", got[:len(got)-1])
 			}
 		})
@@ -245,10 +273,8 @@ func TestRealtimeStream(t *testing.T) {
 			convB := sget(admin.ok("POST", "/v1.0/conversations", map[string]any{"account_id": acc.ID, "peer": map[string]any{"type": "tel", "target": peerB}}), "id")
 			admin.ok("PUT", "/v1.0/conversations/"+convA, map[string]any{"owner_id": agentA})
 			admin.ok("PUT", "/v1.0/conversations/"+convB, map[string]any{"owner_id": agentB})
-			awaitSequenced(t, admin, key)
-
-			streamA := dialStream(t, ts.URL(), "token="+url.QueryEscape(tokenA), nil)
-			streamB := dialStream(t, ts.URL(), "", http.Header{"Authorization": {"Bearer " + tokenB}})
+			streamA := dialLive(t, admin, "token="+url.QueryEscape(tokenA), nil)
+			streamB := dialLive(t, admin, "", http.Header{"Authorization": {"Bearer " + tokenB}})
 			admin.ok("PUT", "/v1.0/conversations/"+convB, map[string]any{"name": "b renamed"})
 			admin.ok("PUT", "/v1.0/conversations/"+convA, map[string]any{"name": "a renamed"})
 			admin.ok("PUT", "/v1.0/conversation_accounts/"+acc.ID, map[string]any{"detail": "account change"})
