@@ -77,7 +77,7 @@ type Service struct {
 	jwtKey   []byte
 	// dummyHash keeps a failed login for an unknown username as slow as a wrong password.
 	dummyHash []byte
-	streams streams
+	streams   streams
 	// checkPassword compares a password with its bcrypt hash (tests count the calls).
 	checkPassword func(hash, password []byte) error
 }
