@@ -66,10 +66,14 @@ func (in *AccountInput) apply(a *convo.Account) error {
 			a.MessageFlowID = id
 		}
 	}
-	if err := checkText("name", a.Name); err != nil {
-		return err
-	}
-	if err := checkText("detail", a.Detail); err != nil {
+	p := a.ProviderData
+	if err := checkLengths(lengthCheck{"name", a.Name, convo.MaxText}, lengthCheck{"detail", a.Detail, convo.MaxText},
+		lengthCheck{"secret", a.Secret, convo.MaxSecret}, lengthCheck{"token", a.Token, convo.MaxToken},
+		lengthCheck{"provider_data.app_secret", p.AppSecret, convo.MaxSecret},
+		lengthCheck{"provider_data.phone_number_id", p.PhoneNumberID, convo.MaxProviderRef},
+		lengthCheck{"provider_data.display_phone_number", p.DisplayPhoneNumber, convo.MaxProviderRef},
+		lengthCheck{"provider_data.account_sid", p.AccountSID, convo.MaxProviderRef},
+		lengthCheck{"provider_data.number", p.Number, convo.MaxProviderRef}); err != nil {
 		return err
 	}
 	return validateAccount(a)

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"fmt"
 	"slices"
 
 	"github.com/convohq/convo"
@@ -29,8 +30,11 @@ func (s *Service) newAgent(customerID string, in AgentInput) (*convo.Agent, erro
 		TagIDs: []string{}, Addresses: []convo.Address{},
 		TMCreate: now, TMUpdate: now, TMDelete: convo.Never,
 	}
-	if a.Username == "" || len(a.Username) > 255 {
-		return nil, convo.Invalid("INVALID_USERNAME", "username is required (at most 255 bytes)")
+	if a.Username == "" {
+		return nil, convo.Invalid("INVALID_USERNAME", "username is required")
+	}
+	if err := convo.CheckLen("username", a.Username, convo.MaxUsername); err != nil {
+		return nil, err
 	}
 	if in.Password == nil {
 		return nil, convo.Invalid("INVALID_PASSWORD", "password is required")
@@ -76,6 +80,17 @@ func applyAgentProfile(a *convo.Agent, in AgentInput) error {
 	for _, id := range a.TagIDs {
 		if _, err := convo.ParseID(id); err != nil {
 			return convo.Invalid("INVALID_TAG_IDS", "tag_ids must be UUIDs")
+		}
+	}
+	if len(a.TagIDs) > convo.MaxTagIDs {
+		return convo.Invalid(convo.ReasonTooLong, "tag_ids holds more than %d ids", convo.MaxTagIDs)
+	}
+	if len(a.Addresses) > convo.MaxAddresses {
+		return convo.Invalid(convo.ReasonTooLong, "addresses holds more than %d addresses", convo.MaxAddresses)
+	}
+	for i, addr := range a.Addresses {
+		if err := convo.CheckAddressLen(fmt.Sprintf("addresses[%d]", i), addr); err != nil {
+			return err
 		}
 	}
 	if !convo.ValidAgentStatus(a.Status) {

@@ -136,6 +136,9 @@ func (s *Service) CreateConversation(ctx context.Context, c *convo.Caller, in Co
 		} else if err != nil {
 			return err
 		}
+		if err := convo.CheckAddressLen("peer", in.Peer); err != nil {
+			return err
+		}
 		peer, dialogID, err := convo.PeerForAccount(a.Type, in.Peer)
 		if err != nil {
 			return err

@@ -36,10 +36,11 @@ func (in *CustomerInput) apply(c *convo.Customer) error {
 	if in.WebhookSecret != nil {
 		c.WebhookSecret = *in.WebhookSecret
 	}
-	for field, v := range map[string]string{"name": c.Name, "detail": c.Detail, "address": c.Address} {
-		if err := checkText(field, v); err != nil {
-			return err
-		}
+	if err := checkLengths(lengthCheck{"name", c.Name, convo.MaxText}, lengthCheck{"detail", c.Detail, convo.MaxText},
+		lengthCheck{"address", c.Address, convo.MaxText}, lengthCheck{"email", c.Email, convo.MaxEmail},
+		lengthCheck{"phone_number", c.PhoneNumber, convo.MaxPhone}, lengthCheck{"webhook_uri", c.WebhookURI, convo.MaxURL},
+		lengthCheck{"webhook_secret", c.WebhookSecret, convo.MaxSecret}); err != nil {
+		return err
 	}
 	if c.Email != "" {
 		if _, err := mail.ParseAddress(c.Email); err != nil {

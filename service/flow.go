@@ -44,6 +44,9 @@ func (in *FlowInput) apply(f *convo.Flow) error {
 		if err != nil {
 			return err
 		}
+		if b, err := json.Marshal(actions); err != nil || len(b) > convo.MaxFlowActionsJSON {
+			return convo.Invalid(convo.ReasonTooLong, "actions take more than %d bytes as JSON", convo.MaxFlowActionsJSON)
+		}
 		f.Actions = actions
 	}
 	return nil
@@ -52,8 +55,8 @@ func (in *FlowInput) apply(f *convo.Flow) error {
 // normalizeActions checks a flow's actions: unique UUID ids (generated when
 // missing), jumps to actions that exist, and options of the right shape.
 func normalizeActions(in []convo.Action) ([]convo.Action, error) {
-	if len(in) > 1000 {
-		return nil, convo.Invalid("INVALID_ACTION", "a flow has at most 1000 actions")
+	if len(in) > convo.MaxFlowActions {
+		return nil, convo.Invalid(convo.ReasonTooLong, "a flow has at most %d actions", convo.MaxFlowActions)
 	}
 	actions := slices.Clone(in)
 	ids := map[string]bool{}

@@ -21,8 +21,7 @@ type MediaInput struct {
 }
 
 const (
-	maxMessageText = 4096
-	maxMedias      = 10
+	maxMedias = 10
 	// sendBackstop is when the poll loop takes over a send that the request
 	// which created it did not get to (e.g. the process died).
 	sendBackstop = 10 * time.Second
@@ -33,8 +32,8 @@ func (in *MessageSend) validate(customerID string, now convo.Time) ([]convo.Medi
 	if in.Text == "" && len(in.Medias) == 0 {
 		return nil, convo.Invalid("EMPTY_MESSAGE", "a message needs text or medias")
 	}
-	if len(in.Text) > maxMessageText {
-		return nil, convo.Invalid("TEXT_TOO_LONG", "text is longer than %d bytes", maxMessageText)
+	if err := convo.CheckLen("text", in.Text, convo.MaxText); err != nil {
+		return nil, err
 	}
 	if len(in.Medias) > maxMedias {
 		return nil, convo.Invalid("TOO_MANY_MEDIAS", "a message has at most %d medias", maxMedias)
@@ -47,6 +46,9 @@ func (in *MessageSend) validate(customerID string, now convo.Time) ([]convo.Medi
 		case convo.MediaImage, convo.MediaVideo, convo.MediaAudio, convo.MediaFile:
 		default:
 			return nil, convo.Invalid("INVALID_MEDIA", "media type must be image, video, audio or file")
+		}
+		if err := convo.CheckLen("medias.filename", m.Filename, convo.MaxURL); err != nil {
+			return nil, err
 		}
 		u, err := url.Parse(m.Filename)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {

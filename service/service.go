@@ -204,13 +204,21 @@ func trimmed(p *string, def string) string {
 	return strings.TrimSpace(*p)
 }
 
-// maxText bounds free-text fields.
-const maxText = 4096
-
 // checkText refuses overlong free text.
-func checkText(field, v string) error {
-	if len(v) > maxText {
-		return convo.Invalid("INVALID_"+strings.ToUpper(field), "%s is longer than %d bytes", field, maxText)
+func checkText(field, v string) error { return convo.CheckLen(field, v, convo.MaxText) }
+
+// checkLengths refuses the first of fields (name, value, maximum) that is too long.
+func checkLengths(fields ...lengthCheck) error {
+	for _, f := range fields {
+		if err := convo.CheckLen(f.field, f.value, f.max); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// lengthCheck is a field, its value and its maximum length.
+type lengthCheck struct {
+	field, value string
+	max          int
 }
