@@ -145,6 +145,9 @@ func openPostgres(dsn string) (*DB, error) {
 		return nil, fmt.Errorf("sqlstore: postgres DSN: %w", err)
 	}
 	// Two pools of 10 leave room under PostgreSQL's default 100 connections for several replicas.
+	// After a server restart both hand out new connections by themselves:
+	// each checks a connection idle for over a second before reuse, and
+	// drops one that broke.
 	cfg.MaxConns = 10
 	readCfg := cfg.ConnConfig.Copy()
 	// The server itself refuses writes made through View.
@@ -256,14 +259,14 @@ func (db *DB) Close() error {
 // BEGIN and COMMIT round trips.
 func (db *DB) View(ctx context.Context, fn func(convo.Tx) error) error {
 	if db.dialect == DialectPostgres {
-		return fn(db.tx(sqlQuerier{db.reader}))
+		return asUnavailable(fn(db.tx(sqlQuerier{db.reader})))
 	}
 	sqlTx, err := db.reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
-		return fmt.Errorf("sqlstore: begin: %w", err)
+		return asUnavailable(fmt.Errorf("sqlstore: begin: %w", err))
 	}
 	defer sqlTx.Rollback()
-	return fn(db.tx(sqlQuerier{sqlTx}))
+	return asUnavailable(fn(db.tx(sqlQuerier{sqlTx})))
 }
 
 func (db *DB) tx(q querier) *tx {
@@ -364,8 +367,8 @@ type kind struct {
 }
 
 // interpretError turns a driver error into a convo error: a missing row into
-// NotFound, a unique violation into EConflict, anything else into an
-// internal error.
+// NotFound, a unique violation into EConflict, a database that cannot answer
+// now into EUnavailable, anything else into an internal error.
 func interpretError(err error, k kind) error {
 	var pgErr *pgconn.PgError
 	var liteErr *sqlite.Error
@@ -377,6 +380,8 @@ func interpretError(err error, k kind) error {
 		k, err = le.kind, le.err
 	}
 	switch {
+	case isUnavailable(err):
+		return &unavailableError{cause: err}
 	case errors.Is(err, sql.ErrNoRows):
 		return convo.NotFound(k.notFound, k.what)
 	case errors.As(err, &pgErr) && pgErr.Code == "23505",
