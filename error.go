@@ -94,4 +94,7 @@ const (
 	// ReasonDatabaseUnavailable says the database does not answer now,
 	// e.g. while it restarts.
 	ReasonDatabaseUnavailable = "DATABASE_UNAVAILABLE"
+	// ReasonMigrationsPending says the database lacks schema migrations
+	// this build needs.
+	ReasonMigrationsPending = "MIGRATIONS_PENDING"
 )

@@ -13,6 +13,9 @@ type Store interface {
 	// queue, so that claims stay quick; a no-op where the database reclaims
 	// it as it goes.
 	Tidy(ctx context.Context) error
+	// Ready reports whether the database answers and has every migration
+	// applied: nil, or an EUnavailable error whose reason says which.
+	Ready(ctx context.Context) error
 	// Close releases the database.
 	Close() error
 }

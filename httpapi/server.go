@@ -42,6 +42,7 @@ func New(svc *service.Service, logger *slog.Logger) *Server {
 	s.routeDeliveries()
 	s.routeFlows()
 	s.routeRealtime()
+	s.routeHealth(s.mux)
 	s.mux.HandleFunc("/", s.handleNoRoute)
 	return s
 }

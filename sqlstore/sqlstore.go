@@ -56,6 +56,8 @@ type DB struct {
 	reader  *sql.DB
 	// pool holds the PostgreSQL writer's connections, used natively by Update.
 	pool *pgxpool.Pool
+	// readiness tells Ready whether migrations are pending.
+	readiness *goose.Provider
 	// updates feeds the committers that group concurrent Updates.
 	updates    chan *update
 	committers sync.WaitGroup
@@ -84,6 +86,10 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 		return nil, err
 	}
 	if err := migrate(ctx, db.writer, db.dialect); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if db.readiness, err = readinessProvider(db); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -177,25 +183,31 @@ func migrate(ctx context.Context, db *sql.DB, dialect string) error {
 
 // migrationProvider runs the embedded migrations of dialect on db.
 func migrationProvider(ctx context.Context, db *sql.DB, dialect string) (*goose.Provider, error) {
+	if dialect != DialectPostgres {
+		return newProvider(db, dialect)
+	}
+	lockID, err := migrationLockID(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(lockID), lock.WithLockTimeout(1, 300))
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: migration lock: %w", err)
+	}
+	return newProvider(db, dialect, goose.WithSessionLocker(locker))
+}
+
+// newProvider is goose over the embedded migrations of dialect on db.
+func newProvider(db *sql.DB, dialect string, opts ...goose.ProviderOption) (*goose.Provider, error) {
 	files, err := fs.Sub(migrations, "migrations/"+dialect)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: migrations: %w", err)
 	}
 	gooseDialect := goose.DialectSQLite3
-	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true)}
 	if dialect == DialectPostgres {
 		gooseDialect = goose.DialectPostgres
-		lockID, err := migrationLockID(ctx, db)
-		if err != nil {
-			return nil, err
-		}
-		locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(lockID), lock.WithLockTimeout(1, 300))
-		if err != nil {
-			return nil, fmt.Errorf("sqlstore: migration lock: %w", err)
-		}
-		opts = append(opts, goose.WithSessionLocker(locker))
 	}
-	provider, err := goose.NewProvider(gooseDialect, db, files, opts...)
+	provider, err := goose.NewProvider(gooseDialect, db, files, append(opts, goose.WithDisableGlobalRegistry(true))...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: migrations: %w", err)
 	}

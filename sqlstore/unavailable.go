@@ -1,14 +1,17 @@
 package sqlstore
 
 import (
+	"context"
 	"database/sql/driver"
 	"errors"
 	"io"
 	"net"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/pressly/goose/v3"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
@@ -70,4 +73,37 @@ func isUnavailable(err error) bool {
 		errors.Is(err, pgconn.ErrConnClosed) || errors.Is(err, driver.ErrBadConn) ||
 		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+// readyTimeout bounds the readiness check: a database that takes longer to
+// answer a trivial query is not ready.
+const readyTimeout = 2 * time.Second
+
+// Ready reports whether the database answers and has every migration of
+// this build applied: nil, or an EUnavailable error whose reason says which.
+func (db *DB) Ready(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
+	if db.pool != nil {
+		// The writers' pool, which hands out fresh connections once the
+		// server is back.
+		if err := db.pool.Ping(ctx); err != nil {
+			return &unavailableError{cause: err}
+		}
+	}
+	pending, err := db.readiness.HasPending(ctx)
+	if err != nil {
+		return &unavailableError{cause: err}
+	}
+	if pending {
+		return convo.Errorf(convo.EUnavailable, convo.ReasonMigrationsPending, "the database lacks migrations this build needs")
+	}
+	return nil
+}
+
+// readinessProvider lists the migrations applied on the read-only handle,
+// without the migration lock: a readiness check never waits for a replica
+// that is migrating.
+func readinessProvider(db *DB) (*goose.Provider, error) {
+	return newProvider(db.reader, db.dialect)
 }

@@ -12,6 +12,33 @@ import (
 	"github.com/convohq/convo/internal/testdb"
 )
 
+// TestReady: a store is ready once migrated; a migration undone behind its
+// back (an operator's goose down, an older backup restored) makes it not
+// ready, with the reason, until it is applied again.
+func TestReady(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
+		ctx := t.Context()
+		db, provider := openMigrated(t, b)
+		if err := db.Ready(ctx); err != nil {
+			t.Fatalf("a migrated store is not ready: %v", err)
+		}
+		sources := provider.ListSources()
+		if _, err := provider.DownTo(ctx, sources[len(sources)-2].Version); err != nil {
+			t.Fatal(err)
+		}
+		err := db.Ready(ctx)
+		if convo.ErrorStatus(err) != convo.EUnavailable || convo.ErrorReason(err) != convo.ReasonMigrationsPending {
+			t.Errorf("with the last migration undone, Ready says %v, want %s", err, convo.ReasonMigrationsPending)
+		}
+		if _, err := provider.Up(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Ready(ctx); err != nil {
+			t.Errorf("migrated again, the store is not ready: %v", err)
+		}
+	})
+}
+
 // TestSQLiteBusyIsUnavailable: a write lock held by another process beyond
 // the busy timeout is the database being unavailable, not a fault.
 func TestSQLiteBusyIsUnavailable(t *testing.T) {
