@@ -35,7 +35,8 @@ func TestHealthAndReadiness(t *testing.T) {
 
 		driver, dsn := "pgx", b.DSN
 		if b.Name == "sqlite" {
-			driver, dsn = "sqlite", strings.TrimPrefix(b.DSN, "sqlite:")
+			// convo's writer may hold the lock a moment.
+			driver, dsn = "sqlite", "file:"+strings.TrimPrefix(b.DSN, "sqlite:")+"?_pragma=busy_timeout(10000)"
 		}
 		db, err := sql.Open(driver, dsn)
 		if err != nil {
