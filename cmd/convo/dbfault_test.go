@@ -32,7 +32,7 @@ type answerLog struct {
 }
 
 // note reads an answer (res and err of one request) and reports whether it
-// was a success.
+// was a success, whose body the caller reads.
 func (l *answerLog) note(what string, res *http.Response, err error) bool {
 	var fault string
 	switch {
@@ -139,6 +139,7 @@ func (l *restartLoad) hooks(worker int, peers []string) {
 				req.Header.Set("X-Twilio-Signature", twilioSign(l.hookAcc.Token, l.hookAcc.HookURL, form))
 				res, err := l.client.Do(req)
 				if l.answers.note("hook "+text, res, err) {
+					readAll(res)
 					break
 				}
 				if try > 2000 {
