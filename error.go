@@ -91,3 +91,14 @@ func Forbidden(format string, args ...any) *Error {
 func Invalid(reason, format string, args ...any) *Error {
 	return Errorf(EInvalid, reason, format, args...)
 }
+
+// Reasons of EUnavailable: convo cannot serve the request now, and the
+// client retries it later.
+const (
+	// ReasonDatabaseUnavailable says the database does not answer now,
+	// e.g. while it restarts.
+	ReasonDatabaseUnavailable = "DATABASE_UNAVAILABLE"
+	// ReasonMigrationsPending says the database lacks schema migrations
+	// this build needs.
+	ReasonMigrationsPending = "MIGRATIONS_PENDING"
+)

@@ -13,6 +13,9 @@ type Store interface {
 	// queue, so that claims stay quick; a no-op where the database reclaims
 	// it as it goes.
 	Tidy(ctx context.Context) error
+	// Ready reports whether the database answers and has every migration
+	// applied: nil, or an EUnavailable error whose reason says which.
+	Ready(ctx context.Context) error
 	// Close releases the database.
 	Close() error
 }
@@ -21,6 +24,7 @@ type Store interface {
 // return soft-deleted rows too (the caller decides); a missing row is an
 // *Error with status ENotFound, never a nil result. The error of a write
 // that reports nothing but an error (CreateEvent, CreateEvents, CreateJob,
+// ReleaseJobLeases, ReleaseEventLeases,
 // RescheduleJob, DeleteJob, LockConversations, CreateNewConversation,
 // CreateNewMessages, RecordDeliveries, and an update of a row the
 // transaction read and locked) may instead come from a later call of the
@@ -99,6 +103,10 @@ type Tx interface {
 	// ClaimJobs leases due jobs (or the one with p.ID) to the caller until
 	// p.LeaseUntil and counts the attempt; jobs leased by others are skipped.
 	ClaimJobs(ctx context.Context, p ClaimJobsParams) ([]*Job, error)
+	// ReleaseJobLeases undoes claims whose outcome is unknown (their commit
+	// failed with the database): the jobs leased until exactly one of ends
+	// are free again. A claimer picks ends that name its claims.
+	ReleaseJobLeases(ctx context.Context, ends []Time) error
 	// RescheduleJob releases a job's lease and makes it due at runAt.
 	RescheduleJob(ctx context.Context, id string, runAt Time, lastError string) error
 	// DeleteJob removes a finished job.
@@ -130,6 +138,9 @@ type Tx interface {
 	// ClaimEvents leases deliverable events: settled, due, not leased, and
 	// with no undelivered event before them in their stream.
 	ClaimEvents(ctx context.Context, p ClaimEventsParams) ([]*Event, error)
+	// ReleaseEventLeases frees the events leased until exactly one of ends,
+	// as ReleaseJobLeases does jobs.
+	ReleaseEventLeases(ctx context.Context, ends []Time) error
 	// RecordDeliveries writes events' delivery states and the attempts made.
 	RecordDeliveries(ctx context.Context, outcomes []DeliveryOutcome) error
 	GetEvent(ctx context.Context, id string) (*Event, error)

@@ -55,4 +55,5 @@ func (s *Server) routeOps(mux *routeMux, o Ops) {
 	if o.Metrics != nil {
 		mux.Handle("GET /metrics", o.Metrics)
 	}
+	s.routeHealth(mux)
 }

@@ -164,8 +164,16 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	} else if e.Status == convo.EExhausted && w.Header().Get("Retry-After") == "" {
 		w.Header().Set("Retry-After", "1")
 	}
+	if e.Status == convo.EUnavailable && w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", unavailableRetryAfter)
+	}
 	writeErrorStatus(w, r, httpStatus(e.Status), e)
 }
+
+// unavailableRetryAfter is the Retry-After of every 503, in seconds: a
+// restarting database is usually back within a few, and convo resumes
+// within a second of its return. Providers retry hooks answered 503.
+const unavailableRetryAfter = "3"
 
 func writeErrorStatus(w http.ResponseWriter, r *http.Request, code int, e *convo.Error) {
 	type body struct {

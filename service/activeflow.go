@@ -132,11 +132,16 @@ func (s *Service) runActiveflow(ctx context.Context, j *convo.Job) error {
 			// The message goes out before the next action runs, so that a
 			// flow's messages arrive in order; the job's later due time is
 			// only the backstop should this process die first.
-			if jobs, cerr := s.claimJobs(ctx, convo.ClaimJobsParams{ID: sendJob, Limit: 1}); cerr != nil {
-				s.logger.Error("claim job", "job_id", sendJob, "error", cerr)
+			var jobs []*convo.Job
+			cerr := s.retryUnavailable(s.jobs.stop, "claim a job", func() (err error) {
+				jobs, err = s.claimJobs(ctx, convo.ClaimJobsParams{ID: sendJob, Limit: 1})
+				return err
+			})
+			if cerr != nil {
+				s.logError("claim job", cerr, "job_id", sendJob)
 			} else if len(jobs) == 1 {
-				if rerr := s.runJob(ctx, jobs[0]); rerr != nil {
-					s.logger.Error("job failed to run", "job_id", sendJob, "kind", jobs[0].Kind, "error", rerr)
+				if rerr := s.retryUnavailable(s.jobs.stop, "run a job", func() error { return s.runJob(ctx, jobs[0]) }); rerr != nil {
+					s.logError("job failed to run", rerr, "job_id", sendJob, "kind", jobs[0].Kind)
 				}
 			}
 		}

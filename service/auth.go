@@ -87,8 +87,10 @@ func (s *Service) Login(ctx context.Context, username, password, address string)
 		if agent, err = tx.GetAgentByUsername(ctx, username); err != nil {
 			return err
 		}
-		if !s.customerLive(ctx, tx, agent.CustomerID) {
+		if err := s.customerLive(ctx, tx, agent.CustomerID); err == errBadCredential {
 			agent = nil
+		} else if err != nil {
+			return err
 		}
 		return nil
 	})
@@ -203,8 +205,11 @@ func (s *Service) authenticateToken(ctx context.Context, token string) (*convo.C
 		if err != nil {
 			return err
 		}
-		if !agent.TMDelete.IsNever() || agent.TokenVersion != claims.Version || !s.customerLive(ctx, tx, agent.CustomerID) {
+		if !agent.TMDelete.IsNever() || agent.TokenVersion != claims.Version {
 			return errBadCredential
+		}
+		if err := s.customerLive(ctx, tx, agent.CustomerID); err != nil {
+			return err
 		}
 		caller = &convo.Caller{CustomerID: agent.CustomerID, AgentID: agent.ID, Permission: agent.Permission}
 		return nil
@@ -225,8 +230,8 @@ func (s *Service) authenticateAccessKey(ctx context.Context, token string) (*con
 		if !key.TMExpire.IsNever() && !s.clock.Now().Before(key.TMExpire.Time) {
 			return errBadCredential
 		}
-		if !s.customerLive(ctx, tx, key.CustomerID) {
-			return errBadCredential
+		if err := s.customerLive(ctx, tx, key.CustomerID); err != nil {
+			return err
 		}
 		caller = &convo.Caller{CustomerID: key.CustomerID, AgentID: convo.NilID, AccessKeyID: key.ID, Permission: convo.PermissionCustomerAdmin}
 		return nil
@@ -237,9 +242,14 @@ func (s *Service) authenticateAccessKey(ctx context.Context, token string) (*con
 	return caller, err
 }
 
-func (s *Service) customerLive(ctx context.Context, tx convo.Tx, id string) bool {
+// customerLive refuses the credential of a deleted customer; a failure to
+// read it is the database's, not the credential's.
+func (s *Service) customerLive(ctx context.Context, tx convo.Tx, id string) error {
 	c, err := tx.GetCustomer(ctx, id)
-	return err == nil && c.TMDelete.IsNever()
+	if convo.ErrorStatus(err) == convo.ENotFound || err == nil && !c.TMDelete.IsNever() {
+		return errBadCredential
+	}
+	return err
 }
 
 // hashToken is the stored form of an access key: a lookup needs no

@@ -10,7 +10,8 @@ import "sync"
 // and they take turns to prepare: the next batch is taken as soon as the
 // one before needs only its commit. Each caller returns once its own item
 // is committed. A batch that fails is written again item by item, so a bad
-// item fails only its caller.
+// item fails only its caller (unless the database is unavailable, which
+// fails them all).
 type batcher[T any] struct {
 	// write stores a batch in one transaction and calls ready once the
 	// batch needs only its commit (at the latest, when it returns).
@@ -90,7 +91,8 @@ func (b *batcher[T]) writeBatch(batch []*batchItem[T], ready func()) {
 	}
 	err := b.write(items, ready)
 	ready()
-	if err != nil && len(batch) > 1 {
+	// Item by item, an unavailable database would fail each in turn.
+	if err != nil && len(batch) > 1 && !isUnavailable(err) {
 		for _, it := range batch {
 			b.writeBatch([]*batchItem[T]{it}, func() {})
 		}

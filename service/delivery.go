@@ -162,24 +162,31 @@ func (s *Service) StreamStart(ctx context.Context, c *convo.Caller, since string
 
 // StreamEvents sends the caller's events after position after, in order,
 // to send until ctx ends or send fails. A plain agent gets only events of
-// conversations it owns.
+// conversations it owns. While the database is unavailable it waits and
+// reads again: the stream stays open and goes on where it was.
 func (s *Service) StreamEvents(ctx context.Context, c *convo.Caller, after int64, send func([]StreamEvent) error) error {
 	for {
 		wake := s.events.sequence.wait()
 		var batch []*convo.Event
-		err := s.store.View(ctx, func(tx convo.Tx) (err error) {
-			batch, err = tx.ListEvents(ctx, convo.EventListParams{CustomerID: c.CustomerID, AfterPos: &after, Page: convo.Page{Limit: eventBatch}})
+		var out []StreamEvent
+		err := s.retryUnavailable(ctx.Done(), "read a realtime stream", func() error {
+			err := s.store.View(ctx, func(tx convo.Tx) (err error) {
+				batch, err = tx.ListEvents(ctx, convo.EventListParams{CustomerID: c.CustomerID, AfterPos: &after, Page: convo.Page{Limit: eventBatch}})
+				return err
+			})
+			if err == nil {
+				out, err = s.visibleEvents(ctx, c, batch)
+			}
 			return err
 		})
+		if ctx.Err() != nil {
+			return nil
+		}
 		if err != nil {
 			return err
 		}
 		if len(batch) > 0 {
 			after = batch[len(batch)-1].Pos
-			out, err := s.visibleEvents(ctx, c, batch)
-			if err != nil {
-				return err
-			}
 			if len(out) > 0 {
 				if err := send(out); err != nil {
 					return err
@@ -220,8 +227,11 @@ func (s *Service) visibleEvents(ctx context.Context, c *convo.Caller, batch []*c
 			if !known {
 				err := s.store.View(ctx, func(tx convo.Tx) error {
 					conv, err := tx.GetConversation(ctx, e.ConversationID)
+					if convo.ErrorStatus(err) == convo.ENotFound {
+						return nil
+					}
 					mine = err == nil && conv.OwnerType == convo.OwnerAgent && conv.OwnerID == c.AgentID
-					return nil
+					return err
 				})
 				if err != nil {
 					return nil, err

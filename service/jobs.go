@@ -27,10 +27,15 @@ type jobRunner struct {
 	wake    chan struct{}
 	running sync.WaitGroup
 	slots   chan struct{}
+	// stop is closed when RunJobs ends: jobs waiting for the database
+	// give up, to be claimed again once their leases end.
+	stop     chan struct{}
+	stopOnce sync.Once
+	leases   leases
 }
 
 func newJobRunner() *jobRunner {
-	return &jobRunner{wake: make(chan struct{}, 1), slots: make(chan struct{}, 16)}
+	return &jobRunner{wake: make(chan struct{}, 1), slots: make(chan struct{}, 16), stop: make(chan struct{})}
 }
 
 // wakeJobs tells the poll loop that new jobs are due.
@@ -45,10 +50,13 @@ func (s *Service) wakeJobs() {
 // in flight.
 func (s *Service) RunJobs(ctx context.Context) {
 	defer s.jobs.running.Wait()
+	defer s.jobs.stopOnce.Do(func() { close(s.jobs.stop) })
 	pollLoop(ctx, s.jobs.wake, jobPollInterval, nil, func() bool {
 		jobs, err := s.claimJobs(ctx, convo.ClaimJobsParams{Limit: jobBatch})
-		if err != nil && ctx.Err() == nil {
-			s.logger.Error("claim jobs", "error", err)
+		if err == nil {
+			s.answered()
+		} else if ctx.Err() == nil {
+			s.logError("claim jobs", err)
 		}
 		for _, j := range jobs {
 			s.startJob(context.WithoutCancel(ctx), j)
@@ -94,13 +102,27 @@ func pollLoop(ctx context.Context, wake <-chan struct{}, interval time.Duration,
 // claimJobs reserves jobs for this process.
 func (s *Service) claimJobs(ctx context.Context, p convo.ClaimJobsParams) ([]*convo.Job, error) {
 	now := s.now()
-	p.Now, p.LeaseUntil = now, convo.NewTime(now.Add(jobLease))
+	p.Now, p.LeaseUntil = now, s.jobs.leases.next(now.Add(jobLease))
+	release := s.jobs.leases.take(now)
 	var jobs []*convo.Job
 	err := s.store.Update(ctx, func(tx convo.Tx) (err error) {
+		if len(release) > 0 {
+			if err := tx.ReleaseJobLeases(ctx, release); err != nil {
+				return err
+			}
+		}
 		jobs, err = tx.ClaimJobs(ctx, p)
 		return err
 	})
-	return jobs, err
+	if err != nil {
+		s.jobs.leases.uncertain(release...)
+		if isUnavailable(err) {
+			s.jobs.leases.uncertain(p.LeaseUntil)
+		}
+		// The jobs read are not ours unless the commit says so.
+		return nil, err
+	}
+	return jobs, nil
 }
 
 // startJob runs a claimed job in the background; the channel closes when it is done.
@@ -118,8 +140,10 @@ func (s *Service) startTask(j *convo.Job, run func() error) <-chan struct{} {
 		defer close(done)
 		s.jobs.slots <- struct{}{}
 		defer func() { <-s.jobs.slots }()
-		if err := run(); err != nil {
-			s.logger.Error("job failed to run", "job_id", j.ID, "kind", j.Kind, "error", err)
+		// A job is safe to run again from the start: it rereads its state
+		// (sends record their provider's answer apart, see runSend).
+		if err := s.retryUnavailable(s.jobs.stop, "run a job", run); err != nil {
+			s.logError("job failed to run", err, "job_id", j.ID, "kind", j.Kind)
 		}
 	}()
 	return done
@@ -131,7 +155,8 @@ func (s *Service) runJobNow(ctx context.Context, id string) <-chan struct{} {
 	jobs, err := s.claimJobs(ctx, convo.ClaimJobsParams{ID: id, Limit: 1})
 	if err != nil || len(jobs) == 0 {
 		if err != nil {
-			s.logger.Error("claim job", "job_id", id, "error", err)
+			// The poll takes the job once it is due.
+			s.logError("claim job", err, "job_id", id)
 		}
 		done := make(chan struct{})
 		close(done)

@@ -93,10 +93,16 @@ func (s *Service) SendMessage(ctx context.Context, c *convo.Caller, conversation
 	case <-time.After(s.config.SendWait):
 	case <-ctx.Done():
 	}
+	stored := msg
 	err = s.store.View(context.WithoutCancel(ctx), func(tx convo.Tx) (err error) {
 		msg, err = tx.GetMessage(ctx, msg.ID)
 		return err
 	})
+	if isUnavailable(err) {
+		// The message is committed and its job will send it: an error
+		// here would have the client send it again.
+		return stored, nil
+	}
 	return msg, err
 }
 
@@ -176,6 +182,13 @@ func (s *Service) runSend(ctx context.Context, j *convo.Job) error {
 		s.logger.Warn("message failed", "message_id", d.Message.ID, "conversation_id", d.Conversation.ID, "account_type", d.Account.Type, "reason", err.Error())
 		res = convo.SendResult{Status: convo.MessageFailed}
 	}
+	// The provider has answered: the outcome waits here for the database,
+	// since running the job again would send the message again.
+	return s.retryUnavailable(s.jobs.stop, "record a send", func() error { return s.recordSend(ctx, j, res) })
+}
+
+// recordSend stores the provider's answer to a send and finishes its job.
+func (s *Service) recordSend(ctx context.Context, j *convo.Job, res convo.SendResult) error {
 	return s.update(ctx, func(tx convo.Tx) error {
 		msg, err := tx.GetMessage(ctx, j.RefID)
 		if err != nil {

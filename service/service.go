@@ -70,6 +70,7 @@ type Service struct {
 	logger *slog.Logger
 	jobs   *jobRunner
 	events *dispatcher
+	outage outage
 	// inbound gathers concurrent webhooks into batches.
 	inbound *batcher[*inbound]
 	// accounts caches the accounts behind hook URLs.

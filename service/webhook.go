@@ -63,6 +63,7 @@ type dispatcher struct {
 	claimAgain bool
 	// customers caches webhook settings: one read serves a burst of deliveries.
 	customers rowCache[*convo.Customer]
+	leases    leases
 	// leftQueue counts deliveries settled for good since the queue was last
 	// tidied; tidying is set while a tidy runs.
 	leftQueue int
@@ -83,6 +84,14 @@ func recordOutcomes(ctx context.Context, tx convo.Tx, outcomes []convo.DeliveryO
 		return nil
 	}
 	return tx.RecordDeliveries(ctx, outcomes)
+}
+
+// requeueOutcomes puts back outcomes that a pass failed to record, ahead
+// of those queued since.
+func (s *Service) requeueOutcomes(outcomes []convo.DeliveryOutcome) {
+	s.events.outcomesMu.Lock()
+	defer s.events.outcomesMu.Unlock()
+	s.events.outcomes = append(outcomes, s.events.outcomes...)
 }
 
 // takeOutcomes returns the queued outcomes and empties the queue.
@@ -189,8 +198,10 @@ func (s *Service) wakeEvents() {
 func (s *Service) RunEvents(ctx context.Context) {
 	pollLoop(ctx, s.events.wake, s.config.EventPoll, s.passGap, func() bool {
 		busy, err := s.dispatchOnce(ctx)
-		if err != nil && ctx.Err() == nil {
-			s.logger.Error("dispatch events", "error", err)
+		if err == nil {
+			s.answered()
+		} else if ctx.Err() == nil {
+			s.logError("dispatch events", err)
 		}
 		return busy
 	})
@@ -212,12 +223,14 @@ func (s *Service) RunEvents(ctx context.Context) {
 func (s *Service) dispatchOnce(ctx context.Context) (bool, error) {
 	var seq convo.Settled
 	outcomes := s.takeOutcomes()
+	release := s.events.leases.take(s.now())
 	free := maxActive - int(s.events.active.Load())
 	backstop := time.Since(s.events.lastClaim) >= s.config.EventPoll
 	var claimed []*convo.Event
+	var tried []convo.Time
 	var looked, write bool
 	var err error
-	if write = len(outcomes) > 0 || free > 0 && (s.events.claimAgain || backstop); !write {
+	if write = len(outcomes) > 0 || len(release) > 0 || free > 0 && (s.events.claimAgain || backstop); !write {
 		// Most passes under load only learn how far events are settled and
 		// find none to deliver: one statement, and no transaction to commit.
 		err = s.store.View(ctx, func(tx convo.Tx) (err error) {
@@ -231,6 +244,11 @@ func (s *Service) dispatchOnce(ctx context.Context) (bool, error) {
 	if write {
 		err = s.store.Update(ctx, func(tx convo.Tx) (err error) {
 			claimed, looked = nil, false
+			if len(release) > 0 {
+				if err := tx.ReleaseEventLeases(ctx, release); err != nil {
+					return err
+				}
+			}
 			if err := recordOutcomes(ctx, tx, outcomes); err != nil {
 				return err
 			}
@@ -244,12 +262,22 @@ func (s *Service) dispatchOnce(ctx context.Context) (bool, error) {
 				// Read after settling: an event committed in this process
 				// just before is due by now.
 				now := s.now()
-				claimed, err = tx.ClaimEvents(ctx, convo.ClaimEventsParams{Now: now, LeaseUntil: convo.NewTime(now.Add(eventLease)), Limit: free})
+				lease := s.events.leases.next(now.Add(eventLease))
+				tried = append(tried, lease)
+				claimed, err = tx.ClaimEvents(ctx, convo.ClaimEventsParams{Now: now, LeaseUntil: lease, Limit: free})
 			}
 			return err
 		})
 	}
 	if err != nil {
+		s.events.leases.uncertain(release...)
+		if isUnavailable(err) {
+			// The next pass records the attempts and releases what this
+			// one may have claimed: left to their leases, they would hold
+			// up their streams for as long.
+			s.requeueOutcomes(outcomes)
+			s.events.leases.uncertain(tried...)
+		}
 		// Unrecorded attempts are retried once their leases end: at least once still holds.
 		return false, err
 	}
@@ -306,8 +334,10 @@ func (s *Service) startDelivery(ctx context.Context, e *convo.Event) {
 	go func() {
 		defer s.events.running.Done()
 		for ok := true; ok; e, ok = <-s.events.work {
-			if err := s.deliver(context.WithoutCancel(ctx), e); err != nil {
-				s.logger.Error("webhook delivery", "event_id", e.ID, "error", err)
+			// Until RunEvents stops; then the event waits for its lease to end.
+			err := s.retryUnavailable(ctx.Done(), "deliver a webhook", func() error { return s.deliver(context.WithoutCancel(ctx), e) })
+			if err != nil {
+				s.logError("webhook delivery", err, "event_id", e.ID)
 			}
 			s.events.active.Add(-1)
 		}
@@ -331,7 +361,7 @@ func (s *Service) tidyQueue(ctx context.Context, recorded []convo.DeliveryOutcom
 		defer s.events.running.Done()
 		defer s.events.tidying.Store(false)
 		if err := s.store.Tidy(ctx); err != nil && ctx.Err() == nil {
-			s.logger.Error("tidy the delivery queue", "error", err)
+			s.logError("tidy the delivery queue", err)
 		}
 	}()
 }

@@ -64,7 +64,7 @@ func (db *DB) Update(ctx context.Context, fn func(convo.Tx) error) error {
 		if p, ok := err.(panicked); ok {
 			panic(p.value)
 		}
-		return err
+		return asUnavailable(err)
 	}
 	select {
 	case db.updates <- u:
@@ -78,7 +78,7 @@ func (db *DB) Update(ctx context.Context, fn func(convo.Tx) error) error {
 	if p, ok := err.(panicked); ok {
 		panic(p.value)
 	}
-	return err
+	return asUnavailable(err)
 }
 
 // commitLoop takes whatever Updates are waiting, up to maxGroup, and runs
@@ -114,6 +114,9 @@ func (db *DB) runGroup(group []*update) {
 	results, err := db.runShared(group)
 	for i, u := range group {
 		switch {
+		case err != nil && isUnavailable(err):
+			// Alone, each would wait out the same lock or outage again.
+			u.done <- err
 		case err != nil:
 			u.done <- db.runAlone(u)
 		case results[i] != nil && convo.ErrorStatus(results[i]) == convo.EInternal && !isPanic(results[i]):

@@ -249,6 +249,10 @@ func (t *tx) ClaimEvents(ctx context.Context, p convo.ClaimEventsParams) ([]*con
 	return list, err
 }
 
+func (t *tx) ReleaseEventLeases(ctx context.Context, ends []convo.Time) error {
+	return t.releaseLeases(ctx, events, "UPDATE event_queue SET locked_until = 0 WHERE locked_until", ends)
+}
+
 // leasedEventColumns are eventColumns of events e, with the lease of the queue row q.
 var leasedEventColumns = strings.Replace("e."+strings.ReplaceAll(eventColumns, ", ", ", e."), "e.locked_until", "q.locked_until", 1)
 

@@ -56,6 +56,8 @@ type DB struct {
 	reader  *sql.DB
 	// pool holds the PostgreSQL writer's connections, used natively by Update.
 	pool *pgxpool.Pool
+	// readiness tells Ready whether migrations are pending.
+	readiness *goose.Provider
 	// updates feeds the committers that group concurrent Updates.
 	updates    chan *update
 	committers sync.WaitGroup
@@ -84,6 +86,10 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 		return nil, err
 	}
 	if err := migrate(ctx, db.writer, db.dialect); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if db.readiness, err = readinessProvider(db); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -145,6 +151,9 @@ func openPostgres(dsn string) (*DB, error) {
 		return nil, fmt.Errorf("sqlstore: postgres DSN: %w", err)
 	}
 	// Two pools of 10 leave room under PostgreSQL's default 100 connections for several replicas.
+	// After a server restart both hand out new connections by themselves:
+	// each checks a connection idle for over a second before reuse, and
+	// drops one that broke.
 	cfg.MaxConns = 10
 	readCfg := cfg.ConnConfig.Copy()
 	// The server itself refuses writes made through View.
@@ -174,25 +183,31 @@ func migrate(ctx context.Context, db *sql.DB, dialect string) error {
 
 // migrationProvider runs the embedded migrations of dialect on db.
 func migrationProvider(ctx context.Context, db *sql.DB, dialect string) (*goose.Provider, error) {
+	if dialect != DialectPostgres {
+		return newProvider(db, dialect)
+	}
+	lockID, err := migrationLockID(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(lockID), lock.WithLockTimeout(1, 300))
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: migration lock: %w", err)
+	}
+	return newProvider(db, dialect, goose.WithSessionLocker(locker))
+}
+
+// newProvider is goose over the embedded migrations of dialect on db.
+func newProvider(db *sql.DB, dialect string, opts ...goose.ProviderOption) (*goose.Provider, error) {
 	files, err := fs.Sub(migrations, "migrations/"+dialect)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: migrations: %w", err)
 	}
 	gooseDialect := goose.DialectSQLite3
-	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true)}
 	if dialect == DialectPostgres {
 		gooseDialect = goose.DialectPostgres
-		lockID, err := migrationLockID(ctx, db)
-		if err != nil {
-			return nil, err
-		}
-		locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(lockID), lock.WithLockTimeout(1, 300))
-		if err != nil {
-			return nil, fmt.Errorf("sqlstore: migration lock: %w", err)
-		}
-		opts = append(opts, goose.WithSessionLocker(locker))
 	}
-	provider, err := goose.NewProvider(gooseDialect, db, files, opts...)
+	provider, err := goose.NewProvider(gooseDialect, db, files, append(opts, goose.WithDisableGlobalRegistry(true))...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: migrations: %w", err)
 	}
@@ -256,14 +271,14 @@ func (db *DB) Close() error {
 // BEGIN and COMMIT round trips.
 func (db *DB) View(ctx context.Context, fn func(convo.Tx) error) error {
 	if db.dialect == DialectPostgres {
-		return fn(db.tx(sqlQuerier{db.reader}))
+		return asUnavailable(fn(db.tx(sqlQuerier{db.reader})))
 	}
 	sqlTx, err := db.reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
-		return fmt.Errorf("sqlstore: begin: %w", err)
+		return asUnavailable(fmt.Errorf("sqlstore: begin: %w", err))
 	}
 	defer sqlTx.Rollback()
-	return fn(db.tx(sqlQuerier{sqlTx}))
+	return asUnavailable(fn(db.tx(sqlQuerier{sqlTx})))
 }
 
 func (db *DB) tx(q querier) *tx {
@@ -364,8 +379,8 @@ type kind struct {
 }
 
 // interpretError turns a driver error into a convo error: a missing row into
-// NotFound, a unique violation into EConflict, anything else into an
-// internal error.
+// NotFound, a unique violation into EConflict, a database that cannot answer
+// now into EUnavailable, anything else into an internal error.
 func interpretError(err error, k kind) error {
 	var pgErr *pgconn.PgError
 	var liteErr *sqlite.Error
@@ -377,6 +392,8 @@ func interpretError(err error, k kind) error {
 		k, err = le.kind, le.err
 	}
 	switch {
+	case isUnavailable(err):
+		return &unavailableError{cause: err}
 	case errors.Is(err, sql.ErrNoRows):
 		return convo.NotFound(k.notFound, k.what)
 	case errors.As(err, &pgErr) && pgErr.Code == "23505",

@@ -709,6 +709,29 @@ func (t *tx) ClaimJobs(ctx context.Context, p convo.ClaimJobsParams) ([]*convo.J
 	return claimed, interpretError(rows.Err(), jobs)
 }
 
+func (t *tx) ReleaseJobLeases(ctx context.Context, ends []convo.Time) error {
+	return t.releaseLeases(ctx, jobs, "UPDATE jobs SET locked_until = 0, attempts = attempts - 1 WHERE locked_until", ends)
+}
+
+// releaseLeases runs update, a statement ending in its lease column, on
+// the rows leased until any of ends.
+func (t *tx) releaseLeases(ctx context.Context, k kind, update string, ends []convo.Time) error {
+	values := make([]int64, len(ends))
+	for i, e := range ends {
+		values[i] = e.Micros()
+	}
+	if t.postgres {
+		return t.execLater(ctx, k, update+" = ANY(?::bigint[])", values)
+	}
+	return inChunks(len(values), func(start, n int) error {
+		args := make([]any, n)
+		for i := range args {
+			args[i] = values[start+i]
+		}
+		return t.execLater(ctx, k, update+" IN ("+placeholders(n)+")", args...)
+	})
+}
+
 func (t *tx) RescheduleJob(ctx context.Context, id string, runAt convo.Time, lastError string) error {
 	return t.execLater(ctx, jobs, "UPDATE jobs SET run_at = ?, locked_until = 0, last_error = ? WHERE id = ?", runAt.Micros(), lastError, id)
 }

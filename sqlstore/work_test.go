@@ -142,6 +142,20 @@ func testJobs(t *testing.T, db *sqlstore.DB) {
 		t.Fatalf("after the creator's lease got %+v, want the job with 2 attempts", got)
 	}
 	update(t, db, func(tx convo.Tx) error { return tx.DeleteJob(ctx, born.ID) })
+	// A claim whose commit went unanswered is undone by its lease's end,
+	// and only that claim: the job is free again, its attempt uncounted.
+	undone, kept := &convo.Job{ID: convo.NewID(), Kind: convo.JobSendMessage, RefID: convo.NewID(), RunAt: at(30 * time.Minute), TMCreate: at(0)},
+		&convo.Job{ID: convo.NewID(), Kind: convo.JobSendMessage, RefID: convo.NewID(), RunAt: at(30 * time.Minute), TMCreate: at(0)}
+	update(t, db, func(tx convo.Tx) error { return createAll(ctx, tx.CreateJob, undone, kept) })
+	claim(convo.ClaimJobsParams{ID: undone.ID, Now: at(30 * time.Minute), LeaseUntil: at(31 * time.Minute), Limit: 1})
+	claim(convo.ClaimJobsParams{ID: kept.ID, Now: at(30 * time.Minute), LeaseUntil: at(31*time.Minute + time.Microsecond), Limit: 1})
+	update(t, db, func(tx convo.Tx) error {
+		return tx.ReleaseJobLeases(ctx, []convo.Time{at(31 * time.Minute), at(time.Hour)})
+	})
+	if got := claim(convo.ClaimJobsParams{Now: at(30 * time.Minute), LeaseUntil: at(32 * time.Minute), Limit: 10}); len(got) != 1 || got[0].ID != undone.ID || got[0].Attempts != 1 {
+		t.Fatalf("after releasing a lease got %+v, want only its job, with 1 attempt", got)
+	}
+	update(t, db, func(tx convo.Tx) error { return errors.Join(tx.DeleteJob(ctx, undone.ID), tx.DeleteJob(ctx, kept.ID)) })
 	if got := claim(convo.ClaimJobsParams{Now: at(24 * time.Hour), LeaseUntil: at(25 * time.Hour), Limit: 10}); len(got) != 0 {
 		t.Fatalf("deleted jobs were claimed: %+v", got)
 	}
@@ -202,6 +216,28 @@ func testWaitBehindFailure(t *testing.T, db *sqlstore.DB) {
 		want.Status, want.Attempts, want.TMDelivered = convo.DeliveryDelivered, 1, at(2*time.Minute)
 		record(want)
 	}
+	// A claim whose commit went unanswered is released by its lease's end,
+	// and only by that.
+	a4 := event()
+	update(t, db, func(tx convo.Tx) error { return tx.CreateEvent(ctx, a4) })
+	awaitSettled(t, db, a4.ID)
+	if got := claimAt(3 * time.Minute); len(got) != 1 || got[0] != a4.ID {
+		t.Fatalf("claimed %v, want a4", got)
+	}
+	update(t, db, func(tx convo.Tx) error {
+		return tx.ReleaseEventLeases(ctx, []convo.Time{at(3*time.Minute + 2*time.Second), at(time.Hour)})
+	})
+	if got := claimAt(3 * time.Minute); len(got) != 0 {
+		t.Fatalf("claimed %v after releasing other leases than a4's", got)
+	}
+	update(t, db, func(tx convo.Tx) error {
+		return tx.ReleaseEventLeases(ctx, []convo.Time{at(3*time.Minute + time.Second)})
+	})
+	if got := claimAt(3 * time.Minute); len(got) != 1 || got[0] != a4.ID {
+		t.Fatalf("claimed %v after releasing a4's lease, want a4", got)
+	}
+	a4.Status, a4.Attempts, a4.TMDelivered = convo.DeliveryDelivered, 1, at(3*time.Minute)
+	record(a4)
 }
 
 // testListWaiting: listed by a waiting status, or as given up on, a
