@@ -202,8 +202,8 @@ func TestNormalizeActionsRefuses(t *testing.T) {
 			}
 		}
 	}
-	if _, err := normalizeActions(make([]convo.Action, 1001)); convo.ErrorReason(err) != "INVALID_ACTION" {
-		t.Errorf("1001 actions: error %v, want INVALID_ACTION", err)
+	if _, err := normalizeActions(make([]convo.Action, convo.MaxFlowActions+1)); convo.ErrorReason(err) != convo.ReasonTooLong {
+		t.Errorf("%d actions: error %v, want TOO_LONG", convo.MaxFlowActions+1, err)
 	}
 }
 

@@ -327,6 +327,11 @@ func TestMetricsListenApart(t *testing.T) {
 			t.Errorf("GET /v1.0/me on the metrics listener: %s", r.Body)
 		}
 		wantStatus(t, call(t, "POST", ts.OpsURL()+"/metrics", "", nil), http.StatusMethodNotAllowed)
+		// The health probes move with it.
+		for _, probe := range []string{"/healthz", "/readyz"} {
+			wantStatus(t, call(t, "GET", ts.OpsURL()+probe, "", nil), http.StatusOK)
+			a.fails("GET", probe, nil, http.StatusNotFound, "ROUTE_NOT_FOUND")
+		}
 
 		s := scrapeMetrics(t, ts.OpsURL())
 		for _, c := range []struct{ route, status string }{{"/v1.0/me", "200"}, {"unmatched", "404"}} {
