@@ -647,26 +647,35 @@ func (t *tx) ClaimJobs(ctx context.Context, p convo.ClaimJobsParams) ([]*convo.J
 		}
 		due, args = "id = ? AND locked_until <= ?", []any{p.LeaseUntil.Micros(), id, now}
 	}
-	pick := "SELECT id FROM jobs WHERE " + due
+	picked := "id IN (SELECT id FROM jobs WHERE " + due + ")"
 	if t.postgres {
 		// Several processes poll one database: each job goes to exactly one.
-		pick += " FOR UPDATE SKIP LOCKED"
+		// The ids picked are an array, looked up one by one: joined with
+		// the table, a claim read every job to match a few.
+		picked = "id = ANY(ARRAY(SELECT id FROM jobs WHERE " + due + " FOR UPDATE SKIP LOCKED))"
 	}
-	rows, err := t.q.QueryContext(ctx, t.sql("UPDATE jobs SET locked_until = ?, attempts = attempts + 1 WHERE id IN ("+pick+
-		") RETURNING id, kind, ref_id, run_at, attempts, last_error, tm_create"), args...)
+	query := "UPDATE jobs SET locked_until = ?, attempts = attempts + 1 WHERE " + picked + " RETURNING id, kind, ref_id, run_at, attempts, last_error, tm_create"
+	var res rows
+	var err error
+	if p.ID != "" {
+		res, err = t.q.QueryContext(ctx, t.sql(query), args...)
+	} else {
+		// Walked in due order, not read whole and sorted (see pinSQL).
+		res, err = t.queryInOrder(ctx, query, args...)
+	}
 	if err != nil {
 		return nil, interpretError(err, jobs)
 	}
-	defer rows.Close()
+	defer res.Close()
 	var claimed []*convo.Job
-	for rows.Next() {
+	for res.Next() {
 		j := &convo.Job{}
-		if err := rows.Scan(&j.ID, &j.Kind, &j.RefID, micros{&j.RunAt}, &j.Attempts, &j.LastError, micros{&j.TMCreate}); err != nil {
+		if err := res.Scan(&j.ID, &j.Kind, &j.RefID, micros{&j.RunAt}, &j.Attempts, &j.LastError, micros{&j.TMCreate}); err != nil {
 			return nil, interpretError(err, jobs)
 		}
 		claimed = append(claimed, j)
 	}
-	return claimed, interpretError(rows.Err(), jobs)
+	return claimed, interpretError(res.Err(), jobs)
 }
 
 func (t *tx) RescheduleJob(ctx context.Context, id string, runAt convo.Time, lastError string) error {
