@@ -303,6 +303,9 @@ type benchListRound struct {
 	OwnerFilterP99MS float64                 `json:"owner_filter_p99_ms"`
 	MessagesP99MS    float64                 `json:"messages_p99_ms"`
 	Queries          map[string]benchLatency `json:"queries"`
+	// DatabaseCheckpoints is as in benchIngest: what follows a seeding of
+	// PostgreSQL is a run of checkpoints, which show in the tails.
+	DatabaseCheckpoints *int64 `json:"database_checkpoints,omitempty"`
 }
 
 type benchWebhook struct {
@@ -957,6 +960,7 @@ func (b *bench) runList(ctx context.Context) error {
 	}
 	measure := func(when string) (benchListRound, error) {
 		r := benchListRound{Queries: map[string]benchLatency{}}
+		before := b.sampleCPU()
 		for _, q := range queries {
 			lat, err := b.sequential(ctx, "list "+when+": "+q.name, b.cfg.listRequests, 1, q.path)
 			if err != nil {
@@ -964,6 +968,7 @@ func (b *bench) runList(ctx context.Context) error {
 			}
 			r.Queries[q.name] = latencyOf(lat)
 		}
+		r.DatabaseCheckpoints = checkpointsBetween(before, b.sampleCPU())
 		r.FirstPageP99MS, r.DeepPageP99MS = r.Queries["first_page"].P99MS, r.Queries["deep_page"].P99MS
 		r.OwnerFilterP99MS, r.MessagesP99MS = r.Queries["owner_filter"].P99MS, r.Queries["messages"].P99MS
 		return r, nil
@@ -1807,7 +1812,11 @@ func printBenchTable(w io.Writer, r *benchReport) {
 		row("seed", f(s.Seconds)+" s", fmt.Sprintf("%d conversations, %d messages, %s rows/s", s.Conversations, s.Messages, f(s.RowsPerSec)))
 	}
 	if l := r.List; l != nil {
-		row("list", "never analyzed / analyzed", "the seeded tables before the database has statistics of them, then after ANALYZE")
+		detail := "the seeded tables before the database has statistics of them, then after ANALYZE"
+		if n, a := l.DatabaseCheckpoints, l.Analyzed.DatabaseCheckpoints; n != nil && a != nil {
+			detail += fmt.Sprintf("; %d / %d PostgreSQL checkpoints began meanwhile", *n, *a)
+		}
+		row("list", "never analyzed / analyzed", detail)
 		for _, q := range []struct{ key, label, detail string }{
 			{"first_page", "list first page", "GET /conversations?page_size=100"},
 			{"deep_page", "list deep page", fmt.Sprintf("a page ~%d rows deep", l.DeepPageRows)},
