@@ -13,7 +13,13 @@ var auditLogs = newTable(
 	func(a *convo.AuditLog) []any {
 		return []any{&a.ID, &a.CustomerID, micros{&a.TMCreate},
 			&a.Actor.Type, &a.Actor.ID, &a.Action, &a.ResourceType, &a.ResourceID, jsonText{&a.Changes}, &a.Address}
-	})
+	}).listedBy(
+	allBy("audit_logs_by_resource", "customer_id", "resource_id"),
+	allBy("audit_logs_by_actor", "customer_id", "actor_id"),
+	allBy("audit_logs_by_action", "customer_id", "action"),
+	allBy("audit_logs_by_resource_type", "customer_id", "resource_type"),
+	allBy("audit_logs_by_customer", "customer_id"),
+)
 
 func (t *tx) CreateAuditLog(ctx context.Context, a *convo.AuditLog) error {
 	if a.Changes == nil {

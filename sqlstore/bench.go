@@ -159,8 +159,8 @@ const (
 // SeedBulk writes conversations and their messages with multi-row INSERTs in
 // large transactions, the way the service would have stored them: same
 // columns and encodings, UUIDv7 ids, automatic titles, peers already named.
-// It writes no events or jobs. On PostgreSQL it analyzes the two tables
-// afterwards, as autovacuum would on a database that grew over time.
+// It writes no events or jobs, and leaves the tables without planner
+// statistics, as a bulk import or a restore does (see Analyze).
 func (db *DB) SeedBulk(ctx context.Context, s SeedSpec) (*SeedResult, error) {
 	customerID, ok := canonicalID(s.CustomerID)
 	if !ok {
@@ -234,12 +234,21 @@ func (db *DB) SeedBulk(ctx context.Context, s SeedSpec) (*SeedResult, error) {
 			s.Progress(done, total)
 		}
 	}
-	if db.dialect == DialectPostgres {
-		if _, err := db.writer.ExecContext(ctx, "ANALYZE conversations, messages"); err != nil {
-			return nil, fmt.Errorf("sqlstore: seed: analyze: %w", err)
-		}
-	}
 	return res, nil
+}
+
+// Analyze has the database gather the planner statistics of the tables
+// SeedBulk writes, as autovacuum would on a database that grew over time
+// (SQLite gathers none by itself).
+func (db *DB) Analyze(ctx context.Context) error {
+	query := "ANALYZE"
+	if db.dialect == DialectPostgres {
+		query = "ANALYZE conversations, messages"
+	}
+	if _, err := db.writer.ExecContext(ctx, query); err != nil {
+		return fmt.Errorf("sqlstore: analyze: %w", err)
+	}
+	return nil
 }
 
 // SeedEvent is one webhook event for SeedEvents.

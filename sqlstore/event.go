@@ -25,6 +25,12 @@ func eventFields(e *convo.Event, pos *sql.NullInt64) []any {
 // queryEvents runs a query returning eventColumns.
 func (t *tx) queryEvents(ctx context.Context, query string, args ...any) ([]*convo.Event, error) {
 	rows, err := t.q.QueryContext(ctx, t.sql(query), args...)
+	return readEvents(rows, err)
+}
+
+// readEvents returns the events of rows, the result of a query returning
+// eventColumns, or err.
+func readEvents(rows rows, err error) ([]*convo.Event, error) {
 	if err != nil {
 		return nil, interpretError(err, events)
 	}
@@ -457,22 +463,28 @@ func (t *tx) ListEvents(ctx context.Context, p convo.EventListParams) ([]*convo.
 		case p.Status == convo.DeliveryDead:
 			return t.listAmong(ctx, "dead_events", f, p.Page)
 		}
-		return t.listNewestFirst(ctx, "events", f, p.Page)
+		return t.listNewestFirst(ctx, f, p.Page)
 	}
 	f.add("pos > ?", *p.AfterPos)
 	if f.none {
 		return []*convo.Event{}, nil
 	}
-	return t.queryEvents(ctx, "SELECT "+eventColumns+" FROM events WHERE "+strings.Join(f.conds, " AND ")+t.settled("pos")+" ORDER BY pos LIMIT ?", append(f.args, max(p.Limit, 1))...)
+	where, args := f.where(nil)
+	return t.queryEvents(ctx, "SELECT "+eventColumns+" FROM events WHERE "+where+t.settled("pos")+" ORDER BY pos LIMIT ?", append(args, max(p.Limit, 1))...)
 }
 
-// listNewestFirst pages the events of from, a table with its hints, the
-// way every API list pages.
-func (t *tx) listNewestFirst(ctx context.Context, from string, f filter, p convo.Page) ([]*convo.Event, error) {
+// eventLists are the indexes the outbox's lists walk newest first.
+var eventLists = []listIndex{allBy("events_by_customer", "customer_id")}
+
+// listNewestFirst pages the events of f the way every API list pages.
+func (t *tx) listNewestFirst(ctx context.Context, f filter, p convo.Page) ([]*convo.Event, error) {
 	if err := f.after(p.After); err != nil {
 		return nil, err
 	}
-	return t.queryEvents(ctx, "SELECT "+eventColumns+" FROM "+from+" WHERE "+strings.Join(f.conds, " AND ")+" ORDER BY tm_create DESC, id DESC LIMIT ?", append(f.args, max(p.Limit, 1))...)
+	idx := f.index(eventLists)
+	where, args := f.where(idx)
+	return readEvents(t.queryInOrder(ctx, "SELECT "+eventColumns+" FROM "+t.walking("events", idx)+" WHERE "+where+
+		" ORDER BY tm_create DESC, id DESC LIMIT ?", append(args, max(p.Limit, 1))...))
 }
 
 // listAmong is listNewestFirst for a status whose events all have their
@@ -481,13 +493,17 @@ func (t *tx) listNewestFirst(ctx context.Context, from string, f filter, p convo
 // a walk of the customer's events newest first read every one of them,
 // delivered long ago, to find the few in such a status.
 func (t *tx) listAmong(ctx context.Context, table string, f filter, p convo.Page) ([]*convo.Event, error) {
+	if err := f.after(p.After); err != nil {
+		return nil, err
+	}
+	in, from := "pos IN (SELECT pos FROM "+table+")", "events INDEXED BY events_pos"
 	if t.postgres {
 		// An array of unknown length plans as a few lookups by position.
-		f.add("pos = ANY(ARRAY(SELECT pos FROM " + table + "))")
-		return t.listNewestFirst(ctx, "events", f, p)
+		in, from = "pos = ANY(ARRAY(SELECT pos FROM "+table+"))", "events"
 	}
-	f.add("pos IN (SELECT pos FROM " + table + ")")
-	return t.listNewestFirst(ctx, "events INDEXED BY events_pos", f, p)
+	f.add(in)
+	where, args := f.where(nil)
+	return t.queryEvents(ctx, "SELECT "+eventColumns+" FROM "+from+" WHERE "+where+" ORDER BY tm_create DESC, id DESC LIMIT ?", append(args, max(p.Limit, 1))...)
 }
 
 func (t *tx) ListEventAttempts(ctx context.Context, eventID string) ([]*convo.EventAttempt, error) {

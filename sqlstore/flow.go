@@ -13,7 +13,9 @@ var flows = newTable(
 	func(f *convo.Flow) []any {
 		return []any{&f.ID, &f.CustomerID, micros{&f.TMCreate},
 			&f.Type, &f.Name, &f.Detail, jsonText{&f.Actions}, &f.OnCompleteFlowID, micros{&f.TMUpdate}, micros{&f.TMDelete}}
-	})
+	}).listedBy(
+	allBy("flows_by_customer", "customer_id"),
+)
 
 var activeflows = newTable(
 	kind{what: "activeflow", notFound: "ACTIVEFLOW_NOT_FOUND", conflict: "ACTIVEFLOW_EXISTS", conflictDetail: "the activeflow exists"},
@@ -23,7 +25,11 @@ var activeflows = newTable(
 		return []any{&a.ID, &a.CustomerID, &a.FlowID, &a.ReferenceType, &a.ReferenceID, micros{&a.TMCreate},
 			&a.Status, jsonText{&a.CurrentAction}, jsonText{&a.ExecutedActions}, &a.ExecuteCount, jsonText{&a.Actions},
 			jsonText{&a.Variables}, jsonText{&a.LoopCounts}, micros{&a.TMUpdate}, micros{&a.TMDelete}}
-	})
+	}).listedBy(
+	allBy("activeflows_by_reference", "reference_id"),
+	allBy("activeflows_by_flow", "flow_id"),
+	allBy("activeflows_by_customer", "customer_id"),
+)
 
 func (t *tx) CreateFlow(ctx context.Context, f *convo.Flow) error { return flows.insert(ctx, t, f) }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // On PostgreSQL every statement costs a round trip: a network write and a
@@ -121,6 +122,17 @@ func (t *pgTx) QueryContext(ctx context.Context, query string, args ...any) (row
 	return &pgRows{Rows: r, batch: br}, nil
 }
 
+// queryPinned runs query with pinSQL sent ahead of it and its undoing
+// held back for the next statement: the transaction may go on.
+func (t *pgTx) queryPinned(ctx context.Context, query string, args []any) (rows, error) {
+	t.execLater(kind{}, pinSQL, nil)
+	r, err := t.QueryContext(ctx, query, args...)
+	if err == nil {
+		t.execLater(kind{}, unpinSQL, nil)
+	}
+	return r, err
+}
+
 func (t *pgTx) QueryRowContext(ctx context.Context, query string, args ...any) row {
 	r, err := t.QueryContext(ctx, query, args...)
 	return &pgRow{rows: r, err: err}
@@ -167,15 +179,60 @@ func (r pgResult) LastInsertId() (int64, error) {
 	return 0, errors.New("sqlstore: PostgreSQL has no last insert id")
 }
 
-// pgRows reads a query's rows from its batch; Close ends the batch.
+// pgRows reads a query's rows from its batch; Close ends the batch and
+// calls release, if set.
 type pgRows struct {
 	pgx.Rows
-	batch pgx.BatchResults
+	batch   pgx.BatchResults
+	release func()
 }
 
 func (r *pgRows) Close() error {
 	r.Rows.Close()
-	return errors.Join(r.Rows.Err(), r.batch.Close())
+	err := errors.Join(r.Rows.Err(), r.batch.Close())
+	if r.release != nil {
+		r.release()
+		r.release = nil
+	}
+	return err
+}
+
+// pgView runs a View's statements on PostgreSQL each on its own, outside
+// any transaction (which saves BEGIN's and COMMIT's round trips), and a
+// pinned query in a transaction of its own: BEGIN, pinSQL, the query and
+// COMMIT travel in one round trip.
+type pgView struct {
+	sqlQuerier
+	pool *pgxpool.Pool
+}
+
+func (v pgView) queryPinned(ctx context.Context, query string, args []any) (rows, error) {
+	conn, err := v.pool.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	b := &pgx.Batch{}
+	b.Queue("begin")
+	b.Queue(pinSQL)
+	b.Queue(query, pgArgs(args)...)
+	b.Queue("commit")
+	br := conn.Conn().SendBatch(ctx, b)
+	for range 2 {
+		if _, err := br.Exec(); err != nil {
+			err = errors.Join(err, br.Close())
+			conn.Release()
+			return nil, err
+		}
+	}
+	r, err := br.Query()
+	if err != nil {
+		r.Close()
+		err = errors.Join(err, br.Close())
+		conn.Release()
+		return nil, err
+	}
+	// A connection released inside a transaction (the query failed midway) is closed by the pool.
+	return &pgRows{Rows: r, batch: br, release: conn.Release}, nil
 }
 
 // pgRow is the first row of a query.

@@ -41,6 +41,12 @@ func (r *recorder) QueryRowContext(ctx context.Context, query string, args ...an
 	return r.q.QueryRowContext(ctx, query, args...)
 }
 
+// queryPinned records the setting a pinned query runs under, then the query.
+func (r *recorder) queryPinned(ctx context.Context, query string, args []any) (rows, error) {
+	r.stmts = append(r.stmts, recorded{query: pinSQL})
+	return r.QueryContext(ctx, query, args...)
+}
+
 // TestHotQueryPlans pins the plans of the statements on the paths that run
 // per message, per delivery and per list page. SQLite plans without table
 // statistics, so its plans are the same on an empty file as on a full one:
@@ -648,6 +654,13 @@ func onPostgres(t *testing.T, fn func(t *testing.T, db *DB)) {
 // before it run first in the same transaction, which is rolled back.
 func explainGeneric(t *testing.T, db *DB, stmts []recorded, verb string) []string {
 	t.Helper()
+	return explainPrepared(t, db, stmts, verb, "force_generic_plan")
+}
+
+// explainPrepared is explainGeneric with the plan_cache_mode given: a
+// custom plan is made for the statement's values.
+func explainPrepared(t *testing.T, db *DB, stmts []recorded, verb, mode string) []string {
+	t.Helper()
 	ctx := t.Context()
 	conn, err := db.writer.Conn(ctx)
 	if err != nil {
@@ -656,8 +669,8 @@ func explainGeneric(t *testing.T, db *DB, stmts []recorded, verb string) []strin
 	defer conn.Close()
 	defer conn.ExecContext(ctx, "ROLLBACK")
 	var plan []string
-	for _, s := range append([]recorded{{query: "BEGIN"}, {query: "SET LOCAL plan_cache_mode = force_generic_plan"}}, stmts...) {
-		if !strings.HasPrefix(s.query, verb) {
+	for _, s := range append([]recorded{{query: "BEGIN"}, {query: "SET LOCAL plan_cache_mode = " + mode}}, stmts...) {
+		if !strings.HasPrefix(s.query, verb) || s.query == pinSQL || s.query == unpinSQL {
 			if _, err := conn.ExecContext(ctx, s.query, s.args...); err != nil {
 				t.Fatalf("%s: %v", s.query, err)
 			}

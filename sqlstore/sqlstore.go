@@ -54,8 +54,9 @@ type DB struct {
 	dialect string
 	writer  *sql.DB
 	reader  *sql.DB
-	// pool holds the PostgreSQL writer's connections, used natively by Update.
-	pool *pgxpool.Pool
+	// pool holds the PostgreSQL writer's connections, used natively by
+	// Update; readPool the reader's, used natively by pinned lists.
+	pool, readPool *pgxpool.Pool
 	// readiness tells Ready whether migrations are pending.
 	readiness *goose.Provider
 	// updates feeds the committers that group concurrent Updates.
@@ -155,17 +156,20 @@ func openPostgres(dsn string) (*DB, error) {
 	// each checks a connection idle for over a second before reuse, and
 	// drops one that broke.
 	cfg.MaxConns = 10
-	readCfg := cfg.ConnConfig.Copy()
+	readCfg := cfg.Copy()
 	// The server itself refuses writes made through View.
-	readCfg.RuntimeParams["default_transaction_read_only"] = "on"
+	readCfg.ConnConfig.RuntimeParams["default_transaction_read_only"] = "on"
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: postgres: %w", err)
 	}
-	db := &DB{dialect: DialectPostgres, pool: pool, writer: stdlib.OpenDBFromPool(pool), reader: stdlib.OpenDB(*readCfg)}
-	db.reader.SetMaxOpenConns(10)
-	db.reader.SetMaxIdleConns(10)
-	return db, nil
+	readPool, err := pgxpool.NewWithConfig(context.Background(), readCfg)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("sqlstore: postgres: %w", err)
+	}
+	return &DB{dialect: DialectPostgres, pool: pool, readPool: readPool,
+		writer: stdlib.OpenDBFromPool(pool), reader: stdlib.OpenDBFromPool(readPool)}, nil
 }
 
 // migrate applies the embedded migrations of dialect. On PostgreSQL an
@@ -262,6 +266,7 @@ func (db *DB) Close() error {
 	err := errors.Join(db.reader.Close(), db.writer.Close())
 	if db.pool != nil {
 		db.pool.Close()
+		db.readPool.Close()
 	}
 	return err
 }
@@ -271,7 +276,7 @@ func (db *DB) Close() error {
 // BEGIN and COMMIT round trips.
 func (db *DB) View(ctx context.Context, fn func(convo.Tx) error) error {
 	if db.dialect == DialectPostgres {
-		return asUnavailable(fn(db.tx(sqlQuerier{db.reader})))
+		return asUnavailable(fn(db.tx(pgView{sqlQuerier{db.reader}, db.readPool})))
 	}
 	sqlTx, err := db.reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {

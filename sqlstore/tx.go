@@ -30,6 +30,10 @@ type table[T any] struct {
 	idColumns []int
 
 	selectSQL, insertSQL, updateSQL string
+	// columnsSQL is selectSQL without the table's name.
+	columnsSQL string
+	// indexes are those its lists walk, the preferred first (see listIndex).
+	indexes []listIndex
 	// insertHead and onConflictSQL frame the VALUES of the inserts.
 	insertHead, onConflictSQL string
 }
@@ -50,7 +54,8 @@ func newTable[T any](k kind, name, fixed, mutable, onConflict string, fields fun
 		}
 	}
 	all := strings.Join(cols, ", ")
-	tb.selectSQL = "SELECT " + all + " FROM " + name
+	tb.columnsSQL = "SELECT " + all + " FROM "
+	tb.selectSQL = tb.columnsSQL + name
 	tb.insertHead = "INSERT INTO " + name + " (" + all + ") VALUES "
 	if onConflict != "" {
 		tb.onConflictSQL = " ON CONFLICT " + onConflict + " DO NOTHING"
@@ -268,25 +273,15 @@ func (tb *table[T]) getByID(ctx context.Context, t *tx, id string) (*T, error) {
 	return tb.get(ctx, t, "id = ?", id)
 }
 
-// list returns the rows matching f, newest first, from the page's cursor on.
-func (tb *table[T]) list(ctx context.Context, t *tx, f filter, p convo.Page) ([]*T, error) {
-	if err := f.after(p.After); err != nil {
-		return nil, err
-	}
-	if f.none {
-		return []*T{}, nil
-	}
-	limit := p.Limit
-	if limit <= 0 {
-		limit = 100
-	}
-	query := tb.selectSQL + " WHERE " + strings.Join(f.conds, " AND ") + " ORDER BY tm_create DESC, id DESC LIMIT ?"
-	return tb.query(ctx, t, query, append(f.args, limit)...)
-}
-
 // query returns the rows of a query selecting the table's columns.
 func (tb *table[T]) query(ctx context.Context, t *tx, query string, args ...any) ([]*T, error) {
 	res, err := t.q.QueryContext(ctx, t.sql(query), args...)
+	return tb.read(t, res, err)
+}
+
+// read returns the rows of res, the result of a query selecting the
+// table's columns, or err.
+func (tb *table[T]) read(t *tx, res rows, err error) ([]*T, error) {
 	if err != nil {
 		return nil, interpretError(err, tb.kind)
 	}
@@ -307,64 +302,6 @@ func (tb *table[T]) query(ctx context.Context, t *tx, query string, args ...any)
 	return rows, nil
 }
 
-// filter collects the conditions of a list query.
-type filter struct {
-	conds []string
-	args  []any
-	// none is set when a filter can match no row (an id that is not a UUID).
-	none bool
-}
-
-func (f *filter) add(cond string, args ...any) {
-	f.conds = append(f.conds, cond)
-	f.args = append(f.args, args...)
-}
-
-// after keeps rows after cursor c in newest-first order, if c is set.
-func (f *filter) after(c *convo.Cursor) error {
-	if c == nil {
-		return nil
-	}
-	us := c.Time.Micros()
-	if c.ID == "" {
-		f.add("tm_create < ?", us)
-		return nil
-	}
-	id, ok := canonicalID(c.ID)
-	if !ok {
-		return convo.Invalid(convo.ReasonInvalidToken, "the page cursor is not valid")
-	}
-	// The bare tm_create bound lets both databases scan the index range.
-	f.add("tm_create <= ? AND (tm_create < ? OR id < ?)", us, us, id)
-	return nil
-}
-
-// equal keeps rows whose column equals v; an empty v does not filter.
-func (f *filter) equal(column, v string) {
-	if v != "" {
-		f.add(column+" = ?", v)
-	}
-}
-
-// equalID is equal for a UUID column.
-func (f *filter) equalID(column, v string) {
-	if v == "" {
-		return
-	}
-	id, ok := canonicalID(v)
-	f.none = f.none || !ok
-	f.add(column+" = ?", id)
-}
-
-// deleted keeps deleted rows when wanted, live rows otherwise.
-func (f *filter) deleted(want bool) {
-	if want {
-		f.add(deleted)
-	} else {
-		f.add(live)
-	}
-}
-
 // canonicalID returns id in canonical form; PostgreSQL would reject a
 // malformed one and abort the transaction.
 func canonicalID(id string) (string, bool) {
@@ -379,7 +316,9 @@ var customers = newTable(
 	func(c *convo.Customer) []any {
 		return []any{&c.ID, micros{&c.TMCreate},
 			&c.Name, &c.Detail, &c.Email, &c.PhoneNumber, &c.Address, &c.WebhookMethod, &c.WebhookURI, &c.WebhookSecret, micros{&c.TMUpdate}, micros{&c.TMDelete}}
-	})
+	}).listedBy(
+	allBy("customers_by_time"),
+)
 
 var agents = newTable(
 	kind{what: "agent", notFound: "AGENT_NOT_FOUND", conflict: "USERNAME_TAKEN", conflictDetail: "the username is taken"},
@@ -389,7 +328,9 @@ var agents = newTable(
 	func(a *convo.Agent) []any {
 		return []any{&a.ID, &a.CustomerID, micros{&a.TMCreate},
 			&a.Username, &a.Name, &a.Detail, &a.RingMethod, &a.Status, &a.Permission, jsonText{&a.TagIDs}, jsonText{&a.Addresses}, &a.PasswordHash, &a.TokenVersion, micros{&a.TMUpdate}, micros{&a.TMDelete}}
-	})
+	}).listedBy(
+	allBy("agents_by_customer", "customer_id"),
+)
 
 var accessKeys = newTable(
 	kind{what: "access key", notFound: "ACCESSKEY_NOT_FOUND", conflict: "ACCESSKEY_EXISTS", conflictDetail: "the access key exists"},
@@ -398,7 +339,9 @@ var accessKeys = newTable(
 	func(k *convo.AccessKey) []any {
 		return []any{&k.ID, &k.CustomerID, micros{&k.TMCreate},
 			&k.Name, &k.Detail, &k.TokenPrefix, &k.TokenHash, micros{&k.TMExpire}, micros{&k.TMUpdate}, micros{&k.TMDelete}}
-	})
+	}).listedBy(
+	allBy("access_keys_by_customer", "customer_id"),
+)
 
 var accounts = newTable(
 	kind{what: "account", notFound: "ACCOUNT_NOT_FOUND", conflict: "ACCOUNT_EXISTS", conflictDetail: "the account exists"},
@@ -407,7 +350,10 @@ var accounts = newTable(
 	func(a *convo.Account) []any {
 		return []any{&a.ID, &a.CustomerID, micros{&a.TMCreate},
 			&a.Type, &a.Name, &a.Detail, &a.Secret, &a.Token, jsonText{&a.ProviderData}, &a.ProviderData.AppSecret, &a.MessageFlowID, micros{&a.TMUpdate}, micros{&a.TMDelete}}
-	})
+	}).listedBy(
+	deletedBy("accounts_deleted_by_customer", "customer_id"),
+	allBy("accounts_by_customer", "customer_id"),
+)
 
 var conversations = newTable(
 	kind{what: "conversation", notFound: "CONVERSATION_NOT_FOUND", conflict: "CONVERSATION_EXISTS", conflictDetail: "a live conversation of this account and dialog exists"},
@@ -417,7 +363,18 @@ var conversations = newTable(
 	func(c *convo.Conversation) []any {
 		return []any{&c.ID, &c.CustomerID, micros{&c.TMCreate},
 			&c.OwnerType, optionalID{&c.OwnerID}, &c.AccountID, &c.Name, &c.Detail, &c.Type, &c.DialogID, jsonText{&c.Self}, jsonText{&c.Peer}, micros{&c.TMUpdate}, micros{&c.TMDelete}}
-	})
+	}).listedBy(
+	// A dialog holds a conversation or two, live or deleted; an owner fewer
+	// than an account. Live rows are walked in indexes of every row (see the
+	// migration 00010).
+	allBy("conversations_by_dialog", "customer_id", "dialog_id"),
+	deletedBy("conversations_deleted_by_owner", "customer_id", "owner_id"),
+	allBy("conversations_by_owner", "customer_id", "owner_id"),
+	deletedBy("conversations_deleted_by_account", "customer_id", "account_id"),
+	allBy("conversations_by_customer_account", "customer_id", "account_id"),
+	deletedBy("conversations_deleted_by_customer", "customer_id"),
+	allBy("conversations_by_customer", "customer_id"),
+)
 
 var messages = newTable(
 	kind{what: "message", notFound: "MESSAGE_NOT_FOUND", conflict: "MESSAGE_EXISTS", conflictDetail: "the provider's message is already stored"},
@@ -427,7 +384,10 @@ var messages = newTable(
 	func(m *convo.Message) []any {
 		return []any{&m.ID, &m.CustomerID, micros{&m.TMCreate},
 			&m.ConversationID, &m.Direction, &m.Status, &m.ReferenceType, &m.ReferenceID, jsonText{&m.Source}, jsonText{&m.Destination}, &m.Text, jsonText{&m.Medias}, optionalID{&m.AccountID}, &m.ProviderID, micros{&m.TMUpdate}, micros{&m.TMDelete}}
-	})
+	}).listedBy(
+	// Messages are never deleted: one index of all.
+	allBy("messages_by_conversation", "conversation_id"),
+)
 
 var settings = kind{what: "setting", notFound: "SETTING_NOT_FOUND", conflict: "SETTING_EXISTS", conflictDetail: "the setting exists"}
 
@@ -687,26 +647,35 @@ func (t *tx) ClaimJobs(ctx context.Context, p convo.ClaimJobsParams) ([]*convo.J
 		}
 		due, args = "id = ? AND locked_until <= ?", []any{p.LeaseUntil.Micros(), id, now}
 	}
-	pick := "SELECT id FROM jobs WHERE " + due
+	picked := "id IN (SELECT id FROM jobs WHERE " + due + ")"
 	if t.postgres {
 		// Several processes poll one database: each job goes to exactly one.
-		pick += " FOR UPDATE SKIP LOCKED"
+		// The ids picked are an array, looked up one by one: joined with
+		// the table, a claim read every job to match a few.
+		picked = "id = ANY(ARRAY(SELECT id FROM jobs WHERE " + due + " FOR UPDATE SKIP LOCKED))"
 	}
-	rows, err := t.q.QueryContext(ctx, t.sql("UPDATE jobs SET locked_until = ?, attempts = attempts + 1 WHERE id IN ("+pick+
-		") RETURNING id, kind, ref_id, run_at, attempts, last_error, tm_create"), args...)
+	query := "UPDATE jobs SET locked_until = ?, attempts = attempts + 1 WHERE " + picked + " RETURNING id, kind, ref_id, run_at, attempts, last_error, tm_create"
+	var res rows
+	var err error
+	if p.ID != "" {
+		res, err = t.q.QueryContext(ctx, t.sql(query), args...)
+	} else {
+		// Walked in due order, not read whole and sorted (see pinSQL).
+		res, err = t.queryInOrder(ctx, query, args...)
+	}
 	if err != nil {
 		return nil, interpretError(err, jobs)
 	}
-	defer rows.Close()
+	defer res.Close()
 	var claimed []*convo.Job
-	for rows.Next() {
+	for res.Next() {
 		j := &convo.Job{}
-		if err := rows.Scan(&j.ID, &j.Kind, &j.RefID, micros{&j.RunAt}, &j.Attempts, &j.LastError, micros{&j.TMCreate}); err != nil {
+		if err := res.Scan(&j.ID, &j.Kind, &j.RefID, micros{&j.RunAt}, &j.Attempts, &j.LastError, micros{&j.TMCreate}); err != nil {
 			return nil, interpretError(err, jobs)
 		}
 		claimed = append(claimed, j)
 	}
-	return claimed, interpretError(rows.Err(), jobs)
+	return claimed, interpretError(res.Err(), jobs)
 }
 
 func (t *tx) ReleaseJobLeases(ctx context.Context, ends []convo.Time) error {

@@ -55,7 +55,8 @@ scenarios:
            two baselines: raw single-row insert transactions on the same
            database (db_limit) and a handler that only checks the signature
            on the same server stack (http_limit)
-  list     conversation and message lists on a seeded database
+  list     conversation and message lists on a seeded database, before
+           and after ANALYZE
   webhook  customer webhook deliveries to a local benchReceiver
   all      all of the above
 
@@ -287,13 +288,24 @@ type benchLatency struct {
 	MaxMS    float64 `json:"max_ms"`
 }
 
+// benchList holds the list queries measured on the seeded tables before
+// the database has planner statistics of them (as after a bulk import or a
+// restore, or where autovacuum is off), and again after ANALYZE.
 type benchList struct {
+	benchListRound
+	Analyzed     benchListRound `json:"analyzed"`
+	DeepPageRows int            `json:"deep_page_rows_deep"`
+}
+
+type benchListRound struct {
 	FirstPageP99MS   float64                 `json:"first_page_p99_ms"`
 	DeepPageP99MS    float64                 `json:"deep_page_p99_ms"`
 	OwnerFilterP99MS float64                 `json:"owner_filter_p99_ms"`
 	MessagesP99MS    float64                 `json:"messages_p99_ms"`
-	DeepPageRows     int                     `json:"deep_page_rows_deep"`
 	Queries          map[string]benchLatency `json:"queries"`
+	// DatabaseCheckpoints is as in benchIngest: what follows a seeding of
+	// PostgreSQL is a run of checkpoints, which show in the tails.
+	DatabaseCheckpoints *int64 `json:"database_checkpoints,omitempty"`
 }
 
 type benchWebhook struct {
@@ -946,16 +958,35 @@ func (b *bench) runList(ctx context.Context) error {
 			return "/v1.0/conversations/" + res.Sample[rng.IntN(len(res.Sample))] + "/messages?page_size=100"
 		}},
 	}
-	lr := &benchList{DeepPageRows: deep, Queries: map[string]benchLatency{}}
-	for _, q := range queries {
-		lat, err := b.sequential(ctx, "list: "+q.name, b.cfg.listRequests, 1, q.path)
-		if err != nil {
-			return err
+	measure := func(when string) (benchListRound, error) {
+		r := benchListRound{Queries: map[string]benchLatency{}}
+		before := b.sampleCPU()
+		for _, q := range queries {
+			lat, err := b.sequential(ctx, "list "+when+": "+q.name, b.cfg.listRequests, 1, q.path)
+			if err != nil {
+				return r, err
+			}
+			r.Queries[q.name] = latencyOf(lat)
 		}
-		lr.Queries[q.name] = latencyOf(lat)
+		r.DatabaseCheckpoints = checkpointsBetween(before, b.sampleCPU())
+		r.FirstPageP99MS, r.DeepPageP99MS = r.Queries["first_page"].P99MS, r.Queries["deep_page"].P99MS
+		r.OwnerFilterP99MS, r.MessagesP99MS = r.Queries["owner_filter"].P99MS, r.Queries["messages"].P99MS
+		return r, nil
 	}
-	lr.FirstPageP99MS, lr.DeepPageP99MS = lr.Queries["first_page"].P99MS, lr.Queries["deep_page"].P99MS
-	lr.OwnerFilterP99MS, lr.MessagesP99MS = lr.Queries["owner_filter"].P99MS, lr.Queries["messages"].P99MS
+	lr := &benchList{DeepPageRows: deep}
+	if lr.benchListRound, err = measure("(never analyzed)"); err != nil {
+		return err
+	}
+	err = b.withStore(ctx, "list", func(store *sqlstore.DB) error {
+		b.progress.set(func() string { return "list: ANALYZE" })
+		return store.Analyze(ctx)
+	})
+	if err != nil {
+		return err
+	}
+	if lr.Analyzed, err = measure("(analyzed)"); err != nil {
+		return err
+	}
 	b.report.List = lr
 	b.recordRSS("list")
 	return nil
@@ -1781,14 +1812,20 @@ func printBenchTable(w io.Writer, r *benchReport) {
 		row("seed", f(s.Seconds)+" s", fmt.Sprintf("%d conversations, %d messages, %s rows/s", s.Conversations, s.Messages, f(s.RowsPerSec)))
 	}
 	if l := r.List; l != nil {
+		detail := "the seeded tables before the database has statistics of them, then after ANALYZE"
+		if n, a := l.DatabaseCheckpoints, l.Analyzed.DatabaseCheckpoints; n != nil && a != nil {
+			detail += fmt.Sprintf("; %d / %d PostgreSQL checkpoints began meanwhile", *n, *a)
+		}
+		row("list", "never analyzed / analyzed", detail)
 		for _, q := range []struct{ key, label, detail string }{
 			{"first_page", "list first page", "GET /conversations?page_size=100"},
 			{"deep_page", "list deep page", fmt.Sprintf("a page ~%d rows deep", l.DeepPageRows)},
 			{"owner_filter", "list owner_id", "GET /conversations?owner_id=<agent>"},
 			{"messages", "list messages", "GET /conversations/{id}/messages"},
 		} {
-			v := l.Queries[q.key]
-			row(q.label, "p99 "+f(v.P99MS)+" ms", fmt.Sprintf("p50 %s ms, max %s ms, %d requests; %s", f(v.P50MS), f(v.MaxMS), v.Requests, q.detail))
+			v, a := l.Queries[q.key], l.Analyzed.Queries[q.key]
+			row(q.label, "p99 "+f(v.P99MS)+" / "+f(a.P99MS)+" ms", fmt.Sprintf("p50 %s / %s ms, max %s / %s ms, %d requests each; %s",
+				f(v.P50MS), f(a.P50MS), f(v.MaxMS), f(a.MaxMS), v.Requests, q.detail))
 		}
 	}
 	if wh := r.Webhook; wh != nil {

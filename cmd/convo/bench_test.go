@@ -49,6 +49,7 @@ func TestBenchReportsEveryFigure(t *testing.T) {
 		"db_limit.tx_per_sec", "db_limit.cpu_us_per_tx.client", "http_limit.requests_per_sec",
 		"ratios.ingest_db", "ratios.ingest_http",
 		"list.first_page_p99_ms", "list.deep_page_p99_ms", "list.owner_filter_p99_ms", "list.messages_p99_ms",
+		"list.analyzed.first_page_p99_ms", "list.analyzed.deep_page_p99_ms", "list.analyzed.owner_filter_p99_ms", "list.analyzed.messages_p99_ms",
 		"webhook.events_per_sec", "webhook.p99_delay_ms", "webhook.paced.events_per_sec", "webhook.paced.p99_delay_ms", "webhook.paced.ingest_p99_ms",
 		"webhook.cpu_us_per_event.server", "webhook.paced.cpu_us_per_event.server",
 		"webhook.backlog_events_per_sec", "webhook.pending_list.p99_ms", "webhook.dead_list.p99_ms", "webhook.outbox_events",
