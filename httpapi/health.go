@@ -15,7 +15,7 @@ func (s *Server) routeHealth(mux *routeMux) {
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		if err := s.svc.Ready(r.Context()); err != nil {
-			w.Header().Set("Retry-After", unavailableRetryAfter)
+			setRetryAfter(w, unavailableRetryAfter)
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": convo.ErrorReason(err)})
 			return
 		}

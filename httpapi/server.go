@@ -158,22 +158,37 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		s.logger.Error("internal error", "path", r.URL.Path, "request_id", requestID(r), "error", err)
 		e = &convo.Error{Status: convo.EInternal, Reason: "INTERNAL", Message: "internal error"}
 	}
-	if e.RetryAfter > 0 {
-		// Whole seconds, rounded up: a client that waits that long is let in.
-		w.Header().Set("Retry-After", strconv.FormatInt(int64((e.RetryAfter+time.Second-1)/time.Second), 10))
-	} else if e.Status == convo.EExhausted && w.Header().Get("Retry-After") == "" {
-		w.Header().Set("Retry-After", "1")
-	}
-	if e.Status == convo.EUnavailable && w.Header().Get("Retry-After") == "" {
-		w.Header().Set("Retry-After", unavailableRetryAfter)
-	}
+	setRetryAfter(w, retryAfter(e))
 	writeErrorStatus(w, r, httpStatus(e.Status), e)
 }
 
-// unavailableRetryAfter is the Retry-After of every 503, in seconds: a
-// restarting database is usually back within a few, and convo resumes
-// within a second of its return. Providers retry hooks answered 503.
-const unavailableRetryAfter = "3"
+// retryAfter is how long a client should wait before trying again after e:
+// what e says, else a second after too many requests, and a few seconds
+// while the database is away.
+func retryAfter(e *convo.Error) time.Duration {
+	switch {
+	case e.RetryAfter > 0:
+		return e.RetryAfter
+	case e.Status == convo.EExhausted:
+		return time.Second
+	case e.Status == convo.EUnavailable:
+		return unavailableRetryAfter
+	}
+	return 0
+}
+
+// unavailableRetryAfter is the wait of a 503 that names none: a restarting
+// database is usually back within a few seconds, and convo resumes within
+// a second of its return. Providers retry hooks answered 503.
+const unavailableRetryAfter = 3 * time.Second
+
+// setRetryAfter sets Retry-After to d in whole seconds, rounded up (a
+// client that waits that long is let in); nothing when d is zero.
+func setRetryAfter(w http.ResponseWriter, d time.Duration) {
+	if d > 0 {
+		w.Header().Set("Retry-After", strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10))
+	}
+}
 
 func writeErrorStatus(w http.ResponseWriter, r *http.Request, code int, e *convo.Error) {
 	type body struct {

@@ -387,14 +387,9 @@ func (s *Service) ListActiveflows(ctx context.Context, c *convo.Caller, f Active
 	}, func(a *convo.Activeflow) convo.Cursor { return cursorOf(a.TMCreate, a.ID) })
 }
 
-// changeActiveflow runs one change of an activeflow (admin/manager).
-func (s *Service) changeActiveflow(ctx context.Context, c *convo.Caller, id string, change func(af *convo.Activeflow)) (*convo.Activeflow, error) {
-	return s.changeActiveflowAudited(ctx, c, id, "", change)
-}
-
-// changeActiveflowAudited is changeActiveflow, recording action (when set)
-// in the audit log.
-func (s *Service) changeActiveflowAudited(ctx context.Context, c *convo.Caller, id, action string, change func(af *convo.Activeflow)) (*convo.Activeflow, error) {
+// changeActiveflow runs one change of an activeflow (admin/manager),
+// recording action, when set, in the audit log.
+func (s *Service) changeActiveflow(ctx context.Context, c *convo.Caller, id, action string, change func(af *convo.Activeflow)) (*convo.Activeflow, error) {
 	if err := requireManager(c); err != nil {
 		return nil, err
 	}
@@ -429,12 +424,12 @@ func (s *Service) changeActiveflowAudited(ctx context.Context, c *convo.Caller, 
 
 // StopActiveflow ends a running activeflow before its next action.
 func (s *Service) StopActiveflow(ctx context.Context, c *convo.Caller, id string) (*convo.Activeflow, error) {
-	return s.changeActiveflow(ctx, c, id, func(af *convo.Activeflow) { af.Status = convo.ActiveflowEnded })
+	return s.changeActiveflow(ctx, c, id, "", func(af *convo.Activeflow) { af.Status = convo.ActiveflowEnded })
 }
 
 // DeleteActiveflow stops and soft-deletes an activeflow.
 func (s *Service) DeleteActiveflow(ctx context.Context, c *convo.Caller, id string) (*convo.Activeflow, error) {
-	return s.changeActiveflowAudited(ctx, c, id, convo.AuditDeleted, func(af *convo.Activeflow) {
+	return s.changeActiveflow(ctx, c, id, convo.AuditDeleted, func(af *convo.Activeflow) {
 		af.Status, af.TMDelete = convo.ActiveflowEnded, s.now()
 	})
 }

@@ -12,9 +12,6 @@ import (
 // audit records that c did action to a resource, in the transaction of the
 // change itself: no change without its entry, no entry without its change.
 func (s *Service) audit(ctx context.Context, tx convo.Tx, c *convo.Caller, action, resourceType, resourceID string, changes map[string]convo.AuditChange) error {
-	if changes == nil {
-		changes = map[string]convo.AuditChange{}
-	}
 	return tx.CreateAuditLog(ctx, &convo.AuditLog{
 		ID: convo.NewID(), CustomerID: c.CustomerID, Actor: actorOf(c), Action: action,
 		ResourceType: resourceType, ResourceID: resourceID, Changes: changes, Address: c.Address, TMCreate: s.now(),
