@@ -1,5 +1,7 @@
 package convo
 
+import "strings"
+
 // Account types.
 const (
 	AccountSMS      = "sms"
@@ -20,10 +22,13 @@ type Account struct {
 	ProviderData  ProviderData `json:"provider_data"`
 	MessageFlowID string       `json:"message_flow_id"`
 	// HookURL is where the provider posts inbound traffic for this account.
-	HookURL  string `json:"hook_url"`
-	TMCreate Time   `json:"tm_create"`
-	TMUpdate Time   `json:"tm_update"`
-	TMDelete Time   `json:"tm_delete"`
+	HookURL string `json:"hook_url"`
+	// Configured is false while the account lacks a setting its provider
+	// needs (see Missing); derived, never stored.
+	Configured bool `json:"configured"`
+	TMCreate   Time `json:"tm_create"`
+	TMUpdate   Time `json:"tm_update"`
+	TMDelete   Time `json:"tm_delete"`
 }
 
 // ProviderData is the per-type configuration of an account. AppSecret is
@@ -38,6 +43,46 @@ type ProviderData struct {
 
 // IsDeleted reports whether the account was deleted.
 func (a *Account) IsDeleted() bool { return !a.TMDelete.IsNever() }
+
+// Missing lists the settings an account lacks before convo can send through
+// it or check its provider's signatures. VoIPbin's clients create SMS and
+// WhatsApp accounts without provider_data, so such an account is stored and
+// stays not configured until an update completes it. A LINE account's two
+// settings are both in VoIPbin's body and are required at creation.
+func (a *Account) Missing() []string {
+	var missing []string
+	need := func(name, value string) {
+		if value == "" {
+			missing = append(missing, name)
+		}
+	}
+	p := a.ProviderData
+	switch a.Type {
+	case AccountSMS:
+		need("token", a.Token)
+		need("provider_data.account_sid", p.AccountSID)
+		need("provider_data.number", p.Number)
+	case AccountWhatsApp:
+		need("token", a.Token)
+		need("secret", a.Secret)
+		need("provider_data.phone_number_id", p.PhoneNumberID)
+		need("provider_data.app_secret", p.AppSecret)
+	case AccountLine:
+		need("token", a.Token)
+		need("secret", a.Secret)
+	}
+	return missing
+}
+
+// NotConfigured is the answer to a send through, or a hook for, an account
+// that lacks a setting; nil when the account is configured.
+func (a *Account) NotConfigured() error {
+	missing := a.Missing()
+	if len(missing) == 0 {
+		return nil
+	}
+	return Errorf(EPrecondition, ReasonAccountNotConfigured, "the account is not configured: it needs %s", strings.Join(missing, ", "))
+}
 
 // Conversation types.
 const (

@@ -102,3 +102,7 @@ const (
 	// this build needs.
 	ReasonMigrationsPending = "MIGRATIONS_PENDING"
 )
+
+// ReasonAccountNotConfigured (EPrecondition) refuses a send through, or a
+// hook for, an account that lacks a setting its provider needs.
+const ReasonAccountNotConfigured = "ACCOUNT_NOT_CONFIGURED"

@@ -7,7 +7,7 @@ import (
 )
 
 func (s *Server) routeAuth() {
-	s.mux.HandleFunc("POST /v1.0/auth/login", func(w http.ResponseWriter, r *http.Request) {
+	login := func(w http.ResponseWriter, r *http.Request) {
 		in, err := bodyOf[struct {
 			Username string `json:"username"`
 			Password string `json:"password"`
@@ -18,7 +18,10 @@ func (s *Server) routeAuth() {
 		}
 		res, err := s.svc.Login(r.Context(), in.Username, in.Password, s.clientAddress(r))
 		s.reply(w, r, res, err)
-	})
+	}
+	s.mux.HandleFunc("POST /v1.0/auth/login", login)
+	// VoIPbin serves login at the root, and its SDK calls it there.
+	s.mux.HandleFunc("POST /auth/login", login)
 	s.handle("POST /v1.0/auth/logout", func(r *http.Request, c *convo.Caller) (any, error) {
 		return struct{}{}, s.svc.Logout(r.Context(), c)
 	})

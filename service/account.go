@@ -79,38 +79,25 @@ func (in *AccountInput) apply(a *convo.Account) error {
 	return validateAccount(a)
 }
 
-// validateAccount checks that an account carries what its type needs.
+// validateAccount checks an account's type and the values it carries. A
+// missing provider setting leaves the account not configured rather than
+// refused (see convo.Account.Missing), except for LINE, whose two settings
+// VoIPbin's clients always send.
 func validateAccount(a *convo.Account) error {
 	missing := func(reason, what string) error {
 		return convo.Invalid(reason, "a %s account needs %s", a.Type, what)
 	}
-	if a.Token == "" {
-		return missing("MISSING_TOKEN", "token")
-	}
-	p := a.ProviderData
 	switch a.Type {
 	case convo.AccountLine:
+		if a.Token == "" {
+			return missing("MISSING_TOKEN", "token (the channel access token)")
+		}
 		if a.Secret == "" {
 			return missing("MISSING_SECRET", "secret (the channel secret)")
 		}
 	case convo.AccountWhatsApp:
-		if a.Secret == "" {
-			return missing("MISSING_SECRET", "secret (the webhook verify token)")
-		}
-		if p.PhoneNumberID == "" {
-			return missing("MISSING_PHONE_NUMBER_ID", "provider_data.phone_number_id")
-		}
-		if p.AppSecret == "" {
-			return missing("MISSING_APP_SECRET", "provider_data.app_secret")
-		}
 	case convo.AccountSMS:
-		if p.AccountSID == "" {
-			return missing("MISSING_ACCOUNT_SID", "provider_data.account_sid")
-		}
-		if p.Number == "" {
-			return missing("MISSING_NUMBER", "provider_data.number")
-		}
-		if !convo.IsE164(p.Number) {
+		if p := a.ProviderData; p.Number != "" && !convo.IsE164(p.Number) {
 			return convo.Invalid("INVALID_NUMBER", "provider_data.number must be an E.164 phone number like +14155550100")
 		}
 	default:
@@ -119,10 +106,12 @@ func validateAccount(a *convo.Account) error {
 	return nil
 }
 
-// withHook fills the derived hook URL of an account.
+// withHook fills the derived fields of an account: its hook URL and
+// whether it is configured.
 func (s *Service) withHook(a *convo.Account) *convo.Account {
 	if a != nil {
 		a.HookURL = s.config.PublicURL + "/v1.0/conversation/accounts/" + a.ID
+		a.Configured = len(a.Missing()) == 0
 	}
 	return a
 }

@@ -136,6 +136,10 @@ func (s *Service) CreateConversation(ctx context.Context, c *convo.Caller, in Co
 		} else if err != nil {
 			return err
 		}
+		// Until then the account may lack the business address itself.
+		if err := a.NotConfigured(); err != nil {
+			return err
+		}
 		if err := convo.CheckAddressLen("peer", in.Peer); err != nil {
 			return err
 		}

@@ -25,6 +25,10 @@ func (s *Service) hookAccount(ctx context.Context, accountID string) (*convo.Acc
 	if ch == nil {
 		return nil, nil, errNoHook
 	}
+	// Without its secrets no signature can be checked: refuse everything.
+	if err := a.NotConfigured(); err != nil {
+		return nil, nil, err
+	}
 	return a, ch, nil
 }
 

@@ -119,6 +119,9 @@ func (s *Service) queueOutgoing(ctx context.Context, tx convo.Tx, conv *convo.Co
 	if a.IsDeleted() {
 		return nil, nil, convo.Errorf(convo.EPrecondition, "ACCOUNT_DELETED", "the conversation's account is deleted")
 	}
+	if err := a.NotConfigured(); err != nil {
+		return nil, nil, err
+	}
 	now := s.now()
 	msg := &convo.Message{
 		ID: convo.NewID(), CustomerID: conv.CustomerID, ConversationID: conv.ID,
@@ -167,6 +170,9 @@ func (s *Service) runSend(ctx context.Context, j *convo.Job) error {
 		err = &convo.ChannelError{Detail: "the account was deleted"}
 	case ch == nil:
 		err = &convo.ChannelError{Detail: "no channel for account type " + d.Account.Type}
+	case d.Account.NotConfigured() != nil:
+		// Its settings were removed after the message was queued.
+		err = &convo.ChannelError{Detail: d.Account.NotConfigured().Error()}
 	default:
 		d.StatusCallback = s.config.PublicURL + "/v1.0/conversation/accounts/" + d.Account.ID + "/status?message_id=" + d.Message.ID
 		sendCtx, cancel := context.WithTimeout(ctx, sendTimeout)
