@@ -162,3 +162,28 @@ func TestVoIPbinLoginAtTheRoot(t *testing.T) {
 		}
 	})
 }
+
+// What VoIPbin serves beyond conversations and convo leaves out (a voice
+// setting, billing, freezing, sign-up) answers the API's 404, never a page.
+func TestVoIPbinOutOfScopeRoutesAnswer404(t *testing.T) {
+	ts := startServer(t, testdb.SQLite(t))
+	key := ts.as(ts.AdminKey)
+	id := ts.CustomerID
+	for _, route := range []struct{ method, path string }{
+		{"PUT", "/v1.0/customer/metadata"},
+		{"PUT", "/v1.0/customers/" + id + "/metadata"},
+		{"GET", "/v1.0/billing_accounts"},
+		{"GET", "/v1.0/billing_account"},
+		{"PUT", "/v1.0/customer/billing_account_id"},
+		{"POST", "/v1.0/customers/" + id + "/freeze"},
+		{"POST", "/v1.0/customers/" + id + "/recover"},
+		{"POST", "/auth/signup"},
+		{"POST", "/auth/complete-signup"},
+		{"POST", "/auth/email-verify"},
+		{"POST", "/auth/email-verify-resend"},
+		{"POST", "/auth/password-forgot"},
+		{"POST", "/auth/password-reset"},
+	} {
+		key.fails(route.method, route.path, map[string]any{"rtp_debug": true}, http.StatusNotFound, "ROUTE_NOT_FOUND")
+	}
+}
