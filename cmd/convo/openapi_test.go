@@ -229,6 +229,9 @@ func TestOpenAPICompatibility(t *testing.T) {
 			{name: "create account", method: "POST", path: "/v1.0/conversation_accounts", body: map[string]any{
 				"type": "sms", "name": "second", "detail": "d", "secret": "", "token": "t0ken-value",
 				"provider_data": map[string]any{"account_sid": "AC" + strings.Repeat("3", 32), "number": uniquePhone()}}},
+			// Exactly as VoIPbin's clients send it, without provider_data.
+			{name: "create account as VoIPbin's clients do", method: "POST", path: "/v1.0/conversation_accounts",
+				body: `{"type":"sms","name":"main","detail":"d","token":"tok","secret":"sec"}`},
 			{name: "create whatsapp account", method: "POST", path: "/v1.0/conversation_accounts", body: map[string]any{
 				"type": "whatsapp", "name": "wa", "detail": "d", "secret": "verify-me", "token": "wa-t0ken",
 				"provider_data": map[string]any{"phone_number_id": "109876543210", "display_phone_number": "+15550102030", "app_secret": "app-5ecret"}}},
