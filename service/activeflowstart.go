@@ -156,7 +156,7 @@ func (in *ActiveflowInput) check() (id string, actions []convo.Action, vars map[
 // those of reserved names, which only convo sets.
 func checkVariables(in map[string]string) (map[string]string, error) {
 	if len(in) > convo.MaxActiveflowVariables {
-		return nil, convo.Invalid("INVALID_VARIABLES", "variables holds more than %d keys", convo.MaxActiveflowVariables)
+		return nil, convo.Invalid(convo.ReasonTooLong, "variables holds more than %d keys", convo.MaxActiveflowVariables)
 	}
 	out := make(map[string]string, len(in))
 	size := 0
@@ -166,11 +166,11 @@ func checkVariables(in map[string]string) (map[string]string, error) {
 		case strings.TrimSpace(k) == "":
 			return nil, convo.Invalid("INVALID_VARIABLES", "a variable needs a name")
 		case len(k) > convo.MaxActiveflowVariableKey:
-			return nil, convo.Invalid("INVALID_VARIABLES", "variable names are at most %d bytes", convo.MaxActiveflowVariableKey)
+			return nil, convo.Invalid(convo.ReasonTooLong, "variable names are at most %d bytes", convo.MaxActiveflowVariableKey)
 		case len(v) > convo.MaxActiveflowVariableValue:
-			return nil, convo.Invalid("INVALID_VARIABLES", "variable %q is longer than %d bytes", k, convo.MaxActiveflowVariableValue)
+			return nil, convo.Invalid(convo.ReasonTooLong, "variable %q is longer than %d bytes", k, convo.MaxActiveflowVariableValue)
 		case size > convo.MaxActiveflowVariablesSize:
-			return nil, convo.Invalid("INVALID_VARIABLES", "variables take more than %d bytes", convo.MaxActiveflowVariablesSize)
+			return nil, convo.Invalid(convo.ReasonTooLong, "variables take more than %d bytes", convo.MaxActiveflowVariablesSize)
 		}
 		if !strings.HasPrefix(k, convo.ReservedVariablePrefix) {
 			out[k] = v
