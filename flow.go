@@ -20,6 +20,24 @@ const (
 // MaxExecutedActions ends an activeflow that has executed this many actions.
 const MaxExecutedActions = 100
 
+// MaxFlowChain bounds the runs of an on-complete chain: the first run and
+// those started, one after another, by on_complete_flow_id. A flow that
+// names itself stops there.
+const MaxFlowChain = 5
+
+// Variables given to POST /activeflows: VoIPbin's limits (100 keys, 32 KiB a
+// value, 64 KiB in all) and, where it sets none, a key of at most 255 bytes.
+const (
+	MaxActiveflowVariables     = 100
+	MaxActiveflowVariableKey   = 255
+	MaxActiveflowVariableValue = 32 << 10
+	MaxActiveflowVariablesSize = 64 << 10
+)
+
+// ReservedVariablePrefix starts the names convo sets itself; a client's
+// variables of that name are ignored.
+const ReservedVariablePrefix = "voipbin."
+
 // Flow is a bot: actions that run on the inbound messages of the accounts
 // whose message_flow_id names it.
 type Flow struct {
@@ -52,8 +70,17 @@ const (
 	ActiveflowEnded   = "ended"
 )
 
-// Activeflow is one run of a flow, started by an inbound message. Its whole
-// state is durable, so a restart resumes it where it was.
+// Reference types of activeflows: what a run belongs to.
+const (
+	ReferenceConversation = "conversation"
+	// ReferenceAPI is a run started by POST /activeflows on nothing in
+	// particular, as VoIPbin names it; its reference_id is the nil UUID.
+	ReferenceAPI = "api"
+)
+
+// Activeflow is one run of a flow, started by an inbound message, by the
+// API or by the end of the run before it. Its whole state is durable, so a
+// restart resumes it where it was.
 type Activeflow struct {
 	ID            string `json:"id"`
 	CustomerID    string `json:"customer_id"`
@@ -61,6 +88,18 @@ type Activeflow struct {
 	Status        string `json:"status"`
 	ReferenceType string `json:"reference_type"`
 	ReferenceID   string `json:"reference_id"`
+	// ReferenceActiveflowID is the run whose end started this one.
+	ReferenceActiveflowID string `json:"reference_activeflow_id"`
+	// OnCompleteFlowID is the flow to start when this run ends normally,
+	// taken from its flow when it started.
+	OnCompleteFlowID string `json:"on_complete_flow_id"`
+	// WebhookURI and WebhookMethod receive the run's own events, besides
+	// the customer's webhook.
+	WebhookURI    string `json:"webhook_uri"`
+	WebhookMethod string `json:"webhook_method"`
+	// ForwardActionID is VoIPbin's pending jump; convo's runs jump at once,
+	// so it stays the nil UUID.
+	ForwardActionID string `json:"forward_action_id"`
 	// CurrentAction is the action to execute next (or last executed, once ended).
 	CurrentAction   Action   `json:"current_action"`
 	ExecutedActions []Action `json:"executed_actions"`
@@ -75,6 +114,8 @@ type Activeflow struct {
 	Variables map[string]string `json:"-"`
 	// LoopCounts counts the jumps each goto action has made.
 	LoopCounts map[string]int `json:"-"`
+	// ChainLength is this run's place in its on-complete chain, from 1.
+	ChainLength int `json:"-"`
 }
 
 // Event types of activeflows.

@@ -35,6 +35,13 @@ func (s *Server) routeFlows() {
 		q := r.URL.Query()
 		return s.svc.ListActiveflows(r.Context(), c, service.ActiveflowFilter{FlowID: q.Get("flow_id"), ReferenceID: q.Get("reference_id")}, pageRequest(r))
 	})
+	s.handle("POST /v1.0/activeflows", func(r *http.Request, c *convo.Caller) (any, error) {
+		in, err := bodyOf[service.ActiveflowInput](r)
+		if err != nil {
+			return nil, err
+		}
+		return s.svc.StartActiveflow(r.Context(), c, in)
+	})
 	s.handle("GET /v1.0/activeflows/{id}", func(r *http.Request, c *convo.Caller) (any, error) {
 		return s.svc.GetActiveflow(r.Context(), c, r.PathValue("id"))
 	})

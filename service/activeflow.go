@@ -25,39 +25,13 @@ func (s *Service) startActiveflow(ctx context.Context, tx convo.Tx, a *convo.Acc
 	} else if err != nil || len(flow.Actions) == 0 {
 		return false, err
 	}
-	now := s.now()
-	af := &convo.Activeflow{
-		ID: convo.NewID(), CustomerID: a.CustomerID, FlowID: flow.ID, Status: convo.ActiveflowRunning,
-		ReferenceType: "conversation", ReferenceID: conv.ID, CurrentAction: flow.Actions[0],
-		ExecutedActions: []convo.Action{}, Actions: flow.Actions, LoopCounts: map[string]int{},
-		TMCreate: now, TMUpdate: now, TMDelete: convo.Never,
-	}
-	af.Variables = map[string]string{
-		"voipbin.conversation.id":                conv.ID,
-		"voipbin.conversation.owner_id":          conv.OwnerID,
-		"voipbin.conversation_message.id":        msg.ID,
-		"voipbin.conversation_message.text":      msg.Text,
-		"voipbin.conversation_message.direction": msg.Direction,
-		"voipbin.activeflow.id":                  af.ID,
-		"voipbin.flow.id":                        flow.ID,
-	}
-	for prefix, addr := range map[string]convo.Address{"voipbin.conversation.self.": conv.Self, "voipbin.conversation.peer.": conv.Peer} {
-		for k, v := range map[string]string{"type": addr.Type, "target": addr.Target, "target_name": addr.TargetName, "name": addr.Name, "detail": addr.Detail} {
-			af.Variables[prefix+k] = v
-		}
-	}
-	if err := tx.CreateActiveflow(ctx, af); err != nil {
-		return false, err
-	}
-	if err := s.emitActiveflow(ctx, tx, convo.EventActiveflowCreated, af); err != nil {
-		return false, err
-	}
-	return true, tx.CreateJob(ctx, &convo.Job{ID: convo.NewID(), Kind: convo.JobActiveflow, RefID: af.ID, RunAt: now, TMCreate: now})
-}
-
-// emitActiveflow writes an activeflow event, ordered with its conversation's events.
-func (s *Service) emitActiveflow(ctx context.Context, tx convo.Tx, eventType string, af *convo.Activeflow) error {
-	return s.emit(ctx, tx, eventType, af.CustomerID, af.ReferenceID, af.ReferenceID, af)
+	af := s.newRun(convo.NewID(), a.CustomerID, flow.ID, flow.Actions, flow.OnCompleteFlowID)
+	af.ReferenceType, af.ReferenceID = convo.ReferenceConversation, conv.ID
+	af.Variables = conversationVariables(conv)
+	af.Variables["voipbin.conversation_message.id"] = msg.ID
+	af.Variables["voipbin.conversation_message.text"] = msg.Text
+	af.Variables["voipbin.conversation_message.direction"] = msg.Direction
+	return true, s.startRun(ctx, tx, af)
 }
 
 // step is what executing one action decided.
@@ -77,11 +51,11 @@ type step struct {
 // never executed twice, also across a crash. A sleep reschedules the job.
 func (s *Service) runActiveflow(ctx context.Context, j *convo.Job) error {
 	for {
-		var done bool
+		var done, chained bool
 		var sleep time.Duration
 		var sendJob string
-		err := s.update(ctx, func(tx convo.Tx) error {
-			done, sleep, sendJob = false, 0, ""
+		err := s.update(ctx, func(tx convo.Tx) (err error) {
+			done, chained, sleep, sendJob = false, false, 0, ""
 			af, err := tx.GetActiveflow(ctx, j.RefID)
 			if convo.ErrorStatus(err) == convo.ENotFound {
 				done = true
@@ -105,7 +79,8 @@ func (s *Service) runActiveflow(ctx context.Context, j *convo.Job) error {
 			af.ExecuteCount++
 			next, ok := nextAction(af.Actions, action, st.next)
 			if st.stop || !ok || af.ExecuteCount >= convo.MaxExecutedActions {
-				if ok && !st.stop {
+				cutShort := ok && !st.stop
+				if cutShort {
 					s.logger.Warn("activeflow reached the action limit", "activeflow_id", af.ID, "limit", convo.MaxExecutedActions)
 				}
 				af.Status, af.TMUpdate = convo.ActiveflowEnded, now
@@ -115,6 +90,12 @@ func (s *Service) runActiveflow(ctx context.Context, j *convo.Job) error {
 				}
 				if err := s.emitActiveflow(ctx, tx, convo.EventActiveflowUpdated, af); err != nil {
 					return err
+				}
+				if !cutShort {
+					// A run that ended by itself hands over to its on-complete flow.
+					if chained, err = s.startNextInChain(ctx, tx, af); err != nil {
+						return err
+					}
 				}
 				return tx.DeleteJob(ctx, j.ID)
 			}
@@ -144,6 +125,9 @@ func (s *Service) runActiveflow(ctx context.Context, j *convo.Job) error {
 					s.logError("job failed to run", rerr, "job_id", sendJob, "kind", jobs[0].Kind)
 				}
 			}
+		}
+		if err == nil && chained {
+			s.wakeJobs()
 		}
 		if err != nil || done {
 			if sleep > 0 && sleep < jobPollInterval {

@@ -40,16 +40,26 @@ func (in *FlowInput) apply(f *convo.Flow) error {
 		}
 	}
 	if in.Actions != nil {
-		actions, err := normalizeActions(*in.Actions)
+		actions, err := checkActions(*in.Actions)
 		if err != nil {
 			return err
-		}
-		if b, err := json.Marshal(actions); err != nil || len(b) > convo.MaxFlowActionsJSON {
-			return convo.Invalid(convo.ReasonTooLong, "actions take more than %d bytes as JSON", convo.MaxFlowActionsJSON)
 		}
 		f.Actions = actions
 	}
 	return nil
+}
+
+// checkActions validates the actions of a flow or of an activeflow started
+// with its own, within the same limits.
+func checkActions(in []convo.Action) ([]convo.Action, error) {
+	actions, err := normalizeActions(in)
+	if err != nil {
+		return nil, err
+	}
+	if b, err := json.Marshal(actions); err != nil || len(b) > convo.MaxFlowActionsJSON {
+		return nil, convo.Invalid(convo.ReasonTooLong, "actions take more than %d bytes as JSON", convo.MaxFlowActionsJSON)
+	}
+	return actions, nil
 }
 
 // normalizeActions checks a flow's actions: unique UUID ids (generated when

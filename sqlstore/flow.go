@@ -19,12 +19,14 @@ var flows = newTable(
 
 var activeflows = newTable(
 	kind{what: "activeflow", notFound: "ACTIVEFLOW_NOT_FOUND", conflict: "ACTIVEFLOW_EXISTS", conflictDetail: "the activeflow exists"},
-	"activeflows", "id, customer_id, flow_id, reference_type, reference_id, tm_create",
-	"status, current_action, executed_actions, execute_count, actions, variables, loop_counts, tm_update, tm_delete", "",
+	"activeflows", "id, customer_id, flow_id, reference_type, reference_id, tm_create, "+
+		"reference_activeflow_id, on_complete_flow_id, webhook_uri, webhook_method, chain_length",
+	"status, current_action, executed_actions, execute_count, actions, variables, loop_counts, forward_action_id, tm_update, tm_delete", "",
 	func(a *convo.Activeflow) []any {
 		return []any{&a.ID, &a.CustomerID, &a.FlowID, &a.ReferenceType, &a.ReferenceID, micros{&a.TMCreate},
+			&a.ReferenceActiveflowID, &a.OnCompleteFlowID, &a.WebhookURI, &a.WebhookMethod, &a.ChainLength,
 			&a.Status, jsonText{&a.CurrentAction}, jsonText{&a.ExecutedActions}, &a.ExecuteCount, jsonText{&a.Actions},
-			jsonText{&a.Variables}, jsonText{&a.LoopCounts}, micros{&a.TMUpdate}, micros{&a.TMDelete}}
+			jsonText{&a.Variables}, jsonText{&a.LoopCounts}, &a.ForwardActionID, micros{&a.TMUpdate}, micros{&a.TMDelete}}
 	}).listedBy(
 	allBy("activeflows_by_reference", "reference_id"),
 	allBy("activeflows_by_flow", "flow_id"),

@@ -49,6 +49,7 @@ func TestStore(t *testing.T) {
 			{"ViewIsReadOnly", testViewIsReadOnly},
 			{"Settings", testSettings},
 			{"AuditLogs", testAuditLogs},
+			{"Activeflows", testActiveflows},
 			{"LoginThrottles", func(t *testing.T, db *sqlstore.DB) { testLoginThrottles(t, replicas(t, db, b.DSN)) }},
 		} {
 			t.Run(c.name, func(t *testing.T) { c.fn(t, db) })

@@ -228,6 +228,7 @@ type hookDelivery struct {
 	Type           string          `json:"type"`
 	ConversationID string          `json:"conversation_id"`
 	Payload        json.RawMessage `json:"payload"`
+	TargetURI      string          `json:"target_uri"`
 	Status         string          `json:"status"`
 	AttemptCount   int             `json:"attempt_count"`
 	LastError      string          `json:"last_error"`

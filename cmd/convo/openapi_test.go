@@ -193,6 +193,9 @@ func TestOpenAPICompatibility(t *testing.T) {
 			"type": "whatsapp", "name": "wa", "detail": "", "secret": "verify-me", "token": "wa-t0ken",
 			"provider_data": map[string]any{"phone_number_id": "109876543211", "display_phone_number": "+1 555 010 2031", "app_secret": "app-5ecret"}}), "id")
 
+		flowID := str(t, key.ok("POST", "/v1.0/flows", map[string]any{"name": "greeting", "actions": []any{
+			map[string]any{"type": "stop"}}}), "id")
+
 		type check struct {
 			name, method, path string
 			cred               string
@@ -268,6 +271,13 @@ func TestOpenAPICompatibility(t *testing.T) {
 			{name: "me with a token", method: "GET", path: "/v1.0/me", cred: "fresh"},
 			{name: "me as super-admin", method: "GET", path: "/v1.0/me", cred: adminToken},
 			{name: "me with an access key", method: "GET", path: "/v1.0/me"},
+			// POST /activeflows with VoIPbin's body, by flow and by inline actions.
+			{name: "start activeflow", method: "POST", path: "/v1.0/activeflows", body: map[string]any{
+				"id": convo.NewID(), "flow_id": flowID, "variables": map[string]any{"campaign_id": "summer-2026"},
+				"webhook_uri": "https://example.com/webhooks/activeflow", "webhook_method": "POST"}},
+			{name: "start activeflow with actions", method: "POST", path: "/v1.0/activeflows", body: map[string]any{
+				"actions": []any{map[string]any{"type": "variable_set", "option": map[string]any{"key": "k", "value": "v"}}}}},
+			{name: "list activeflows", method: "GET", path: "/v1.0/activeflows"},
 			// Error answers in the documented envelope.
 			{name: "missing conversation", method: "GET", path: "/v1.0/conversations/" + convo.NewID(), code: http.StatusNotFound},
 			{name: "malformed id", method: "GET", path: "/v1.0/conversations/nope", code: http.StatusBadRequest},
