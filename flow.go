@@ -20,10 +20,10 @@ const (
 // MaxExecutedActions ends an activeflow that has executed this many actions.
 const MaxExecutedActions = 100
 
-// MaxFlowChain bounds the runs of an on-complete chain: the first run and
-// those started, one after another, by on_complete_flow_id. A flow that
-// names itself stops there.
-const MaxFlowChain = 5
+// MaxFlowChainLinks bounds an on-complete chain: at most this many runs are
+// started, one after another, by on_complete_flow_id after the first, so a
+// flow that names itself stops.
+const MaxFlowChainLinks = 5
 
 // Variables given to POST /activeflows: VoIPbin's limits (100 keys, 32 KiB a
 // value, 64 KiB in all) and, where it sets none, a key of at most 255 bytes.

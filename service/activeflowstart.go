@@ -228,13 +228,14 @@ func (s *Service) StartActiveflow(ctx context.Context, c *convo.Caller, in Activ
 
 // startNextInChain starts, in the transaction that ended run, the flow its
 // flow names to follow it: on the same reference, with run's variables and
-// webhook, up to convo.MaxFlowChain runs. It reports whether it did.
+// webhook, up to convo.MaxFlowChainLinks links. It reports whether it did.
 func (s *Service) startNextInChain(ctx context.Context, tx convo.Tx, run *convo.Activeflow) (bool, error) {
 	if convo.IsNilID(run.OnCompleteFlowID) {
 		return false, nil
 	}
-	if run.ChainLength >= convo.MaxFlowChain {
-		s.logger.Warn("on-complete chain reached its limit", "activeflow_id", run.ID, "limit", convo.MaxFlowChain)
+	// ChainLength counts runs: the links so far are one fewer.
+	if run.ChainLength-1 >= convo.MaxFlowChainLinks {
+		s.logger.Warn("on-complete chain reached its limit", "activeflow_id", run.ID, "links", convo.MaxFlowChainLinks)
 		return false, nil
 	}
 	flow, err := customerFlow(ctx, tx, run.CustomerID, run.OnCompleteFlowID)
