@@ -82,7 +82,9 @@ func testTags(t *testing.T, db *sqlstore.DB) {
 	holder.TagIDs, both.TagIDs, untagged.TagIDs = []string{t1.ID}, []string{t2.ID, t1.ID}, []string{t2.ID}
 	deletedHolder.TagIDs, deletedHolder.TMDelete = []string{t1.ID}, at(time.Hour)
 	otherHolder.TagIDs = []string{t1.ID}
-	update(t, db, func(tx convo.Tx) error { return createAll(ctx, tx.CreateAgent, holder, both, untagged, deletedHolder, otherHolder) })
+	update(t, db, func(tx convo.Tx) error {
+		return createAll(ctx, tx.CreateAgent, holder, both, untagged, deletedHolder, otherHolder)
+	})
 	tagged := read(t, db, func(tx convo.Tx) ([]*convo.Agent, error) { return tx.ListTaggedAgents(ctx, custA, t1.ID) })
 	if got := ids(tagged, func(a *convo.Agent) string { return a.ID }); !sameSet(got, []string{holder.ID, both.ID}) {
 		t.Errorf("agents tagged %s: %v, want %s and %s", t1.ID, got, holder.ID, both.ID)
