@@ -33,6 +33,7 @@ const (
 	ResourceCustomer     = "customer"
 	ResourceFlow         = "flow"
 	ResourceActiveflow   = "activeflow"
+	ResourceTag          = "tag"
 )
 
 // Redacted stands for a secret's value in an audit entry: that it changed

@@ -2,6 +2,7 @@ package convo
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -121,4 +122,30 @@ func PeerLabel(peer Address) string {
 		return target
 	}
 	return "Unknown"
+}
+
+// endpointTypes are the address types an agent is reached at: convo's
+// channels and those VoIPbin's agent addresses use.
+var endpointTypes = []string{AddressTel, AddressWhatsApp, AddressLine, AddressEmail, AddressAgent, "sip", "extension", "conference", "web_session"}
+
+// CheckEndpoint validates and normalises an address an agent is reached at
+// (named field, such as "addresses[0]"): a known type, a target, a phone
+// number where the type is one, and no field too long.
+func CheckEndpoint(field string, a Address) (Address, error) {
+	if err := CheckAddressLen(field, a); err != nil {
+		return a, err
+	}
+	a = a.Normalized()
+	if !slices.Contains(endpointTypes, a.Type) {
+		return a, Invalid("INVALID_ADDRESS", "%s.type must be one of %s", field, strings.Join(endpointTypes, ", "))
+	}
+	if a.Target == "" {
+		return a, Invalid("INVALID_ADDRESS", "%s.target is required", field)
+	}
+	if a.Type == AddressTel || a.Type == AddressWhatsApp {
+		if _, err := ParsePhone(a.Target); err != nil {
+			return a, Invalid("INVALID_ADDRESS", "%s.target must be a phone number: digits, a leading + and spaces, -, ., ( or ) only", field)
+		}
+	}
+	return a, nil
 }

@@ -43,6 +43,19 @@ type Tx interface {
 	GetAgentByUsername(ctx context.Context, username string) (*Agent, error)
 	ListAgents(ctx context.Context, p AgentListParams) ([]*Agent, error)
 	UpdateAgent(ctx context.Context, a *Agent) error
+	// ListTaggedAgents returns the live agents of a customer whose tag_ids
+	// hold tagID, in no particular order.
+	ListTaggedAgents(ctx context.Context, customerID, tagID string) ([]*Agent, error)
+
+	// CreateTag fails with EConflict when a live tag of the customer has the
+	// name; so does UpdateTag, possibly only at a later call or the commit.
+	CreateTag(ctx context.Context, t *Tag) error
+	GetTag(ctx context.Context, id string) (*Tag, error)
+	// GetLiveTags returns the live tags of a customer among ids, in no
+	// particular order; in an Update they stay locked until the commit.
+	GetLiveTags(ctx context.Context, customerID string, ids []string) ([]*Tag, error)
+	ListTags(ctx context.Context, p TagListParams) ([]*Tag, error)
+	UpdateTag(ctx context.Context, t *Tag) error
 
 	CreateAccessKey(ctx context.Context, k *AccessKey) error
 	GetAccessKey(ctx context.Context, id string) (*AccessKey, error)

@@ -52,4 +52,18 @@ func (s *Server) routeAgents() {
 		}
 		return s.svc.UpdateAgentStatus(r.Context(), c, r.PathValue("id"), in.Status)
 	})
+	s.handle("PUT /v1.0/agents/{id}/addresses", func(r *http.Request, c *convo.Caller) (any, error) {
+		in, err := bodyOf[service.AgentInput](r)
+		if err != nil {
+			return nil, err
+		}
+		return s.svc.UpdateAgentAddresses(r.Context(), c, r.PathValue("id"), in.Addresses)
+	})
+	s.handle("PUT /v1.0/agents/{id}/tag_ids", func(r *http.Request, c *convo.Caller) (any, error) {
+		in, err := bodyOf[service.AgentInput](r)
+		if err != nil {
+			return nil, err
+		}
+		return s.svc.UpdateAgentTagIDs(r.Context(), c, r.PathValue("id"), in.TagIDs)
+	})
 }

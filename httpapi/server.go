@@ -43,6 +43,8 @@ func New(svc *service.Service, logger *slog.Logger) *Server {
 	s.routeAudit()
 	s.routeCustomers()
 	s.routeAgents()
+	s.routeTags()
+	s.routeServiceAgents()
 	s.routeAccessKeys()
 	s.routeAccounts()
 	s.routeConversations()

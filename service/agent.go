@@ -62,12 +62,6 @@ func applyAgentProfile(a *convo.Agent, in AgentInput) error {
 		// The API knows only ringall and linear; empty means the default.
 		a.RingMethod = "ringall"
 	}
-	if in.TagIDs != nil {
-		a.TagIDs = in.TagIDs
-	}
-	if in.Addresses != nil {
-		a.Addresses = in.Addresses
-	}
 	if err := checkText("name", a.Name); err != nil {
 		return err
 	}
@@ -77,26 +71,58 @@ func applyAgentProfile(a *convo.Agent, in AgentInput) error {
 	if !slices.Contains([]string{"", "ringall", "linear"}, a.RingMethod) {
 		return convo.Invalid("INVALID_RING_METHOD", "ring_method must be ringall or linear")
 	}
-	for _, id := range a.TagIDs {
-		if _, err := convo.ParseID(id); err != nil {
-			return convo.Invalid("INVALID_TAG_IDS", "tag_ids must be UUIDs")
-		}
-	}
-	if len(a.TagIDs) > convo.MaxTagIDs {
-		return convo.Invalid(convo.ReasonTooLong, "tag_ids holds more than %d ids", convo.MaxTagIDs)
-	}
-	if len(a.Addresses) > convo.MaxAddresses {
-		return convo.Invalid(convo.ReasonTooLong, "addresses holds more than %d addresses", convo.MaxAddresses)
-	}
-	for i, addr := range a.Addresses {
-		if err := convo.CheckAddressLen(fmt.Sprintf("addresses[%d]", i), addr); err != nil {
+	if in.TagIDs != nil {
+		ids, err := tagIDs(in.TagIDs)
+		if err != nil {
 			return err
 		}
+		a.TagIDs = ids
+	}
+	if in.Addresses != nil {
+		addrs, err := endpoints(in.Addresses)
+		if err != nil {
+			return err
+		}
+		a.Addresses = addrs
 	}
 	if !convo.ValidAgentStatus(a.Status) {
 		return convo.Invalid("INVALID_STATUS", "status must be available, away, busy or offline")
 	}
 	return checkGrant(nil, a.Permission)
+}
+
+// tagIDs checks the form of an agent's tag ids and returns them canonical,
+// each once; whether they name tags is checkTagIDs's to say.
+func tagIDs(in []string) ([]string, error) {
+	if len(in) > convo.MaxTagIDs {
+		return nil, convo.Invalid(convo.ReasonTooLong, "tag_ids holds more than %d ids", convo.MaxTagIDs)
+	}
+	ids := make([]string, 0, len(in))
+	for _, id := range in {
+		id, err := convo.ParseID(id)
+		if err != nil {
+			return nil, convo.Invalid("INVALID_TAG_IDS", "tag_ids must be UUIDs")
+		}
+		if !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	return ids, nil
+}
+
+// endpoints checks and normalises the addresses an agent is reached at.
+func endpoints(in []convo.Address) ([]convo.Address, error) {
+	if len(in) > convo.MaxAddresses {
+		return nil, convo.Invalid(convo.ReasonTooLong, "addresses holds more than %d addresses", convo.MaxAddresses)
+	}
+	out := make([]convo.Address, len(in))
+	for i, a := range in {
+		var err error
+		if out[i], err = convo.CheckEndpoint(fmt.Sprintf("addresses[%d]", i), a); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // checkGrant refuses permission values with unknown bits and, when caller is
@@ -141,6 +167,9 @@ func (s *Service) CreateAgent(ctx context.Context, c *convo.Caller, in AgentInpu
 		return nil, err
 	}
 	err = s.store.Update(ctx, func(tx convo.Tx) error {
+		if err := checkTagIDs(ctx, tx, c.CustomerID, a.TagIDs); err != nil {
+			return err
+		}
 		if err := tx.CreateAgent(ctx, a); err != nil {
 			return err
 		}
@@ -171,7 +200,11 @@ func (s *Service) GetAgent(ctx context.Context, c *convo.Caller, id string) (*co
 
 // ListAgents lists the live agents of the caller's customer (admin/manager).
 func (s *Service) ListAgents(ctx context.Context, c *convo.Caller, status string, pr convo.PageRequest) (convo.List[*convo.Agent], error) {
-	allowed := requireManager(c)
+	return s.listAgents(ctx, c, status, pr, requireManager(c))
+}
+
+// listAgents lists the live agents of the caller's customer, unless allowed is an error.
+func (s *Service) listAgents(ctx context.Context, c *convo.Caller, status string, pr convo.PageRequest, allowed error) (convo.List[*convo.Agent], error) {
 	if allowed == nil && status != "" && !convo.ValidAgentStatus(status) {
 		allowed = convo.Invalid("INVALID_STATUS", "status must be available, away, busy or offline")
 	}
@@ -182,12 +215,22 @@ func (s *Service) ListAgents(ctx context.Context, c *convo.Caller, status string
 
 // changeAgent runs one change of an agent of the caller's customer in a transaction.
 func (s *Service) changeAgent(ctx context.Context, c *convo.Caller, id string, change func(tx convo.Tx, a *convo.Agent) error) (*convo.Agent, error) {
+	return s.changeTaggedAgent(ctx, c, id, nil, change)
+}
+
+// changeTaggedAgent is changeAgent for a change that gives the agent
+// tagIDs (nil: leaves them), checked before the agent is read: tags are
+// locked before agents (see checkTagIDs).
+func (s *Service) changeTaggedAgent(ctx context.Context, c *convo.Caller, id string, tagIDs []string, change func(tx convo.Tx, a *convo.Agent) error) (*convo.Agent, error) {
 	id, err := parseID(id, "id")
 	if err != nil {
 		return nil, err
 	}
 	var a *convo.Agent
 	err = s.store.Update(ctx, func(tx convo.Tx) (err error) {
+		if err := checkTagIDs(ctx, tx, c.CustomerID, tagIDs); err != nil {
+			return err
+		}
 		if a, err = customerAgent(ctx, tx, c, id); err != nil {
 			return err
 		}
@@ -205,8 +248,48 @@ func (s *Service) UpdateAgent(ctx context.Context, c *convo.Caller, id string, i
 	if err := requireManager(c); err != nil {
 		return nil, err
 	}
+	var ids []string
+	if in.TagIDs != nil {
+		var err error
+		if ids, err = tagIDs(in.TagIDs); err != nil {
+			return nil, err
+		}
+	}
+	return s.changeTaggedAgent(ctx, c, id, ids, func(_ convo.Tx, a *convo.Agent) error {
+		return applyAgentProfile(a, AgentInput{Name: in.Name, Detail: in.Detail, RingMethod: in.RingMethod, TagIDs: ids, Addresses: in.Addresses})
+	})
+}
+
+// UpdateAgentTagIDs sets an agent's tags, live tags of its customer (admin/manager).
+func (s *Service) UpdateAgentTagIDs(ctx context.Context, c *convo.Caller, id string, in []string) (*convo.Agent, error) {
+	if err := requireManager(c); err != nil {
+		return nil, err
+	}
+	if in == nil {
+		return nil, convo.Invalid("INVALID_TAG_IDS", "tag_ids is required")
+	}
+	ids, err := tagIDs(in)
+	if err != nil {
+		return nil, err
+	}
+	return s.changeTaggedAgent(ctx, c, id, ids, func(_ convo.Tx, a *convo.Agent) error {
+		return applyAgentProfile(a, AgentInput{TagIDs: ids})
+	})
+}
+
+// UpdateAgentAddresses sets the addresses an agent is reached at
+// (admin/manager, or the agent itself).
+func (s *Service) UpdateAgentAddresses(ctx context.Context, c *convo.Caller, id string, in []convo.Address) (*convo.Agent, error) {
+	if in == nil {
+		return nil, convo.Invalid("INVALID_ADDRESS", "addresses is required")
+	}
 	return s.changeAgent(ctx, c, id, func(_ convo.Tx, a *convo.Agent) error {
-		return applyAgentProfile(a, AgentInput{Name: in.Name, Detail: in.Detail, RingMethod: in.RingMethod, TagIDs: in.TagIDs, Addresses: in.Addresses})
+		if a.ID != c.AgentID {
+			if err := requireManager(c); err != nil {
+				return err
+			}
+		}
+		return applyAgentProfile(a, AgentInput{Addresses: in})
 	})
 }
 

@@ -36,6 +36,7 @@ func TestStore(t *testing.T) {
 			{"Customers", testCustomers},
 			{"Agents", testAgents},
 			{"AccessKeys", testAccessKeys},
+			{"Tags", testTags},
 			{"Accounts", testAccounts},
 			{"Conversations", testConversations},
 			{"Pagination", testPagination},

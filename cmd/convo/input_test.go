@@ -447,7 +447,7 @@ func TestStoredStringsAreBounded(t *testing.T) {
 		// Lists are bounded by count, and a flow's actions by their size.
 		ids := make([]string, convo.MaxTagIDs+1)
 		for i := range ids {
-			ids[i] = convo.NewID()
+			ids[i] = str(t, admin.ok("POST", "/v1.0/tags", map[string]any{"name": unique("tag")}), "id")
 		}
 		admin.fails("PUT", "/v1.0/agents/"+agentID, map[string]any{"tag_ids": ids}, http.StatusBadRequest, convo.ReasonTooLong)
 		admin.ok("PUT", "/v1.0/agents/"+agentID, map[string]any{"tag_ids": ids[1:]})

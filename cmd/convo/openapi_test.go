@@ -187,6 +187,7 @@ func TestOpenAPICompatibility(t *testing.T) {
 		otherCustomer, _ := ts.as(adminToken).newCustomer()
 		keyID := str(t, key.ok("POST", "/v1.0/accesskeys", map[string]any{"name": "spare"}), "id")
 		spareAgent, _ := key.newAgent(convo.PermissionCustomerAgent)
+		tagID := str(t, key.ok("POST", "/v1.0/tags", map[string]any{"name": "vip", "detail": "VIP customers"}), "id")
 		spareConv := str(t, key.newConversation(account), "id")
 		spareAccount := key.newSMSAccount()
 		waAccount := str(t, key.ok("POST", "/v1.0/conversation_accounts", map[string]any{
@@ -252,6 +253,9 @@ func TestOpenAPICompatibility(t *testing.T) {
 			{name: "agent status", method: "PUT", path: "/v1.0/agents/" + agentID + "/status", body: map[string]any{"status": "available"}},
 			{name: "agent password", method: "PUT", path: "/v1.0/agents/" + agentID + "/password", body: map[string]any{"password": "another-password"}},
 			{name: "delete agent", method: "DELETE", path: "/v1.0/agents/" + spareAgent},
+			{name: "agent addresses", method: "PUT", path: "/v1.0/agents/" + agentID + "/addresses", body: map[string]any{
+				"addresses": []any{map[string]any{"type": "tel", "target": "+15550100111", "target_name": "", "name": "desk", "detail": ""}}}},
+			{name: "agent tag_ids", method: "PUT", path: "/v1.0/agents/" + agentID + "/tag_ids", body: map[string]any{"tag_ids": []string{tagID}}},
 			{name: "list access keys", method: "GET", path: "/v1.0/accesskeys"},
 			{name: "create access key", method: "POST", path: "/v1.0/accesskeys", body: map[string]any{"name": "n", "detail": "d", "expire": 3600}},
 			{name: "get access key", method: "GET", path: "/v1.0/accesskeys/" + keyID},
@@ -278,6 +282,20 @@ func TestOpenAPICompatibility(t *testing.T) {
 			{name: "start activeflow with actions", method: "POST", path: "/v1.0/activeflows", body: map[string]any{
 				"actions": []any{map[string]any{"type": "variable_set", "option": map[string]any{"key": "k", "value": "v"}}}}},
 			{name: "list activeflows", method: "GET", path: "/v1.0/activeflows"},
+			// The agent app's routes VoIPbin documents and the reference
+			// leaves out answer the resources the reference describes.
+			{name: "service_agents me", method: "GET", path: "/v1.0/service_agents/me", cred: "fresh", asMethod: "GET", asPath: "/v1.0/me"},
+			{name: "service_agents update me", method: "PUT", path: "/v1.0/service_agents/me", cred: "fresh",
+				body: map[string]any{"name": "Ann", "detail": "days", "ring_method": "ringall"}, asMethod: "PUT", asPath: "/v1.0/agents/" + agentID},
+			{name: "service_agents my status", method: "PUT", path: "/v1.0/service_agents/me/status", cred: "fresh",
+				body: map[string]any{"status": "busy"}, asMethod: "PUT", asPath: "/v1.0/agents/" + agentID + "/status"},
+			{name: "service_agents my addresses", method: "PUT", path: "/v1.0/service_agents/me/addresses", cred: "fresh",
+				body: map[string]any{"addresses": []any{map[string]any{"type": "sip", "target": "sip:ann@example.com"}}}, asMethod: "PUT", asPath: "/v1.0/agents/" + agentID + "/addresses"},
+			{name: "service_agents my password", method: "PUT", path: "/v1.0/service_agents/me/password", cred: "fresh",
+				body: map[string]any{"password": "another-password"}, asMethod: "PUT", asPath: "/v1.0/agents/" + agentID + "/password"},
+			{name: "service_agents agents", method: "GET", path: "/v1.0/service_agents/agents", cred: "fresh", asMethod: "GET", asPath: "/v1.0/agents"},
+			{name: "service_agents agent", method: "GET", path: "/v1.0/service_agents/agents/" + agentID, cred: "fresh", asMethod: "GET", asPath: "/v1.0/agents/" + agentID},
+			{name: "service_agents customer", method: "GET", path: "/v1.0/service_agents/customer", cred: "fresh", asMethod: "GET", asPath: "/v1.0/customer"},
 			// Error answers in the documented envelope.
 			{name: "missing conversation", method: "GET", path: "/v1.0/conversations/" + convo.NewID(), code: http.StatusNotFound},
 			{name: "malformed id", method: "GET", path: "/v1.0/conversations/nope", code: http.StatusBadRequest},

@@ -42,9 +42,15 @@ type streamClient struct {
 	skip map[string]bool
 }
 
-// wsURL turns a server's base URL and a query into the stream's URL.
+// wsURL turns a server's base URL and a query into the stream's URL. A
+// query starting with a path ("/v1.0/service_agents/ws?...") names the
+// stream's other route.
 func wsURL(base, query string) string {
-	return "ws://" + strings.TrimPrefix(base, "http://") + "/v1.0/ws?" + query
+	path := "/v1.0/ws?"
+	if strings.HasPrefix(query, "/") {
+		path = ""
+	}
+	return "ws://" + strings.TrimPrefix(base, "http://") + path + query
 }
 
 // dialStreamStatus tries to open a stream and returns the handshake's HTTP
