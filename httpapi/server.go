@@ -34,11 +34,13 @@ type Server struct {
 	observer Observer
 	// ops holds the operations routes when they are served apart.
 	ops *routeMux
+	// times is how timestamps are written in answers and stream frames.
+	times convo.TimeFormat
 }
 
 // New returns a Server with every route registered.
 func New(svc *service.Service, logger *slog.Logger) *Server {
-	s := &Server{svc: svc, logger: logger, mux: &routeMux{ServeMux: http.NewServeMux()}, observer: noObserver{}}
+	s := &Server{svc: svc, logger: logger, mux: &routeMux{ServeMux: http.NewServeMux()}, observer: noObserver{}, times: convo.TimeSeed}
 	s.routeAuth()
 	s.routeAudit()
 	s.routeCustomers()
@@ -55,6 +57,10 @@ func New(svc *service.Service, logger *slog.Logger) *Server {
 	s.mux.HandleFunc("/", s.handleNoRoute)
 	return s
 }
+
+// WriteTimes makes answers and stream frames carry their timestamps in
+// format f (the seed format unless called).
+func (s *Server) WriteTimes(f convo.TimeFormat) { s.times = f }
 
 // ServeHTTP assigns a request id, logs one line per request and routes.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.serve(s.mux, w, r) }
@@ -205,9 +211,14 @@ func requestID(r *http.Request) string {
 	return id
 }
 
-func writeJSON(w http.ResponseWriter, code int, v any) {
+func writeJSON(w http.ResponseWriter, code int, v any) { writeJSONIn(w, code, v, convo.TimeSeed) }
+
+// writeJSONIn writes v with its timestamps in format f.
+func writeJSONIn(w http.ResponseWriter, code int, v any, f convo.TimeFormat) {
 	b, err := json.Marshal(v)
-	if err != nil {
+	if err == nil {
+		b = f.RenderJSON(b)
+	} else {
 		// Still the error envelope, with the request id set at the start.
 		b = []byte(`{"error":{"status":"INTERNAL","reason":"INTERNAL","message":"internal error","request_id":"` + w.Header().Get("X-Request-Id") + `"}}`)
 		code = http.StatusInternalServerError
@@ -223,7 +234,7 @@ func (s *Server) reply(w http.ResponseWriter, r *http.Request, v any, err error)
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, v)
+	writeJSONIn(w, http.StatusOK, v, s.times)
 }
 
 // bodyOf reads a JSON body into a T. An empty body is an empty object.

@@ -41,6 +41,7 @@ func (s *Server) routeRealtime() {
 				if err != nil {
 					return err
 				}
+				b = s.times.RenderJSON(b)
 				wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 				err = conn.Write(wctx, websocket.MessageText, b)
 				cancel()
