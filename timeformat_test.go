@@ -121,6 +121,15 @@ func BenchmarkRenderJSON(b *testing.B) {
 			})
 		}
 	}
+	// Into a reused buffer, as the HTTP server renders answers.
+	b.Run("rfc3339-reused/list100", func(b *testing.B) {
+		b.SetBytes(int64(len(page)))
+		b.ReportAllocs()
+		var buf []byte
+		for b.Loop() {
+			buf = TimeRFC3339.AppendJSON(buf[:0], page)
+		}
+	})
 	// For scale: encoding the page, which every answer does anyway.
 	b.Run("marshal/list100", func(b *testing.B) {
 		var list List[*Conversation]
@@ -131,4 +140,23 @@ func BenchmarkRenderJSON(b *testing.B) {
 			json.Marshal(list)
 		}
 	})
+}
+
+func TestAppendJSON(t *testing.T) {
+	doc := []byte(`{"tm_create":"2022-06-23 05:05:40.950834","text":"x"}`)
+	for _, c := range []struct {
+		f    TimeFormat
+		doc  string
+		want string
+	}{
+		{TimeSeed, string(doc), "> " + string(doc)},
+		{TimeRFC3339, string(doc), `> {"tm_create":"2022-06-23T05:05:40.950834Z","text":"x"}`},
+		{TimeRFC3339, `{"text":"x"}`, `> {"text":"x"}`},
+	} {
+		for _, dst := range [][]byte{[]byte("> "), append(make([]byte, 0, 1024), "> "...)} {
+			if got := string(c.f.AppendJSON(dst, []byte(c.doc))); got != c.want {
+				t.Errorf("%s, cap %d: AppendJSON = %s, want %s", c.f, cap(dst), got, c.want)
+			}
+		}
+	}
 }
