@@ -207,7 +207,7 @@ func renderTree(doc []byte, times bool) ([]byte, bool) {
 			case atKey:
 				inherited := len(stack) > 0 && stack[len(stack)-1].times
 				tokenValue = string(s) == "next_page_token"
-				timeValue = inherited || len(s) > 3 && string(s[:3]) == "tm_"
+				timeValue = inherited || len(s) >= 3 && string(s[:3]) == "tm_"
 				atKey = false
 			case !escaped && (timeValue || tokenValue):
 				r.time(i, end, tokenValue)

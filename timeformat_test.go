@@ -160,3 +160,31 @@ func TestAppendJSON(t *testing.T) {
 		}
 	}
 }
+
+// The key-jumping rendering agrees with reading every token, and keeps a
+// valid document valid.
+func FuzzRenderJSON(f *testing.F) {
+	for _, doc := range []string{
+		`{"id":"x","tm_create":"2022-06-23 05:05:40.950834","tm_delete":"9999-01-01 00:00:00.000000"}`,
+		`{"result":[{"tm_update":"2022-06-23 05:05:40.950834"}],"next_page_token":"2022-06-23 05:05:40.950834|0193a1f2-7c4d-7e3a-9b2c-5d6e7f8a9b0c"}`,
+		`{"changes":{"tm_expire":{"old":null,"new":"2022-06-23 05:05:40.950834"}},"tm_x":["2022-06-23 05:05:40.950834",{"a":"9999-01-01 00:00:00.000000"}]}`,
+		`{"text":"a \"tm_x\": \"2022-06-23 05:05:40.950834\" \\","tm_create" : "2022-06-23 05:05:40.950834"}`,
+		`{"tm_":"0000-00-00 00:00:00.000000"}`,
+		`["tm_a", {"x_tm_y":"2022-06-23 05:05:40.950834", "next_page_token_x":"2022-06-23 05:05:40.950834"}]`,
+	} {
+		f.Add([]byte(doc))
+	}
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		if !json.Valid(doc) {
+			return
+		}
+		fast, fastChanged := renderKeys(nil, doc)
+		slow, slowChanged := renderTree(doc, false)
+		if fastChanged != slowChanged || string(fast) != string(slow) {
+			t.Fatalf("renderings differ for %s:\nkeys %v %s\ntree %v %s", doc, fastChanged, fast, slowChanged, slow)
+		}
+		if out := TimeRFC3339.RenderJSON(doc); !json.Valid(out) {
+			t.Fatalf("rendered %s as invalid JSON %s", doc, out)
+		}
+	})
+}
