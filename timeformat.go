@@ -61,9 +61,10 @@ func (f TimeFormat) AppendJSON(dst, doc []byte) []byte {
 }
 
 // renderKeys renders the timestamps of doc after dst, jumping from key to
-// key (about three times faster than reading every token): a quote that starts a
-// string is never preceded by a backslash, one inside a string always is,
-// and a string followed by ':' is a key. It reports whether it changed any.
+// key (about three times faster than reading every token): a quote that
+// starts a string is never preceded by a backslash, one inside a string
+// always is, and a string followed by ':' is a key. It reports whether it
+// changed any.
 func renderKeys(dst, doc []byte) ([]byte, bool) {
 	r := rendering{doc: doc, dst: dst}
 	for i := 0; i < len(doc); {
