@@ -110,7 +110,8 @@ func ParseID(s string) (string, error) {
 // IsNilID reports whether id is empty or the nil UUID.
 func IsNilID(id string) bool { return id == "" || id == NilID }
 
-// TimeLayout is the wire format of every timestamp.
+// TimeLayout is the seed format of timestamps: how they are stored and
+// built; TimeFormat renders them for the wire.
 const TimeLayout = "2006-01-02 15:04:05.000000"
 
 // Time is a UTC moment with microsecond precision that renders in the wire
@@ -150,8 +151,13 @@ func (t Time) MarshalJSON() ([]byte, error) {
 	return []byte(`"` + t.String() + `"`), nil
 }
 
-// UnmarshalJSON accepts the wire format or RFC 3339.
+// UnmarshalJSON accepts the seed format or RFC 3339, and null (the RFC 3339
+// form of Never).
 func (t *Time) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*t = Never
+		return nil
+	}
 	s := strings.Trim(string(b), `"`)
 	v, err := ParseTime(s)
 	if err != nil {
@@ -161,7 +167,8 @@ func (t *Time) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// ParseTime reads a timestamp in the wire format (fraction optional) or RFC 3339.
+// ParseTime reads a timestamp in the seed format (fraction optional) or
+// RFC 3339, whatever the configured TimeFormat.
 func ParseTime(s string) (Time, error) {
 	for _, layout := range []string{"2006-01-02 15:04:05.999999", time.RFC3339Nano} {
 		if v, err := time.Parse(layout, s); err == nil {

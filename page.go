@@ -36,7 +36,8 @@ func ParsePageSize(s string) int {
 const pageTokenSep = "|"
 
 // Page turns a request into store paging that fetches one extra row, so that
-// the next token can tell whether the last row's timestamp is shared.
+// the next token can tell whether the last row's timestamp is shared. The
+// token's timestamp may be in either time format.
 func (r PageRequest) Page() (Page, error) {
 	size := r.Size
 	if size < 1 || size > MaxPageSize {
@@ -49,7 +50,7 @@ func (r PageRequest) Page() (Page, error) {
 	ts, id, _ := strings.Cut(r.Token, pageTokenSep)
 	t, err := ParseTime(ts)
 	if err != nil {
-		return p, Invalid(ReasonInvalidToken, "page_token must be a timestamp like 2022-06-23 05:05:40.950834")
+		return p, Invalid(ReasonInvalidToken, "page_token must be a next_page_token, or a timestamp like 2022-06-23 05:05:40.950834 or 2022-06-23T05:05:40.950834Z")
 	}
 	c := &Cursor{Time: t}
 	if id != "" {
@@ -62,7 +63,7 @@ func (r PageRequest) Page() (Page, error) {
 }
 
 // NewList cuts rows (fetched with the Limit of r.Page) to the page size and
-// computes the next token: the last row's tm_create, with its id appended
+// computes the next token (in the seed format; answers render it): the last row's tm_create, with its id appended
 // only when the following row shares that tm_create, so paging never skips
 // or repeats rows. An empty page has an empty token.
 func NewList[T any](r PageRequest, rows []T, position func(T) Cursor) List[T] {

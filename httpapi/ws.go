@@ -48,6 +48,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, c *convo.Caller)
 			if err != nil {
 				return err
 			}
+			b = s.times.RenderJSON(b)
 			wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			err = conn.Write(wctx, websocket.MessageText, b)
 			cancel()

@@ -56,6 +56,9 @@ type Config struct {
 	// WebhookAttempted, when set, is told of each webhook delivery attempt
 	// by the state it left the event in: delivered, failed or dead.
 	WebhookAttempted func(status string)
+	// TimeFormat is how timestamps are written in webhook bodies (stored
+	// event payloads keep the seed format); empty is the seed format.
+	TimeFormat convo.TimeFormat
 }
 
 // DefaultMaxStreamsPerCustomer is the realtime streams a customer may have
@@ -112,6 +115,7 @@ func New(store convo.Store, clock convo.Clock, config Config) *Service {
 		config.WebhookAttempted = func(string) {}
 	}
 	config.PublicURL = strings.TrimRight(config.PublicURL, "/")
+	config.TimeFormat = cmp.Or(config.TimeFormat, convo.TimeSeed)
 	s := &Service{store: store, clock: clock, config: config, logger: config.Logger,
 		jobs: newJobRunner(), events: newDispatcher(config.WebhookAllowPrivate), checkPassword: bcrypt.CompareHashAndPassword}
 	s.inbound = newBatcher(maxInboundBatch, inboundWriters, s.storeInbound)

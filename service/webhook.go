@@ -426,7 +426,13 @@ func (s *Service) post(ctx context.Context, cust *convo.Customer, e *convo.Event
 	if e.TargetURI != "" {
 		method, uri, contentType = e.TargetMethod, e.TargetURI, e.ContentType
 	}
-	req, err := http.NewRequestWithContext(ctx, method, uri, bytes.NewReader(e.Payload))
+	// Stored in the seed format; signed as sent. A flow's body in another
+	// media type is the flow's text, not convo's document.
+	body := e.Payload
+	if contentType == "application/json" {
+		body = s.config.TimeFormat.RenderJSON(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, uri, bytes.NewReader(body))
 	if err != nil {
 		return 0, 0, err
 	}
@@ -436,7 +442,7 @@ func (s *Service) post(ctx context.Context, cust *convo.Customer, e *convo.Event
 	req.Header.Set("webhook-id", e.ID)
 	req.Header.Set("webhook-timestamp", strconv.FormatInt(s.clock.Now().Unix(), 10))
 	if cust.WebhookSecret != "" {
-		for k, v := range SignWebhook(cust.WebhookSecret, e.ID, s.clock.Now(), e.Payload) {
+		for k, v := range SignWebhook(cust.WebhookSecret, e.ID, s.clock.Now(), body) {
 			req.Header.Set(k, v)
 		}
 	}

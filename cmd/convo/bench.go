@@ -1609,8 +1609,8 @@ func (r *benchReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	// The receiver shares the CPUs with the server: it decodes as the server does.
 	jsonv1.Unmarshal(body, &payload)
 	rc := benchReceipt{at: at, typ: payload.Type}
-	if t, err := time.Parse(convo.TimeLayout, payload.Data.TMCreate); err == nil {
-		rc.created = t
+	if t, err := convo.ParseTime(payload.Data.TMCreate); err == nil { // either time format
+		rc.created = t.Time
 	}
 	id := cmp.Or(req.Header.Get("webhook-id"), strconv.Itoa(int(at.UnixNano())))
 	r.mu.Lock()

@@ -128,6 +128,9 @@ type Config struct {
 	// MetricsListen, when set, is where the operations routes (/metrics and
 	// the health routes) are served instead of on Listen (--metrics-listen).
 	MetricsListen string
+	// TimeFormat is how timestamps are written: "seed" (the default) or
+	// "rfc3339" (--time-format).
+	TimeFormat string
 }
 
 // channels builds the provider clients of cfg.
@@ -180,6 +183,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&cfg.MaxConnections, "max-connections", envInt("CONVO_MAX_CONNECTIONS", defaultMaxConnections), "connections open at once, WebSocket streams included; more are answered 503 (CONVO_MAX_CONNECTIONS)")
 	fs.IntVar(&cfg.MaxStreamsPerCustomer, "max-streams-per-customer", envInt("CONVO_MAX_STREAMS_PER_CUSTOMER", service.DefaultMaxStreamsPerCustomer), "realtime streams a customer may have open in this process; more are refused 429 (CONVO_MAX_STREAMS_PER_CUSTOMER)")
 	fs.StringVar(&cfg.MetricsListen, "metrics-listen", env("CONVO_METRICS_LISTEN", ""), "serve /metrics and the health routes on this address instead of --listen (CONVO_METRICS_LISTEN)")
+	fs.StringVar(&cfg.TimeFormat, "time-format", env("CONVO_TIME_FORMAT", string(convo.TimeSeed)), "timestamps in answers, webhooks, stream events and page tokens: seed (2022-06-23 05:05:40.950834) or rfc3339 (2022-06-23T05:05:40.950834Z, null for not yet); both are read (CONVO_TIME_FORMAT)")
 	fs.StringVar(&cfg.SQLiteSynchronous, "sqlite-synchronous", env("CONVO_SQLITE_SYNCHRONOUS", "FULL"), "SQLite synchronous mode: FULL survives power loss, NORMAL only process crashes (CONVO_SQLITE_SYNCHRONOUS)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -273,6 +277,10 @@ func (m *Main) Open(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("trusted proxies: %w", err)
 	}
+	times, err := convo.ParseTimeFormat(m.Config.TimeFormat)
+	if err != nil {
+		return fmt.Errorf("--time-format (CONVO_TIME_FORMAT): %w", err)
+	}
 	store, err := sqlstore.Open(ctx, m.Config.Database, sqlstore.Options{SQLiteSynchronous: m.Config.SQLiteSynchronous})
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
@@ -296,6 +304,7 @@ func (m *Main) Open(ctx context.Context) error {
 		WebhookAllowPrivate: m.Config.WebhookAllowPrivate, EventRetention: m.Config.EventRetention, AuditRetention: m.Config.AuditRetention,
 		WebhookRetryBase: m.Config.WebhookRetryBase, EventPoll: m.Config.EventPoll,
 		WebhookAttempted: m.metrics.WebhookAttempt, MaxStreamsPerCustomer: m.Config.MaxStreamsPerCustomer,
+		TimeFormat: times,
 	})
 	m.svc = svc
 	if err := svc.Init(ctx); err != nil {
@@ -318,6 +327,7 @@ func (m *Main) Open(ctx context.Context) error {
 	handler := httpapi.New(svc, m.logger)
 	handler.EnableBench(m.Config.BenchSecret)
 	handler.TrustProxies(proxies)
+	handler.WriteTimes(times)
 	handler.Observe(m.metrics)
 	ops := handler.EnableOps(httpapi.Ops{Metrics: m.metrics.Handler(), Apart: m.Config.MetricsListen != ""})
 	m.server = m.httpServer(handler)
@@ -342,7 +352,7 @@ func (m *Main) Open(ctx context.Context) error {
 	go func() { defer m.workers.Done(); svc.RunJobs(workCtx) }()
 	go func() { defer m.workers.Done(); svc.RunEvents(workCtx) }()
 	m.logger.Info("convo serving", "version", convo.Version, "listen", m.listener.Addr().String(),
-		"public_url", m.Config.PublicURL, "database", redactDSN(m.Config.Database))
+		"public_url", m.Config.PublicURL, "database", redactDSN(m.Config.Database), "time_format", string(times))
 	return nil
 }
 

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -40,9 +42,9 @@ type reference struct {
 }
 
 // loadReference loads and validates the reference document and applies the
-// differences convo makes on purpose. Each is listed here; nothing else is
-// tolerated.
-func loadReference(t *testing.T) *reference {
+// differences convo makes on purpose, for a server writing timestamps in
+// format times. Each is listed here; nothing else is tolerated.
+func loadReference(t *testing.T, times convo.TimeFormat) *reference {
 	path := referencePath(t)
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		t.Skipf("the API reference %s is not present in this checkout", path)
@@ -67,17 +69,31 @@ func loadReference(t *testing.T) *reference {
 		return s.Value
 	}
 
-	// Difference 1 (PRODUCT §1): timestamps use the seed's wire format
-	// "2022-06-23 05:05:40.950834", and "9999-01-01 00:00:00.000000" for a
-	// moment that has not happened, where the reference says RFC 3339
-	// date-time. Both forms are accepted as date-time; nothing else is.
+	// Difference 1 (PRODUCT §1): by default (--time-format seed) timestamps
+	// use the seed's wire format "2022-06-23 05:05:40.950834", and
+	// "9999-01-01 00:00:00.000000" for a moment that has not happened, where
+	// the reference says RFC 3339 date-time. With --time-format rfc3339 they
+	// are RFC 3339 in UTC with microseconds, "2022-06-23T05:05:40.950834Z".
+	// Either way only the configured form is accepted as date-time.
 	doc.SetStringFormatValidator("date-time", openapi3.NewCallbackValidator(func(s string) error {
-		if wireTimePattern.MatchString(s) {
-			_, err := convo.ParseTime(s)
-			return err
+		pattern := wireTimePattern
+		if times == convo.TimeRFC3339 {
+			pattern = rfc3339TimePattern
 		}
-		return openapi3.NewRegexpFormatValidator(openapi3.FormatOfStringDateTime).Validate(s)
+		if !pattern.MatchString(s) {
+			return fmt.Errorf("%q is not a %s timestamp", s, times)
+		}
+		_, err := convo.ParseTime(s)
+		return err
 	}))
+	// Difference 6 (PRODUCT §1), with --time-format rfc3339 only: a moment
+	// that has not happened is null, as VoIPbin writes it since February
+	// 2026, where the reference's date-time fields are not nullable.
+	if times == convo.TimeRFC3339 {
+		for _, s := range schemas {
+			nullableTimes(s, map[*openapi3.Schema]bool{})
+		}
+	}
 
 	// Difference 2 (PRODUCT §1, §3, §6): convo serves WhatsApp, whose
 	// addresses have the type "whatsapp", missing from CommonAddress.type.
@@ -143,10 +159,45 @@ func (ref *reference) validate(t *testing.T, r *response, asMethod, asPath strin
 	}
 }
 
+// nullableTimes lets every date-time property under s be null.
+func nullableTimes(ref *openapi3.SchemaRef, seen map[*openapi3.Schema]bool) {
+	if ref == nil || ref.Value == nil || seen[ref.Value] {
+		return
+	}
+	s := ref.Value
+	seen[s] = true
+	if s.Format == "date-time" {
+		s.Nullable = true
+	}
+	for _, p := range s.Properties {
+		nullableTimes(p, seen)
+	}
+	nullableTimes(s.Items, seen)
+	for _, group := range []openapi3.SchemaRefs{s.AllOf, s.AnyOf, s.OneOf} {
+		for _, sub := range group {
+			nullableTimes(sub, seen)
+		}
+	}
+	if s.AdditionalProperties.Schema != nil {
+		nullableTimes(s.AdditionalProperties.Schema, seen)
+	}
+}
+
+// rfc3339TimePattern is a timestamp as --time-format rfc3339 writes it.
+var rfc3339TimePattern = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$`)
+
+// TestOpenAPICompatibility checks every answer against the reference, with
+// a server in each time format.
 func TestOpenAPICompatibility(t *testing.T) {
-	ref := loadReference(t)
+	for _, times := range []convo.TimeFormat{convo.TimeSeed, convo.TimeRFC3339} {
+		t.Run(string(times), func(t *testing.T) { testOpenAPICompatibility(t, times) })
+	}
+}
+
+func testOpenAPICompatibility(t *testing.T, times convo.TimeFormat) {
+	ref := loadReference(t, times)
 	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
-		ts := startServer(t, b)
+		ts := startServer(t, b, withConfig(func(c *Config) { c.TimeFormat = string(times) }))
 		key := ts.as(ts.AdminKey)
 		adminToken := ts.login(t, "admin", ts.AdminPassword)
 
