@@ -7,7 +7,7 @@ import (
 )
 
 var auditLogs = newTable(
-	kind{what: "audit entry", notFound: "AUDIT_LOG_NOT_FOUND", conflict: "AUDIT_LOG_EXISTS", conflictDetail: "the audit entry exists"},
+	kind{what: "audit entry", notFound: convo.ReasonAuditLogNotFound, conflict: convo.ReasonAuditLogExists, conflictDetail: "the audit entry exists"},
 	"audit_logs", "id, customer_id, tm_create",
 	"actor_type, actor_id, action, resource_type, resource_id, changes, address", "",
 	func(a *convo.AuditLog) []any {
@@ -49,7 +49,7 @@ func (t *tx) PruneAuditLogs(ctx context.Context, before convo.Time, limit int) (
 	return int(n), interpretError(err, auditLogs.kind)
 }
 
-var loginThrottles = kind{what: "login throttle", notFound: "LOGIN_THROTTLE_NOT_FOUND", conflict: "LOGIN_THROTTLE_EXISTS", conflictDetail: "the throttle exists"}
+var loginThrottles = kind{what: "login throttle", notFound: convo.ReasonLoginThrottleNotFound, conflict: convo.ReasonLoginThrottleExists, conflictDetail: "the throttle exists"}
 
 const throttleColumns = "key, failures, last_failure, blocked_until"
 

@@ -12,7 +12,7 @@ import (
 	"github.com/convohq/convo"
 )
 
-var events = kind{what: "event", notFound: "EVENT_NOT_FOUND", conflict: "EVENT_EXISTS", conflictDetail: "the event exists"}
+var events = kind{what: "event", notFound: convo.ReasonEventNotFound, conflict: convo.ReasonEventExists, conflictDetail: "the event exists"}
 
 const eventColumns = "id, customer_id, type, stream_id, conversation_id, payload, target_uri, target_method, content_type, pos, status, attempts, next_attempt_at, locked_until, last_error, tm_create, tm_delivered"
 

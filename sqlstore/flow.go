@@ -7,7 +7,7 @@ import (
 )
 
 var flows = newTable(
-	kind{what: "flow", notFound: "FLOW_NOT_FOUND", conflict: "FLOW_EXISTS", conflictDetail: "the flow exists"},
+	kind{what: "flow", notFound: convo.ReasonFlowNotFound, conflict: convo.ReasonFlowExists, conflictDetail: "the flow exists"},
 	"flows", "id, customer_id, tm_create",
 	"type, name, detail, actions, on_complete_flow_id, tm_update, tm_delete", "",
 	func(f *convo.Flow) []any {
@@ -18,7 +18,7 @@ var flows = newTable(
 )
 
 var activeflows = newTable(
-	kind{what: "activeflow", notFound: "ACTIVEFLOW_NOT_FOUND", conflict: "ACTIVEFLOW_EXISTS", conflictDetail: "the activeflow exists"},
+	kind{what: "activeflow", notFound: convo.ReasonActiveflowNotFound, conflict: convo.ReasonActiveflowExists, conflictDetail: "the activeflow exists"},
 	"activeflows", "id, customer_id, flow_id, reference_type, reference_id, tm_create, "+
 		"reference_activeflow_id, on_complete_flow_id, webhook_uri, webhook_method, chain_length",
 	"status, current_action, executed_actions, execute_count, actions, variables, loop_counts, forward_action_id, tm_update, tm_delete", "",

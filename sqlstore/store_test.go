@@ -107,12 +107,12 @@ func testCustomers(t *testing.T, db *sqlstore.DB) {
 	same(t, read(t, db, func(tx convo.Tx) (*convo.Customer, error) { return tx.GetCustomer(ctx, c1.ID) }), c1)
 
 	err := db.Update(ctx, func(tx convo.Tx) error { return tx.UpdateCustomer(ctx, newCustomer(base)) })
-	wantErr(t, err, convo.ENotFound, "CUSTOMER_NOT_FOUND")
+	wantErr(t, err, convo.ENotFound, convo.ReasonCustomerNotFound)
 	err = db.Update(ctx, func(tx convo.Tx) error { return tx.CreateCustomer(ctx, c2) })
-	wantErr(t, err, convo.EConflict, "CUSTOMER_EXISTS")
+	wantErr(t, err, convo.EConflict, convo.ReasonCustomerExists)
 	for _, id := range []string{convo.NewID(), "not-a-uuid", ""} {
 		_, err := readErr(db, func(tx convo.Tx) (*convo.Customer, error) { return tx.GetCustomer(ctx, id) })
-		wantErr(t, err, convo.ENotFound, "CUSTOMER_NOT_FOUND")
+		wantErr(t, err, convo.ENotFound, convo.ReasonCustomerNotFound)
 	}
 }
 
@@ -136,7 +136,7 @@ func testAgents(t *testing.T, db *sqlstore.DB) {
 	// A live username is taken; the failed insert leaves the transaction usable.
 	sameName := newAgent(custB, name, at(3*time.Second))
 	err := db.Update(ctx, func(tx convo.Tx) error {
-		wantErr(t, tx.CreateAgent(ctx, sameName), convo.EConflict, "USERNAME_TAKEN")
+		wantErr(t, tx.CreateAgent(ctx, sameName), convo.EConflict, convo.ReasonUsernameTaken)
 		return tx.CreateAgent(ctx, newAgent(custB, "after-conflict-"+convo.NewID(), at(3*time.Second)))
 	})
 	if err != nil {
@@ -155,11 +155,11 @@ func testAgents(t *testing.T, db *sqlstore.DB) {
 	same(t, byName, sameName)
 	same(t, read(t, db, func(tx convo.Tx) (*convo.Agent, error) { return tx.GetAgent(ctx, a1.ID) }), a1)
 	_, err = readErr(db, func(tx convo.Tx) (*convo.Agent, error) { return tx.GetAgentByUsername(ctx, "nobody-"+convo.NewID()) })
-	wantErr(t, err, convo.ENotFound, "AGENT_NOT_FOUND")
+	wantErr(t, err, convo.ENotFound, convo.ReasonAgentNotFound)
 	_, err = readErr(db, func(tx convo.Tx) (*convo.Agent, error) { return tx.GetAgent(ctx, convo.NewID()) })
-	wantErr(t, err, convo.ENotFound, "AGENT_NOT_FOUND")
+	wantErr(t, err, convo.ENotFound, convo.ReasonAgentNotFound)
 	err = db.Update(ctx, func(tx convo.Tx) error { return tx.UpdateAgent(ctx, newAgent(custA, "x", base)) })
-	wantErr(t, err, convo.ENotFound, "AGENT_NOT_FOUND")
+	wantErr(t, err, convo.ENotFound, convo.ReasonAgentNotFound)
 
 	agentIDs := func(p convo.AgentListParams) []string {
 		list := read(t, db, func(tx convo.Tx) ([]*convo.Agent, error) { return tx.ListAgents(ctx, p) })
@@ -184,15 +184,15 @@ func testAccessKeys(t *testing.T, db *sqlstore.DB) {
 	same(t, read(t, db, func(tx convo.Tx) (*convo.AccessKey, error) { return tx.GetAccessKeyByHash(ctx, k1.TokenHash) }), k1)
 	same(t, read(t, db, func(tx convo.Tx) (*convo.AccessKey, error) { return tx.GetAccessKey(ctx, gone.ID) }), gone)
 	_, err := readErr(db, func(tx convo.Tx) (*convo.AccessKey, error) { return tx.GetAccessKeyByHash(ctx, gone.TokenHash) })
-	wantErr(t, err, convo.ENotFound, "ACCESSKEY_NOT_FOUND")
+	wantErr(t, err, convo.ENotFound, convo.ReasonAccessKeyNotFound)
 	_, err = readErr(db, func(tx convo.Tx) (*convo.AccessKey, error) { return tx.GetAccessKey(ctx, convo.NewID()) })
-	wantErr(t, err, convo.ENotFound, "ACCESSKEY_NOT_FOUND")
+	wantErr(t, err, convo.ENotFound, convo.ReasonAccessKeyNotFound)
 
 	k2.Name, k2.TokenHash, k2.TMExpire, k2.TMUpdate = "rotated", "hash-"+convo.NewID(), at(48*time.Hour), at(time.Minute)
 	update(t, db, func(tx convo.Tx) error { return tx.UpdateAccessKey(ctx, k2) })
 	same(t, read(t, db, func(tx convo.Tx) (*convo.AccessKey, error) { return tx.GetAccessKeyByHash(ctx, k2.TokenHash) }), k2)
 	err = db.Update(ctx, func(tx convo.Tx) error { return tx.UpdateAccessKey(ctx, newAccessKey(cust, base)) })
-	wantErr(t, err, convo.ENotFound, "ACCESSKEY_NOT_FOUND")
+	wantErr(t, err, convo.ENotFound, convo.ReasonAccessKeyNotFound)
 
 	list := read(t, db, func(tx convo.Tx) ([]*convo.AccessKey, error) {
 		return tx.ListAccessKeys(ctx, convo.AccessKeyListParams{CustomerID: cust, Page: convo.Page{Limit: 10}})
@@ -219,9 +219,9 @@ func testAccounts(t *testing.T, db *sqlstore.DB) {
 	update(t, db, func(tx convo.Tx) error { return tx.UpdateAccount(ctx, a1) })
 	same(t, read(t, db, func(tx convo.Tx) (*convo.Account, error) { return tx.GetAccount(ctx, a1.ID) }), a1)
 	err := db.Update(ctx, func(tx convo.Tx) error { return tx.UpdateAccount(ctx, newAccount(custA, base)) })
-	wantErr(t, err, convo.ENotFound, "ACCOUNT_NOT_FOUND")
+	wantErr(t, err, convo.ENotFound, convo.ReasonAccountNotFound)
 	_, err = readErr(db, func(tx convo.Tx) (*convo.Account, error) { return tx.GetAccount(ctx, convo.NewID()) })
-	wantErr(t, err, convo.ENotFound, "ACCOUNT_NOT_FOUND")
+	wantErr(t, err, convo.ENotFound, convo.ReasonAccountNotFound)
 
 	accountIDs := func(p convo.AccountListParams) []string {
 		p.Limit = 10
@@ -256,7 +256,7 @@ func testConversations(t *testing.T, db *sqlstore.DB) {
 	// A second live conversation of (account, dialog) conflicts without spoiling the transaction.
 	later := newConversation(custA, convo.NewID(), "+15550105", at(5*time.Second))
 	err := db.Update(ctx, func(tx convo.Tx) error {
-		wantErr(t, tx.CreateConversation(ctx, newConversation(custA, acc1, c1.DialogID, at(5*time.Second))), convo.EConflict, "CONVERSATION_EXISTS")
+		wantErr(t, tx.CreateConversation(ctx, newConversation(custA, acc1, c1.DialogID, at(5*time.Second))), convo.EConflict, convo.ReasonConversationExists)
 		return tx.CreateConversation(ctx, later)
 	})
 	if err != nil {
@@ -277,12 +277,12 @@ func testConversations(t *testing.T, db *sqlstore.DB) {
 	same(t, read(t, db, func(tx convo.Tx) (*convo.Conversation, error) { return tx.GetLiveConversation(ctx, acc2, c2.DialogID) }), again)
 	for _, id := range []string{convo.NewID(), "not-a-uuid"} {
 		_, err = readErr(db, func(tx convo.Tx) (*convo.Conversation, error) { return tx.GetConversation(ctx, id) })
-		wantErr(t, err, convo.ENotFound, "CONVERSATION_NOT_FOUND")
+		wantErr(t, err, convo.ENotFound, convo.ReasonConversationNotFound)
 		_, err = readErr(db, func(tx convo.Tx) (*convo.Conversation, error) { return tx.GetLiveConversation(ctx, id, c1.DialogID) })
-		wantErr(t, err, convo.ENotFound, "CONVERSATION_NOT_FOUND")
+		wantErr(t, err, convo.ENotFound, convo.ReasonConversationNotFound)
 	}
 	err = db.Update(ctx, func(tx convo.Tx) error { return tx.UpdateConversation(ctx, newConversation(custA, acc1, "x", base)) })
-	wantErr(t, err, convo.ENotFound, "CONVERSATION_NOT_FOUND")
+	wantErr(t, err, convo.ENotFound, convo.ReasonConversationNotFound)
 	bad := newConversation(custA, "not-a-uuid", "x", base)
 	err = db.Update(ctx, func(tx convo.Tx) error { return tx.CreateConversation(ctx, bad) })
 	wantErr(t, err, convo.EInvalid, convo.ReasonInvalidID)
@@ -441,15 +441,15 @@ func testMessages(t *testing.T, db *sqlstore.DB) {
 	same(t, read(t, db, func(tx convo.Tx) (*convo.Message, error) { return tx.GetMessageByProviderID(ctx, account, "wamid.1") }), m1)
 	for _, providerID := range []string{"", "wamid.unknown"} {
 		_, err := readErr(db, func(tx convo.Tx) (*convo.Message, error) { return tx.GetMessageByProviderID(ctx, account, providerID) })
-		wantErr(t, err, convo.ENotFound, "MESSAGE_NOT_FOUND")
+		wantErr(t, err, convo.ENotFound, convo.ReasonMessageNotFound)
 	}
 	_, err := readErr(db, func(tx convo.Tx) (*convo.Message, error) { return tx.GetMessage(ctx, convo.NewID()) })
-	wantErr(t, err, convo.ENotFound, "MESSAGE_NOT_FOUND")
+	wantErr(t, err, convo.ENotFound, convo.ReasonMessageNotFound)
 
 	// A provider retry conflicts without spoiling the transaction; other accounts may reuse the id.
 	otherAccount := newMessage(cust, conv, convo.NewID(), "wamid.1", at(5*time.Second))
 	err = db.Update(ctx, func(tx convo.Tx) error {
-		wantErr(t, tx.CreateMessage(ctx, newMessage(cust, conv, account, "wamid.1", at(5*time.Second))), convo.EConflict, "MESSAGE_EXISTS")
+		wantErr(t, tx.CreateMessage(ctx, newMessage(cust, conv, account, "wamid.1", at(5*time.Second))), convo.EConflict, convo.ReasonMessageExists)
 		return tx.CreateMessage(ctx, otherAccount)
 	})
 	if err != nil {
@@ -461,7 +461,7 @@ func testMessages(t *testing.T, db *sqlstore.DB) {
 	m3.Medias = []convo.Media{}
 	same(t, read(t, db, func(tx convo.Tx) (*convo.Message, error) { return tx.GetMessage(ctx, m3.ID) }), m3)
 	err = db.Update(ctx, func(tx convo.Tx) error { return tx.UpdateMessage(ctx, newMessage(cust, conv, account, "", base)) })
-	wantErr(t, err, convo.ENotFound, "MESSAGE_NOT_FOUND")
+	wantErr(t, err, convo.ENotFound, convo.ReasonMessageNotFound)
 
 	list := read(t, db, func(tx convo.Tx) ([]*convo.Message, error) {
 		return tx.ListMessages(ctx, convo.MessageListParams{ConversationID: conv, Page: convo.Page{Limit: 10}})
@@ -501,7 +501,7 @@ func testBatches(t *testing.T, db *sqlstore.DB) {
 		if want {
 			same(t, got, m)
 		} else {
-			wantErr(t, err, convo.ENotFound, "MESSAGE_NOT_FOUND")
+			wantErr(t, err, convo.ENotFound, convo.ReasonMessageNotFound)
 		}
 	}
 	err := db.Update(ctx, func(tx convo.Tx) error { _, err := tx.CreateMessages(ctx, []*convo.Message{{ID: "nope"}}); return err })
@@ -526,7 +526,7 @@ func testBatches(t *testing.T, db *sqlstore.DB) {
 			}
 			return tx.CreateNewMessages(ctx, clash)
 		})
-		wantErr(t, err, convo.EConflict, "MESSAGE_EXISTS")
+		wantErr(t, err, convo.EConflict, convo.ReasonMessageExists)
 		for _, id := range []string{clash[0].ID, clash[1].ID} {
 			if _, err := readErr(db, func(tx convo.Tx) (*convo.Message, error) { return tx.GetMessage(ctx, id) }); convo.ErrorStatus(err) != convo.ENotFound {
 				t.Errorf("%s: a message of the failed transaction reads back (%v)", name, err)
@@ -543,7 +543,7 @@ func testBatches(t *testing.T, db *sqlstore.DB) {
 	err = db.Update(ctx, func(tx convo.Tx) error {
 		return tx.CreateNewConversation(ctx, newConversation(cust, account, live1.DialogID, base))
 	})
-	wantErr(t, err, convo.EConflict, "CONVERSATION_EXISTS")
+	wantErr(t, err, convo.EConflict, convo.ReasonConversationExists)
 
 	// Live conversations found by dialog, in chunks; deleted and other accounts' are not.
 	var convs []*convo.Conversation
@@ -723,7 +723,7 @@ func testRollback(t *testing.T, db *sqlstore.DB) {
 		})
 	}()
 	_, err = readErr(db, func(tx convo.Tx) (*convo.Customer, error) { return tx.GetCustomer(ctx, c.ID) })
-	wantErr(t, err, convo.ENotFound, "CUSTOMER_NOT_FOUND")
+	wantErr(t, err, convo.ENotFound, convo.ReasonCustomerNotFound)
 	// The store still works after the panic.
 	update(t, db, func(tx convo.Tx) error { return tx.CreateCustomer(ctx, c) })
 }
@@ -770,9 +770,9 @@ func testFailedWriteRollsBack(t *testing.T, db *sqlstore.DB) {
 				}
 				return then.fn(tx)
 			})
-			wantErr(t, err, convo.EConflict, "EVENT_EXISTS")
+			wantErr(t, err, convo.EConflict, convo.ReasonEventExists)
 			_, err = readErr(db, func(tx convo.Tx) (*convo.Customer, error) { return tx.GetCustomer(ctx, kept.ID) })
-			wantErr(t, err, convo.ENotFound, "CUSTOMER_NOT_FOUND")
+			wantErr(t, err, convo.ENotFound, convo.ReasonCustomerNotFound)
 			var claimed []*convo.Job
 			update(t, db, func(tx convo.Tx) (err error) {
 				claimed, err = tx.ClaimJobs(ctx, convo.ClaimJobsParams{ID: job.ID, Now: at(time.Hour), LeaseUntil: at(2 * time.Hour), Limit: 1})
@@ -794,14 +794,14 @@ func testViewIsReadOnly(t *testing.T, db *sqlstore.DB) {
 		t.Error("View allowed a write")
 	}
 	_, err := readErr(db, func(tx convo.Tx) (*convo.Customer, error) { return tx.GetCustomer(ctx, c.ID) })
-	wantErr(t, err, convo.ENotFound, "CUSTOMER_NOT_FOUND")
+	wantErr(t, err, convo.ENotFound, convo.ReasonCustomerNotFound)
 }
 
 func testSettings(t *testing.T, db *sqlstore.DB) {
 	ctx := t.Context()
 	key := "signing-key-" + convo.NewID()
 	_, err := readErr(db, func(tx convo.Tx) (string, error) { return tx.GetSetting(ctx, key) })
-	wantErr(t, err, convo.ENotFound, "SETTING_NOT_FOUND")
+	wantErr(t, err, convo.ENotFound, convo.ReasonSettingNotFound)
 	for _, value := range []string{"first", "second"} {
 		var got string
 		update(t, db, func(tx convo.Tx) (err error) { got, err = tx.InitSetting(ctx, key, value); return err })

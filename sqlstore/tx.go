@@ -310,7 +310,7 @@ func canonicalID(id string) (string, bool) {
 }
 
 var customers = newTable(
-	kind{what: "customer", notFound: "CUSTOMER_NOT_FOUND", conflict: "CUSTOMER_EXISTS", conflictDetail: "the customer exists"},
+	kind{what: "customer", notFound: convo.ReasonCustomerNotFound, conflict: convo.ReasonCustomerExists, conflictDetail: "the customer exists"},
 	"customers", "id, tm_create",
 	"name, detail, email, phone_number, address, webhook_method, webhook_uri, webhook_secret, tm_update, tm_delete", "",
 	func(c *convo.Customer) []any {
@@ -321,7 +321,7 @@ var customers = newTable(
 )
 
 var agents = newTable(
-	kind{what: "agent", notFound: "AGENT_NOT_FOUND", conflict: "USERNAME_TAKEN", conflictDetail: "the username is taken"},
+	kind{what: "agent", notFound: convo.ReasonAgentNotFound, conflict: convo.ReasonUsernameTaken, conflictDetail: "the username is taken"},
 	"agents", "id, customer_id, tm_create",
 	"username, name, detail, ring_method, status, permission, tag_ids, addresses, password_hash, token_version, tm_update, tm_delete",
 	"(username) WHERE "+live,
@@ -333,7 +333,7 @@ var agents = newTable(
 )
 
 var accessKeys = newTable(
-	kind{what: "access key", notFound: "ACCESSKEY_NOT_FOUND", conflict: "ACCESSKEY_EXISTS", conflictDetail: "the access key exists"},
+	kind{what: "access key", notFound: convo.ReasonAccessKeyNotFound, conflict: convo.ReasonAccessKeyExists, conflictDetail: "the access key exists"},
 	"access_keys", "id, customer_id, tm_create",
 	"name, detail, token_prefix, token_hash, tm_expire, tm_update, tm_delete", "",
 	func(k *convo.AccessKey) []any {
@@ -344,7 +344,7 @@ var accessKeys = newTable(
 )
 
 var accounts = newTable(
-	kind{what: "account", notFound: "ACCOUNT_NOT_FOUND", conflict: "ACCOUNT_EXISTS", conflictDetail: "the account exists"},
+	kind{what: "account", notFound: convo.ReasonAccountNotFound, conflict: convo.ReasonAccountExists, conflictDetail: "the account exists"},
 	"accounts", "id, customer_id, tm_create",
 	"type, name, detail, secret, token, provider_data, app_secret, message_flow_id, tm_update, tm_delete", "",
 	func(a *convo.Account) []any {
@@ -356,7 +356,7 @@ var accounts = newTable(
 )
 
 var conversations = newTable(
-	kind{what: "conversation", notFound: "CONVERSATION_NOT_FOUND", conflict: "CONVERSATION_EXISTS", conflictDetail: "a live conversation of this account and dialog exists"},
+	kind{what: "conversation", notFound: convo.ReasonConversationNotFound, conflict: convo.ReasonConversationExists, conflictDetail: "a live conversation of this account and dialog exists"},
 	"conversations", "id, customer_id, tm_create",
 	"owner_type, owner_id, account_id, name, detail, type, dialog_id, self, peer, tm_update, tm_delete",
 	"(account_id, dialog_id) WHERE "+live,
@@ -377,7 +377,7 @@ var conversations = newTable(
 )
 
 var messages = newTable(
-	kind{what: "message", notFound: "MESSAGE_NOT_FOUND", conflict: "MESSAGE_EXISTS", conflictDetail: "the provider's message is already stored"},
+	kind{what: "message", notFound: convo.ReasonMessageNotFound, conflict: convo.ReasonMessageExists, conflictDetail: "the provider's message is already stored"},
 	"messages", "id, customer_id, tm_create",
 	"conversation_id, direction, status, reference_type, reference_id, source, destination, text, medias, account_id, provider_id, tm_update, tm_delete",
 	"(account_id, provider_id) WHERE provider_id <> ''",
@@ -389,7 +389,7 @@ var messages = newTable(
 	allBy("messages_by_conversation", "conversation_id"),
 )
 
-var settings = kind{what: "setting", notFound: "SETTING_NOT_FOUND", conflict: "SETTING_EXISTS", conflictDetail: "the setting exists"}
+var settings = kind{what: "setting", notFound: convo.ReasonSettingNotFound, conflict: convo.ReasonSettingExists, conflictDetail: "the setting exists"}
 
 func (t *tx) CreateCustomer(ctx context.Context, c *convo.Customer) error {
 	return customers.insert(ctx, t, c)
@@ -626,7 +626,7 @@ func (t *tx) InitSetting(ctx context.Context, key, value string) (string, error)
 	return t.GetSetting(ctx, key)
 }
 
-var jobs = kind{what: "job", notFound: "JOB_NOT_FOUND", conflict: "JOB_EXISTS", conflictDetail: "the job exists"}
+var jobs = kind{what: "job", notFound: convo.ReasonJobNotFound, conflict: convo.ReasonJobExists, conflictDetail: "the job exists"}
 
 func (t *tx) CreateJob(ctx context.Context, j *convo.Job) error {
 	var lockedUntil int64 // unclaimed
