@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"modernc.org/sqlite"
+
+	"github.com/convohq/convo/sqlstore/internal/walvfs"
 )
 
 func openSQLite(path string, opts Options) (*DB, error) {
@@ -26,10 +28,10 @@ func openSQLite(path string, opts Options) (*DB, error) {
 	writerDSN := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(" + synchronous + ")&_pragma=busy_timeout(10000)&_pragma=temp_store(MEMORY)&_txlock=immediate"
 	if synchronous == "FULL" {
 		// A commit's sync publishes it, so its frames may travel together.
-		if err := registerGatheredWALVFS(); err != nil {
+		if err := walvfs.Register(); err != nil {
 			return nil, err
 		}
-		writerDSN += "&vfs=" + gatheredWALVFS
+		writerDSN += "&vfs=" + walvfs.Name
 	}
 	writer, err := openSQLiteHandle(writerDSN)
 	if err != nil {
