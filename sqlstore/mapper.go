@@ -15,6 +15,10 @@ import (
 	"github.com/convohq/convo"
 )
 
+// The generic mapper: each resource file declares its table (newTable) and
+// passes through it, so that inserts, updates, reads and the errors they
+// return (interpretError) are written once for every resource and engine.
+
 // live and deleted select rows by tm_delete; the literal (convo.Never in
 // microseconds) must match the partial indexes of the migrations.
 const (
@@ -178,25 +182,6 @@ func (tb *table[T]) insertNew(ctx context.Context, t *tx, rows []*T) error {
 		// No ON CONFLICT: a clash is an error.
 		return t.execLater(ctx, tb.kind, tb.insertHead+tb.valuesSQL(n), slices.Concat(values[start:start+n]...)...)
 	})
-}
-
-// insertColumns writes rows of plain values on PostgreSQL in one statement
-// for any number of rows, which travel column by column as arrays.
-func (tb *table[T]) insertColumns(ctx context.Context, t *tx, values [][]any) error {
-	arrays, types, err := pgArrays(values)
-	if err != nil {
-		return fmt.Errorf("sqlstore: %s: %w", tb.what, err)
-	}
-	selected := make([]string, len(tb.columns))
-	for i, c := range tb.columns {
-		selected[i] = c
-		if idColumnNames[c] {
-			selected[i] += "::uuid"
-		}
-	}
-	query := "INSERT INTO " + tb.name + " (" + strings.Join(tb.columns, ", ") + ") SELECT " + strings.Join(selected, ", ") +
-		" FROM unnest(" + unnestParams(types) + ") AS v(" + strings.Join(tb.columns, ", ") + ")"
-	return t.execLater(ctx, tb.kind, query, arrays...)
 }
 
 // update writes the mutable columns of the row with row's id.
