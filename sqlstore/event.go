@@ -1,18 +1,14 @@
 package sqlstore
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
-	"slices"
-	"strings"
 
 	"github.com/convohq/convo"
 )
 
-var events = kind{what: "event", notFound: "EVENT_NOT_FOUND", conflict: "EVENT_EXISTS", conflictDetail: "the event exists"}
+var events = kind{what: "event", notFound: convo.ReasonEventNotFound, conflict: convo.ReasonEventExists, conflictDetail: "the event exists"}
 
 const eventColumns = "id, customer_id, type, stream_id, conversation_id, payload, target_uri, target_method, content_type, pos, status, attempts, next_attempt_at, locked_until, last_error, tm_create, tm_delivered"
 
@@ -67,15 +63,6 @@ func (t *tx) CreateEvent(ctx context.Context, e *convo.Event) error {
 // settled: no event can appear among them any more. A transaction that stays
 // open holds readers back for as long as it does (see the README).
 const posShift = 20
-
-// pgTxPos is the first position of the current transaction on PostgreSQL
-// (it gives the transaction its id if it has none yet); pgSettled is the
-// first position not yet settled, read once per statement from its
-// snapshot. Both shift by posShift.
-const (
-	pgTxPos   = "(pg_current_xact_id()::text::bigint << 20)"
-	pgSettled = "(SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint << 20)"
-)
 
 // settled returns the condition, to append with its AND, that keeps
 // column to settled positions; nothing on SQLite, where the positions a
@@ -135,58 +122,7 @@ func (t *tx) CreateEvents(ctx context.Context, es []*convo.Event) error {
 	if t.postgres {
 		return t.createEventsColumns(ctx, es)
 	}
-	return inChunks(len(es), func(start, n int) error {
-		args := make([]any, 0, n*15)
-		for _, e := range es[start : start+n] {
-			pos, err := t.placeEvent(ctx, e)
-			if err != nil {
-				return err
-			}
-			args = append(args, e.ID, e.CustomerID, e.Type, e.StreamID, e.ConversationID, string(e.Payload), e.TargetURI, e.TargetMethod, e.ContentType,
-				pos, e.TargetURI, e.CustomerID, e.NextAttemptAt.Micros(), e.TMCreate.Micros(), e.TMDelivered.Micros())
-		}
-		position := "?"
-		if t.postgres {
-			position = pgTxPos + " + ?"
-		}
-		row := "(?, ?, ?, ?, ?, ?, ?, ?, ?, " + position + ", " + eventStatus("?", "?") + ", 0, ?, 0, '', ?, ?)"
-		// Nothing reads an event back in the transaction that makes it.
-		if err := t.execLater(ctx, events, "INSERT INTO events ("+eventColumns+") VALUES "+row+strings.Repeat(", "+row, n-1), args...); err != nil {
-			return err
-		}
-		// The chunk's positions follow each other.
-		return t.execLater(ctx, events, queueRange, t.lastEventPos-int64(n)+1, t.lastEventPos)
-	})
-}
-
-// createEventsColumns is CreateEvents on PostgreSQL: one statement for any
-// number of events, which travel column by column as arrays.
-func (t *tx) createEventsColumns(ctx context.Context, es []*convo.Event) error {
-	if len(es) == 0 {
-		return nil
-	}
-	n := len(es)
-	ids, customers, types, streams, convs := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	payloads, targets, methods, contentTypes := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	ranks, nextAttempts, created, delivered := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
-	for i, e := range es {
-		rank, err := t.placeEvent(ctx, e)
-		if err != nil {
-			return err
-		}
-		ids[i], customers[i], types[i], streams[i], convs[i] = e.ID, e.CustomerID, e.Type, e.StreamID, e.ConversationID
-		payloads[i], targets[i], methods[i], contentTypes[i] = string(e.Payload), e.TargetURI, e.TargetMethod, e.ContentType
-		ranks[i], nextAttempts[i], created[i], delivered[i] = rank, e.NextAttemptAt.Micros(), e.TMCreate.Micros(), e.TMDelivered.Micros()
-	}
-	// Those somebody receives wait for delivery in the queue.
-	return t.execLater(ctx, events, `WITH e AS (INSERT INTO events (`+eventColumns+`)
-		SELECT v.id::uuid, v.customer_id::uuid, v.type, v.stream_id::uuid, v.conversation_id::uuid, v.payload, v.target_uri, v.target_method, v.content_type,
-			`+pgTxPos+` + v.rank, `+eventStatus("v.target_uri", "v.customer_id::uuid")+`, 0, v.next_attempt_at, 0, '', v.tm_create, v.tm_delivered
-		FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[])
-			AS v(id, customer_id, type, stream_id, conversation_id, payload, target_uri, target_method, content_type, rank, next_attempt_at, tm_create, tm_delivered)
-		RETURNING pos, stream_id, status, next_attempt_at)
-		INSERT INTO event_queue (pos, stream_id, next_attempt_at, locked_until) SELECT e.pos, e.stream_id, `+queueWait+`, 0 FROM e WHERE e.status = 'pending'`,
-		ids, customers, types, streams, convs, payloads, targets, methods, contentTypes, ranks, nextAttempts, created, delivered)
+	return t.createEventsRows(ctx, es)
 }
 
 func (t *tx) SettledEvents(ctx context.Context, after int64, limit int) (convo.Settled, error) {
@@ -196,82 +132,6 @@ func (t *tx) SettledEvents(ctx context.Context, after int64, limit int) (convo.S
 		(SELECT COUNT(*) FROM (SELECT 1 FROM event_queue WHERE pos > ?`+t.settled("pos")+` LIMIT ?) AS w)`),
 		after, max(limit, 1)).Scan(&s.LastPos, &s.Wanted)
 	return s, interpretError(err, events)
-}
-
-// claimPick selects the positions a claim leases: settled, due, unleased,
-// and first in the queue of their stream, longest due first. The events
-// queued behind one that failed wait as long as it does, so the walk over
-// due events meets few that are not first of their stream.
-const claimPick = `SELECT c.pos FROM event_queue c
-	WHERE c.next_attempt_at <= ? AND c.locked_until <= ?%s
-	AND c.pos = (SELECT MIN(b.pos) FROM event_queue b WHERE b.stream_id = c.stream_id)
-	ORDER BY c.next_attempt_at, c.pos LIMIT %s`
-
-// varyingLimit is the LIMIT of a statement whose limit changes from one
-// call to the next, as a claim's does with the deliveries in flight.
-// SQLite plans with the value of a bare parameter there and compiles the
-// statement again whenever it changes (about 100 µs a claim, on the one
-// writer); an expression keeps one plan.
-func (t *tx) varyingLimit() string {
-	if t.postgres {
-		return "?"
-	}
-	return "? + 0"
-}
-
-// queueWait is when an event e newly queued is due: at its own next
-// attempt, or later if the first event queued in its stream waits longer.
-const queueWait = `COALESCE((SELECT CASE WHEN w.next_attempt_at > e.next_attempt_at THEN w.next_attempt_at END
-	FROM event_queue w WHERE w.stream_id = e.stream_id ORDER BY w.pos LIMIT 1), e.next_attempt_at)`
-
-// queueRange queues the events written at positions from the first
-// argument to the second that somebody receives.
-const queueRange = `INSERT INTO event_queue (pos, stream_id, next_attempt_at, locked_until)
-	SELECT e.pos, e.stream_id, ` + queueWait + `, 0 FROM events e WHERE e.pos BETWEEN ? AND ? AND e.status = 'pending'`
-
-func (t *tx) ClaimEvents(ctx context.Context, p convo.ClaimEventsParams) ([]*convo.Event, error) {
-	now, lease := p.Now.Micros(), p.LeaseUntil.Micros()
-	pick := fmt.Sprintf(claimPick, t.settled("c.pos"), t.varyingLimit())
-	var list []*convo.Event
-	var err error
-	if t.postgres {
-		// Several processes deliver from one database: each event to exactly one at a time.
-		pick += " FOR UPDATE SKIP LOCKED"
-		// The planner cannot estimate how few queued events are first of
-		// their stream, and then reads them all and sorts them: tens of
-		// milliseconds a claim with a backlog. In due order it stops after
-		// Limit. Nothing follows the claim in the transaction.
-		if err := t.execLater(ctx, events, "SET LOCAL enable_sort = off"); err != nil {
-			return nil, err
-		}
-		// The lease is the queue's; the event comes along in the same statement.
-		list, err = t.queryEvents(ctx, "UPDATE event_queue q SET locked_until = ? FROM events e WHERE e.pos = q.pos AND q.pos IN ("+pick+") RETURNING "+leasedEventColumns,
-			lease, now, now, max(p.Limit, 1))
-	} else {
-		// SQLite returns only the updated table's columns: the events follow by position.
-		list, err = t.claimSQLite(ctx, pick, lease, now, max(p.Limit, 1))
-	}
-	slices.SortFunc(list, func(a, b *convo.Event) int { return cmp.Compare(a.Pos, b.Pos) })
-	return list, err
-}
-
-func (t *tx) ReleaseEventLeases(ctx context.Context, ends []convo.Time) error {
-	return t.releaseLeases(ctx, events, "UPDATE event_queue SET locked_until = 0 WHERE locked_until", ends)
-}
-
-// leasedEventColumns are eventColumns of events e, with the lease of the queue row q.
-var leasedEventColumns = strings.Replace("e."+strings.ReplaceAll(eventColumns, ", ", ", e."), "e.locked_until", "q.locked_until", 1)
-
-func (t *tx) claimSQLite(ctx context.Context, pick string, lease, now int64, limit int) ([]*convo.Event, error) {
-	positions, err := queryColumn[int64](ctx, t, "UPDATE event_queue SET locked_until = ? WHERE pos IN ("+pick+") RETURNING pos", lease, now, now, limit)
-	if err != nil || len(positions) == 0 {
-		return []*convo.Event{}, err
-	}
-	list, err := t.queryEvents(ctx, "SELECT "+eventColumns+" FROM events WHERE pos IN ("+placeholders(len(positions))+")", positions...)
-	for _, e := range list {
-		e.LockedUntil = convo.TimeFromMicros(lease)
-	}
-	return list, err
 }
 
 // queryColumn runs a query returning one column of type T, and returns its
@@ -291,145 +151,6 @@ func queryColumn[T any](ctx context.Context, t *tx, query string, args ...any) (
 		values = append(values, v)
 	}
 	return values, interpretError(errors.Join(rows.Err(), rows.Close()), events)
-}
-
-// nextInStream selects the position of the event queued next in stream
-// after pos, both given as SQL.
-func nextInStream(stream, pos string) string {
-	return "SELECT n.pos FROM event_queue n WHERE n.stream_id = " + stream + " AND n.pos > " + pos + " ORDER BY n.pos LIMIT 1"
-}
-
-// waiting is convo.DeliveryWaiting as an SQL condition on a status.
-const waiting = "IN ('pending', 'failed')"
-
-func (t *tx) RecordDeliveries(ctx context.Context, outcomes []convo.DeliveryOutcome) error {
-	if t.postgres {
-		return t.recordDeliveriesAtOnce(ctx, outcomes)
-	}
-	// On SQLite a statement costs no round trip: one per row is as fast.
-	var settled, retried, died []any
-	for _, o := range outcomes {
-		e, a := o.Event, o.Attempt
-		_, err := t.q.ExecContext(ctx, "UPDATE events SET status = ?, attempts = ?, next_attempt_at = ?, locked_until = ?, last_error = ?, tm_delivered = ? WHERE id = ?",
-			e.Status, e.Attempts, e.NextAttemptAt.Micros(), e.LockedUntil.Micros(), e.LastError, e.TMDelivered.Micros(), e.ID)
-		if err != nil {
-			return interpretError(err, events)
-		}
-		if convo.DeliveryWaiting(e.Status) {
-			retried = append(retried, e.ID)
-			// The events behind it in its stream wait as long as it does.
-			_, err = t.q.ExecContext(ctx, `UPDATE event_queue SET next_attempt_at = ?
-				WHERE stream_id = (SELECT stream_id FROM events WHERE id = ?) AND pos > (SELECT pos FROM events WHERE id = ?) AND next_attempt_at <> ?`,
-				e.NextAttemptAt.Micros(), e.ID, e.ID, e.NextAttemptAt.Micros())
-		} else if settled = append(settled, e.ID); e.Attempts > 1 {
-			// The next in its stream, if it waited for it, is due at its own time again.
-			_, err = t.q.ExecContext(ctx, `UPDATE event_queue SET next_attempt_at = (SELECT o.next_attempt_at FROM events o WHERE o.pos = event_queue.pos)
-				WHERE pos = (`+nextInStream("(SELECT stream_id FROM events WHERE id = ?)", "(SELECT pos FROM events WHERE id = ?)")+`)
-				AND next_attempt_at > (SELECT o.next_attempt_at FROM events o WHERE o.pos = event_queue.pos)`, e.ID, e.ID)
-		}
-		if err != nil {
-			return interpretError(err, events)
-		}
-		if e.Status == convo.DeliveryDead {
-			died = append(died, e.ID)
-		}
-		if a == nil {
-			continue
-		}
-		_, err = t.q.ExecContext(ctx, "INSERT INTO event_attempts (event_id, tm_attempt, http_status, error, latency_ms) VALUES (?, ?, ?, ?, ?)",
-			e.ID, a.At.Micros(), a.HTTPStatus, a.Error, a.LatencyMS)
-		if err != nil {
-			return interpretError(err, events)
-		}
-	}
-	// A settled delivery leaves the queue; a retry waits there for its
-	// time, also one asked for after the event was given up.
-	err := inChunks(len(settled), func(start, n int) error {
-		_, err := t.q.ExecContext(ctx, "DELETE FROM event_queue WHERE pos IN (SELECT pos FROM events WHERE id IN ("+placeholders(n)+"))", settled[start:start+n]...)
-		return interpretError(err, events)
-	})
-	if err != nil {
-		return err
-	}
-	err = inChunks(len(died), func(start, n int) error {
-		_, err := t.q.ExecContext(ctx, "INSERT INTO dead_events (pos) SELECT pos FROM events WHERE id IN ("+placeholders(n)+") ON CONFLICT (pos) DO NOTHING", died[start:start+n]...)
-		return interpretError(err, events)
-	})
-	if err != nil {
-		return err
-	}
-	return inChunks(len(retried), func(start, n int) error {
-		_, err := t.q.ExecContext(ctx, `INSERT INTO event_queue (pos, stream_id, next_attempt_at, locked_until)
-			SELECT pos, stream_id, next_attempt_at, locked_until FROM events WHERE id IN (`+placeholders(n)+`)
-			ON CONFLICT (pos) DO UPDATE SET next_attempt_at = excluded.next_attempt_at, locked_until = excluded.locked_until`, retried[start:start+n]...)
-		if err == nil {
-			// A retry brings an event given up on back.
-			_, err = t.q.ExecContext(ctx, "DELETE FROM dead_events WHERE pos IN (SELECT pos FROM events WHERE id IN ("+placeholders(n)+"))", retried[start:start+n]...)
-		}
-		return interpretError(err, events)
-	})
-}
-
-// recordDeliveriesAtOnce writes a pass's outcomes on PostgreSQL in two
-// statements over arrays, sent with the transaction's next statement.
-func (t *tx) recordDeliveriesAtOnce(ctx context.Context, outcomes []convo.DeliveryOutcome) error {
-	n := len(outcomes)
-	if n == 0 {
-		return nil
-	}
-	ids, statuses, lastErrors := make([]string, n), make([]string, n), make([]string, n)
-	attempts, nextAt, lockedUntil, delivered := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
-	var aIDs, aErrors []string
-	var aAt, aStatus, aLatency []int64
-	for i, o := range outcomes {
-		e := o.Event
-		ids[i], statuses[i], lastErrors[i] = e.ID, e.Status, e.LastError
-		attempts[i], nextAt[i], lockedUntil[i], delivered[i] = int64(e.Attempts), e.NextAttemptAt.Micros(), e.LockedUntil.Micros(), e.TMDelivered.Micros()
-		if a := o.Attempt; a != nil {
-			aIDs, aErrors = append(aIDs, e.ID), append(aErrors, a.Error)
-			aAt, aStatus, aLatency = append(aAt, a.At.Micros()), append(aStatus, int64(a.HTTPStatus)), append(aLatency, a.LatencyMS)
-		}
-	}
-	// Dead events change only when one dies or is retried: the statement of
-	// a pass whose deliveries all succeeded leaves them out.
-	var deadEvents string
-	if slices.ContainsFunc(outcomes, func(o convo.DeliveryOutcome) bool { return o.Event.Status == convo.DeliveryDead }) {
-		deadEvents += `died AS (INSERT INTO dead_events (pos) SELECT pos FROM u WHERE status = 'dead' ON CONFLICT (pos) DO NOTHING),`
-	}
-	if slices.ContainsFunc(outcomes, func(o convo.DeliveryOutcome) bool { return convo.DeliveryWaiting(o.Event.Status) }) {
-		deadEvents += `revived AS (DELETE FROM dead_events WHERE pos = ANY(ARRAY(SELECT pos FROM u WHERE status ` + waiting + `))),`
-	}
-	// A settled delivery leaves the queue and, if it failed before, the next
-	// in its stream is due at its own time again (those after it follow as
-	// it settles); a retry waits there for its time, also one asked for
-	// after the event was given up, and those behind it wait as long. An
-	// event given up on is noted as dead until it is retried. Both writes
-	// travel with the pass's next statement.
-	err := t.execLater(ctx, events, `WITH u AS (UPDATE events SET status = v.status, attempts = v.attempts, next_attempt_at = v.next_attempt_at,
-			locked_until = v.locked_until, last_error = v.last_error, tm_delivered = v.tm_delivered
-		FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::bigint[])
-			AS v(id, status, attempts, next_attempt_at, locked_until, last_error, tm_delivered)
-		WHERE events.id = v.id::uuid
-		RETURNING events.pos, events.stream_id, events.status, events.attempts, events.next_attempt_at, events.locked_until),
-	settled AS (DELETE FROM event_queue WHERE pos = ANY(ARRAY(SELECT pos FROM u WHERE status NOT `+waiting+`))),
-	behind AS (UPDATE event_queue q SET next_attempt_at = w.next_attempt_at
-		FROM (SELECT stream_id, pos, next_attempt_at FROM u WHERE status `+waiting+`) AS w
-		WHERE q.stream_id = w.stream_id AND q.pos > w.pos AND q.next_attempt_at <> w.next_attempt_at),
-	`+deadEvents+`
-	freed AS (UPDATE event_queue q SET next_attempt_at = o.next_attempt_at
-		FROM (SELECT (`+nextInStream("s.stream_id", "s.pos")+`) AS pos FROM u AS s WHERE s.status NOT `+waiting+` AND s.attempts > 1) AS n, events o
-		WHERE q.pos = n.pos AND o.pos = q.pos AND q.next_attempt_at > o.next_attempt_at)
-	INSERT INTO event_queue (pos, stream_id, next_attempt_at, locked_until)
-		SELECT pos, stream_id, next_attempt_at, locked_until FROM u WHERE status `+waiting+`
-		ON CONFLICT (pos) DO UPDATE SET next_attempt_at = EXCLUDED.next_attempt_at, locked_until = EXCLUDED.locked_until`,
-		ids, statuses, attempts, nextAt, lockedUntil, lastErrors, delivered)
-	if err != nil || len(aIDs) == 0 {
-		return err
-	}
-	return t.execLater(ctx, events, `INSERT INTO event_attempts (event_id, tm_attempt, http_status, error, latency_ms)
-		SELECT id::uuid, tm_attempt, http_status, error, latency_ms
-		FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::bigint[]) AS a(id, tm_attempt, http_status, error, latency_ms)`,
-		aIDs, aAt, aStatus, aErrors, aLatency)
 }
 
 func (t *tx) GetEvent(ctx context.Context, id string) (*convo.Event, error) {

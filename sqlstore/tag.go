@@ -7,7 +7,7 @@ import (
 )
 
 var tags = newTable(
-	kind{what: "tag", notFound: "TAG_NOT_FOUND", conflict: "TAG_NAME_TAKEN", conflictDetail: "a live tag of the customer has the name"},
+	kind{what: "tag", notFound: convo.ReasonTagNotFound, conflict: convo.ReasonTagNameTaken, conflictDetail: "a live tag of the customer has the name"},
 	"tags", "id, customer_id, tm_create",
 	"name, detail, tm_update, tm_delete",
 	"(customer_id, name) WHERE "+live,

@@ -25,13 +25,13 @@ func testTags(t *testing.T, db *sqlstore.DB) {
 		same(t, read(t, db, func(tx convo.Tx) (*convo.Tag, error) { return tx.GetTag(ctx, want.ID) }), want)
 	}
 	_, err := readErr(db, func(tx convo.Tx) (*convo.Tag, error) { return tx.GetTag(ctx, convo.NewID()) })
-	wantErr(t, err, convo.ENotFound, "TAG_NOT_FOUND")
+	wantErr(t, err, convo.ENotFound, convo.ReasonTagNotFound)
 	_, err = readErr(db, func(tx convo.Tx) (*convo.Tag, error) { return tx.GetTag(ctx, "not-a-uuid") })
-	wantErr(t, err, convo.ENotFound, "TAG_NOT_FOUND")
+	wantErr(t, err, convo.ENotFound, convo.ReasonTagNotFound)
 
 	// A name is unique among a customer's live tags.
 	err = db.Update(ctx, func(tx convo.Tx) error { return tx.CreateTag(ctx, newTag(custA, "vip", at(4*time.Second))) })
-	wantErr(t, err, convo.EConflict, "TAG_NAME_TAKEN")
+	wantErr(t, err, convo.EConflict, convo.ReasonTagNameTaken)
 	update(t, db, func(tx convo.Tx) error { return tx.CreateTag(ctx, newTag(custA, "old", at(4*time.Second))) })
 	err = db.Update(ctx, func(tx convo.Tx) error {
 		g, err := tx.GetTag(ctx, t2.ID)
@@ -41,14 +41,14 @@ func testTags(t *testing.T, db *sqlstore.DB) {
 		g.Name = "vip"
 		return tx.UpdateTag(ctx, g)
 	})
-	wantErr(t, err, convo.EConflict, "TAG_NAME_TAKEN")
+	wantErr(t, err, convo.EConflict, convo.ReasonTagNameTaken)
 	same(t, read(t, db, func(tx convo.Tx) (*convo.Tag, error) { return tx.GetTag(ctx, t2.ID) }), t2)
 
 	t2.Name, t2.Detail, t2.TMUpdate = "sales", "renamed", at(time.Minute)
 	update(t, db, func(tx convo.Tx) error { return tx.UpdateTag(ctx, t2) })
 	same(t, read(t, db, func(tx convo.Tx) (*convo.Tag, error) { return tx.GetTag(ctx, t2.ID) }), t2)
 	err = db.Update(ctx, func(tx convo.Tx) error { return tx.UpdateTag(ctx, newTag(custA, "nobody", base)) })
-	wantErr(t, err, convo.ENotFound, "TAG_NOT_FOUND")
+	wantErr(t, err, convo.ENotFound, convo.ReasonTagNotFound)
 
 	list := read(t, db, func(tx convo.Tx) ([]*convo.Tag, error) {
 		return tx.ListTags(ctx, convo.TagListParams{CustomerID: custA, Page: convo.Page{Limit: 2}})

@@ -230,7 +230,7 @@ func runBootstrap(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return err
 	}
 	res, err := svc.Bootstrap(ctx, in)
-	if convo.ErrorReason(err) == "USERNAME_TAKEN" {
+	if convo.ErrorReason(err) == convo.ReasonUsernameTaken {
 		return fmt.Errorf("username %q is already taken", in.Username)
 	} else if err != nil {
 		if msg := convo.ErrorMessage(err); convo.ErrorStatus(err) != convo.EInternal {

@@ -1,4 +1,18 @@
-package sqlstore
+// Package walvfs is the VFS the SQLite writer of sqlstore opens its
+// database through: SQLite's own unix VFS, except that a WAL file gathers
+// the writes SQLite makes to it one after the other and passes them on in
+// one.
+//
+// SQLite writes each WAL frame with two calls (its 24-byte header, then the
+// page), so a commit of 60 pages made 120 write system calls; gathered,
+// they are one or two. Every write still reaches the file, in order,
+// before the WAL is synced, read, sized, truncated, closed or written
+// elsewhere, so what a synced commit leaves on disk is byte for byte what
+// the unix VFS leaves. A commit is published to readers right after its
+// sync only when synchronous is FULL, so only such a writer may use it: at
+// NORMAL, SQLite publishes a commit without touching the WAL again, and
+// readers would look for frames still held back.
+package walvfs
 
 import (
 	"errors"
@@ -10,26 +24,14 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 )
 
-// gatheredWALVFS names the VFS the SQLite writer opens its database
-// through: SQLite's own unix VFS, except that a WAL file gathers the writes
-// SQLite makes to it one after the other and passes them on in one.
-//
-// SQLite writes each WAL frame with two calls (its 24-byte header, then the
-// page), so a commit of 60 pages made 120 write system calls; gathered,
-// they are one or two. Every write still reaches the file, in order,
-// before the WAL is synced, read, sized, truncated, closed or written
-// elsewhere, so what a synced commit leaves on disk is byte for byte what
-// the unix VFS leaves. A commit is published to readers right after its
-// sync only when synchronous is FULL, so only such a writer may use it
-// (see openSQLite): at NORMAL, SQLite publishes a commit without touching
-// the WAL again, and readers would look for frames still held back.
-const gatheredWALVFS = "convo-gathered-wal"
+// Name names the VFS, for the vfs parameter of a SQLite DSN.
+const Name = "convo-gathered-wal"
 
 // walGatherLimit is the most a WAL file holds back: the largest write the
 // unix VFS makes in one call (it masks larger sizes to 17 bits).
 const walGatherLimit = 1<<17 - 1
 
-// walFileHeader is what gatheredWALVFS puts in front of the unix VFS's own
+// walFileHeader is what the VFS puts in front of the unix VFS's own
 // sqlite3_file in a WAL's: the pointer to its method table.
 const walFileHeader = 8
 
@@ -59,8 +61,8 @@ type walFile struct {
 	heldAt  int64
 }
 
-// registerGatheredWALVFS registers gatheredWALVFS, once per process.
-func registerGatheredWALVFS() error {
+// Register registers the VFS, once per process.
+func Register() error {
 	v := &gatheredVFS
 	v.once.Do(func() {
 		tls := libc.NewTLS()
@@ -69,7 +71,7 @@ func registerGatheredWALVFS() error {
 			v.err = errors.New("sqlstore: sqlite: no default VFS")
 			return
 		}
-		name, err := libc.CString(gatheredWALVFS)
+		name, err := libc.CString(Name)
 		if err != nil {
 			v.err = fmt.Errorf("sqlstore: sqlite: %w", err)
 			return
@@ -104,7 +106,7 @@ func registerGatheredWALVFS() error {
 		setFunc[xFile](&io.FxSectorSize, walSectorSize)
 		setFunc[xFile](&io.FxDeviceCharacteristics, walDeviceCharacteristics)
 		if rc := sqlite3.Xsqlite3_vfs_register(tls, v.vfs, 0); rc != sqlite3.SQLITE_OK {
-			v.err = fmt.Errorf("sqlstore: sqlite: register the %s VFS: code %d", gatheredWALVFS, rc)
+			v.err = fmt.Errorf("sqlstore: sqlite: register the %s VFS: code %d", Name, rc)
 		}
 	})
 	return v.err

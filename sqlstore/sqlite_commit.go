@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/convohq/convo"
@@ -22,18 +21,7 @@ import (
 // maxGroup bounds how many Updates share one commit.
 const maxGroup = 128
 
-// update is one Update waiting for its group.
-type update struct {
-	ctx  context.Context
-	fn   func(convo.Tx) error
-	done chan error
-}
-
-// panicked carries a panic from fn back to the goroutine that called Update.
-type panicked struct{ value any }
-
-func (p panicked) Error() string { return fmt.Sprintf("panic: %v", p.value) }
-
+// startCommitters starts the committer of a SQLite store's Updates.
 func (db *DB) startCommitters() {
 	if db.dialect == DialectPostgres {
 		return
@@ -44,41 +32,6 @@ func (db *DB) startCommitters() {
 		defer db.committers.Done()
 		db.commitLoop()
 	}()
-}
-
-// Update runs fn in a transaction on the writer, possibly shared with
-// concurrent Updates, and returns once fn's writes are durably committed.
-// An error from fn undoes fn's writes (and only those) and is returned as
-// is; a panic in fn is re-raised here.
-func (db *DB) Update(ctx context.Context, fn func(convo.Tx) error) error {
-	u := &update{ctx: ctx, fn: fn, done: make(chan error, 1)}
-	db.closing.RLock()
-	if db.closed {
-		db.closing.RUnlock()
-		return errors.New("sqlstore: the store is closed")
-	}
-	if db.dialect == DialectPostgres {
-		// Close waits for this read lock, hence for the transaction.
-		err := db.runPostgres(u)
-		db.closing.RUnlock()
-		if p, ok := err.(panicked); ok {
-			panic(p.value)
-		}
-		return asUnavailable(err)
-	}
-	select {
-	case db.updates <- u:
-	case <-ctx.Done():
-		db.closing.RUnlock()
-		return ctx.Err()
-	}
-	db.closing.RUnlock()
-	// Once queued, the outcome is awaited even if ctx ends: it may be committed.
-	err := <-u.done
-	if p, ok := err.(panicked); ok {
-		panic(p.value)
-	}
-	return asUnavailable(err)
 }
 
 // commitLoop takes whatever Updates are waiting, up to maxGroup, and runs
@@ -125,11 +78,6 @@ func (db *DB) runGroup(group []*update) {
 			u.done <- results[i]
 		}
 	}
-}
-
-func isPanic(err error) bool {
-	_, ok := err.(panicked)
-	return ok
 }
 
 // runAlone runs one Update in a transaction of its own.
@@ -182,14 +130,4 @@ func (db *DB) runShared(group []*update) ([]error, error) {
 		return nil, fmt.Errorf("sqlstore: commit: %w", err)
 	}
 	return results, nil
-}
-
-// call runs fn, turning a panic into a panicked error.
-func call(fn func(convo.Tx) error, t *tx) (err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			err = panicked{v}
-		}
-	}()
-	return fn(t)
 }

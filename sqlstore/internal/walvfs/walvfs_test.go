@@ -1,4 +1,4 @@
-package sqlstore
+package walvfs
 
 import (
 	"bufio"
@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	_ "modernc.org/sqlite"
 )
 
 // writeCalls returns the write system calls this process has made, from
@@ -45,50 +47,32 @@ func processCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// openSQLiteStore opens a store on a new file in dir.
-func openSQLiteStore(t *testing.T, dir, synchronous string) (*DB, string) {
+// openWriterAndReader opens a new database in dir as sqlstore opens a
+// SQLite store at synchronous FULL: a writer through this VFS and a
+// read-only handle through SQLite's own.
+func openWriterAndReader(t *testing.T, dir string) (writer, reader *sql.DB, path string) {
 	t.Helper()
-	path := filepath.Join(dir, "convo.db")
-	db, err := Open(t.Context(), "sqlite:"+path, Options{SQLiteSynchronous: synchronous})
+	if err := Register(); err != nil {
+		t.Fatal(err)
+	}
+	path = filepath.Join(dir, "convo.db")
+	writer, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=temp_store(MEMORY)&_txlock=immediate&vfs="+Name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { db.Close() })
-	return db, path
+	t.Cleanup(func() { writer.Close() })
+	writer.SetMaxOpenConns(1)
+	reader, err = sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=query_only(1)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { reader.Close() })
+	return writer, reader, path
 }
 
 // insertPages inserts rows rows of a page each in one transaction.
 const insertPages = `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
 	INSERT INTO pages (body) SELECT randomblob(3000) FROM n`
-
-// TestSQLiteWriterGathersWALFrames commits 200 pages: the writer of a
-// synchronous=FULL store hands them to the system in a few writes, where
-// SQLite's own VFS makes two for each (as a NORMAL store still does).
-func TestSQLiteWriterGathersWALFrames(t *testing.T) {
-	for _, c := range []struct {
-		synchronous string
-		atLeast     int64
-		atMost      int64
-	}{
-		{"FULL", 1, 12},
-		{"NORMAL", 400, 1 << 30},
-	} {
-		t.Run(c.synchronous, func(t *testing.T) {
-			db, _ := openSQLiteStore(t, t.TempDir(), c.synchronous)
-			if _, err := db.writer.Exec("CREATE TABLE pages (body BLOB NOT NULL)"); err != nil {
-				t.Fatal(err)
-			}
-			before := writeCalls(t)
-			if _, err := db.writer.Exec(insertPages, 200); err != nil {
-				t.Fatal(err)
-			}
-			writes := writeCalls(t) - before
-			if writes < c.atLeast || writes > c.atMost {
-				t.Errorf("a commit of 200 pages made %d write calls, want %d to %d", writes, c.atLeast, c.atMost)
-			}
-		})
-	}
-}
 
 // TestSQLiteGatheredWALKeepsEveryCommit drives the WAL through what makes
 // SQLite read it or write it out of order: a transaction larger than the
@@ -99,14 +83,14 @@ func TestSQLiteWriterGathersWALFrames(t *testing.T) {
 func TestSQLiteGatheredWALKeepsEveryCommit(t *testing.T) {
 	ctx := t.Context()
 	dir := t.TempDir()
-	db, path := openSQLiteStore(t, dir, "FULL")
-	if _, err := db.writer.Exec("CREATE TABLE pages (body BLOB NOT NULL); CREATE TABLE counted (n INTEGER NOT NULL)"); err != nil {
+	writer, reader, path := openWriterAndReader(t, dir)
+	if _, err := writer.Exec("CREATE TABLE pages (body BLOB NOT NULL); CREATE TABLE counted (n INTEGER NOT NULL)"); err != nil {
 		t.Fatal(err)
 	}
 
 	// 2,000 pages with a cache of 200 spill; each row is then updated, and a
 	// savepoint's rows are rolled back.
-	conn, err := db.writer.Conn(ctx)
+	conn, err := writer.Conn(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,18 +114,18 @@ func TestSQLiteGatheredWALKeepsEveryCommit(t *testing.T) {
 	mustExec(t, conn, "COMMIT")
 	mustExec(t, conn, "PRAGMA cache_size = -2000")
 	conn.Close()
-	wantPages := pageDigest(t, db.reader)
+	wantPages := pageDigest(t, reader)
 	if wantPages.rows != 2000 || wantPages.bytes != 2000*3000 {
 		t.Fatalf("after the large transaction a reader sees %d rows of %d bytes, want 2000 of 6000000", wantPages.rows, wantPages.bytes)
 	}
 
 	// Small commits, each read back by another connection at once.
 	for i := 1; i <= 100; i++ {
-		if _, err := db.writer.Exec("INSERT INTO counted (n) VALUES (?)", i); err != nil {
+		if _, err := writer.Exec("INSERT INTO counted (n) VALUES (?)", i); err != nil {
 			t.Fatal(err)
 		}
 		var n int
-		if err := db.reader.QueryRow("SELECT COUNT(*) FROM counted").Scan(&n); err != nil {
+		if err := reader.QueryRow("SELECT COUNT(*) FROM counted").Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		if n != i {
@@ -154,7 +138,7 @@ func TestSQLiteGatheredWALKeepsEveryCommit(t *testing.T) {
 	for _, suffix := range []string{"", "-wal"} {
 		copyFile(t, path+suffix, crashed+suffix)
 	}
-	plain, err := openSQLiteHandle("file:" + crashed)
+	plain, err := sql.Open("sqlite", "file:"+crashed)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,12 +198,12 @@ func copyFile(t *testing.T, from, to string) {
 // unix VFS and through the one that gathers WAL writes. The writes include
 // those of SQLite's checkpoints into the database file, which are the same.
 func BenchmarkSQLiteCommit(b *testing.B) {
-	if err := registerGatheredWALVFS(); err != nil {
+	if err := Register(); err != nil {
 		b.Fatal(err)
 	}
-	for _, vfs := range []string{"unix", gatheredWALVFS} {
+	for _, vfs := range []string{"unix", Name} {
 		b.Run(vfs, func(b *testing.B) {
-			db, err := openSQLiteHandle("file:" + filepath.Join(b.TempDir(), "bench.db") + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate&vfs=" + vfs)
+			db, err := sql.Open("sqlite", "file:"+filepath.Join(b.TempDir(), "bench.db")+"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate&vfs="+vfs)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -1,0 +1,35 @@
+package convo
+
+// Reasons of the store: a resource that does not exist (ENotFound), and a
+// unique key already taken (EConflict). Callers compare an error's reason
+// with these, never with a literal.
+const (
+	ReasonCustomerNotFound      = "CUSTOMER_NOT_FOUND"
+	ReasonCustomerExists        = "CUSTOMER_EXISTS"
+	ReasonAgentNotFound         = "AGENT_NOT_FOUND"
+	ReasonUsernameTaken         = "USERNAME_TAKEN"
+	ReasonAccessKeyNotFound     = "ACCESSKEY_NOT_FOUND"
+	ReasonAccessKeyExists       = "ACCESSKEY_EXISTS"
+	ReasonAccountNotFound       = "ACCOUNT_NOT_FOUND"
+	ReasonAccountExists         = "ACCOUNT_EXISTS"
+	ReasonConversationNotFound  = "CONVERSATION_NOT_FOUND"
+	ReasonConversationExists    = "CONVERSATION_EXISTS"
+	ReasonMessageNotFound       = "MESSAGE_NOT_FOUND"
+	ReasonMessageExists         = "MESSAGE_EXISTS"
+	ReasonFlowNotFound          = "FLOW_NOT_FOUND"
+	ReasonFlowExists            = "FLOW_EXISTS"
+	ReasonActiveflowNotFound    = "ACTIVEFLOW_NOT_FOUND"
+	ReasonActiveflowExists      = "ACTIVEFLOW_EXISTS"
+	ReasonTagNotFound           = "TAG_NOT_FOUND"
+	ReasonTagNameTaken          = "TAG_NAME_TAKEN"
+	ReasonEventNotFound         = "EVENT_NOT_FOUND"
+	ReasonEventExists           = "EVENT_EXISTS"
+	ReasonJobNotFound           = "JOB_NOT_FOUND"
+	ReasonJobExists             = "JOB_EXISTS"
+	ReasonSettingNotFound       = "SETTING_NOT_FOUND"
+	ReasonSettingExists         = "SETTING_EXISTS"
+	ReasonAuditLogNotFound      = "AUDIT_LOG_NOT_FOUND"
+	ReasonAuditLogExists        = "AUDIT_LOG_EXISTS"
+	ReasonLoginThrottleNotFound = "LOGIN_THROTTLE_NOT_FOUND"
+	ReasonLoginThrottleExists   = "LOGIN_THROTTLE_EXISTS"
+)

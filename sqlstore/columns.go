@@ -1,0 +1,92 @@
+package sqlstore
+
+import (
+	"database/sql/driver"
+	"encoding/json"
+	"fmt"
+
+	jsonv1 "github.com/go-json-experiment/json/v1"
+
+	"github.com/convohq/convo"
+)
+
+// adapterValue returns the plain value a column adapter (micros,
+// optionalID, jsonText) stands for now; ok is false for any other argument.
+func adapterValue(a any) (v any, ok bool, err error) {
+	switch a := a.(type) {
+	case micros:
+		return a.t.Micros(), true, nil
+	case optionalID:
+		return a.text(), true, nil
+	case jsonText:
+		s, err := a.text()
+		return s, true, err
+	}
+	return nil, false, nil
+}
+
+// micros stores a convo.Time as microseconds since the Unix epoch.
+type micros struct{ t *convo.Time }
+
+func (m micros) Value() (driver.Value, error) { return m.t.Micros(), nil }
+
+func (m micros) Scan(src any) error {
+	us, ok := src.(int64)
+	if !ok {
+		return fmt.Errorf("sqlstore: timestamp column holds %T", src)
+	}
+	*m.t = convo.TimeFromMicros(us)
+	return nil
+}
+
+// jsonText stores a value as JSON text; a nil slice is stored as [] so that
+// it reads back as an empty slice.
+type jsonText struct{ v any }
+
+func (j jsonText) Value() (driver.Value, error) { return j.text() }
+
+func (j jsonText) text() (string, error) {
+	b, err := json.Marshal(j.v)
+	if string(b) == "null" {
+		return "[]", err
+	}
+	return string(b), err
+}
+
+// Scan decodes with the encoding/json API on the json/v2 implementation:
+// the same results, in less than half the time (JSON columns are read for
+// every conversation an inbound batch touches).
+func (j jsonText) Scan(src any) error {
+	switch s := src.(type) {
+	case string:
+		return jsonv1.Unmarshal([]byte(s), j.v)
+	case []byte:
+		return jsonv1.Unmarshal(s, j.v)
+	}
+	return fmt.Errorf("sqlstore: JSON column holds %T", src)
+}
+
+// optionalID stores an unset id ("") as convo.NilID, since PostgreSQL's uuid
+// type has no empty value.
+type optionalID struct{ id *string }
+
+func (o optionalID) Value() (driver.Value, error) { return o.text(), nil }
+
+func (o optionalID) text() string {
+	if *o.id == "" {
+		return convo.NilID
+	}
+	return *o.id
+}
+
+func (o optionalID) Scan(src any) error {
+	switch s := src.(type) {
+	case string:
+		*o.id = s
+	case []byte:
+		*o.id = string(s)
+	default:
+		return fmt.Errorf("sqlstore: id column holds %T", src)
+	}
+	return nil
+}
