@@ -2,7 +2,6 @@ package sqlstore_test
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -957,47 +956,4 @@ func newMessage(customerID, conversationID, accountID, providerID string, tm con
 		Source: convo.Address{Type: convo.AddressTel, Target: "+15550111"}, Destination: convo.Address{Type: convo.AddressTel, Target: "+15550100"},
 		Text: "héllo 👋", Medias: []convo.Media{{ID: convo.NewID(), CustomerID: customerID, Type: convo.MediaImage, Filename: "https://example.com/a.png", TMCreate: tm, TMUpdate: tm, TMDelete: convo.Never}},
 		AccountID: accountID, ProviderID: providerID, TMCreate: tm, TMUpdate: tm, TMDelete: convo.Never}
-}
-
-// TestCheckpointCounterPostgres: the counter bench samples around a
-// measurement sees a checkpoint that began in between.
-func TestCheckpointCounterPostgres(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
-		if b.Name != "postgres" {
-			return
-		}
-		ctx := t.Context()
-		counter, err := sqlstore.OpenCheckpointCounter(ctx, b.DSN)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer counter.Close()
-		before, err := counter.Count(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		admin, err := sql.Open("pgx", b.DSN)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer admin.Close()
-		if _, err := admin.ExecContext(ctx, "CHECKPOINT"); err != nil {
-			t.Fatal(err)
-		}
-		// The server publishes its statistics shortly after the checkpoint.
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			after, err := counter.Count(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if after > before {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("checkpoints begun: %d before a CHECKPOINT, %d after", before, after)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	})
 }
