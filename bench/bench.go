@@ -36,8 +36,8 @@ process, and prints a table (or, with --json, one JSON object).
 scenarios:
   ingest   signed LINE webhooks, one text message each (10% new peers), with
            two baselines: raw single-row insert transactions on the same
-           database (db_limit) and a handler that only checks the signature
-           on the same server stack (http_limit)
+           database (db_limit) and a handler that only checks the signature,
+           served like the server with the same HTTP stack (http_limit)
   list     conversation and message lists on a seeded database, before
            and after ANALYZE
   webhook  customer webhook deliveries to a local benchReceiver

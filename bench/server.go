@@ -19,7 +19,7 @@ import (
 	"time"
 )
 
-// benchChild is a running `convo serve`.
+// benchChild is a child process: a running `convo serve`, or the signature baseline.
 type benchChild struct {
 	cmd       *exec.Cmd
 	url       string

@@ -51,6 +51,7 @@ func TestStore(t *testing.T) {
 			{"AuditLogs", testAuditLogs},
 			{"Activeflows", testActiveflows},
 			{"LoginThrottles", func(t *testing.T, db *sqlstore.DB) { testLoginThrottles(t, replicas(t, db, b.DSN)) }},
+			{"Import", testImport},
 		} {
 			t.Run(c.name, func(t *testing.T) { c.fn(t, db) })
 		}
@@ -948,6 +949,34 @@ func newConversation(customerID, accountID, dialogID string, tm convo.Time) *con
 		AccountID: accountID, Name: "chat", Detail: "with a peer", Type: convo.ConversationWhatsApp, DialogID: dialogID,
 		Self: convo.Address{Type: convo.AddressWhatsApp, Target: "+15550100"}, Peer: convo.Address{Type: convo.AddressWhatsApp, Target: dialogID, TargetName: "Bob"},
 		TMCreate: tm, TMUpdate: tm, TMDelete: convo.Never}
+}
+
+// testImport: rows imported in bulk read back as the store wrote them, and
+// imported events wait in the customer's outbox.
+func testImport(t *testing.T, db *sqlstore.DB) {
+	ctx := t.Context()
+	cust, account := convo.NewID(), convo.NewID()
+	c := newConversation(cust, account, "+15550177", at(0))
+	m1, m2 := newMessage(cust, c.ID, account, "wamid.import.1", at(time.Second)), newMessage(cust, c.ID, account, "", at(2*time.Second))
+	if err := db.Import(ctx, []convo.Conversation{*c}, []convo.Message{*m1, *m2}); err != nil {
+		t.Fatal(err)
+	}
+	same(t, read(t, db, func(tx convo.Tx) (*convo.Conversation, error) { return tx.GetConversation(ctx, c.ID) }), c)
+	same(t, read(t, db, func(tx convo.Tx) (*convo.Message, error) { return tx.GetMessage(ctx, m1.ID) }), m1)
+	same(t, read(t, db, func(tx convo.Tx) (*convo.Message, error) { return tx.GetMessageByProviderID(ctx, account, "wamid.import.1") }), m1)
+	same(t, read(t, db, func(tx convo.Tx) (*convo.Message, error) { return tx.GetMessage(ctx, m2.ID) }), m2)
+
+	events := []sqlstore.ImportedEvent{{Type: convo.EventMessageCreated, StreamID: c.ID, ConversationID: c.ID, Payload: []byte(`{}`)},
+		{Type: convo.EventMessageCreated, StreamID: c.ID, Payload: []byte(`{}`)}}
+	if err := db.ImportEvents(ctx, cust, events); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := db.CountEvents(ctx, cust); err != nil || n != len(events) {
+		t.Errorf("CountEvents = %d, %v; want %d", n, err, len(events))
+	}
+	if err := db.Analyze(ctx); err != nil {
+		t.Errorf("Analyze: %v", err)
+	}
 }
 
 func newMessage(customerID, conversationID, accountID, providerID string, tm convo.Time) *convo.Message {
