@@ -963,7 +963,9 @@ func testImport(t *testing.T, db *sqlstore.DB) {
 	}
 	same(t, read(t, db, func(tx convo.Tx) (*convo.Conversation, error) { return tx.GetConversation(ctx, c.ID) }), c)
 	same(t, read(t, db, func(tx convo.Tx) (*convo.Message, error) { return tx.GetMessage(ctx, m1.ID) }), m1)
-	same(t, read(t, db, func(tx convo.Tx) (*convo.Message, error) { return tx.GetMessageByProviderID(ctx, account, "wamid.import.1") }), m1)
+	same(t, read(t, db, func(tx convo.Tx) (*convo.Message, error) {
+		return tx.GetMessageByProviderID(ctx, account, "wamid.import.1")
+	}), m1)
 	same(t, read(t, db, func(tx convo.Tx) (*convo.Message, error) { return tx.GetMessage(ctx, m2.ID) }), m2)
 
 	events := []sqlstore.ImportedEvent{{Type: convo.EventMessageCreated, StreamID: c.ID, ConversationID: c.ID, Payload: []byte(`{}`)},
