@@ -31,7 +31,6 @@ func loadOpenAPI(t *testing.T) *openapi3.T {
 func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 	doc := loadOpenAPI(t)
 	s := New(nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	s.EnableBench("bench-secret") // the bench's route is served by bench servers only, and documented too
 	s.EnableOps(Ops{Metrics: http.NotFoundHandler()})
 
 	registered := map[string]bool{}

@@ -2,7 +2,6 @@ package sqlstore_test
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"reflect"
@@ -51,6 +50,7 @@ func TestStore(t *testing.T) {
 			{"AuditLogs", testAuditLogs},
 			{"Activeflows", testActiveflows},
 			{"LoginThrottles", func(t *testing.T, db *sqlstore.DB) { testLoginThrottles(t, replicas(t, db, b.DSN)) }},
+			{"Import", testImport},
 		} {
 			t.Run(c.name, func(t *testing.T) { c.fn(t, db) })
 		}
@@ -258,53 +258,40 @@ func newConversation(customerID, accountID, dialogID string, tm convo.Time) *con
 		TMCreate: tm, TMUpdate: tm, TMDelete: convo.Never}
 }
 
+// testImport: rows imported in bulk read back as the store wrote them, and
+// imported events wait in the customer's outbox.
+func testImport(t *testing.T, db *sqlstore.DB) {
+	ctx := t.Context()
+	cust, account := convo.NewID(), convo.NewID()
+	c := newConversation(cust, account, "+15550177", at(0))
+	m1, m2 := newMessage(cust, c.ID, account, "wamid.import.1", at(time.Second)), newMessage(cust, c.ID, account, "", at(2*time.Second))
+	if err := db.Import(ctx, []convo.Conversation{*c}, []convo.Message{*m1, *m2}); err != nil {
+		t.Fatal(err)
+	}
+	same(t, read(t, db, func(tx convo.Tx) (*convo.Conversation, error) { return tx.GetConversation(ctx, c.ID) }), c)
+	same(t, read(t, db, func(tx convo.Tx) (*convo.Message, error) { return tx.GetMessage(ctx, m1.ID) }), m1)
+	same(t, read(t, db, func(tx convo.Tx) (*convo.Message, error) {
+		return tx.GetMessageByProviderID(ctx, account, "wamid.import.1")
+	}), m1)
+	same(t, read(t, db, func(tx convo.Tx) (*convo.Message, error) { return tx.GetMessage(ctx, m2.ID) }), m2)
+
+	events := []sqlstore.ImportedEvent{{Type: convo.EventMessageCreated, StreamID: c.ID, ConversationID: c.ID, Payload: []byte(`{}`)},
+		{Type: convo.EventMessageCreated, StreamID: c.ID, Payload: []byte(`{}`)}}
+	if err := db.ImportEvents(ctx, cust, events); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := db.CountEvents(ctx, cust); err != nil || n != len(events) {
+		t.Errorf("CountEvents = %d, %v; want %d", n, err, len(events))
+	}
+	if err := db.Analyze(ctx); err != nil {
+		t.Errorf("Analyze: %v", err)
+	}
+}
+
 func newMessage(customerID, conversationID, accountID, providerID string, tm convo.Time) *convo.Message {
 	return &convo.Message{ID: convo.NewID(), CustomerID: customerID, ConversationID: conversationID, Direction: convo.DirectionIncoming,
 		Status: convo.MessageProgressing, ReferenceType: "call", ReferenceID: "ref-1",
 		Source: convo.Address{Type: convo.AddressTel, Target: "+15550111"}, Destination: convo.Address{Type: convo.AddressTel, Target: "+15550100"},
 		Text: "héllo 👋", Medias: []convo.Media{{ID: convo.NewID(), CustomerID: customerID, Type: convo.MediaImage, Filename: "https://example.com/a.png", TMCreate: tm, TMUpdate: tm, TMDelete: convo.Never}},
 		AccountID: accountID, ProviderID: providerID, TMCreate: tm, TMUpdate: tm, TMDelete: convo.Never}
-}
-
-// TestCheckpointCounterPostgres: the counter bench samples around a
-// measurement sees a checkpoint that began in between.
-func TestCheckpointCounterPostgres(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
-		if b.Name != "postgres" {
-			return
-		}
-		ctx := t.Context()
-		counter, err := sqlstore.OpenCheckpointCounter(ctx, b.DSN)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer counter.Close()
-		before, err := counter.Count(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		admin, err := sql.Open("pgx", b.DSN)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer admin.Close()
-		if _, err := admin.ExecContext(ctx, "CHECKPOINT"); err != nil {
-			t.Fatal(err)
-		}
-		// The server publishes its statistics shortly after the checkpoint.
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			after, err := counter.Count(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if after > before {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("checkpoints begun: %d before a CHECKPOINT, %d after", before, after)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	})
 }

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/convohq/convo"
+	"github.com/convohq/convo/bench"
 	"github.com/convohq/convo/httpapi"
 	"github.com/convohq/convo/line"
 	"github.com/convohq/convo/metrics"
@@ -36,7 +37,7 @@ import (
 // heap is small (tens of MB) and every request churns it, so at Go's default
 // of 100 the collector took about a sixth of the server's CPU during ingest;
 // at 400 the server spends a fifth less CPU per message for about 25 MB more
-// memory (measured with convo bench).
+// memory (see docs/performance.md).
 const defaultGCPercent = 400
 
 func main() {
@@ -71,7 +72,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "bootstrap":
 		return runBootstrap(ctx, args[1:], stdout, stderr)
 	case "bench":
-		return runBench(ctx, args[1:], stdout, stderr)
+		return bench.Run(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "convo", convo.Version)
 		return nil
@@ -111,9 +112,6 @@ type Config struct {
 	TrustedProxies string
 	// WebhookRetryBase and EventPoll tune delivery (zero: the service defaults).
 	WebhookRetryBase, EventPoll time.Duration
-	// BenchSecret, when set, enables the bench-only route that `convo bench`
-	// uses as its HTTP baseline (hidden: CONVO_BENCH_SECRET).
-	BenchSecret string
 	// DebugListen, when set, is where Go's profiler (/debug/pprof/) is
 	// served, apart from the API (CONVO_DEBUG_LISTEN).
 	DebugListen string
@@ -192,7 +190,6 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cfg.LineAPIURL = env("CONVO_LINE_API_URL", "")
 	cfg.WhatsAppAPIURL = env("CONVO_WHATSAPP_API_URL", "")
 	cfg.TwilioAPIURL = env("CONVO_TWILIO_API_URL", "")
-	cfg.BenchSecret = env("CONVO_BENCH_SECRET", "")
 	cfg.DebugListen = env("CONVO_DEBUG_LISTEN", "")
 	logger, logs := newLogger(stderr)
 	defer logs.Flush()
@@ -325,7 +322,6 @@ func (m *Main) Open(ctx context.Context) error {
 			first.CustomerID, password, first.AccessKey, m.Config.PublicURL, first.AccessKey)
 	}
 	handler := httpapi.New(svc, m.logger)
-	handler.EnableBench(m.Config.BenchSecret)
 	handler.TrustProxies(proxies)
 	handler.WriteTimes(times)
 	handler.Observe(m.metrics)

@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"bytes"
@@ -9,12 +9,16 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -113,14 +117,13 @@ func TestBenchRefusesAProfileOfNoMeasurement(t *testing.T) {
 		{[]string{"--cpuprofile-phase", "ingest", "--scenario", "webhook,list"}, "needs the ingest scenario"},
 		{[]string{"--cpuprofile-phase", "webhook.paced", "--scenario", "webhook", "--webhook-rate", "0"}, "needs a --webhook-rate"},
 	} {
-		args := append([]string{"bench", "--cpuprofile", filepath.Join(t.TempDir(), "x.prof")}, c.args...)
-		r := runConvo(t, args...)
-		if r.code == 0 || !strings.Contains(r.stderr, c.want) {
-			t.Errorf("convo %v: exit %d, stderr %q; want a failure saying %q", args, r.code, r.stderr, c.want)
+		args := append([]string{"--cpuprofile", filepath.Join(t.TempDir(), "x.prof")}, c.args...)
+		if err := Run(t.Context(), args, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("convo bench %v: %v; want a failure saying %q", args, err, c.want)
 		}
 	}
-	if r := runConvo(t, "bench", "--cpuprofile-phase", "webhook"); r.code == 0 || !strings.Contains(r.stderr, "needs --cpuprofile") {
-		t.Errorf("a phase without a profile to write: exit %d, stderr %q", r.code, r.stderr)
+	if err := Run(t.Context(), []string{"--cpuprofile-phase", "webhook"}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "needs --cpuprofile") {
+		t.Errorf("a phase without a profile to write: %v", err)
 	}
 }
 
@@ -175,15 +178,16 @@ func lookup(v map[string]any, path string) (any, bool) {
 	return nil, false
 }
 
-// TestBenchRouteIsHidden checks that the bench-only route exists only when
-// the server is started with a bench secret, and checks the signature.
+// TestBenchRouteIsHidden checks that the signature baseline is served by
+// bench's own child process only, never by a convo server, and that it
+// checks the signature.
 func TestBenchRouteIsHidden(t *testing.T) {
 	body := []byte(`{"destination":"U0","events":[]}`)
 	mac := hmac.New(sha256.New, []byte("bench-secret"))
 	mac.Write(body)
 	good := base64.StdEncoding.EncodeToString(mac.Sum(nil))
 	post := func(base, signature string) int {
-		req, err := http.NewRequest(http.MethodPost, base+"/v1.0/bench/signature", bytes.NewReader(body))
+		req, err := http.NewRequest(http.MethodPost, base+baselinePath, bytes.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -196,15 +200,20 @@ func TestBenchRouteIsHidden(t *testing.T) {
 		return res.StatusCode
 	}
 
-	plain := startServer(t, testdb.SQLite(t))
-	if got := post(plain.URL(), good); got != http.StatusNotFound {
-		t.Errorf("without a bench secret: POST /v1.0/bench/signature = %d, want 404", got)
+	plain := startServe(t)
+	if got := post(plain, good); got != http.StatusNotFound {
+		t.Errorf("a convo server: POST %s = %d, want 404", baselinePath, got)
 	}
-	bench := startServer(t, testdb.SQLite(t), func(m *Main) { m.Config.BenchSecret = "bench-secret" })
-	if got := post(bench.URL(), good); got != http.StatusOK {
+	b := &bench{exe: convoBinary(t), dir: t.TempDir(), baselineSecret: "bench-secret", progress: newBenchProgress(io.Discard)}
+	defer b.progress.stop()
+	if err := b.startBaseline(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	defer b.stopBaseline()
+	if got := post(b.baseline.url, good); got != http.StatusOK {
 		t.Errorf("good signature: %d, want 200", got)
 	}
-	if got := post(bench.URL(), base64.StdEncoding.EncodeToString([]byte("wrong"))); got != http.StatusUnauthorized {
+	if got := post(b.baseline.url, base64.StdEncoding.EncodeToString([]byte("wrong"))); got != http.StatusUnauthorized {
 		t.Errorf("bad signature: %d, want 401", got)
 	}
 }
@@ -260,4 +269,116 @@ func TestBenchCountsPostgresCheckpoints(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestCheckpointCounterPostgres: the counter sampled around a
+// measurement sees a checkpoint that began in between.
+func TestCheckpointCounterPostgres(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
+		if b.Name != "postgres" {
+			return
+		}
+		ctx := t.Context()
+		counter, err := openCheckpointCounter(ctx, b.DSN)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer counter.Close()
+		before, err := counter.Count(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		admin, err := sql.Open("pgx", b.DSN)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer admin.Close()
+		if _, err := admin.ExecContext(ctx, "CHECKPOINT"); err != nil {
+			t.Fatal(err)
+		}
+		// The server publishes its statistics shortly after the checkpoint.
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			after, err := counter.Count(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if after > before {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("checkpoints begun: %d before a CHECKPOINT, %d after", before, after)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	})
+}
+
+// The real binary, built once for the tests that run it.
+var convoBin struct {
+	once      sync.Once
+	dir, path string
+	err       error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if convoBin.dir != "" {
+		os.RemoveAll(convoBin.dir)
+	}
+	os.Exit(code)
+}
+
+// convoBinary builds the convo command once and returns its path: bench
+// starts the binary it runs in, as its server and its baseline.
+func convoBinary(t testing.TB) string {
+	t.Helper()
+	convoBin.once.Do(func() {
+		if convoBin.dir, convoBin.err = os.MkdirTemp("", "convo-bin-"); convoBin.err != nil {
+			return
+		}
+		convoBin.path = filepath.Join(convoBin.dir, "convo")
+		out, err := exec.Command("go", "build", "-o", convoBin.path, "github.com/convohq/convo/cmd/convo").CombinedOutput()
+		if err != nil {
+			convoBin.err = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if convoBin.err != nil {
+		t.Fatal(convoBin.err)
+	}
+	return convoBin.path
+}
+
+// commandEnv is the environment of a child process: this one's without any
+// CONVO_ setting.
+func commandEnv() []string {
+	return slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "CONVO_") })
+}
+
+// startServe starts `convo serve` on a fresh SQLite file and returns its
+// base URL once it answers.
+func startServe(t *testing.T) string {
+	t.Helper()
+	addr, err := benchFreeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(convoBinary(t), "serve", "--listen", addr, "--database", "sqlite:"+filepath.Join(t.TempDir(), "convo.db"))
+	cmd.Env = commandEnv()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	})
+	base := "http://" + addr
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if res, err := http.Get(base + "/v1.0/openapi.yaml"); err == nil {
+			res.Body.Close()
+			return base
+		}
+	}
+	t.Fatal("convo serve did not answer within a minute")
+	return ""
 }
