@@ -254,15 +254,17 @@ func TestTimeFormatAppliesToEventsWrittenBefore(t *testing.T) {
 			t.Fatalf("in the seed format the webhook body is %s", first.Body)
 		}
 
-		ts.restart(t, withTimeFormat(convo.TimeRFC3339))
-		admin = ts.as(ts.AdminKey)
-		open.Store(true)
+		// The failed attempt is recorded before the restart; otherwise its
+		// lease would hold the event past the test's wait.
 		eventually(t, 10*time.Second, func() error {
 			if d := deliveryByID(admin, first.ID); d.Status != convo.DeliveryFailed {
 				return fmt.Errorf("event %s is %s, want failed", first.ID, d.Status)
 			}
 			return nil
 		})
+		ts.restart(t, withTimeFormat(convo.TimeRFC3339))
+		admin = ts.as(ts.AdminKey)
+		open.Store(true)
 		admin.ok("POST", "/v1.0/webhook_deliveries/"+first.ID+"/retry", nil)
 		var delivered hookRequest
 		eventually(t, 10*time.Second, func() error {
