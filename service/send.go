@@ -143,7 +143,7 @@ func (s *Service) queueOutgoing(ctx context.Context, tx convo.Tx, conv *convo.Co
 // outcome. Sending is at-least-once: a crash between the provider's answer
 // and the commit sends again (LINE drops the repeat by its retry key).
 func (s *Service) runSend(ctx context.Context, j *convo.Job) error {
-	var d convo.Delivery
+	var d convo.SendRequest
 	err := s.store.View(ctx, func(tx convo.Tx) (err error) {
 		if d.Message, err = tx.GetMessage(ctx, j.RefID); err != nil {
 			return err
