@@ -15,7 +15,7 @@ const (
 	// maxInboundBatch bounds the webhooks stored in one transaction.
 	maxInboundBatch = 128
 	// inboundWriters is how many batches may be stored at once when whole
-	// batches wait (see batcher): PostgreSQL runs their transactions side
+	// batches wait (see batch.Batcher): PostgreSQL runs their transactions side
 	// by side; on SQLite they share a commit.
 	inboundWriters = 2
 )
@@ -36,7 +36,7 @@ func (s *Service) ingest(a *convo.Account, in *convo.Inbound) error {
 	if len(in.Messages)+len(in.Follows)+len(in.Statuses) == 0 {
 		return nil
 	}
-	return s.inbound.submit(&inbound{account: a, in: *in})
+	return s.inbound.Submit(&inbound{account: a, in: *in})
 }
 
 // storeInbound stores a batch of webhooks in one transaction; it calls

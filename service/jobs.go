@@ -255,7 +255,7 @@ func (s *Service) lookUpPeerName(ctx context.Context, l *peerLookup) error {
 		}
 		s.logger.Warn("display name lookup failed", "conversation_id", l.job.RefID, "error", err.Error())
 	}
-	return s.inbound.submit(&inbound{account: l.account, name: &peerName{job: l.job, dialogID: l.dialogID, name: name}})
+	return s.inbound.Submit(&inbound{account: l.account, name: &peerName{job: l.job, dialogID: l.dialogID, name: name}})
 }
 
 // peerName is a display name looked up for the peer of a conversation on

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/convohq/convo"
+	"github.com/convohq/convo/internal/batch"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -75,7 +76,7 @@ type Service struct {
 	events *dispatcher
 	outage outage
 	// inbound gathers concurrent webhooks into batches.
-	inbound *batcher[*inbound]
+	inbound *batch.Batcher[*inbound]
 	// accounts caches the accounts behind hook URLs.
 	accounts rowCache[*convo.Account]
 	jwtKey   []byte
@@ -118,7 +119,8 @@ func New(store convo.Store, clock convo.Clock, config Config) *Service {
 	config.TimeFormat = cmp.Or(config.TimeFormat, convo.TimeSeed)
 	s := &Service{store: store, clock: clock, config: config, logger: config.Logger,
 		jobs: newJobRunner(), events: newDispatcher(config.WebhookAllowPrivate), checkPassword: bcrypt.CompareHashAndPassword}
-	s.inbound = newBatcher(maxInboundBatch, inboundWriters, s.storeInbound)
+	s.inbound = batch.New(maxInboundBatch, inboundWriters, s.storeInbound)
+	s.inbound.FailsAll = isUnavailable
 	return s
 }
 
