@@ -118,7 +118,7 @@ func New(store convo.Store, clock convo.Clock, config Config) *Service {
 	config.PublicURL = strings.TrimRight(config.PublicURL, "/")
 	config.TimeFormat = cmp.Or(config.TimeFormat, convo.TimeSeed)
 	s := &Service{store: store, clock: clock, config: config, logger: config.Logger,
-		jobs: newJobRunner(), events: newDispatcher(config.WebhookAllowPrivate), checkPassword: bcrypt.CompareHashAndPassword}
+		jobs: newJobRunner(), events: newDispatcher(config.WebhookAllowPrivate, clock), checkPassword: bcrypt.CompareHashAndPassword}
 	s.inbound = batch.New(maxInboundBatch, inboundWriters, s.storeInbound)
 	s.inbound.FailsAll = isUnavailable
 	return s

@@ -1,34 +1,22 @@
 package service
 
 import (
-	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
-	"net"
-	"net/http"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/convohq/convo"
+	"github.com/convohq/convo/internal/webhook"
 )
 
 const (
 	// eventLease is how long a claimed delivery is reserved; a process
 	// killed mid-attempt leaves the event to another after this.
 	eventLease = 30 * time.Second
-	// webhookTimeout bounds one delivery attempt.
-	webhookTimeout = 10 * time.Second
 	// eventBatch is how many events a realtime stream reads at once, and
 	// how many new wanted events a pass counts at most.
 	eventBatch = 256
@@ -45,7 +33,7 @@ type dispatcher struct {
 	sequence *broadcast // notified when more events are settled
 	// work hands claimed events to idle delivery workers.
 	work    chan *convo.Event
-	client  *http.Client
+	client  *webhook.Client
 	running sync.WaitGroup
 	// active counts deliveries in flight in this process, at most
 	// maxActive; a finished one may unblock the next event of its stream.
@@ -144,45 +132,13 @@ const maxActive = 256
 // the small queue costs a few milliseconds.
 const defaultQueueTidyAfter = 5000
 
-func newDispatcher(allowPrivate bool) *dispatcher {
-	dialer := &net.Dialer{Timeout: 5 * time.Second}
-	if !allowPrivate {
-		// Checked on the address actually dialled, so DNS cannot smuggle a private target in.
-		dialer.Control = func(_, address string, _ syscall.RawConn) error {
-			host, _, err := net.SplitHostPort(address)
-			if err != nil {
-				return err
-			}
-			if ip := net.ParseIP(host); ip == nil || isPrivate(ip) {
-				return errPrivateTarget
-			}
-			return nil
-		}
-	}
+func newDispatcher(allowPrivate bool, clock convo.Clock) *dispatcher {
 	return &dispatcher{
 		wake:     make(chan struct{}, 1),
 		sequence: newBroadcast(),
 		work:     make(chan *convo.Event),
-		// No Client.Timeout: post bounds each attempt by its context, which
-		// the transport turns into the connection's deadline.
-		client: &http.Client{
-			// Keep a connection for every delivery that may be in flight: a
-			// new connection per delivery costs more than the request.
-			Transport: newWebhookTransport(dialer.DialContext, nil, maxActive),
-			// A redirect is an answer, not a delivery: it is retried like any non-2xx.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
+		client:   webhook.NewClient(allowPrivate, maxActive, clock),
 	}
-}
-
-var errPrivateTarget = errors.New("webhook target is on a loopback or private network (set CONVO_WEBHOOK_ALLOW_PRIVATE=true to allow)")
-
-// isPrivate reports whether ip is loopback, private, link-local, unspecified or multicast.
-func isPrivate(ip net.IP) bool {
-	return ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
-		ip.IsInterfaceLocalMulticast() || ip.IsMulticast() || ip.IsUnspecified() ||
-		// Carrier-grade NAT, shared address space.
-		(ip.To4() != nil && ip.To4()[0] == 100 && ip.To4()[1]&0xc0 == 64)
 }
 
 // wakeEvents tells the dispatcher that events were committed.
@@ -417,83 +373,18 @@ func (s *Service) backoff(n int) time.Duration {
 	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
 }
 
-// post sends the webhook request of e and returns the answer's status and
+// post makes the webhook request of e and returns the answer's status and
 // any Retry-After it asked for.
 func (s *Service) post(ctx context.Context, cust *convo.Customer, e *convo.Event) (int, time.Duration, error) {
-	ctx, cancel := context.WithTimeout(ctx, webhookTimeout)
-	defer cancel()
-	method, uri, contentType := cust.WebhookMethod, cust.WebhookURI, "application/json"
+	r := webhook.Request{ID: e.ID, Method: cust.WebhookMethod, URI: cust.WebhookURI, ContentType: "application/json", Secret: cust.WebhookSecret}
 	if e.TargetURI != "" {
-		method, uri, contentType = e.TargetMethod, e.TargetURI, e.ContentType
+		r.Method, r.URI, r.ContentType = e.TargetMethod, e.TargetURI, e.ContentType
 	}
 	// Stored in the seed format; signed as sent. A flow's body in another
 	// media type is the flow's text, not convo's document.
-	body := e.Payload
-	if contentType == "application/json" {
-		body = s.config.TimeFormat.RenderJSON(body)
+	r.Body = e.Payload
+	if r.ContentType == "application/json" {
+		r.Body = s.config.TimeFormat.RenderJSON(r.Body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, uri, bytes.NewReader(body))
-	if err != nil {
-		return 0, 0, err
-	}
-	req.Header.Set("Content-Type", contentType)
-	req.Header.Set("User-Agent", "convo/"+convo.Version)
-	// The id lets receivers drop retries of what they already have, signed or not.
-	req.Header.Set("webhook-id", e.ID)
-	req.Header.Set("webhook-timestamp", strconv.FormatInt(s.clock.Now().Unix(), 10))
-	if cust.WebhookSecret != "" {
-		for k, v := range SignWebhook(cust.WebhookSecret, e.ID, s.clock.Now(), body) {
-			req.Header.Set(k, v)
-		}
-	}
-	res, err := s.events.client.Do(req)
-	if err != nil {
-		if errors.Is(err, errPrivateTarget) {
-			return 0, 0, errPrivateTarget
-		}
-		return 0, 0, err
-	}
-	defer res.Body.Close()
-	// Drain a little of the answer so the connection can be reused.
-	io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
-	return res.StatusCode, retryAfter(res.Header.Get("Retry-After"), s.clock.Now()), nil
-}
-
-// retryAfter reads a Retry-After header (seconds or an HTTP date), capped at six hours.
-func retryAfter(v string, now time.Time) time.Duration {
-	if v == "" {
-		return 0
-	}
-	var d time.Duration
-	if secs, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
-		d = time.Duration(secs) * time.Second
-	} else if t, err := http.ParseTime(v); err == nil {
-		d = t.Sub(now)
-	}
-	return min(max(d, 0), 6*time.Hour)
-}
-
-// SignWebhook returns the signature headers of a webhook body:
-// X-VoIPBIN-Signature (hex HMAC-SHA256 of the body) and the Standard
-// Webhooks headers, whose key is the secret's bytes or, for a "whsec_"
-// secret, its base64-decoded rest.
-func SignWebhook(secret, id string, at time.Time, body []byte) map[string]string {
-	mac := hmac.New(sha256.New, []byte(secret))
-	mac.Write(body)
-	key := []byte(secret)
-	if rest, ok := strings.CutPrefix(secret, "whsec_"); ok {
-		if k, err := base64.StdEncoding.DecodeString(rest); err == nil {
-			key = k
-		}
-	}
-	ts := strconv.FormatInt(at.Unix(), 10)
-	std := hmac.New(sha256.New, key)
-	std.Write([]byte(id + "." + ts + "."))
-	std.Write(body)
-	return map[string]string{
-		"X-VoIPBIN-Signature": "sha256=" + hex.EncodeToString(mac.Sum(nil)),
-		"webhook-id":          id,
-		"webhook-timestamp":   ts,
-		"webhook-signature":   "v1," + base64.StdEncoding.EncodeToString(std.Sum(nil)),
-	}
+	return s.events.client.Post(ctx, r)
 }

@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
@@ -17,7 +16,6 @@ import (
 	"github.com/convohq/convo"
 	"github.com/convohq/convo/internal/testdb"
 	"github.com/convohq/convo/sqlstore"
-	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -50,98 +48,6 @@ func TestBackoff(t *testing.T) {
 	if s.config.WebhookRetryCap <= s.config.WebhookRetryBase || s.config.WebhookMaxAge < 24*time.Hour {
 		t.Errorf("defaults: base %v, cap %v, max age %v: retries must grow and last at least 24 h",
 			s.config.WebhookRetryBase, s.config.WebhookRetryCap, s.config.WebhookMaxAge)
-	}
-}
-
-func TestRetryAfter(t *testing.T) {
-	now := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
-	for _, c := range []struct {
-		header string
-		want   time.Duration
-	}{
-		{"", 0},
-		{"0", 0},
-		{"1", time.Second},
-		{" 120 ", 2 * time.Minute},
-		{"-5", 0},
-		{"1.5", 0},
-		{"soon", 0},
-		{"86400", 6 * time.Hour}, // capped
-		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second},
-		{now.Add(-time.Hour).Format(http.TimeFormat), 0},
-		{now.Add(48 * time.Hour).Format(http.TimeFormat), 6 * time.Hour},
-		{now.Add(30 * time.Second).Format(time.RFC850), 30 * time.Second},
-	} {
-		if got := retryAfter(c.header, now); got != c.want {
-			t.Errorf("retryAfter(%q) = %v, want %v", c.header, got, c.want)
-		}
-	}
-}
-
-func TestIsPrivate(t *testing.T) {
-	for _, c := range []struct {
-		ip      string
-		private bool
-	}{
-		{"127.0.0.1", true},
-		{"127.255.0.9", true},
-		{"::1", true},
-		{"::ffff:127.0.0.1", true},
-		{"10.1.2.3", true},
-		{"172.16.0.1", true},
-		{"172.31.255.255", true},
-		{"192.168.1.1", true},
-		{"169.254.169.254", true}, // cloud metadata
-		{"100.64.0.1", true},
-		{"100.127.255.254", true},
-		{"0.0.0.0", true},
-		{"::", true},
-		{"224.0.0.1", true},
-		{"fe80::1", true},
-		{"fc00::1", true},
-		{"fd12:3456::1", true},
-		{"ff02::1", true},
-		{"8.8.8.8", false},
-		{"1.1.1.1", false},
-		{"172.32.0.1", false},
-		{"100.128.0.1", false},
-		{"100.63.255.255", false},
-		{"192.169.0.1", false},
-		{"2606:4700:4700::1111", false},
-		{"::ffff:8.8.8.8", false},
-	} {
-		ip := net.ParseIP(c.ip)
-		if ip == nil {
-			t.Fatalf("bad test address %s", c.ip)
-		}
-		if got := isPrivate(ip); got != c.private {
-			t.Errorf("isPrivate(%s) = %v, want %v", c.ip, got, c.private)
-		}
-	}
-}
-
-func TestSignWebhookVerifies(t *testing.T) {
-	body := []byte(`{"type":"conversation_created","data":{"id":"x"}}`)
-	at := time.Now()
-	key := []byte("0123456789abcdef0123456789abcdef")
-	for _, c := range []struct {
-		secret string
-		key    []byte
-	}{
-		{"plain text secret", []byte("plain text secret")},
-		{"whsec_" + base64.StdEncoding.EncodeToString(key), key},
-	} {
-		h := http.Header{}
-		for k, v := range SignWebhook(c.secret, "evt-1", at, body) {
-			h.Set(k, v)
-		}
-		wh, _ := standardwebhooks.NewWebhookRaw(c.key)
-		if err := wh.Verify(body, h); err != nil {
-			t.Errorf("secret %q: %v", c.secret, err)
-		}
-		if h.Get("webhook-id") != "evt-1" {
-			t.Errorf("secret %q: webhook-id %q", c.secret, h.Get("webhook-id"))
-		}
 	}
 }
 
