@@ -169,7 +169,7 @@ func (s *Service) StreamEvents(ctx context.Context, c *convo.Caller, after int64
 		wake := s.events.sequence.wait()
 		var batch []*convo.Event
 		var out []StreamEvent
-		err := s.retryUnavailable(ctx.Done(), "read a realtime stream", func() error {
+		err := s.outage.Retry(ctx.Done(), "read a realtime stream", func() error {
 			err := s.store.View(ctx, func(tx convo.Tx) (err error) {
 				batch, err = tx.ListEvents(ctx, convo.EventListParams{CustomerID: c.CustomerID, AfterPos: &after, Page: convo.Page{Limit: eventBatch}})
 				return err

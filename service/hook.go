@@ -36,7 +36,7 @@ func (s *Service) hookAccount(ctx context.Context, accountID string) (*convo.Acc
 // read serves a burst of webhooks, so a batch needs no statement per message.
 // The copy returned is the caller's own.
 func (s *Service) cachedAccount(ctx context.Context, id string) (*convo.Account, error) {
-	a, err := s.accounts.get(id, func() (a *convo.Account, err error) {
+	a, err := s.accounts.Get(id, func() (a *convo.Account, err error) {
 		err = s.store.View(ctx, func(tx convo.Tx) (err error) {
 			a, err = tx.GetAccount(ctx, id)
 			return err

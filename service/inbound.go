@@ -70,7 +70,7 @@ func (s *Service) storeInbound(batch []*inbound, ready func()) error {
 		s.startPeerLookup(ctx, l)
 	}
 	if newJobs {
-		s.wakeJobs()
+		s.jobs.Wake()
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/convohq/convo"
+	"github.com/convohq/convo/internal/outage"
 )
 
 // MessageSend is the body of POST /conversations/{id}/messages.
@@ -98,7 +99,7 @@ func (s *Service) SendMessage(ctx context.Context, c *convo.Caller, conversation
 		msg, err = tx.GetMessage(ctx, msg.ID)
 		return err
 	})
-	if isUnavailable(err) {
+	if outage.Unavailable(err) {
 		// The message is committed and its job will send it: an error
 		// here would have the client send it again.
 		return stored, nil
@@ -190,7 +191,7 @@ func (s *Service) runSend(ctx context.Context, j *convo.Job) error {
 	}
 	// The provider has answered: the outcome waits here for the database,
 	// since running the job again would send the message again.
-	return s.retryUnavailable(s.jobs.stop, "record a send", func() error { return s.recordSend(ctx, j, res) })
+	return s.outage.Retry(s.jobs.Stopping(), "record a send", func() error { return s.recordSend(ctx, j, res) })
 }
 
 // recordSend stores the provider's answer to a send and finishes its job.

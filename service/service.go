@@ -14,6 +14,9 @@ import (
 
 	"github.com/convohq/convo"
 	"github.com/convohq/convo/internal/batch"
+	"github.com/convohq/convo/internal/jobrunner"
+	"github.com/convohq/convo/internal/outage"
+	"github.com/convohq/convo/internal/rowcache"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -72,13 +75,13 @@ type Service struct {
 	clock  convo.Clock
 	config Config
 	logger *slog.Logger
-	jobs   *jobRunner
+	jobs   *jobrunner.Runner
 	events *dispatcher
-	outage outage
+	outage *outage.Watch
 	// inbound gathers concurrent webhooks into batches.
 	inbound *batch.Batcher[*inbound]
 	// accounts caches the accounts behind hook URLs.
-	accounts rowCache[*convo.Account]
+	accounts rowcache.Cache[*convo.Account]
 	jwtKey   []byte
 	// dummyHash keeps a failed login for an unknown username as slow as a wrong password.
 	dummyHash []byte
@@ -118,9 +121,9 @@ func New(store convo.Store, clock convo.Clock, config Config) *Service {
 	config.PublicURL = strings.TrimRight(config.PublicURL, "/")
 	config.TimeFormat = cmp.Or(config.TimeFormat, convo.TimeSeed)
 	s := &Service{store: store, clock: clock, config: config, logger: config.Logger,
-		jobs: newJobRunner(), events: newDispatcher(config.WebhookAllowPrivate, clock), checkPassword: bcrypt.CompareHashAndPassword}
+		jobs: jobrunner.New(16), outage: outage.NewWatch(config.Logger), events: newDispatcher(config.WebhookAllowPrivate, clock), checkPassword: bcrypt.CompareHashAndPassword}
 	s.inbound = batch.New(maxInboundBatch, inboundWriters, s.storeInbound)
-	s.inbound.FailsAll = isUnavailable
+	s.inbound.FailsAll = outage.Unavailable
 	return s
 }
 

@@ -10,6 +10,10 @@ import (
 	"time"
 
 	"github.com/convohq/convo"
+	"github.com/convohq/convo/internal/lease"
+	"github.com/convohq/convo/internal/outage"
+	"github.com/convohq/convo/internal/poll"
+	"github.com/convohq/convo/internal/rowcache"
 	"github.com/convohq/convo/internal/webhook"
 )
 
@@ -29,7 +33,7 @@ const (
 // dispatcher follows settled events, feeds the realtime stream and
 // delivers customer webhooks.
 type dispatcher struct {
-	wake     chan struct{}
+	wake     poll.Signal
 	sequence *broadcast // notified when more events are settled
 	// work hands claimed events to idle delivery workers.
 	work    chan *convo.Event
@@ -50,8 +54,8 @@ type dispatcher struct {
 	lastClaim  time.Time
 	claimAgain bool
 	// customers caches webhook settings: one read serves a burst of deliveries.
-	customers rowCache[*convo.Customer]
-	leases    leases
+	customers rowcache.Cache[*convo.Customer]
+	leases    lease.Ends
 	// leftQueue counts deliveries settled for good since the queue was last
 	// tidied; tidying is set while a tidy runs.
 	leftQueue int
@@ -93,7 +97,7 @@ func (s *Service) takeOutcomes() []convo.DeliveryOutcome {
 
 // webhookCustomer returns the customer of an event, cached for cacheTTL.
 func (s *Service) webhookCustomer(ctx context.Context, id string) (*convo.Customer, error) {
-	return s.events.customers.get(id, func() (cust *convo.Customer, err error) {
+	return s.events.customers.Get(id, func() (cust *convo.Customer, err error) {
 		err = s.store.View(ctx, func(tx convo.Tx) (err error) {
 			cust, err = tx.GetCustomer(ctx, id)
 			return err
@@ -134,7 +138,7 @@ const defaultQueueTidyAfter = 5000
 
 func newDispatcher(allowPrivate bool, clock convo.Clock) *dispatcher {
 	return &dispatcher{
-		wake:     make(chan struct{}, 1),
+		wake:     poll.NewSignal(),
 		sequence: newBroadcast(),
 		work:     make(chan *convo.Event),
 		client:   webhook.NewClient(allowPrivate, maxActive, clock),
@@ -142,22 +146,17 @@ func newDispatcher(allowPrivate bool, clock convo.Clock) *dispatcher {
 }
 
 // wakeEvents tells the dispatcher that events were committed.
-func (s *Service) wakeEvents() {
-	select {
-	case s.events.wake <- struct{}{}:
-	default:
-	}
-}
+func (s *Service) wakeEvents() { s.events.wake.Notify() }
 
 // RunEvents delivers events and feeds realtime streams until ctx ends, then waits for
 // deliveries in flight.
 func (s *Service) RunEvents(ctx context.Context) {
-	pollLoop(ctx, s.events.wake, s.config.EventPoll, s.passGap, func() bool {
+	poll.Loop(ctx, s.events.wake, s.config.EventPoll, s.passGap, func() bool {
 		busy, err := s.dispatchOnce(ctx)
 		if err == nil {
-			s.answered()
+			s.outage.Answered()
 		} else if ctx.Err() == nil {
-			s.logError("dispatch events", err)
+			s.outage.LogError("dispatch events", err)
 		}
 		return busy
 	})
@@ -179,7 +178,7 @@ func (s *Service) RunEvents(ctx context.Context) {
 func (s *Service) dispatchOnce(ctx context.Context) (bool, error) {
 	var seq convo.Settled
 	outcomes := s.takeOutcomes()
-	release := s.events.leases.take(s.now())
+	release := s.events.leases.Take(s.now())
 	free := maxActive - int(s.events.active.Load())
 	backstop := time.Since(s.events.lastClaim) >= s.config.EventPoll
 	var claimed []*convo.Event
@@ -218,7 +217,7 @@ func (s *Service) dispatchOnce(ctx context.Context) (bool, error) {
 				// Read after settling: an event committed in this process
 				// just before is due by now.
 				now := s.now()
-				lease := s.events.leases.next(now.Add(eventLease))
+				lease := s.events.leases.Next(now.Add(eventLease))
 				tried = append(tried, lease)
 				claimed, err = tx.ClaimEvents(ctx, convo.ClaimEventsParams{Now: now, LeaseUntil: lease, Limit: free})
 			}
@@ -226,13 +225,13 @@ func (s *Service) dispatchOnce(ctx context.Context) (bool, error) {
 		})
 	}
 	if err != nil {
-		s.events.leases.uncertain(release...)
-		if isUnavailable(err) {
+		s.events.leases.Uncertain(release...)
+		if outage.Unavailable(err) {
 			// The next pass records the attempts and releases what this
 			// one may have claimed: left to their leases, they would hold
 			// up their streams for as long.
 			s.requeueOutcomes(outcomes)
-			s.events.leases.uncertain(tried...)
+			s.events.leases.Uncertain(tried...)
 		}
 		// Unrecorded attempts are retried once their leases end: at least once still holds.
 		return false, err
@@ -291,9 +290,9 @@ func (s *Service) startDelivery(ctx context.Context, e *convo.Event) {
 		defer s.events.running.Done()
 		for ok := true; ok; e, ok = <-s.events.work {
 			// Until RunEvents stops; then the event waits for its lease to end.
-			err := s.retryUnavailable(ctx.Done(), "deliver a webhook", func() error { return s.deliver(context.WithoutCancel(ctx), e) })
+			err := s.outage.Retry(ctx.Done(), "deliver a webhook", func() error { return s.deliver(context.WithoutCancel(ctx), e) })
 			if err != nil {
-				s.logError("webhook delivery", err, "event_id", e.ID)
+				s.outage.LogError("webhook delivery", err, "event_id", e.ID)
 			}
 			s.events.active.Add(-1)
 		}
@@ -317,7 +316,7 @@ func (s *Service) tidyQueue(ctx context.Context, recorded []convo.DeliveryOutcom
 		defer s.events.running.Done()
 		defer s.events.tidying.Store(false)
 		if err := s.store.Tidy(ctx); err != nil && ctx.Err() == nil {
-			s.logError("tidy the delivery queue", err)
+			s.outage.LogError("tidy the delivery queue", err)
 		}
 	}()
 }
