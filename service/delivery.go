@@ -90,6 +90,9 @@ func (s *Service) RetryDelivery(ctx context.Context, c *convo.Caller, id string)
 	return d, err
 }
 
+// streamBatch is how many events a realtime stream reads at once.
+const streamBatch = 256
+
 // StreamEvent is one event as the realtime stream sends it: the webhook
 // envelope plus the event id, which a client passes back as since.
 type StreamEvent struct {
@@ -166,12 +169,12 @@ func (s *Service) StreamStart(ctx context.Context, c *convo.Caller, since string
 // reads again: the stream stays open and goes on where it was.
 func (s *Service) StreamEvents(ctx context.Context, c *convo.Caller, after int64, send func([]StreamEvent) error) error {
 	for {
-		wake := s.events.sequence.wait()
+		wake := s.settled.wait()
 		var batch []*convo.Event
 		var out []StreamEvent
 		err := s.outage.Retry(ctx.Done(), "read a realtime stream", func() error {
 			err := s.store.View(ctx, func(tx convo.Tx) (err error) {
-				batch, err = tx.ListEvents(ctx, convo.EventListParams{CustomerID: c.CustomerID, AfterPos: &after, Page: convo.Page{Limit: eventBatch}})
+				batch, err = tx.ListEvents(ctx, convo.EventListParams{CustomerID: c.CustomerID, AfterPos: &after, Page: convo.Page{Limit: streamBatch}})
 				return err
 			})
 			if err == nil {
@@ -192,7 +195,7 @@ func (s *Service) StreamEvents(ctx context.Context, c *convo.Caller, after int64
 					return err
 				}
 			}
-			if len(batch) == eventBatch {
+			if len(batch) == streamBatch {
 				continue
 			}
 		}

@@ -13,10 +13,14 @@ import (
 func (s *Service) update(ctx context.Context, fn func(convo.Tx) error) error {
 	err := s.store.Update(ctx, fn)
 	if err == nil {
-		s.wakeEvents()
+		s.outbox.Wake()
 	}
 	return err
 }
+
+// RunEvents delivers events to customers' webhooks and tells realtime
+// streams of settled ones until ctx ends, then waits for deliveries in flight.
+func (s *Service) RunEvents(ctx context.Context) { s.outbox.Run(ctx) }
 
 // emit writes an event about a change inside the change's transaction.
 func (s *Service) emit(ctx context.Context, tx convo.Tx, eventType, customerID, streamID, conversationID string, data any) error {

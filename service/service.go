@@ -16,6 +16,7 @@ import (
 	"github.com/convohq/convo/internal/batch"
 	"github.com/convohq/convo/internal/jobrunner"
 	"github.com/convohq/convo/internal/outage"
+	"github.com/convohq/convo/internal/outbox"
 	"github.com/convohq/convo/internal/rowcache"
 	"golang.org/x/crypto/bcrypt"
 )
@@ -76,8 +77,12 @@ type Service struct {
 	config Config
 	logger *slog.Logger
 	jobs   *jobrunner.Runner
-	events *dispatcher
-	outage *outage.Watch
+	// outbox delivers the events use cases write to customers' webhooks.
+	outbox *outbox.Dispatcher
+	// settled is notified whenever events are settled further: realtime
+	// streams wait on it.
+	settled *broadcast
+	outage  *outage.Watch
 	// inbound gathers concurrent webhooks into batches.
 	inbound *batch.Batcher[*inbound]
 	// accounts caches the accounts behind hook URLs.
@@ -104,24 +109,22 @@ func New(store convo.Store, clock convo.Clock, config Config) *Service {
 	if config.RetryDelays == nil {
 		config.RetryDelays = []time.Duration{time.Second, 5 * time.Second, 30 * time.Second}
 	}
-	config.WebhookRetryBase = cmp.Or(config.WebhookRetryBase, 5*time.Second)
-	config.WebhookRetryCap = cmp.Or(config.WebhookRetryCap, time.Hour)
-	config.WebhookMaxAge = cmp.Or(config.WebhookMaxAge, 25*time.Hour)
-	config.EventRetention = cmp.Or(config.EventRetention, 7*24*time.Hour)
-	config.EventPoll = cmp.Or(config.EventPoll, 250*time.Millisecond)
 	config.AuditRetention = cmp.Or(config.AuditRetention, 90*24*time.Hour)
 	config.MaxStreamsPerCustomer = cmp.Or(config.MaxStreamsPerCustomer, DefaultMaxStreamsPerCustomer)
-	config.QueueTidyAfter = cmp.Or(config.QueueTidyAfter, defaultQueueTidyAfter)
 	if config.Logger == nil {
 		config.Logger = slog.New(slog.DiscardHandler)
-	}
-	if config.WebhookAttempted == nil {
-		config.WebhookAttempted = func(string) {}
 	}
 	config.PublicURL = strings.TrimRight(config.PublicURL, "/")
 	config.TimeFormat = cmp.Or(config.TimeFormat, convo.TimeSeed)
 	s := &Service{store: store, clock: clock, config: config, logger: config.Logger,
-		jobs: jobrunner.New(16), outage: outage.NewWatch(config.Logger), events: newDispatcher(config.WebhookAllowPrivate, clock), checkPassword: bcrypt.CompareHashAndPassword}
+		jobs: jobrunner.New(16), outage: outage.NewWatch(config.Logger), settled: newBroadcast(), checkPassword: bcrypt.CompareHashAndPassword}
+	// Webhook settings take their defaults in the outbox.
+	s.outbox = outbox.New(store, clock, outbox.Config{
+		RetryBase: config.WebhookRetryBase, RetryCap: config.WebhookRetryCap, MaxAge: config.WebhookMaxAge,
+		AllowPrivate: config.WebhookAllowPrivate, Retention: config.EventRetention, Poll: config.EventPoll,
+		TidyAfter: config.QueueTidyAfter, Attempted: config.WebhookAttempted, TimeFormat: config.TimeFormat,
+		Settled: s.settled.notify, Prune: s.pruneAudit, Logger: config.Logger, Outage: s.outage,
+	})
 	s.inbound = batch.New(maxInboundBatch, inboundWriters, s.storeInbound)
 	s.inbound.FailsAll = outage.Unavailable
 	return s

@@ -14,42 +14,11 @@ import (
 	"time"
 
 	"github.com/convohq/convo"
+	"github.com/convohq/convo/internal/outbox"
 	"github.com/convohq/convo/internal/testdb"
 	"github.com/convohq/convo/sqlstore"
 	"golang.org/x/crypto/bcrypt"
 )
-
-func TestBackoff(t *testing.T) {
-	for _, base := range []time.Duration{10 * time.Millisecond, time.Second, 5 * time.Second, time.Minute} {
-		s := &Service{config: Config{WebhookRetryBase: base, WebhookRetryCap: time.Hour}}
-		for n := 1; n <= 200; n++ {
-			// Exponential from base, capped, within ±20% jitter.
-			want := base
-			for i := 1; i < n && want < time.Hour; i++ {
-				want *= 2
-			}
-			want = min(want, time.Hour)
-			lo, hi := want*8/10, want*12/10
-			seen := map[time.Duration]bool{}
-			for range 50 {
-				d := s.backoff(n)
-				if d < lo || d > hi {
-					t.Fatalf("base %v: backoff(%d) = %v, want within [%v, %v]", base, n, d, lo, hi)
-				}
-				seen[d] = true
-			}
-			if len(seen) < 10 {
-				t.Errorf("base %v: backoff(%d) took %d distinct values in 50 tries: no jitter", base, n, len(seen))
-			}
-		}
-	}
-	// The default settings wait longer and longer, up to the cap.
-	s := New(nil, convo.SystemClock{}, Config{})
-	if s.config.WebhookRetryCap <= s.config.WebhookRetryBase || s.config.WebhookMaxAge < 24*time.Hour {
-		t.Errorf("defaults: base %v, cap %v, max age %v: retries must grow and last at least 24 h",
-			s.config.WebhookRetryBase, s.config.WebhookRetryCap, s.config.WebhookMaxAge)
-	}
-}
 
 // dispatchTest is a service on a fresh SQLite store whose customer's
 // webhook is a local server answering with handler.
@@ -197,19 +166,19 @@ func TestDispatcherClaimsOnlyWhatItAttempts(t *testing.T) {
 		mu.Unlock()
 		<-release
 	})
-	const n = maxActive + 8
+	const n = outbox.MaxActive + 8
 	d.emit(t, n)
 	d.run(t)
 	// A failure before the release must not leave the dispatcher's stop waiting on held deliveries.
 	openRelease := sync.OnceFunc(func() { close(release) })
 	t.Cleanup(openRelease)
 
-	waitFor(t, fmt.Sprintf("%d deliveries in flight", maxActive), func() bool { return inFlight.Load() >= maxActive })
+	waitFor(t, fmt.Sprintf("%d deliveries in flight", outbox.MaxActive), func() bool { return inFlight.Load() >= outbox.MaxActive })
 	// Let the dispatcher poll a few times while every slot is busy.
 	time.Sleep(100 * time.Millisecond)
 	leased := n - len(d.claimable(t))
-	if leased != maxActive || inFlight.Load() != maxActive {
-		t.Errorf("%d events leased with %d deliveries in flight, want %d of each", leased, inFlight.Load(), maxActive)
+	if leased != outbox.MaxActive || inFlight.Load() != outbox.MaxActive {
+		t.Errorf("%d events leased with %d deliveries in flight, want %d of each", leased, inFlight.Load(), outbox.MaxActive)
 	}
 	openRelease()
 	waitFor(t, fmt.Sprintf("%d events delivered", n), func() bool {
@@ -260,19 +229,19 @@ func TestDispatcherKeepsConnections(t *testing.T) {
 		shut := make(chan struct{})
 		gate.Store(&shut)
 		openGate = sync.OnceFunc(func() { close(shut) })
-		d.emit(t, maxActive)
-		total += maxActive
+		d.emit(t, outbox.MaxActive)
+		total += outbox.MaxActive
 		// All at once: each delivery needs a connection of its own.
-		waitFor(t, fmt.Sprintf("%d deliveries in flight", maxActive), func() bool { return inFlight.Load() == maxActive })
+		waitFor(t, fmt.Sprintf("%d deliveries in flight", outbox.MaxActive), func() bool { return inFlight.Load() == outbox.MaxActive })
 		openGate()
 		waitFor(t, "every delivery recorded", func() bool { return delivered(d.events(t)) == total })
 		return d.newConns.Load() - before
 	}
-	if first := round(); first != maxActive {
-		t.Fatalf("%d connections for %d deliveries at once, want one each", first, maxActive)
+	if first := round(); first != outbox.MaxActive {
+		t.Fatalf("%d connections for %d deliveries at once, want one each", first, outbox.MaxActive)
 	}
 	if again := round(); again != 0 {
-		t.Errorf("the next %d deliveries at once opened %d new connections, want none", maxActive, again)
+		t.Errorf("the next %d deliveries at once opened %d new connections, want none", outbox.MaxActive, again)
 	}
 }
 
