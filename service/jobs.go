@@ -17,8 +17,8 @@ const (
 	jobPollInterval = time.Second
 	// jobBatch is how many due jobs one poll claims.
 	jobBatch = 32
-	// sendTimeout bounds one provider call.
-	sendTimeout = 30 * time.Second
+	// providerTimeout bounds one provider call (a send or a lookup).
+	providerTimeout = 30 * time.Second
 )
 
 // RunJobs claims and runs due jobs until ctx ends, then waits for the jobs
@@ -132,113 +132,4 @@ func (s *Service) retryLater(ctx context.Context, j *convo.Job, cause error) (bo
 func isTemporary(err error) bool {
 	var ce *convo.ChannelError
 	return !errors.As(err, &ce) || ce.Temporary
-}
-
-// runPeerName looks up a peer's display name and puts it on the
-// conversation (and its automatic title).
-func (s *Service) runPeerName(ctx context.Context, j *convo.Job) error {
-	var conv *convo.Conversation
-	err := s.store.View(ctx, func(tx convo.Tx) (err error) {
-		conv, err = tx.GetConversation(ctx, j.RefID)
-		return err
-	})
-	var a *convo.Account
-	if err == nil {
-		a, err = s.cachedAccount(ctx, conv.AccountID)
-	}
-	if err != nil && convo.ErrorStatus(err) != convo.ENotFound {
-		return err
-	}
-	if err != nil || a.IsDeleted() {
-		return s.store.Update(ctx, func(tx convo.Tx) error { return tx.DeleteJob(ctx, j.ID) })
-	}
-	return s.lookUpPeerName(ctx, &peerLookup{job: j, account: a, dialogID: conv.DialogID})
-}
-
-// peerLookup is a display-name job with what its lookup needs: the creator
-// of a conversation starts it without reading the conversation back.
-type peerLookup struct {
-	job      *convo.Job
-	account  *convo.Account
-	dialogID string
-}
-
-// startPeerLookup runs a display-name job its caller created claimed.
-func (s *Service) startPeerLookup(ctx context.Context, l *peerLookup) <-chan struct{} {
-	return s.startTask(l.job, func() error { return s.lookUpPeerName(ctx, l) })
-}
-
-// lookUpPeerName asks the channel for the peer's display name and stores
-// it with the next batch of inbound webhooks, which finishes the job.
-func (s *Service) lookUpPeerName(ctx context.Context, l *peerLookup) error {
-	ch := s.config.Channels[l.account.Type]
-	if ch == nil {
-		return s.store.Update(ctx, func(tx convo.Tx) error { return tx.DeleteJob(ctx, l.job.ID) })
-	}
-	lookupCtx, cancel := context.WithTimeout(ctx, sendTimeout)
-	name, err := ch.DisplayName(lookupCtx, l.account, l.dialogID)
-	cancel()
-	name = convo.StripNUL(name)
-	if err != nil {
-		if isTemporary(err) {
-			if again, rerr := s.retryLater(ctx, l.job, err); again || rerr != nil {
-				return rerr
-			}
-		}
-		s.logger.Warn("display name lookup failed", "conversation_id", l.job.RefID, "error", err.Error())
-	}
-	return s.inbound.Submit(&inbound{account: l.account, name: &peerName{job: l.job, dialogID: l.dialogID, name: name}})
-}
-
-// peerName is a display name looked up for the peer of a conversation on
-// dialogID ("" when none was found); storing it finishes its job.
-type peerName struct {
-	job      *convo.Job
-	dialogID string
-	name     string
-}
-
-// lockNamed locks the conversations a batch's display names go to; the
-// lock travels with the read of the batch's live conversations, which
-// returns them (see liveConversations).
-func lockNamed(ctx context.Context, tx convo.Tx, batch []*inbound) error {
-	var ids []string
-	for _, r := range batch {
-		if r.name != nil && r.name.name != "" {
-			ids = append(ids, r.name.job.RefID)
-		}
-	}
-	if len(ids) == 0 {
-		return nil
-	}
-	return tx.LockConversations(ctx, ids)
-}
-
-// storePeerNames puts the looked-up names of a batch on their
-// conversations, read locked among the batch's live ones, and deletes
-// their jobs. A conversation no longer live for its dialog is closed: it
-// keeps the peer as it was.
-func (s *Service) storePeerNames(ctx context.Context, tx convo.Tx, batch []*inbound, live map[dialogKey]*convo.Conversation) error {
-	for _, r := range batch {
-		if r.name == nil {
-			continue
-		}
-		if err := tx.DeleteJob(ctx, r.name.job.ID); err != nil {
-			return err
-		}
-		key := dialogKey{r.account.ID, r.name.dialogID}
-		conv := live[key]
-		if conv == nil || conv.ID != r.name.job.RefID || r.name.name == "" || conv.Peer.TargetName == r.name.name {
-			continue
-		}
-		renamePeer(conv, r.account.Type, r.name.name)
-		conv.TMUpdate = s.now()
-		if err := tx.UpdateConversation(ctx, conv); err != nil {
-			return err
-		}
-		if err := s.emitConversation(ctx, tx, convo.EventConversationUpdated, conv); err != nil {
-			return err
-		}
-	}
-	return nil
 }
