@@ -83,7 +83,7 @@ type Service struct {
 	// streams wait on it.
 	settled *broadcast
 	outage  *outage.Watch
-	// inbound gathers concurrent webhooks into batches.
+	// inbound gathers the hooks of concurrent requests into batches.
 	inbound *batch.Batcher[*inbound]
 	// accounts caches the accounts behind hook URLs.
 	accounts rowcache.Cache[*convo.Account]

@@ -228,7 +228,7 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	close(d.work)
 	d.running.Wait()
 	d.client.CloseIdleConnections()
-	// Record what the deliveries in flight did, so a clean stop sends nothing twice.
+	// Record what the deliveries in flight did, so a clean stop delivers nothing twice.
 	if outcomes := d.takeOutcomes(); len(outcomes) > 0 {
 		stopped := context.WithoutCancel(ctx)
 		err := d.store.Update(stopped, func(tx convo.Tx) error { return recordOutcomes(stopped, tx, outcomes) })
@@ -444,7 +444,7 @@ func (d *Dispatcher) post(ctx context.Context, cust *convo.Customer, e *convo.Ev
 	if e.TargetURI != "" {
 		r.Method, r.URI, r.ContentType = e.TargetMethod, e.TargetURI, e.ContentType
 	}
-	// Stored in the seed format; signed as sent. A flow's body in another
+	// Stored in the seed format; signed as posted. A flow's body in another
 	// media type is the flow's text, not convo's document.
 	r.Body = e.Payload
 	if r.ContentType == "application/json" {

@@ -52,10 +52,10 @@ func newTransport(dial func(ctx context.Context, network, addr string) (net.Conn
 	return &transport{dial: dial, tlsConfig: tlsConfig, maxIdle: maxIdle, idleTimeout: 90 * time.Second, idle: map[string][]*keptConn{}}
 }
 
-// RoundTrip sends req on a kept connection to its receiver, or a new one.
+// RoundTrip writes req on a kept connection to its receiver, or a new one.
 // A kept connection the receiver closed while it was idle fails before any
-// answer arrives; the request is then sent once more on a new connection
-// (see unsent).
+// answer arrives; the request is then written once more on a new connection
+// (see unwritten).
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	key, addr, serverName, err := receiverAddress(req)
 	if err != nil {
@@ -81,7 +81,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return res, nil
 		}
 		c.Close()
-		var u unsent
+		var u unwritten
 		if !reused || retried || !errors.As(err, &u) || ctx.Err() != nil {
 			closeBody(req)
 			return nil, err
@@ -146,7 +146,7 @@ func (t *transport) take(key string) *keptConn {
 
 // put keeps c for the next request to its receiver, or closes it when
 // maxIdle are kept already; now and then it closes those idle for longer
-// than idleTimeout, which a receiver no longer sent to would keep open.
+// than idleTimeout, which a receiver no longer posted to would keep open.
 func (t *transport) put(c *keptConn) {
 	now := time.Now()
 	c.idleSince = now
@@ -233,13 +233,13 @@ func (c *keptConn) exchange(ctx context.Context, req *http.Request) (*http.Respo
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			return nil, err
 		}
-		return nil, unsent{err}
+		return nil, unwritten{err}
 	}
 	// The connection ending before the first byte of an answer is told
 	// apart here, as ReadResponse reports it like a cut answer.
 	if _, err := c.br.Peek(1); err != nil {
 		if errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) {
-			return nil, unsent{err}
+			return nil, unwritten{err}
 		}
 		return nil, err
 	}
@@ -256,15 +256,15 @@ func (c *keptConn) exchange(ctx context.Context, req *http.Request) (*http.Respo
 	}
 }
 
-// unsent is the error of an exchange whose request could not be written,
+// unwritten is the error of an exchange whose request could not be written,
 // or whose connection ended before any answer: what a kept connection
 // gives when the receiver closed it while it was idle. (A receiver that
 // read the request and closed without answering gets it again; deliveries
 // are at least once, and webhook-id lets it drop the repeat.)
-type unsent struct{ err error }
+type unwritten struct{ err error }
 
-func (u unsent) Error() string { return u.err.Error() }
-func (u unsent) Unwrap() error { return u.err }
+func (u unwritten) Error() string { return u.err.Error() }
+func (u unwritten) Unwrap() error { return u.err }
 
 // setDeadline bounds the connection by the context's deadline. A deadline
 // up to deadlineSlack earlier is kept as it is: moving it updates a runtime

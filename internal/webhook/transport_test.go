@@ -49,7 +49,7 @@ func BenchmarkWebhookTransport(b *testing.B) {
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					ctx, cancel := context.WithTimeout(context.Background(), timeout)
-					req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"/hook", bytes.NewReader(payload))
+					req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"/webhook", bytes.NewReader(payload))
 					req.Header.Set("Content-Type", "application/json")
 					res, err := client.Do(req)
 					if err != nil {
@@ -75,7 +75,7 @@ func countConns(srv *httptest.Server) *atomic.Int32 {
 	return &n
 }
 
-// post sends body to url through client and returns the answer's status
+// postWebhook posts body to url through client and returns the answer's status
 // and body, read in full.
 func postWebhook(t *testing.T, client *http.Client, url, body string) (int, string, error) {
 	t.Helper()
@@ -116,7 +116,7 @@ func TestWebhookTransportKeepsConnection(t *testing.T) {
 	defer srv.Close()
 	client := &http.Client{Transport: testTransport()}
 	for i := range 20 {
-		status, body, err := postWebhook(t, client, srv.URL+"/hook", fmt.Sprint("event ", i))
+		status, body, err := postWebhook(t, client, srv.URL+"/webhook", fmt.Sprint("event ", i))
 		if err != nil || status != 200 || body != "thanks" {
 			t.Fatalf("delivery %d: %d %q %v", i, status, body, err)
 		}
@@ -124,7 +124,7 @@ func TestWebhookTransportKeepsConnection(t *testing.T) {
 	if n := conns.Load(); n != 1 {
 		t.Errorf("20 deliveries one after another opened %d connections, want 1", n)
 	}
-	if len(got) != 20 || got[0] != "POST /hook event 0" || got[19] != "POST /hook event 19" {
+	if len(got) != 20 || got[0] != "POST /webhook event 0" || got[19] != "POST /webhook event 19" {
 		t.Errorf("the receiver got %q", got)
 	}
 }
@@ -161,10 +161,10 @@ func rawReceiver(t *testing.T, answer func(n int, conn net.Conn) bool) (url stri
 			}()
 		}
 	}()
-	return "http://" + ln.Addr().String() + "/hook", requests
+	return "http://" + ln.Addr().String() + "/webhook", requests
 }
 
-func TestWebhookTransportResendsOnConnectionClosedWhileIdle(t *testing.T) {
+func TestWebhookTransportRepostsOnConnectionClosedWhileIdle(t *testing.T) {
 	// Answers as if keeping the connection, then closes it.
 	url, requests := rawReceiver(t, func(_ int, conn net.Conn) bool {
 		io.WriteString(conn, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
@@ -182,7 +182,7 @@ func TestWebhookTransportResendsOnConnectionClosedWhileIdle(t *testing.T) {
 	}
 }
 
-func TestWebhookTransportResendsOnANewConnection(t *testing.T) {
+func TestWebhookTransportRepostsOnANewConnection(t *testing.T) {
 	// Two deliveries at once leave two kept connections, both of which the
 	// receiver closes (as when it restarts).
 	release := make(chan struct{})
@@ -220,7 +220,7 @@ func TestWebhookTransportResendsOnANewConnection(t *testing.T) {
 	}
 }
 
-func TestWebhookTransportDoesNotResendAfterAnAnswerBegan(t *testing.T) {
+func TestWebhookTransportDoesNotRepostAfterAnAnswerBegan(t *testing.T) {
 	url, requests := rawReceiver(t, func(n int, conn net.Conn) bool {
 		if n == 1 {
 			io.WriteString(conn, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
@@ -237,7 +237,7 @@ func TestWebhookTransportDoesNotResendAfterAnAnswerBegan(t *testing.T) {
 		t.Error("a cut answer was taken as delivered")
 	}
 	if n := requests.Load(); n != 2 {
-		t.Errorf("the receiver read %d requests for 2 deliveries, want 2: an answer that began is not sent again", n)
+		t.Errorf("the receiver read %d requests for 2 deliveries, want 2: an answer that began is not posted again", n)
 	}
 }
 
@@ -326,14 +326,14 @@ func TestWebhookTransportTLS(t *testing.T) {
 	dial := (&net.Dialer{}).DialContext
 	trusting := &http.Client{Transport: newTransport(dial, &tls.Config{RootCAs: roots}, 4)}
 	for range 2 {
-		if status, body, err := postWebhook(t, trusting, srv.URL+"/hook", "event"); err != nil || status != 200 || body != "HTTP/1.1" {
+		if status, body, err := postWebhook(t, trusting, srv.URL+"/webhook", "event"); err != nil || status != 200 || body != "HTTP/1.1" {
 			t.Fatalf("over TLS: %d %q %v", status, body, err)
 		}
 	}
 	// The system's roots do not know the test server's certificate.
 	system := &http.Client{Transport: newTransport(dial, nil, 4)}
 	var unknown x509.UnknownAuthorityError
-	if _, _, err := postWebhook(t, system, srv.URL+"/hook", "event"); !errors.As(err, &unknown) {
+	if _, _, err := postWebhook(t, system, srv.URL+"/webhook", "event"); !errors.As(err, &unknown) {
 		t.Errorf("a certificate signed by an unknown authority gave %v", err)
 	}
 }
@@ -360,10 +360,10 @@ func TestWebhookTransportRefusesWhatItCannotDeliver(t *testing.T) {
 	}))
 	defer srv.Close()
 	// Loopback targets are refused unless allowed, on the address dialled.
-	if _, _, err := postWebhook(t, NewClient(false, maxActive, convo.SystemClock{}).http, srv.URL+"/hook", "event"); !errors.Is(err, ErrPrivateTarget) {
+	if _, _, err := postWebhook(t, NewClient(false, maxActive, convo.SystemClock{}).http, srv.URL+"/webhook", "event"); !errors.Is(err, ErrPrivateTarget) {
 		t.Errorf("a loopback target gave %v, want it refused", err)
 	}
-	if _, _, err := postWebhook(t, NewClient(false, maxActive, convo.SystemClock{}).http, "ftp://example.com/hook", "event"); err == nil || !strings.Contains(err.Error(), "unsupported URL scheme") {
+	if _, _, err := postWebhook(t, NewClient(false, maxActive, convo.SystemClock{}).http, "ftp://example.com/webhook", "event"); err == nil || !strings.Contains(err.Error(), "unsupported URL scheme") {
 		t.Errorf("an ftp target gave %v", err)
 	}
 }
