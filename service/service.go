@@ -82,7 +82,8 @@ type Service struct {
 	// settled is notified whenever events are settled further: realtime
 	// streams wait on it.
 	settled *broadcast
-	outage  *outage.Watch
+	// outage logs an unavailable database once for all background work.
+	outage *outage.Watch
 	// inbound gathers the hooks of concurrent requests into batches.
 	inbound *batch.Batcher[*inbound]
 	// accounts caches the accounts behind hook URLs.
