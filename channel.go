@@ -9,9 +9,9 @@ import (
 
 // Channel talks to one provider's API on behalf of accounts of one type.
 type Channel interface {
-	// Send delivers an outgoing message to the conversation's peer. A failure
+	// Send hands an outgoing message to the conversation's peer. A failure
 	// is a *ChannelError saying whether trying again may help.
-	Send(ctx context.Context, d Delivery) (SendResult, error)
+	Send(ctx context.Context, d SendRequest) (SendResult, error)
 	// DisplayName looks up the name of a peer by dialog id; "" when the
 	// provider has none to give.
 	DisplayName(ctx context.Context, a *Account, dialogID string) (string, error)
@@ -44,8 +44,8 @@ var ErrBadSignature = Errorf(EUnauthorized, "INVALID_SIGNATURE", "the request si
 // ErrBadPayload is the answer to a signed webhook that cannot be read.
 var ErrBadPayload = Errorf(EInvalid, "INVALID_PAYLOAD", "the webhook payload cannot be read")
 
-// Delivery is everything a channel needs to send one message.
-type Delivery struct {
+// SendRequest is everything a channel needs to send one message.
+type SendRequest struct {
 	Account      *Account
 	Conversation *Conversation
 	Message      *Message

@@ -165,7 +165,7 @@ func (c *Client) VerifySubscription(*convo.Account, url.Values) (string, bool) {
 
 // Send pushes a message to the conversation's dialog. The message id is the
 // retry key, so LINE drops a repeated push of the same message.
-func (c *Client) Send(ctx context.Context, d convo.Delivery) (convo.SendResult, error) {
+func (c *Client) Send(ctx context.Context, d convo.SendRequest) (convo.SendResult, error) {
 	type lineMessage struct {
 		Type               string `json:"type"`
 		Text               string `json:"text,omitempty"`

@@ -213,7 +213,7 @@ func TestSend(t *testing.T) {
 	}))
 	defer srv.Close()
 	c := &line.Client{BaseURL: srv.URL + "/"}
-	d := convo.Delivery{
+	d := convo.SendRequest{
 		Account:      &convo.Account{Type: convo.AccountLine, Token: "channel-token"},
 		Conversation: &convo.Conversation{DialogID: user},
 		Message: &convo.Message{ID: "0190a5b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b", Text: "hi",

@@ -61,7 +61,7 @@ type countedChannel struct {
 	sends map[string]prometheus.Counter
 }
 
-func (c *countedChannel) Send(ctx context.Context, d convo.Delivery) (convo.SendResult, error) {
+func (c *countedChannel) Send(ctx context.Context, d convo.SendRequest) (convo.SendResult, error) {
 	res, err := c.Channel.Send(ctx, d)
 	c.sends[callOutcome(err)].Inc()
 	return res, err

@@ -215,7 +215,7 @@ func (s *Service) changeAccount(ctx context.Context, c *convo.Caller, id, eventT
 		}
 		return s.emitAccount(ctx, tx, eventType, a)
 	})
-	s.accounts.forget(id)
+	s.accounts.Forget(id)
 	return s.withHook(a), err
 }
 

@@ -114,25 +114,25 @@ func (s *Service) runActiveflow(ctx context.Context, j *convo.Job) error {
 			// flow's messages arrive in order; the job's later due time is
 			// only the backstop should this process die first.
 			var jobs []*convo.Job
-			cerr := s.retryUnavailable(s.jobs.stop, "claim a job", func() (err error) {
+			cerr := s.outage.Retry(s.jobs.Stopping(), "claim a job", func() (err error) {
 				jobs, err = s.claimJobs(ctx, convo.ClaimJobsParams{ID: sendJob, Limit: 1})
 				return err
 			})
 			if cerr != nil {
-				s.logError("claim job", cerr, "job_id", sendJob)
+				s.outage.LogError("claim job", cerr, "job_id", sendJob)
 			} else if len(jobs) == 1 {
-				if rerr := s.retryUnavailable(s.jobs.stop, "run a job", func() error { return s.runJob(ctx, jobs[0]) }); rerr != nil {
-					s.logError("job failed to run", rerr, "job_id", sendJob, "kind", jobs[0].Kind)
+				if rerr := s.outage.Retry(s.jobs.Stopping(), "run a job", func() error { return s.runJob(ctx, jobs[0]) }); rerr != nil {
+					s.outage.LogError("job failed to run", rerr, "job_id", sendJob, "kind", jobs[0].Kind)
 				}
 			}
 		}
 		if err == nil && chained {
-			s.wakeJobs()
+			s.jobs.Wake()
 		}
 		if err != nil || done {
 			if sleep > 0 && sleep < jobPollInterval {
 				// Short sleeps end on time rather than at the next poll.
-				time.AfterFunc(sleep, s.wakeJobs)
+				time.AfterFunc(sleep, s.jobs.Wake)
 			}
 			return err
 		}

@@ -222,7 +222,7 @@ func (s *Service) StartActiveflow(ctx context.Context, c *convo.Caller, in Activ
 	if err != nil {
 		return nil, err
 	}
-	s.wakeJobs()
+	s.jobs.Wake()
 	return af, nil
 }
 

@@ -97,13 +97,16 @@ func auditListParams(c *convo.Caller, f AuditLogFilter) (convo.AuditLogListParam
 	return p, nil
 }
 
+// auditPruneBatch is how many audit entries one transaction deletes.
+const auditPruneBatch = 2000
+
 // pruneAudit deletes a batch of audit entries older than the retention and
 // the login throttles that have expired; it reports whether more entries wait.
 func (s *Service) pruneAudit(ctx context.Context) (bool, error) {
 	var n int
 	now := s.clock.Now()
 	err := s.store.Update(ctx, func(tx convo.Tx) (err error) {
-		if n, err = tx.PruneAuditLogs(ctx, convo.NewTime(now.Add(-s.config.AuditRetention)), pruneBatch); err != nil {
+		if n, err = tx.PruneAuditLogs(ctx, convo.NewTime(now.Add(-s.config.AuditRetention)), auditPruneBatch); err != nil {
 			return err
 		}
 		_, err = tx.PruneLoginThrottles(ctx, convo.NewTime(now.Add(-loginFailureWindow-time.Minute)))
@@ -112,5 +115,5 @@ func (s *Service) pruneAudit(ctx context.Context) (bool, error) {
 	if n > 0 {
 		s.logger.Info("pruned audit entries", "count", n)
 	}
-	return n == pruneBatch, err
+	return n == auditPruneBatch, err
 }

@@ -110,7 +110,7 @@ func (s *Service) updateCustomer(ctx context.Context, c *convo.Caller, id string
 		return s.audit(ctx, tx, &convo.Caller{CustomerID: cust.ID, AgentID: c.AgentID, AccessKeyID: c.AccessKeyID, Address: c.Address},
 			convo.AuditWebhookChanged, convo.ResourceCustomer, cust.ID, ch)
 	})
-	s.events.customers.forget(id)
+	s.outbox.ForgetCustomer(id)
 	return cust, err
 }
 
@@ -222,7 +222,7 @@ func (s *Service) DeleteCustomer(ctx context.Context, c *convo.Caller, id string
 		}
 		return s.audit(ctx, tx, c, convo.AuditDeleted, convo.ResourceCustomer, cust.ID, nil)
 	})
-	s.events.customers.forget(id)
+	s.outbox.ForgetCustomer(id)
 	return cust, err
 }
 

@@ -3,10 +3,10 @@ package service
 import (
 	"context"
 	"errors"
-	"sync"
 	"time"
 
 	"github.com/convohq/convo"
+	"github.com/convohq/convo/internal/outage"
 )
 
 const (
@@ -17,46 +17,19 @@ const (
 	jobPollInterval = time.Second
 	// jobBatch is how many due jobs one poll claims.
 	jobBatch = 32
-	// sendTimeout bounds one provider call.
-	sendTimeout = 30 * time.Second
+	// providerTimeout bounds one provider call (a send or a lookup).
+	providerTimeout = 30 * time.Second
 )
-
-// jobRunner runs durable jobs: right after the request that created them,
-// or from the poll loop after a restart or a retry delay.
-type jobRunner struct {
-	wake    chan struct{}
-	running sync.WaitGroup
-	slots   chan struct{}
-	// stop is closed when RunJobs ends: jobs waiting for the database
-	// give up, to be claimed again once their leases end.
-	stop     chan struct{}
-	stopOnce sync.Once
-	leases   leases
-}
-
-func newJobRunner() *jobRunner {
-	return &jobRunner{wake: make(chan struct{}, 1), slots: make(chan struct{}, 16), stop: make(chan struct{})}
-}
-
-// wakeJobs tells the poll loop that new jobs are due.
-func (s *Service) wakeJobs() {
-	select {
-	case s.jobs.wake <- struct{}{}:
-	default:
-	}
-}
 
 // RunJobs claims and runs due jobs until ctx ends, then waits for the jobs
 // in flight.
 func (s *Service) RunJobs(ctx context.Context) {
-	defer s.jobs.running.Wait()
-	defer s.jobs.stopOnce.Do(func() { close(s.jobs.stop) })
-	pollLoop(ctx, s.jobs.wake, jobPollInterval, nil, func() bool {
+	s.jobs.Run(ctx, jobPollInterval, func() bool {
 		jobs, err := s.claimJobs(ctx, convo.ClaimJobsParams{Limit: jobBatch})
 		if err == nil {
-			s.answered()
+			s.outage.Answered()
 		} else if ctx.Err() == nil {
-			s.logError("claim jobs", err)
+			s.outage.LogError("claim jobs", err)
 		}
 		for _, j := range jobs {
 			s.startJob(context.WithoutCancel(ctx), j)
@@ -65,45 +38,11 @@ func (s *Service) RunJobs(ctx context.Context) {
 	})
 }
 
-// pollLoop calls pass until ctx ends: when woken (but no sooner than
-// minGap, when given, says after the previous pass began), after interval
-// otherwise, and again straight away while pass reports more work waiting.
-func pollLoop(ctx context.Context, wake <-chan struct{}, interval time.Duration, minGap func() time.Duration, pass func() (busy bool)) {
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	var started time.Time
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-timer.C:
-		case <-wake:
-			var wait time.Duration
-			if minGap != nil {
-				wait = minGap() - time.Since(started)
-			}
-			if wait > 0 {
-				select {
-				case <-ctx.Done():
-					return
-				case <-time.After(wait):
-				}
-			}
-		}
-		started = time.Now()
-		next := interval
-		if pass() {
-			next = 0
-		}
-		timer.Reset(next)
-	}
-}
-
 // claimJobs reserves jobs for this process.
 func (s *Service) claimJobs(ctx context.Context, p convo.ClaimJobsParams) ([]*convo.Job, error) {
 	now := s.now()
-	p.Now, p.LeaseUntil = now, s.jobs.leases.next(now.Add(jobLease))
-	release := s.jobs.leases.take(now)
+	p.Now, p.LeaseUntil = now, s.jobs.Leases.Next(now.Add(jobLease))
+	release := s.jobs.Leases.Take(now)
 	var jobs []*convo.Job
 	err := s.store.Update(ctx, func(tx convo.Tx) (err error) {
 		if len(release) > 0 {
@@ -115,9 +54,9 @@ func (s *Service) claimJobs(ctx context.Context, p convo.ClaimJobsParams) ([]*co
 		return err
 	})
 	if err != nil {
-		s.jobs.leases.uncertain(release...)
-		if isUnavailable(err) {
-			s.jobs.leases.uncertain(p.LeaseUntil)
+		s.jobs.Leases.Uncertain(release...)
+		if outage.Unavailable(err) {
+			s.jobs.Leases.Uncertain(p.LeaseUntil)
 		}
 		// The jobs read are not ours unless the commit says so.
 		return nil, err
@@ -133,20 +72,13 @@ func (s *Service) startJob(ctx context.Context, j *convo.Job) <-chan struct{} {
 // startTask runs the work of job j in the background, among the runner's
 // slots; the channel closes when it is done.
 func (s *Service) startTask(j *convo.Job, run func() error) <-chan struct{} {
-	done := make(chan struct{})
-	s.jobs.running.Add(1)
-	go func() {
-		defer s.jobs.running.Done()
-		defer close(done)
-		s.jobs.slots <- struct{}{}
-		defer func() { <-s.jobs.slots }()
+	return s.jobs.Go(func() {
 		// A job is safe to run again from the start: it rereads its state
 		// (sends record their provider's answer apart, see runSend).
-		if err := s.retryUnavailable(s.jobs.stop, "run a job", run); err != nil {
-			s.logError("job failed to run", err, "job_id", j.ID, "kind", j.Kind)
+		if err := s.outage.Retry(s.jobs.Stopping(), "run a job", run); err != nil {
+			s.outage.LogError("job failed to run", err, "job_id", j.ID, "kind", j.Kind)
 		}
-	}()
-	return done
+	})
 }
 
 // runJobNow claims one job by id and runs it; the channel closes when it is
@@ -156,7 +88,7 @@ func (s *Service) runJobNow(ctx context.Context, id string) <-chan struct{} {
 	if err != nil || len(jobs) == 0 {
 		if err != nil {
 			// The poll takes the job once it is due.
-			s.logError("claim job", err, "job_id", id)
+			s.outage.LogError("claim job", err, "job_id", id)
 		}
 		done := make(chan struct{})
 		close(done)
@@ -191,7 +123,7 @@ func (s *Service) retryLater(ctx context.Context, j *convo.Job, cause error) (bo
 	err := s.store.Update(ctx, func(tx convo.Tx) error { return tx.RescheduleJob(ctx, j.ID, runAt, cause.Error()) })
 	if err == nil && delay < jobPollInterval {
 		// Retries sooner than the next poll run on time.
-		time.AfterFunc(delay, s.wakeJobs)
+		time.AfterFunc(delay, s.jobs.Wake)
 	}
 	return true, err
 }
@@ -200,113 +132,4 @@ func (s *Service) retryLater(ctx context.Context, j *convo.Job, cause error) (bo
 func isTemporary(err error) bool {
 	var ce *convo.ChannelError
 	return !errors.As(err, &ce) || ce.Temporary
-}
-
-// runPeerName looks up a peer's display name and puts it on the
-// conversation (and its automatic title).
-func (s *Service) runPeerName(ctx context.Context, j *convo.Job) error {
-	var conv *convo.Conversation
-	err := s.store.View(ctx, func(tx convo.Tx) (err error) {
-		conv, err = tx.GetConversation(ctx, j.RefID)
-		return err
-	})
-	var a *convo.Account
-	if err == nil {
-		a, err = s.cachedAccount(ctx, conv.AccountID)
-	}
-	if err != nil && convo.ErrorStatus(err) != convo.ENotFound {
-		return err
-	}
-	if err != nil || a.IsDeleted() {
-		return s.store.Update(ctx, func(tx convo.Tx) error { return tx.DeleteJob(ctx, j.ID) })
-	}
-	return s.lookUpPeerName(ctx, &peerLookup{job: j, account: a, dialogID: conv.DialogID})
-}
-
-// peerLookup is a display-name job with what its lookup needs: the creator
-// of a conversation starts it without reading the conversation back.
-type peerLookup struct {
-	job      *convo.Job
-	account  *convo.Account
-	dialogID string
-}
-
-// startPeerLookup runs a display-name job its caller created claimed.
-func (s *Service) startPeerLookup(ctx context.Context, l *peerLookup) <-chan struct{} {
-	return s.startTask(l.job, func() error { return s.lookUpPeerName(ctx, l) })
-}
-
-// lookUpPeerName asks the channel for the peer's display name and stores
-// it with the next batch of inbound webhooks, which finishes the job.
-func (s *Service) lookUpPeerName(ctx context.Context, l *peerLookup) error {
-	ch := s.config.Channels[l.account.Type]
-	if ch == nil {
-		return s.store.Update(ctx, func(tx convo.Tx) error { return tx.DeleteJob(ctx, l.job.ID) })
-	}
-	lookupCtx, cancel := context.WithTimeout(ctx, sendTimeout)
-	name, err := ch.DisplayName(lookupCtx, l.account, l.dialogID)
-	cancel()
-	name = convo.StripNUL(name)
-	if err != nil {
-		if isTemporary(err) {
-			if again, rerr := s.retryLater(ctx, l.job, err); again || rerr != nil {
-				return rerr
-			}
-		}
-		s.logger.Warn("display name lookup failed", "conversation_id", l.job.RefID, "error", err.Error())
-	}
-	return s.inbound.submit(&inbound{account: l.account, name: &peerName{job: l.job, dialogID: l.dialogID, name: name}})
-}
-
-// peerName is a display name looked up for the peer of a conversation on
-// dialogID ("" when none was found); storing it finishes its job.
-type peerName struct {
-	job      *convo.Job
-	dialogID string
-	name     string
-}
-
-// lockNamed locks the conversations a batch's display names go to; the
-// lock travels with the read of the batch's live conversations, which
-// returns them (see liveConversations).
-func lockNamed(ctx context.Context, tx convo.Tx, batch []*inbound) error {
-	var ids []string
-	for _, r := range batch {
-		if r.name != nil && r.name.name != "" {
-			ids = append(ids, r.name.job.RefID)
-		}
-	}
-	if len(ids) == 0 {
-		return nil
-	}
-	return tx.LockConversations(ctx, ids)
-}
-
-// storePeerNames puts the looked-up names of a batch on their
-// conversations, read locked among the batch's live ones, and deletes
-// their jobs. A conversation no longer live for its dialog is closed: it
-// keeps the peer as it was.
-func (s *Service) storePeerNames(ctx context.Context, tx convo.Tx, batch []*inbound, live map[dialogKey]*convo.Conversation) error {
-	for _, r := range batch {
-		if r.name == nil {
-			continue
-		}
-		if err := tx.DeleteJob(ctx, r.name.job.ID); err != nil {
-			return err
-		}
-		key := dialogKey{r.account.ID, r.name.dialogID}
-		conv := live[key]
-		if conv == nil || conv.ID != r.name.job.RefID || r.name.name == "" || conv.Peer.TargetName == r.name.name {
-			continue
-		}
-		renamePeer(conv, r.account.Type, r.name.name)
-		conv.TMUpdate = s.now()
-		if err := tx.UpdateConversation(ctx, conv); err != nil {
-			return err
-		}
-		if err := s.emitConversation(ctx, tx, convo.EventConversationUpdated, conv); err != nil {
-			return err
-		}
-	}
-	return nil
 }

@@ -232,7 +232,7 @@ func TestStreamWaitsForTheDatabase(t *testing.T) {
 	}
 	o.store.down.Store(true)
 	// Woken while the database is away, as by another replica's progress.
-	o.s.events.sequence.notify()
+	o.s.settled.notify()
 	time.Sleep(100 * time.Millisecond)
 	o.store.down.Store(false)
 	second := o.emit(t)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/convohq/convo"
+	"github.com/convohq/convo/internal/outage"
 )
 
 // MessageSend is the body of POST /conversations/{id}/messages.
@@ -98,7 +99,7 @@ func (s *Service) SendMessage(ctx context.Context, c *convo.Caller, conversation
 		msg, err = tx.GetMessage(ctx, msg.ID)
 		return err
 	})
-	if isUnavailable(err) {
+	if outage.Unavailable(err) {
 		// The message is committed and its job will send it: an error
 		// here would have the client send it again.
 		return stored, nil
@@ -143,7 +144,7 @@ func (s *Service) queueOutgoing(ctx context.Context, tx convo.Tx, conv *convo.Co
 // outcome. Sending is at-least-once: a crash between the provider's answer
 // and the commit sends again (LINE drops the repeat by its retry key).
 func (s *Service) runSend(ctx context.Context, j *convo.Job) error {
-	var d convo.Delivery
+	var d convo.SendRequest
 	err := s.store.View(ctx, func(tx convo.Tx) (err error) {
 		if d.Message, err = tx.GetMessage(ctx, j.RefID); err != nil {
 			return err
@@ -175,7 +176,7 @@ func (s *Service) runSend(ctx context.Context, j *convo.Job) error {
 		err = &convo.ChannelError{Detail: d.Account.NotConfigured().Error()}
 	default:
 		d.StatusCallback = s.config.PublicURL + "/v1.0/conversation/accounts/" + d.Account.ID + "/status?message_id=" + d.Message.ID
-		sendCtx, cancel := context.WithTimeout(ctx, sendTimeout)
+		sendCtx, cancel := context.WithTimeout(ctx, providerTimeout)
 		res, err = ch.Send(sendCtx, d)
 		cancel()
 	}
@@ -190,7 +191,7 @@ func (s *Service) runSend(ctx context.Context, j *convo.Job) error {
 	}
 	// The provider has answered: the outcome waits here for the database,
 	// since running the job again would send the message again.
-	return s.retryUnavailable(s.jobs.stop, "record a send", func() error { return s.recordSend(ctx, j, res) })
+	return s.outage.Retry(s.jobs.Stopping(), "record a send", func() error { return s.recordSend(ctx, j, res) })
 }
 
 // recordSend stores the provider's answer to a send and finishes its job.

@@ -13,6 +13,11 @@ import (
 	"time"
 
 	"github.com/convohq/convo"
+	"github.com/convohq/convo/internal/batch"
+	"github.com/convohq/convo/internal/jobrunner"
+	"github.com/convohq/convo/internal/outage"
+	"github.com/convohq/convo/internal/outbox"
+	"github.com/convohq/convo/internal/rowcache"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -71,13 +76,18 @@ type Service struct {
 	clock  convo.Clock
 	config Config
 	logger *slog.Logger
-	jobs   *jobRunner
-	events *dispatcher
-	outage outage
-	// inbound gathers concurrent webhooks into batches.
-	inbound *batcher[*inbound]
+	jobs   *jobrunner.Runner
+	// outbox delivers the events use cases write to customers' webhooks.
+	outbox *outbox.Dispatcher
+	// settled is notified whenever events are settled further: realtime
+	// streams wait on it.
+	settled *broadcast
+	// outage logs an unavailable database once for all background work.
+	outage *outage.Watch
+	// inbound gathers the hooks of concurrent requests into batches.
+	inbound *batch.Batcher[*inbound]
 	// accounts caches the accounts behind hook URLs.
-	accounts rowCache[*convo.Account]
+	accounts rowcache.Cache[*convo.Account]
 	jwtKey   []byte
 	// dummyHash keeps a failed login for an unknown username as slow as a wrong password.
 	dummyHash []byte
@@ -100,25 +110,24 @@ func New(store convo.Store, clock convo.Clock, config Config) *Service {
 	if config.RetryDelays == nil {
 		config.RetryDelays = []time.Duration{time.Second, 5 * time.Second, 30 * time.Second}
 	}
-	config.WebhookRetryBase = cmp.Or(config.WebhookRetryBase, 5*time.Second)
-	config.WebhookRetryCap = cmp.Or(config.WebhookRetryCap, time.Hour)
-	config.WebhookMaxAge = cmp.Or(config.WebhookMaxAge, 25*time.Hour)
-	config.EventRetention = cmp.Or(config.EventRetention, 7*24*time.Hour)
-	config.EventPoll = cmp.Or(config.EventPoll, 250*time.Millisecond)
 	config.AuditRetention = cmp.Or(config.AuditRetention, 90*24*time.Hour)
 	config.MaxStreamsPerCustomer = cmp.Or(config.MaxStreamsPerCustomer, DefaultMaxStreamsPerCustomer)
-	config.QueueTidyAfter = cmp.Or(config.QueueTidyAfter, defaultQueueTidyAfter)
 	if config.Logger == nil {
 		config.Logger = slog.New(slog.DiscardHandler)
-	}
-	if config.WebhookAttempted == nil {
-		config.WebhookAttempted = func(string) {}
 	}
 	config.PublicURL = strings.TrimRight(config.PublicURL, "/")
 	config.TimeFormat = cmp.Or(config.TimeFormat, convo.TimeSeed)
 	s := &Service{store: store, clock: clock, config: config, logger: config.Logger,
-		jobs: newJobRunner(), events: newDispatcher(config.WebhookAllowPrivate), checkPassword: bcrypt.CompareHashAndPassword}
-	s.inbound = newBatcher(maxInboundBatch, inboundWriters, s.storeInbound)
+		jobs: jobrunner.New(16), outage: outage.NewWatch(config.Logger), settled: newBroadcast(), checkPassword: bcrypt.CompareHashAndPassword}
+	// Webhook settings take their defaults in the outbox.
+	s.outbox = outbox.New(store, clock, outbox.Config{
+		RetryBase: config.WebhookRetryBase, RetryCap: config.WebhookRetryCap, MaxAge: config.WebhookMaxAge,
+		AllowPrivate: config.WebhookAllowPrivate, Retention: config.EventRetention, Poll: config.EventPoll,
+		TidyAfter: config.QueueTidyAfter, Attempted: config.WebhookAttempted, TimeFormat: config.TimeFormat,
+		Settled: s.settled.notify, Prune: s.pruneAudit, Logger: config.Logger, Outage: s.outage,
+	})
+	s.inbound = batch.New(maxInboundBatch, inboundWriters, s.storeInbound)
+	s.inbound.FailsAll = outage.Unavailable
 	return s
 }
 

@@ -177,7 +177,7 @@ func (c *Client) VerifySubscription(*convo.Account, url.Values) (string, bool) {
 
 // Send creates a message. Acceptance only queues it: the status callback
 // later says whether it was sent.
-func (c *Client) Send(ctx context.Context, d convo.Delivery) (convo.SendResult, error) {
+func (c *Client) Send(ctx context.Context, d convo.SendRequest) (convo.SendResult, error) {
 	sid := d.Account.ProviderData.AccountSID
 	form := url.Values{"From": {d.Conversation.Self.Target}, "To": {d.Conversation.DialogID}}
 	if d.Message.Text != "" {

@@ -261,7 +261,7 @@ func TestSend(t *testing.T) {
 	}))
 	defer srv.Close()
 	c := &twilio.Client{BaseURL: srv.URL}
-	d := convo.Delivery{
+	d := convo.SendRequest{
 		Account:        &convo.Account{Token: "auth-token", ProviderData: convo.ProviderData{AccountSID: accountSID, Number: number}},
 		Conversation:   &convo.Conversation{DialogID: peer, Self: convo.Address{Type: "tel", Target: number}},
 		Message:        &convo.Message{Text: "hi", Medias: []convo.Media{{Type: "image", Filename: "https://example.com/a.jpg"}, {Type: "file", Filename: "https://example.com/b.pdf"}}},

@@ -209,7 +209,7 @@ func (c *Client) VerifySubscription(a *convo.Account, q url.Values) (string, boo
 
 // Send delivers the text, then each media link, to the peer's wa_id; the
 // first answer's wamid identifies the message.
-func (c *Client) Send(ctx context.Context, d convo.Delivery) (convo.SendResult, error) {
+func (c *Client) Send(ctx context.Context, d convo.SendRequest) (convo.SendResult, error) {
 	var bodies []map[string]any
 	base := func() map[string]any {
 		return map[string]any{"messaging_product": "whatsapp", "recipient_type": "individual", "to": d.Conversation.DialogID}

@@ -250,7 +250,7 @@ func TestSend(t *testing.T) {
 	}))
 	defer srv.Close()
 	c := &whatsapp.Client{BaseURL: srv.URL}
-	d := convo.Delivery{
+	d := convo.SendRequest{
 		Account:      &convo.Account{Token: "access-token", ProviderData: convo.ProviderData{PhoneNumberID: phoneNumberID}},
 		Conversation: &convo.Conversation{DialogID: waID},
 		Message:      &convo.Message{Text: "hello", Medias: []convo.Media{{Type: "image", Filename: "https://example.com/a.jpg"}, {Type: "file", Filename: "https://example.com/a.pdf"}}},

@@ -1,10 +1,14 @@
-package service
+package webhook
 
 import (
 	"testing"
 	"time"
 
+	"encoding/base64"
+	"net/http"
+
 	"github.com/convohq/convo"
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 )
 
 // BenchmarkMessageEvent builds the webhook body of a message and signs it,
@@ -22,6 +26,31 @@ func BenchmarkMessageEvent(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		SignWebhook("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", msg.ID, now.Time, payload)
+		Sign("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", msg.ID, now.Time, payload)
+	}
+}
+
+func TestSignWebhookVerifies(t *testing.T) {
+	body := []byte(`{"type":"conversation_created","data":{"id":"x"}}`)
+	at := time.Now()
+	key := []byte("0123456789abcdef0123456789abcdef")
+	for _, c := range []struct {
+		secret string
+		key    []byte
+	}{
+		{"plain text secret", []byte("plain text secret")},
+		{"whsec_" + base64.StdEncoding.EncodeToString(key), key},
+	} {
+		h := http.Header{}
+		for k, v := range Sign(c.secret, "evt-1", at, body) {
+			h.Set(k, v)
+		}
+		wh, _ := standardwebhooks.NewWebhookRaw(c.key)
+		if err := wh.Verify(body, h); err != nil {
+			t.Errorf("secret %q: %v", c.secret, err)
+		}
+		if h.Get("webhook-id") != "evt-1" {
+			t.Errorf("secret %q: webhook-id %q", c.secret, h.Get("webhook-id"))
+		}
 	}
 }

@@ -1,4 +1,4 @@
-package service
+package webhook
 
 import (
 	"bufio"
@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/convohq/convo"
 )
 
 // BenchmarkWebhookTransport posts small webhooks from 64 goroutines to a
@@ -38,7 +40,7 @@ func BenchmarkWebhookTransport(b *testing.B) {
 		transport http.RoundTripper
 	}{
 		{"net_http", std},
-		{"kept", newWebhookTransport(dialer.DialContext, nil, maxActive)},
+		{"kept", newTransport(dialer.DialContext, nil, maxActive)},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			client := &http.Client{Transport: tc.transport}
@@ -46,8 +48,8 @@ func BenchmarkWebhookTransport(b *testing.B) {
 			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					ctx, cancel := context.WithTimeout(context.Background(), webhookTimeout)
-					req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"/hook", bytes.NewReader(payload))
+					ctx, cancel := context.WithTimeout(context.Background(), timeout)
+					req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"/webhook", bytes.NewReader(payload))
 					req.Header.Set("Content-Type", "application/json")
 					res, err := client.Do(req)
 					if err != nil {
@@ -73,9 +75,9 @@ func countConns(srv *httptest.Server) *atomic.Int32 {
 	return &n
 }
 
-// post sends body to url through client and returns the answer's status
+// postWebhook posts body to url through client and returns the answer's status
 // and body, read in full.
-func postHook(t *testing.T, client *http.Client, url, body string) (int, string, error) {
+func postWebhook(t *testing.T, client *http.Client, url, body string) (int, string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -92,8 +94,11 @@ func postHook(t *testing.T, client *http.Client, url, body string) (int, string,
 	return res.StatusCode, string(got), err
 }
 
-func testTransport() *webhookTransport {
-	return newWebhookTransport((&net.Dialer{Timeout: 5 * time.Second}).DialContext, nil, maxActive)
+// maxActive is the connections the outbox keeps.
+const maxActive = 256
+
+func testTransport() *transport {
+	return newTransport((&net.Dialer{Timeout: 5 * time.Second}).DialContext, nil, maxActive)
 }
 
 func TestWebhookTransportKeepsConnection(t *testing.T) {
@@ -111,7 +116,7 @@ func TestWebhookTransportKeepsConnection(t *testing.T) {
 	defer srv.Close()
 	client := &http.Client{Transport: testTransport()}
 	for i := range 20 {
-		status, body, err := postHook(t, client, srv.URL+"/hook", fmt.Sprint("event ", i))
+		status, body, err := postWebhook(t, client, srv.URL+"/webhook", fmt.Sprint("event ", i))
 		if err != nil || status != 200 || body != "thanks" {
 			t.Fatalf("delivery %d: %d %q %v", i, status, body, err)
 		}
@@ -119,7 +124,7 @@ func TestWebhookTransportKeepsConnection(t *testing.T) {
 	if n := conns.Load(); n != 1 {
 		t.Errorf("20 deliveries one after another opened %d connections, want 1", n)
 	}
-	if len(got) != 20 || got[0] != "POST /hook event 0" || got[19] != "POST /hook event 19" {
+	if len(got) != 20 || got[0] != "POST /webhook event 0" || got[19] != "POST /webhook event 19" {
 		t.Errorf("the receiver got %q", got)
 	}
 }
@@ -156,10 +161,10 @@ func rawReceiver(t *testing.T, answer func(n int, conn net.Conn) bool) (url stri
 			}()
 		}
 	}()
-	return "http://" + ln.Addr().String() + "/hook", requests
+	return "http://" + ln.Addr().String() + "/webhook", requests
 }
 
-func TestWebhookTransportResendsOnConnectionClosedWhileIdle(t *testing.T) {
+func TestWebhookTransportRepostsOnConnectionClosedWhileIdle(t *testing.T) {
 	// Answers as if keeping the connection, then closes it.
 	url, requests := rawReceiver(t, func(_ int, conn net.Conn) bool {
 		io.WriteString(conn, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
@@ -167,7 +172,7 @@ func TestWebhookTransportResendsOnConnectionClosedWhileIdle(t *testing.T) {
 	})
 	client := &http.Client{Transport: testTransport()}
 	for i := range 5 {
-		if status, _, err := postHook(t, client, url, "event"); err != nil || status != 200 {
+		if status, _, err := postWebhook(t, client, url, "event"); err != nil || status != 200 {
 			t.Fatalf("delivery %d: %d %v", i, status, err)
 		}
 		time.Sleep(10 * time.Millisecond) // let the close arrive
@@ -177,7 +182,7 @@ func TestWebhookTransportResendsOnConnectionClosedWhileIdle(t *testing.T) {
 	}
 }
 
-func TestWebhookTransportResendsOnANewConnection(t *testing.T) {
+func TestWebhookTransportRepostsOnANewConnection(t *testing.T) {
 	// Two deliveries at once leave two kept connections, both of which the
 	// receiver closes (as when it restarts).
 	release := make(chan struct{})
@@ -198,7 +203,7 @@ func TestWebhookTransportResendsOnANewConnection(t *testing.T) {
 		both.Add(1)
 		go func() {
 			defer both.Done()
-			if status, _, err := postHook(t, client, url, "event"); err != nil || status != 200 {
+			if status, _, err := postWebhook(t, client, url, "event"); err != nil || status != 200 {
 				t.Errorf("concurrent delivery: %d %v", status, err)
 			}
 		}()
@@ -207,7 +212,7 @@ func TestWebhookTransportResendsOnANewConnection(t *testing.T) {
 	close(release)
 	both.Wait()
 	time.Sleep(10 * time.Millisecond) // let the closes arrive
-	if status, _, err := postHook(t, client, url, "event"); err != nil || status != 200 {
+	if status, _, err := postWebhook(t, client, url, "event"); err != nil || status != 200 {
 		t.Fatalf("delivery after both kept connections were closed: %d %v", status, err)
 	}
 	if n := requests.Load(); n != 3 {
@@ -215,7 +220,7 @@ func TestWebhookTransportResendsOnANewConnection(t *testing.T) {
 	}
 }
 
-func TestWebhookTransportDoesNotResendAfterAnAnswerBegan(t *testing.T) {
+func TestWebhookTransportDoesNotRepostAfterAnAnswerBegan(t *testing.T) {
 	url, requests := rawReceiver(t, func(n int, conn net.Conn) bool {
 		if n == 1 {
 			io.WriteString(conn, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
@@ -225,14 +230,14 @@ func TestWebhookTransportDoesNotResendAfterAnAnswerBegan(t *testing.T) {
 		return false
 	})
 	client := &http.Client{Transport: testTransport()}
-	if status, _, err := postHook(t, client, url, "first"); err != nil || status != 200 {
+	if status, _, err := postWebhook(t, client, url, "first"); err != nil || status != 200 {
 		t.Fatalf("first delivery: %d %v", status, err)
 	}
-	if _, _, err := postHook(t, client, url, "second"); err == nil {
+	if _, _, err := postWebhook(t, client, url, "second"); err == nil {
 		t.Error("a cut answer was taken as delivered")
 	}
 	if n := requests.Load(); n != 2 {
-		t.Errorf("the receiver read %d requests for 2 deliveries, want 2: an answer that began is not sent again", n)
+		t.Errorf("the receiver read %d requests for 2 deliveries, want 2: an answer that began is not posted again", n)
 	}
 }
 
@@ -254,7 +259,7 @@ func TestWebhookTransportAnswersThatEndTheConnection(t *testing.T) {
 		status int
 		body   string
 	}{{200, "ok"}, {202, "until the end"}, {204, ""}, {204, ""}} {
-		status, body, err := postHook(t, client, url, "event")
+		status, body, err := postWebhook(t, client, url, "event")
 		if err != nil || status != want.status || body != want.body {
 			t.Errorf("delivery %d: %d %q %v, want %d %q", i, status, body, err, want.status, want.body)
 		}
@@ -281,7 +286,7 @@ func TestWebhookTransportChunkedAndLargeAnswers(t *testing.T) {
 	transport := testTransport()
 	client := &http.Client{Transport: transport}
 	for range 2 {
-		if status, body, err := postHook(t, client, srv.URL+"/chunked", "event"); err != nil || status != 200 || body != "chunk one chunk two" {
+		if status, body, err := postWebhook(t, client, srv.URL+"/chunked", "event"); err != nil || status != 200 || body != "chunk one chunk two" {
 			t.Fatalf("chunked answer: %d %q %v", status, body, err)
 		}
 	}
@@ -296,7 +301,7 @@ func TestWebhookTransportChunkedAndLargeAnswers(t *testing.T) {
 	}
 	io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
 	res.Body.Close()
-	if status, body, err := postHook(t, client, srv.URL+"/chunked", "event"); err != nil || status != 200 || body != "chunk one chunk two" {
+	if status, body, err := postWebhook(t, client, srv.URL+"/chunked", "event"); err != nil || status != 200 || body != "chunk one chunk two" {
 		t.Fatalf("after a large answer: %d %q %v", status, body, err)
 	}
 	if n := conns.Load(); n != 2 {
@@ -304,7 +309,7 @@ func TestWebhookTransportChunkedAndLargeAnswers(t *testing.T) {
 	}
 	// A connection idle for longer than idleTimeout is not used again.
 	transport.idleTimeout = 0
-	postHook(t, client, srv.URL+"/chunked", "event")
+	postWebhook(t, client, srv.URL+"/chunked", "event")
 	if n := conns.Load(); n != 3 {
 		t.Errorf("after the idle timeout the next delivery used %d connections in all, want 3", n)
 	}
@@ -319,16 +324,16 @@ func TestWebhookTransportTLS(t *testing.T) {
 	roots := x509.NewCertPool()
 	roots.AddCert(srv.Certificate())
 	dial := (&net.Dialer{}).DialContext
-	trusting := &http.Client{Transport: newWebhookTransport(dial, &tls.Config{RootCAs: roots}, 4)}
+	trusting := &http.Client{Transport: newTransport(dial, &tls.Config{RootCAs: roots}, 4)}
 	for range 2 {
-		if status, body, err := postHook(t, trusting, srv.URL+"/hook", "event"); err != nil || status != 200 || body != "HTTP/1.1" {
+		if status, body, err := postWebhook(t, trusting, srv.URL+"/webhook", "event"); err != nil || status != 200 || body != "HTTP/1.1" {
 			t.Fatalf("over TLS: %d %q %v", status, body, err)
 		}
 	}
 	// The system's roots do not know the test server's certificate.
-	system := &http.Client{Transport: newWebhookTransport(dial, nil, 4)}
+	system := &http.Client{Transport: newTransport(dial, nil, 4)}
 	var unknown x509.UnknownAuthorityError
-	if _, _, err := postHook(t, system, srv.URL+"/hook", "event"); !errors.As(err, &unknown) {
+	if _, _, err := postWebhook(t, system, srv.URL+"/webhook", "event"); !errors.As(err, &unknown) {
 		t.Errorf("a certificate signed by an unknown authority gave %v", err)
 	}
 }
@@ -355,10 +360,10 @@ func TestWebhookTransportRefusesWhatItCannotDeliver(t *testing.T) {
 	}))
 	defer srv.Close()
 	// Loopback targets are refused unless allowed, on the address dialled.
-	if _, _, err := postHook(t, newDispatcher(false).client, srv.URL+"/hook", "event"); !errors.Is(err, errPrivateTarget) {
+	if _, _, err := postWebhook(t, NewClient(false, maxActive, convo.SystemClock{}).http, srv.URL+"/webhook", "event"); !errors.Is(err, ErrPrivateTarget) {
 		t.Errorf("a loopback target gave %v, want it refused", err)
 	}
-	if _, _, err := postHook(t, newDispatcher(false).client, "ftp://example.com/hook", "event"); err == nil || !strings.Contains(err.Error(), "unsupported URL scheme") {
+	if _, _, err := postWebhook(t, NewClient(false, maxActive, convo.SystemClock{}).http, "ftp://example.com/webhook", "event"); err == nil || !strings.Contains(err.Error(), "unsupported URL scheme") {
 		t.Errorf("an ftp target gave %v", err)
 	}
 }
@@ -389,10 +394,10 @@ func TestWebhookTransportClosesWhatItNeedNotKeep(t *testing.T) {
 	c, _ := receiver()
 
 	// Kept up to maxIdle: the second receiver's connection is closed at once.
-	transport := newWebhookTransport((&net.Dialer{}).DialContext, nil, 1)
+	transport := newTransport((&net.Dialer{}).DialContext, nil, 1)
 	client := &http.Client{Transport: transport}
-	postHook(t, client, a.URL, "event")
-	postHook(t, client, b.URL, "event")
+	postWebhook(t, client, a.URL, "event")
+	postWebhook(t, client, b.URL, "event")
 	if !closedSoon(bClosed) {
 		t.Error("a connection beyond maxIdle was kept")
 	}
@@ -404,7 +409,7 @@ func TestWebhookTransportClosesWhatItNeedNotKeep(t *testing.T) {
 	// One left idle past idleTimeout is closed by a later delivery elsewhere.
 	transport.idleTimeout = 50 * time.Millisecond
 	time.Sleep(60 * time.Millisecond)
-	postHook(t, client, c.URL, "event")
+	postWebhook(t, client, c.URL, "event")
 	if !closedSoon(aClosed) {
 		t.Error("a connection idle past idleTimeout was kept while deliveries went elsewhere")
 	}

@@ -1,8 +1,10 @@
-package service
+// Package batch gathers items submitted by concurrent callers and writes
+// them in batches, one transaction each.
+package batch
 
 import "sync"
 
-// batcher gathers items submitted by concurrent callers and writes them in
+// Batcher gathers items submitted by concurrent callers and writes them in
 // batches, one transaction each. One writer takes whatever gathered while
 // its last batch was stored: a large batch costs less per item than two
 // smaller ones whose commits overlap (measured on both databases). When a
@@ -12,12 +14,16 @@ import "sync"
 // is committed. A batch that fails is written again item by item, so a bad
 // item fails only its caller (unless the database is unavailable, which
 // fails them all).
-type batcher[T any] struct {
+type Batcher[T any] struct {
 	// write stores a batch in one transaction and calls ready once the
 	// batch needs only its commit (at the latest, when it returns).
 	write func(batch []T, ready func()) error
 	// maxBatch bounds a batch; maxWriters bounds the batches written at once.
 	maxBatch, maxWriters int
+	// FailsAll, when set, tells errors that would fail every item alike
+	// (an unavailable database): a batch failing so is not written again
+	// item by item. Set it before the first Submit.
+	FailsAll func(error) bool
 
 	mu        sync.Mutex
 	turn      *sync.Cond // signalled when preparing ends
@@ -31,15 +37,17 @@ type batchItem[T any] struct {
 	done chan error
 }
 
-func newBatcher[T any](maxBatch, maxWriters int, write func(batch []T, ready func()) error) *batcher[T] {
-	b := &batcher[T]{write: write, maxBatch: maxBatch, maxWriters: maxWriters}
+// New returns a Batcher that writes batches of at most maxBatch items,
+// at most maxWriters at once, with write.
+func New[T any](maxBatch, maxWriters int, write func(batch []T, ready func()) error) *Batcher[T] {
+	b := &Batcher[T]{write: write, maxBatch: maxBatch, maxWriters: maxWriters}
 	b.turn = sync.NewCond(&b.mu)
 	return b
 }
 
-// submit queues item and waits until it is written. Once queued, the
+// Submit queues item and waits until it is written. Once queued, the
 // outcome is awaited whatever the caller's context: it may be committed.
-func (b *batcher[T]) submit(item T) error {
+func (b *Batcher[T]) Submit(item T) error {
 	it := &batchItem[T]{item: item, done: make(chan error, 1)}
 	b.mu.Lock()
 	b.pending = append(b.pending, it)
@@ -53,7 +61,7 @@ func (b *batcher[T]) submit(item T) error {
 }
 
 // drain writes batches until nothing waits.
-func (b *batcher[T]) drain() {
+func (b *Batcher[T]) drain() {
 	for {
 		b.mu.Lock()
 		for b.preparing && len(b.pending) > 0 {
@@ -84,7 +92,7 @@ func (b *batcher[T]) drain() {
 
 // writeBatch writes batch and tells each caller its outcome; ready is
 // called by the first write at the latest when it returns.
-func (b *batcher[T]) writeBatch(batch []*batchItem[T], ready func()) {
+func (b *Batcher[T]) writeBatch(batch []*batchItem[T], ready func()) {
 	items := make([]T, len(batch))
 	for i, it := range batch {
 		items[i] = it.item
@@ -92,7 +100,7 @@ func (b *batcher[T]) writeBatch(batch []*batchItem[T], ready func()) {
 	err := b.write(items, ready)
 	ready()
 	// Item by item, an unavailable database would fail each in turn.
-	if err != nil && len(batch) > 1 && !isUnavailable(err) {
+	if err != nil && len(batch) > 1 && (b.FailsAll == nil || !b.FailsAll(err)) {
 		for _, it := range batch {
 			b.writeBatch([]*batchItem[T]{it}, func() {})
 		}

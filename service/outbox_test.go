@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
@@ -15,135 +14,11 @@ import (
 	"time"
 
 	"github.com/convohq/convo"
+	"github.com/convohq/convo/internal/outbox"
 	"github.com/convohq/convo/internal/testdb"
 	"github.com/convohq/convo/sqlstore"
-	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 	"golang.org/x/crypto/bcrypt"
 )
-
-func TestBackoff(t *testing.T) {
-	for _, base := range []time.Duration{10 * time.Millisecond, time.Second, 5 * time.Second, time.Minute} {
-		s := &Service{config: Config{WebhookRetryBase: base, WebhookRetryCap: time.Hour}}
-		for n := 1; n <= 200; n++ {
-			// Exponential from base, capped, within ±20% jitter.
-			want := base
-			for i := 1; i < n && want < time.Hour; i++ {
-				want *= 2
-			}
-			want = min(want, time.Hour)
-			lo, hi := want*8/10, want*12/10
-			seen := map[time.Duration]bool{}
-			for range 50 {
-				d := s.backoff(n)
-				if d < lo || d > hi {
-					t.Fatalf("base %v: backoff(%d) = %v, want within [%v, %v]", base, n, d, lo, hi)
-				}
-				seen[d] = true
-			}
-			if len(seen) < 10 {
-				t.Errorf("base %v: backoff(%d) took %d distinct values in 50 tries: no jitter", base, n, len(seen))
-			}
-		}
-	}
-	// The default settings wait longer and longer, up to the cap.
-	s := New(nil, convo.SystemClock{}, Config{})
-	if s.config.WebhookRetryCap <= s.config.WebhookRetryBase || s.config.WebhookMaxAge < 24*time.Hour {
-		t.Errorf("defaults: base %v, cap %v, max age %v: retries must grow and last at least 24 h",
-			s.config.WebhookRetryBase, s.config.WebhookRetryCap, s.config.WebhookMaxAge)
-	}
-}
-
-func TestRetryAfter(t *testing.T) {
-	now := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
-	for _, c := range []struct {
-		header string
-		want   time.Duration
-	}{
-		{"", 0},
-		{"0", 0},
-		{"1", time.Second},
-		{" 120 ", 2 * time.Minute},
-		{"-5", 0},
-		{"1.5", 0},
-		{"soon", 0},
-		{"86400", 6 * time.Hour}, // capped
-		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second},
-		{now.Add(-time.Hour).Format(http.TimeFormat), 0},
-		{now.Add(48 * time.Hour).Format(http.TimeFormat), 6 * time.Hour},
-		{now.Add(30 * time.Second).Format(time.RFC850), 30 * time.Second},
-	} {
-		if got := retryAfter(c.header, now); got != c.want {
-			t.Errorf("retryAfter(%q) = %v, want %v", c.header, got, c.want)
-		}
-	}
-}
-
-func TestIsPrivate(t *testing.T) {
-	for _, c := range []struct {
-		ip      string
-		private bool
-	}{
-		{"127.0.0.1", true},
-		{"127.255.0.9", true},
-		{"::1", true},
-		{"::ffff:127.0.0.1", true},
-		{"10.1.2.3", true},
-		{"172.16.0.1", true},
-		{"172.31.255.255", true},
-		{"192.168.1.1", true},
-		{"169.254.169.254", true}, // cloud metadata
-		{"100.64.0.1", true},
-		{"100.127.255.254", true},
-		{"0.0.0.0", true},
-		{"::", true},
-		{"224.0.0.1", true},
-		{"fe80::1", true},
-		{"fc00::1", true},
-		{"fd12:3456::1", true},
-		{"ff02::1", true},
-		{"8.8.8.8", false},
-		{"1.1.1.1", false},
-		{"172.32.0.1", false},
-		{"100.128.0.1", false},
-		{"100.63.255.255", false},
-		{"192.169.0.1", false},
-		{"2606:4700:4700::1111", false},
-		{"::ffff:8.8.8.8", false},
-	} {
-		ip := net.ParseIP(c.ip)
-		if ip == nil {
-			t.Fatalf("bad test address %s", c.ip)
-		}
-		if got := isPrivate(ip); got != c.private {
-			t.Errorf("isPrivate(%s) = %v, want %v", c.ip, got, c.private)
-		}
-	}
-}
-
-func TestSignWebhookVerifies(t *testing.T) {
-	body := []byte(`{"type":"conversation_created","data":{"id":"x"}}`)
-	at := time.Now()
-	key := []byte("0123456789abcdef0123456789abcdef")
-	for _, c := range []struct {
-		secret string
-		key    []byte
-	}{
-		{"plain text secret", []byte("plain text secret")},
-		{"whsec_" + base64.StdEncoding.EncodeToString(key), key},
-	} {
-		h := http.Header{}
-		for k, v := range SignWebhook(c.secret, "evt-1", at, body) {
-			h.Set(k, v)
-		}
-		wh, _ := standardwebhooks.NewWebhookRaw(c.key)
-		if err := wh.Verify(body, h); err != nil {
-			t.Errorf("secret %q: %v", c.secret, err)
-		}
-		if h.Get("webhook-id") != "evt-1" {
-			t.Errorf("secret %q: webhook-id %q", c.secret, h.Get("webhook-id"))
-		}
-	}
-}
 
 // dispatchTest is a service on a fresh SQLite store whose customer's
 // webhook is a local server answering with handler.
@@ -291,19 +166,19 @@ func TestDispatcherClaimsOnlyWhatItAttempts(t *testing.T) {
 		mu.Unlock()
 		<-release
 	})
-	const n = maxActive + 8
+	const n = outbox.MaxActive + 8
 	d.emit(t, n)
 	d.run(t)
 	// A failure before the release must not leave the dispatcher's stop waiting on held deliveries.
 	openRelease := sync.OnceFunc(func() { close(release) })
 	t.Cleanup(openRelease)
 
-	waitFor(t, fmt.Sprintf("%d deliveries in flight", maxActive), func() bool { return inFlight.Load() >= maxActive })
+	waitFor(t, fmt.Sprintf("%d deliveries in flight", outbox.MaxActive), func() bool { return inFlight.Load() >= outbox.MaxActive })
 	// Let the dispatcher poll a few times while every slot is busy.
 	time.Sleep(100 * time.Millisecond)
 	leased := n - len(d.claimable(t))
-	if leased != maxActive || inFlight.Load() != maxActive {
-		t.Errorf("%d events leased with %d deliveries in flight, want %d of each", leased, inFlight.Load(), maxActive)
+	if leased != outbox.MaxActive || inFlight.Load() != outbox.MaxActive {
+		t.Errorf("%d events leased with %d deliveries in flight, want %d of each", leased, inFlight.Load(), outbox.MaxActive)
 	}
 	openRelease()
 	waitFor(t, fmt.Sprintf("%d events delivered", n), func() bool {
@@ -354,19 +229,19 @@ func TestDispatcherKeepsConnections(t *testing.T) {
 		shut := make(chan struct{})
 		gate.Store(&shut)
 		openGate = sync.OnceFunc(func() { close(shut) })
-		d.emit(t, maxActive)
-		total += maxActive
+		d.emit(t, outbox.MaxActive)
+		total += outbox.MaxActive
 		// All at once: each delivery needs a connection of its own.
-		waitFor(t, fmt.Sprintf("%d deliveries in flight", maxActive), func() bool { return inFlight.Load() == maxActive })
+		waitFor(t, fmt.Sprintf("%d deliveries in flight", outbox.MaxActive), func() bool { return inFlight.Load() == outbox.MaxActive })
 		openGate()
 		waitFor(t, "every delivery recorded", func() bool { return delivered(d.events(t)) == total })
 		return d.newConns.Load() - before
 	}
-	if first := round(); first != maxActive {
-		t.Fatalf("%d connections for %d deliveries at once, want one each", first, maxActive)
+	if first := round(); first != outbox.MaxActive {
+		t.Fatalf("%d connections for %d deliveries at once, want one each", first, outbox.MaxActive)
 	}
 	if again := round(); again != 0 {
-		t.Errorf("the next %d deliveries at once opened %d new connections, want none", maxActive, again)
+		t.Errorf("the next %d deliveries at once opened %d new connections, want none", outbox.MaxActive, again)
 	}
 }
 

@@ -1,4 +1,4 @@
-package service
+package webhook
 
 import (
 	"bufio"
@@ -15,7 +15,7 @@ import (
 	"time"
 )
 
-// webhookTransport carries webhook deliveries over HTTP/1.1 connections it
+// transport carries webhook deliveries over HTTP/1.1 connections it
 // keeps per receiver, writing each request and reading its answer on the
 // delivering goroutine. net/http's Transport hands every request to two
 // goroutines of its connection and back; on two cores those hand-offs cost
@@ -23,7 +23,7 @@ import (
 // answers parsed by net/http itself (Request.Write, ReadResponse); only the
 // connections are managed here. A request's context bounds it through its
 // deadline.
-type webhookTransport struct {
+type transport struct {
 	dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// tlsConfig is cloned for each TLS connection (nil: system roots).
 	tlsConfig *tls.Config
@@ -33,13 +33,13 @@ type webhookTransport struct {
 	idleTimeout time.Duration
 
 	mu        sync.Mutex
-	idle      map[string][]*webhookConn // by receiver, newest last
+	idle      map[string][]*keptConn // by receiver, newest last
 	idleCount int
 	lastSweep time.Time
 }
 
-// webhookConn is one connection to a receiver.
-type webhookConn struct {
+// keptConn is one connection to a receiver.
+type keptConn struct {
 	net.Conn
 	key       string
 	br        *bufio.Reader
@@ -48,23 +48,23 @@ type webhookConn struct {
 	deadline  time.Time // the connection's deadline
 }
 
-func newWebhookTransport(dial func(ctx context.Context, network, addr string) (net.Conn, error), tlsConfig *tls.Config, maxIdle int) *webhookTransport {
-	return &webhookTransport{dial: dial, tlsConfig: tlsConfig, maxIdle: maxIdle, idleTimeout: 90 * time.Second, idle: map[string][]*webhookConn{}}
+func newTransport(dial func(ctx context.Context, network, addr string) (net.Conn, error), tlsConfig *tls.Config, maxIdle int) *transport {
+	return &transport{dial: dial, tlsConfig: tlsConfig, maxIdle: maxIdle, idleTimeout: 90 * time.Second, idle: map[string][]*keptConn{}}
 }
 
-// RoundTrip sends req on a kept connection to its receiver, or a new one.
+// RoundTrip writes req on a kept connection to its receiver, or a new one.
 // A kept connection the receiver closed while it was idle fails before any
-// answer arrives; the request is then sent once more on a new connection
-// (see unsent).
-func (t *webhookTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	key, addr, serverName, err := webhookAddress(req)
+// answer arrives; the request is then written once more on a new connection
+// (see unwritten).
+func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	key, addr, serverName, err := receiverAddress(req)
 	if err != nil {
 		closeBody(req)
 		return nil, err
 	}
 	ctx := req.Context()
 	for retried := false; ; retried = true {
-		var c *webhookConn
+		var c *keptConn
 		if !retried { // the other kept ones may have been closed as well
 			c = t.take(key)
 		}
@@ -77,11 +77,11 @@ func (t *webhookTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		}
 		res, err := c.exchange(ctx, req)
 		if err == nil {
-			res.Body = &webhookBody{ReadCloser: res.Body, conn: c, transport: t, reuse: !res.Close}
+			res.Body = &answerBody{ReadCloser: res.Body, conn: c, transport: t, reuse: !res.Close}
 			return res, nil
 		}
 		c.Close()
-		var u unsent
+		var u unwritten
 		if !reused || retried || !errors.As(err, &u) || ctx.Err() != nil {
 			closeBody(req)
 			return nil, err
@@ -100,9 +100,9 @@ func (t *webhookTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	}
 }
 
-// webhookAddress returns the pool key, dial address and TLS server name
+// receiverAddress returns the pool key, dial address and TLS server name
 // (empty for plain HTTP) of req's receiver.
-func webhookAddress(req *http.Request) (key, addr, serverName string, err error) {
+func receiverAddress(req *http.Request) (key, addr, serverName string, err error) {
 	u := req.URL
 	if u == nil || u.Host == "" {
 		return "", "", "", errors.New("webhook: the target URL has no host")
@@ -126,7 +126,7 @@ func webhookAddress(req *http.Request) (key, addr, serverName string, err error)
 }
 
 // take returns the newest idle connection to key that is not too old, or nil.
-func (t *webhookTransport) take(key string) *webhookConn {
+func (t *transport) take(key string) *keptConn {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	conns := t.idle[key]
@@ -146,11 +146,11 @@ func (t *webhookTransport) take(key string) *webhookConn {
 
 // put keeps c for the next request to its receiver, or closes it when
 // maxIdle are kept already; now and then it closes those idle for longer
-// than idleTimeout, which a receiver no longer sent to would keep open.
-func (t *webhookTransport) put(c *webhookConn) {
+// than idleTimeout, which a receiver no longer posted to would keep open.
+func (t *transport) put(c *keptConn) {
 	now := time.Now()
 	c.idleSince = now
-	var closing []*webhookConn
+	var closing []*keptConn
 	t.mu.Lock()
 	if t.idleCount < t.maxIdle {
 		t.idle[c.key] = append(t.idle[c.key], c)
@@ -181,10 +181,10 @@ func (t *webhookTransport) put(c *webhookConn) {
 }
 
 // CloseIdleConnections closes every kept connection.
-func (t *webhookTransport) CloseIdleConnections() {
+func (t *transport) CloseIdleConnections() {
 	t.mu.Lock()
 	idle := t.idle
-	t.idle, t.idleCount = map[string][]*webhookConn{}, 0
+	t.idle, t.idleCount = map[string][]*keptConn{}, 0
 	t.mu.Unlock()
 	for _, conns := range idle {
 		for _, c := range conns {
@@ -194,7 +194,7 @@ func (t *webhookTransport) CloseIdleConnections() {
 }
 
 // connect dials addr, with a TLS handshake when serverName is set.
-func (t *webhookTransport) connect(ctx context.Context, key, addr, serverName string) (*webhookConn, error) {
+func (t *transport) connect(ctx context.Context, key, addr, serverName string) (*keptConn, error) {
 	conn, err := t.dial(ctx, "tcp", addr)
 	if err != nil {
 		return nil, err
@@ -213,12 +213,12 @@ func (t *webhookTransport) connect(ctx context.Context, key, addr, serverName st
 		}
 		conn = tc
 	}
-	return &webhookConn{Conn: conn, key: key, br: bufio.NewReaderSize(conn, 4<<10), bw: bufio.NewWriterSize(conn, 4<<10)}, nil
+	return &keptConn{Conn: conn, key: key, br: bufio.NewReaderSize(conn, 4<<10), bw: bufio.NewWriterSize(conn, 4<<10)}, nil
 }
 
 // exchange writes req and reads the head of its answer, within the
 // context's deadline.
-func (c *webhookConn) exchange(ctx context.Context, req *http.Request) (*http.Response, error) {
+func (c *keptConn) exchange(ctx context.Context, req *http.Request) (*http.Response, error) {
 	if err := c.setDeadline(ctx); err != nil {
 		return nil, err
 	}
@@ -233,13 +233,13 @@ func (c *webhookConn) exchange(ctx context.Context, req *http.Request) (*http.Re
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			return nil, err
 		}
-		return nil, unsent{err}
+		return nil, unwritten{err}
 	}
 	// The connection ending before the first byte of an answer is told
 	// apart here, as ReadResponse reports it like a cut answer.
 	if _, err := c.br.Peek(1); err != nil {
 		if errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) {
-			return nil, unsent{err}
+			return nil, unwritten{err}
 		}
 		return nil, err
 	}
@@ -256,20 +256,20 @@ func (c *webhookConn) exchange(ctx context.Context, req *http.Request) (*http.Re
 	}
 }
 
-// unsent is the error of an exchange whose request could not be written,
+// unwritten is the error of an exchange whose request could not be written,
 // or whose connection ended before any answer: what a kept connection
 // gives when the receiver closed it while it was idle. (A receiver that
 // read the request and closed without answering gets it again; deliveries
 // are at least once, and webhook-id lets it drop the repeat.)
-type unsent struct{ err error }
+type unwritten struct{ err error }
 
-func (u unsent) Error() string { return u.err.Error() }
-func (u unsent) Unwrap() error { return u.err }
+func (u unwritten) Error() string { return u.err.Error() }
+func (u unwritten) Unwrap() error { return u.err }
 
 // setDeadline bounds the connection by the context's deadline. A deadline
 // up to deadlineSlack earlier is kept as it is: moving it updates a runtime
 // timer, a quarter of an exchange's CPU when done on every request.
-func (c *webhookConn) setDeadline(ctx context.Context) error {
+func (c *keptConn) setDeadline(ctx context.Context) error {
 	deadline, _ := ctx.Deadline()
 	if gap := deadline.Sub(c.deadline); c.deadline.Equal(deadline) || !deadline.IsZero() && !c.deadline.IsZero() && gap >= 0 && gap < deadlineSlack {
 		return nil
@@ -287,18 +287,18 @@ func closeBody(req *http.Request) {
 	}
 }
 
-// webhookBody returns its connection to the pool once read to the end, and
+// answerBody returns its connection to the pool once read to the end, and
 // closes it when closed before that.
-type webhookBody struct {
+type answerBody struct {
 	io.ReadCloser
-	conn      *webhookConn
-	transport *webhookTransport
+	conn      *keptConn
+	transport *transport
 	reuse     bool
 	done      bool
 	eof       bool
 }
 
-func (b *webhookBody) Read(p []byte) (int, error) {
+func (b *answerBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	if err == io.EOF {
 		b.eof = true
@@ -306,7 +306,7 @@ func (b *webhookBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func (b *webhookBody) Close() error {
+func (b *answerBody) Close() error {
 	if b.done {
 		return nil
 	}

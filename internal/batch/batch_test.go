@@ -1,4 +1,4 @@
-package service
+package batch
 
 import (
 	"errors"
@@ -19,7 +19,7 @@ func TestBatcher(t *testing.T) {
 	release := make(chan struct{})
 	var waiting atomic.Int32 // items in the batch held back by release
 	bad := errors.New("item 13 is bad")
-	b := newBatcher(8, 1, func(batch []int, _ func()) error {
+	b := New(8, 1, func(batch []int, _ func()) error {
 		waiting.Add(int32(len(batch)))
 		<-release
 		mu.Lock()
@@ -36,7 +36,7 @@ func TestBatcher(t *testing.T) {
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
-		wg.Go(func() { errs[i] = b.submit(i) })
+		wg.Go(func() { errs[i] = b.Submit(i) })
 	}
 	// Release once every item is queued or held, so that batches must form.
 	for {
@@ -79,7 +79,7 @@ func TestBatcherTakesTurnsToPrepare(t *testing.T) {
 	calls := make(chan call, 8)
 	commit := make(chan struct{})
 	var preparing atomic.Int32
-	b := newBatcher(8, 2, func(batch []int, ready func()) error {
+	b := New(8, 2, func(batch []int, ready func()) error {
 		preparing.Add(1)
 		done := make(chan struct{})
 		calls <- call{batch, func() { preparing.Add(-1); ready(); close(done) }}
@@ -103,7 +103,7 @@ func TestBatcherTakesTurnsToPrepare(t *testing.T) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer close(commit)
-	wg.Go(func() { b.submit(0) })
+	wg.Go(func() { b.Submit(0) })
 	first := next()
 	if queued, ok := submitQueued(b, &wg, 1, 8, func() bool { return preparing.Load() > 1 }); !ok {
 		first.ready()
@@ -124,7 +124,7 @@ func TestBatcherTakesTurnsToPrepare(t *testing.T) {
 func TestBatcherGathersWhileOneCommits(t *testing.T) {
 	batches := make(chan []int, 8)
 	commit := make(chan struct{})
-	b := newBatcher(8, 2, func(batch []int, ready func()) error {
+	b := New(8, 2, func(batch []int, ready func()) error {
 		ready()
 		batches <- batch
 		<-commit
@@ -143,7 +143,7 @@ func TestBatcherGathersWhileOneCommits(t *testing.T) {
 	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	wg.Go(func() { b.submit(0) })
+	wg.Go(func() { b.Submit(0) })
 	if first := next(); !slices.Equal(first, []int{0}) {
 		t.Fatalf("first batch %v, want [0]", first)
 	}
@@ -166,9 +166,9 @@ func TestBatcherGathersWhileOneCommits(t *testing.T) {
 // submitQueued submits the items from to to, each from a goroutine of wg,
 // and waits until all of them wait in b; it gives up after five seconds,
 // or as soon as stop says so.
-func submitQueued(b *batcher[int], wg *sync.WaitGroup, from, to int, stop func() bool) (queued int, ok bool) {
+func submitQueued(b *Batcher[int], wg *sync.WaitGroup, from, to int, stop func() bool) (queued int, ok bool) {
 	for i := from; i <= to; i++ {
-		wg.Go(func() { b.submit(i) })
+		wg.Go(func() { b.Submit(i) })
 	}
 	for deadline := time.Now().Add(5 * time.Second); ; runtime.Gosched() {
 		b.mu.Lock()

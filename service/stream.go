@@ -4,93 +4,19 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"sync"
 	"time"
 
 	"github.com/convohq/convo"
 )
 
-// Delivery is an event with its webhook attempts, as GET /webhook_deliveries shows it.
-type Delivery struct {
-	*convo.Event
-	AttemptList []*convo.EventAttempt `json:"attempts"`
-}
+// The realtime stream: a customer's events as they settle, in order,
+// over one open connection (see httpapi's WebSocket handler).
 
-// newDelivery shows e with its attempts. A flow's webhook_send may have sent
-// plain text, which is shown as a JSON string rather than breaking the answer.
-func newDelivery(e *convo.Event, attempts []*convo.EventAttempt) *Delivery {
-	if !json.Valid(e.Payload) {
-		text, _ := json.Marshal(string(e.Payload))
-		e.Payload = text
-	}
-	return &Delivery{Event: e, AttemptList: attempts}
-}
+// streamBatch is how many events a realtime stream reads at once.
+const streamBatch = 256
 
-// DeliveryFilter holds the filters of GET /webhook_deliveries.
-type DeliveryFilter struct {
-	Status, Type, ConversationID string
-}
-
-// ListDeliveries lists the caller's customer's events with their attempts (admin).
-func (s *Service) ListDeliveries(ctx context.Context, c *convo.Caller, f DeliveryFilter, pr convo.PageRequest) (convo.List[*Delivery], error) {
-	allowed := requireAdmin(c)
-	if allowed == nil && f.Status != "" && !slices.Contains([]string{convo.DeliveryPending, convo.DeliveryFailed, convo.DeliveryDelivered, convo.DeliveryDead, convo.DeliverySkipped}, f.Status) {
-		allowed = convo.Invalid("INVALID_STATUS", "status must be pending, failed, delivered, dead or skipped")
-	}
-	if allowed == nil && f.ConversationID != "" {
-		_, allowed = parseID(f.ConversationID, "conversation_id")
-	}
-	return listPage(ctx, s, pr, allowed, func(tx convo.Tx, page convo.Page) ([]*Delivery, error) {
-		events, err := tx.ListEvents(ctx, convo.EventListParams{CustomerID: c.CustomerID, Status: f.Status, Type: f.Type, ConversationID: f.ConversationID, Page: page})
-		if err != nil {
-			return nil, err
-		}
-		rows := make([]*Delivery, 0, len(events))
-		for _, e := range events {
-			attempts, err := tx.ListEventAttempts(ctx, e.ID)
-			if err != nil {
-				return nil, err
-			}
-			rows = append(rows, newDelivery(e, attempts))
-		}
-		return rows, nil
-	}, func(d *Delivery) convo.Cursor { return cursorOf(d.TMCreate, d.ID) })
-}
-
-// RetryDelivery makes a failed or dead event due again at once (admin).
-func (s *Service) RetryDelivery(ctx context.Context, c *convo.Caller, id string) (*Delivery, error) {
-	if err := requireAdmin(c); err != nil {
-		return nil, err
-	}
-	id, err := parseID(id, "id")
-	if err != nil {
-		return nil, err
-	}
-	var d *Delivery
-	err = s.update(ctx, func(tx convo.Tx) error {
-		e, err := tx.GetEvent(ctx, id)
-		if err == nil && e.CustomerID != c.CustomerID {
-			err = convo.NotFound("EVENT_NOT_FOUND", "event")
-		}
-		if err != nil {
-			return err
-		}
-		if e.Status != convo.DeliveryFailed && e.Status != convo.DeliveryDead {
-			return convo.Errorf(convo.EPrecondition, "NOT_RETRYABLE", "only a failed or dead delivery can be retried; this one is %s", e.Status)
-		}
-		e.Status, e.NextAttemptAt = convo.DeliveryFailed, s.now()
-		if err := tx.RecordDeliveries(ctx, []convo.DeliveryOutcome{{Event: e}}); err != nil {
-			return err
-		}
-		attempts, err := tx.ListEventAttempts(ctx, e.ID)
-		d = newDelivery(e, attempts)
-		return err
-	})
-	return d, err
-}
-
-// StreamEvent is one event as the realtime stream sends it: the webhook
+// StreamEvent is one event as the realtime stream writes it: the webhook
 // envelope plus the event id, which a client passes back as since.
 type StreamEvent struct {
 	ID   string          `json:"id"`
@@ -160,18 +86,18 @@ func (s *Service) StreamStart(ctx context.Context, c *convo.Caller, since string
 	return after, err
 }
 
-// StreamEvents sends the caller's events after position after, in order,
-// to send until ctx ends or send fails. A plain agent gets only events of
+// StreamEvents hands the caller's events after position after, in order,
+// to write until ctx ends or write fails. A plain agent gets only events of
 // conversations it owns. While the database is unavailable it waits and
 // reads again: the stream stays open and goes on where it was.
-func (s *Service) StreamEvents(ctx context.Context, c *convo.Caller, after int64, send func([]StreamEvent) error) error {
+func (s *Service) StreamEvents(ctx context.Context, c *convo.Caller, after int64, write func([]StreamEvent) error) error {
 	for {
-		wake := s.events.sequence.wait()
+		wake := s.settled.wait()
 		var batch []*convo.Event
 		var out []StreamEvent
-		err := s.retryUnavailable(ctx.Done(), "read a realtime stream", func() error {
+		err := s.outage.Retry(ctx.Done(), "read a realtime stream", func() error {
 			err := s.store.View(ctx, func(tx convo.Tx) (err error) {
-				batch, err = tx.ListEvents(ctx, convo.EventListParams{CustomerID: c.CustomerID, AfterPos: &after, Page: convo.Page{Limit: eventBatch}})
+				batch, err = tx.ListEvents(ctx, convo.EventListParams{CustomerID: c.CustomerID, AfterPos: &after, Page: convo.Page{Limit: streamBatch}})
 				return err
 			})
 			if err == nil {
@@ -188,11 +114,11 @@ func (s *Service) StreamEvents(ctx context.Context, c *convo.Caller, after int64
 		if len(batch) > 0 {
 			after = batch[len(batch)-1].Pos
 			if len(out) > 0 {
-				if err := send(out); err != nil {
+				if err := write(out); err != nil {
 					return err
 				}
 			}
-			if len(batch) == eventBatch {
+			if len(batch) == streamBatch {
 				continue
 			}
 		}
@@ -245,4 +171,27 @@ func (s *Service) visibleEvents(ctx context.Context, c *convo.Caller, batch []*c
 		out = append(out, StreamEvent{ID: e.ID, Type: env.Type, Data: env.Data})
 	}
 	return out, nil
+}
+
+// broadcast lets any number of waiters learn that something happened: each
+// wait gets a channel that is closed at the next notify.
+type broadcast struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func newBroadcast() *broadcast { return &broadcast{ch: make(chan struct{})} }
+
+// wait returns a channel closed by the next notify.
+func (b *broadcast) wait() <-chan struct{} {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.ch
+}
+
+func (b *broadcast) notify() {
+	b.mu.Lock()
+	close(b.ch)
+	b.ch = make(chan struct{})
+	b.mu.Unlock()
 }

@@ -1,4 +1,5 @@
-package service
+// Package rowcache keeps rows read on hot paths for a second.
+package rowcache
 
 import (
 	"sync"
@@ -10,12 +11,12 @@ import (
 // this process drops its entry at once; other replicas see it within cacheTTL.
 const cacheTTL = time.Second
 
-// rowCache keeps rows read on hot paths (an account per inbound webhook,
+// Cache keeps rows read on hot paths (an account per inbound webhook,
 // a customer per webhook delivery) for cacheTTL, keyed by id. Only rows
 // that were found are kept.
-type rowCache[T any] struct {
+type Cache[T any] struct {
 	m sync.Map
-	// forgets counts forget calls: a row loaded while one happened may
+	// forgets counts Forget calls: a row loaded while one happened may
 	// predate the change it reported, so it is not kept.
 	forgets atomic.Uint64
 }
@@ -25,8 +26,8 @@ type cachedRow[T any] struct {
 	until time.Time
 }
 
-// get returns the row with id, from the cache or else from load.
-func (c *rowCache[T]) get(id string, load func() (T, error)) (T, error) {
+// Get returns the row with id, from the cache or else from load.
+func (c *Cache[T]) Get(id string, load func() (T, error)) (T, error) {
 	if e, ok := c.m.Load(id); ok && time.Now().Before(e.(cachedRow[T]).until) {
 		return e.(cachedRow[T]).row, nil
 	}
@@ -38,8 +39,8 @@ func (c *rowCache[T]) get(id string, load func() (T, error)) (T, error) {
 	return row, err
 }
 
-// forget drops the row with id, after a change has committed.
-func (c *rowCache[T]) forget(id string) {
+// Forget drops the row with id, after a change has committed.
+func (c *Cache[T]) Forget(id string) {
 	c.forgets.Add(1)
 	c.m.Delete(id)
 }
