@@ -63,7 +63,7 @@ func (s *Service) CreateAccessKey(ctx context.Context, c *convo.Caller, in Acces
 func customerAccessKey(ctx context.Context, tx convo.Tx, c *convo.Caller, id string) (*convo.AccessKey, error) {
 	k, err := tx.GetAccessKey(ctx, id)
 	if err == nil && (k.CustomerID != c.CustomerID || !k.TMDelete.IsNever()) {
-		return nil, convo.NotFound("ACCESSKEY_NOT_FOUND", "access key")
+		return nil, convo.NotFound(convo.ReasonAccessKeyNotFound, "access key")
 	}
 	return k, err
 }

@@ -120,7 +120,7 @@ func (s *Service) withHook(a *convo.Account) *convo.Account {
 func customerAccount(ctx context.Context, tx convo.Tx, c *convo.Caller, id string) (*convo.Account, error) {
 	a, err := tx.GetAccount(ctx, id)
 	if err == nil && a.CustomerID != c.CustomerID {
-		return nil, convo.NotFound("ACCOUNT_NOT_FOUND", "account")
+		return nil, convo.NotFound(convo.ReasonAccountNotFound, "account")
 	}
 	return a, err
 }

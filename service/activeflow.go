@@ -281,7 +281,7 @@ func (s *Service) flowSend(ctx context.Context, tx convo.Tx, af *convo.Activeflo
 	}
 	conv, err := tx.GetConversation(ctx, id)
 	if err == nil && conv.CustomerID != af.CustomerID {
-		err = convo.NotFound("CONVERSATION_NOT_FOUND", "conversation")
+		err = convo.NotFound(convo.ReasonConversationNotFound, "conversation")
 	}
 	if err == nil && strings.TrimSpace(opt.Text) == "" {
 		err = convo.Invalid("EMPTY_MESSAGE", "no text to send")
@@ -328,7 +328,7 @@ func (s *Service) flowWebhook(ctx context.Context, tx convo.Tx, af *convo.Active
 func customerActiveflow(ctx context.Context, tx convo.Tx, c *convo.Caller, id string) (*convo.Activeflow, error) {
 	af, err := tx.GetActiveflow(ctx, id)
 	if err == nil && (af.CustomerID != c.CustomerID || !af.TMDelete.IsNever()) {
-		return nil, convo.NotFound("ACTIVEFLOW_NOT_FOUND", "activeflow")
+		return nil, convo.NotFound(convo.ReasonActiveflowNotFound, "activeflow")
 	}
 	return af, err
 }

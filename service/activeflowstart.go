@@ -207,7 +207,7 @@ func (s *Service) StartActiveflow(ctx context.Context, c *convo.Caller, in Activ
 		if in.ReferenceType == convo.ReferenceConversation {
 			conv, err := customerConversation(ctx, tx, c, in.ReferenceID)
 			if err == nil && !conv.TMDelete.IsNever() {
-				err = convo.NotFound("CONVERSATION_NOT_FOUND", "conversation")
+				err = convo.NotFound(convo.ReasonConversationNotFound, "conversation")
 			}
 			if err != nil {
 				return err

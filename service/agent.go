@@ -149,7 +149,7 @@ func checkGrant(caller *convo.Caller, p convo.Permission) error {
 func customerAgent(ctx context.Context, tx convo.Tx, c *convo.Caller, id string) (*convo.Agent, error) {
 	a, err := tx.GetAgent(ctx, id)
 	if err == nil && (a.CustomerID != c.CustomerID || !a.TMDelete.IsNever()) {
-		return nil, convo.NotFound("AGENT_NOT_FOUND", "agent")
+		return nil, convo.NotFound(convo.ReasonAgentNotFound, "agent")
 	}
 	return a, err
 }

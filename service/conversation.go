@@ -38,7 +38,7 @@ type ConversationUpdate struct {
 func customerConversation(ctx context.Context, tx convo.Tx, c *convo.Caller, id string) (*convo.Conversation, error) {
 	conv, err := tx.GetConversation(ctx, id)
 	if err == nil && conv.CustomerID != c.CustomerID {
-		return nil, convo.NotFound("CONVERSATION_NOT_FOUND", "conversation")
+		return nil, convo.NotFound(convo.ReasonConversationNotFound, "conversation")
 	}
 	return conv, err
 }
@@ -132,7 +132,7 @@ func (s *Service) CreateConversation(ctx context.Context, c *convo.Caller, in Co
 		lookup = nil
 		a, err := customerAccount(ctx, tx, c, accountID)
 		if convo.ErrorStatus(err) == convo.ENotFound || (err == nil && a.IsDeleted()) {
-			return convo.Invalid("ACCOUNT_NOT_FOUND", "account_id names no live account of yours")
+			return convo.Invalid(convo.ReasonAccountNotFound, "account_id names no live account of yours")
 		} else if err != nil {
 			return err
 		}
@@ -260,7 +260,7 @@ func assign(ctx context.Context, tx convo.Tx, c *convo.Caller, conv *convo.Conve
 		conv.OwnerType, conv.OwnerID = convo.OwnerNone, convo.NilID
 		return nil
 	}
-	errNoAgent := convo.Invalid("AGENT_NOT_FOUND", "owner_id must be the id of an agent of this customer")
+	errNoAgent := convo.Invalid(convo.ReasonAgentNotFound, "owner_id must be the id of an agent of this customer")
 	id, err := convo.ParseID(ownerID)
 	if err != nil {
 		return errNoAgent

@@ -117,7 +117,7 @@ func (s *Service) updateCustomer(ctx context.Context, c *convo.Caller, id string
 func (s *Service) liveCustomer(ctx context.Context, tx convo.Tx, id string) (*convo.Customer, error) {
 	cust, err := tx.GetCustomer(ctx, id)
 	if err == nil && !cust.TMDelete.IsNever() {
-		return nil, convo.NotFound("CUSTOMER_NOT_FOUND", "customer")
+		return nil, convo.NotFound(convo.ReasonCustomerNotFound, "customer")
 	}
 	return cust, err
 }

@@ -256,7 +256,7 @@ func checkOption(typ string, opt map[string]any, target func(field, v string, re
 func customerFlow(ctx context.Context, tx convo.Tx, customerID, id string) (*convo.Flow, error) {
 	f, err := tx.GetFlow(ctx, id)
 	if err == nil && (f.CustomerID != customerID || !f.TMDelete.IsNever()) {
-		return nil, convo.NotFound("FLOW_NOT_FOUND", "flow")
+		return nil, convo.NotFound(convo.ReasonFlowNotFound, "flow")
 	}
 	return f, err
 }
@@ -274,7 +274,7 @@ func checkFlowRef(ctx context.Context, tx convo.Tx, customerID, field, flowID st
 	}
 	_, err := customerFlow(ctx, tx, customerID, flowID)
 	if convo.ErrorStatus(err) == convo.ENotFound {
-		return convo.Invalid("FLOW_NOT_FOUND", "%s names no flow of yours", field)
+		return convo.Invalid(convo.ReasonFlowNotFound, "%s names no flow of yours", field)
 	}
 	return err
 }

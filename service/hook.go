@@ -21,7 +21,7 @@ import (
 // read of the batch's conversations and multi-row writes of its messages
 // and events, instead of a few statements per message.
 
-var errNoHook = convo.NotFound("ACCOUNT_NOT_FOUND", "account")
+var errNoHook = convo.NotFound(convo.ReasonAccountNotFound, "account")
 
 // ReceiveHook checks one provider hook for an account and stores what it
 // carries. It returns once everything is durably committed; slow follow-up
@@ -397,7 +397,7 @@ func (s *Service) applyStatus(ctx context.Context, tx convo.Tx, accountID string
 	if id, perr := convo.ParseID(st.MessageID); perr == nil {
 		msg, err = tx.GetMessage(ctx, id)
 		if err == nil && (msg.AccountID != accountID || (msg.ProviderID != "" && st.ProviderID != "" && msg.ProviderID != st.ProviderID)) {
-			err = convo.NotFound("MESSAGE_NOT_FOUND", "message")
+			err = convo.NotFound(convo.ReasonMessageNotFound, "message")
 		}
 	} else {
 		msg, err = tx.GetMessageByProviderID(ctx, accountID, st.ProviderID)

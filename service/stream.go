@@ -66,7 +66,7 @@ func (s *Service) StreamStart(ctx context.Context, c *convo.Caller, since string
 		if since != "" {
 			e, err := tx.GetEvent(ctx, since)
 			if err == nil && e.CustomerID != c.CustomerID {
-				err = convo.NotFound("EVENT_NOT_FOUND", "event")
+				err = convo.NotFound(convo.ReasonEventNotFound, "event")
 			}
 			if err != nil {
 				return err

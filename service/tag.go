@@ -49,7 +49,7 @@ func (s *Service) CreateTag(ctx context.Context, c *convo.Caller, in TagInput) (
 func customerTag(ctx context.Context, tx convo.Tx, c *convo.Caller, id string) (*convo.Tag, error) {
 	g, err := tx.GetTag(ctx, id)
 	if err == nil && (g.CustomerID != c.CustomerID || !g.TMDelete.IsNever()) {
-		return nil, convo.NotFound("TAG_NOT_FOUND", "tag")
+		return nil, convo.NotFound(convo.ReasonTagNotFound, "tag")
 	}
 	return g, err
 }

@@ -68,7 +68,7 @@ func (s *Service) RetryDelivery(ctx context.Context, c *convo.Caller, id string)
 	err = s.update(ctx, func(tx convo.Tx) error {
 		e, err := tx.GetEvent(ctx, id)
 		if err == nil && e.CustomerID != c.CustomerID {
-			err = convo.NotFound("EVENT_NOT_FOUND", "event")
+			err = convo.NotFound(convo.ReasonEventNotFound, "event")
 		}
 		if err != nil {
 			return err
