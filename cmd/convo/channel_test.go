@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/convohq/convo"
+	"github.com/convohq/convo/internal/fakeprovider"
 	"github.com/convohq/convo/internal/testdb"
 	twilioclient "github.com/twilio/twilio-go/client"
 )
@@ -31,16 +32,16 @@ import (
 // channelEnv is a convo server whose provider clients talk to fakes.
 type channelEnv struct {
 	ts   *testServer
-	line *fakeLine
-	wa   *fakeWhatsApp
-	tw   *fakeTwilio
+	line *fakeprovider.Line
+	wa   *fakeprovider.WhatsApp
+	tw   *fakeprovider.Twilio
 }
 
 // newChannelEnv starts the fakes, then a server using them; by default a
 // send waits 2s for the provider and an outage is retried after 10ms and 20ms.
 func newChannelEnv(t *testing.T, b testdb.Backend, opts ...serverOption) *channelEnv {
 	t.Helper()
-	e := &channelEnv{line: newFakeLine(t), wa: newFakeWhatsApp(t), tw: newFakeTwilio(t)}
+	e := &channelEnv{line: fakeprovider.NewLine(t), wa: fakeprovider.NewWhatsApp(t), tw: fakeprovider.NewTwilio(t)}
 	opts = append([]serverOption{withProviders(e.line, e.wa, e.tw), withSending(2*time.Second, 10*time.Millisecond, 20*time.Millisecond)}, opts...)
 	e.ts = startServer(t, b, opts...)
 	return e
@@ -66,7 +67,7 @@ type testAccount struct {
 	SID, Number string
 }
 
-// fakeKey names the account at its fake provider (see fakeCore.setModeFor).
+// fakeKey names the account at its fake provider (see fakeprovider.Line.SetModeFor).
 func (acc *testAccount) fakeKey() string {
 	switch acc.Type {
 	case convo.AccountLine:
@@ -87,21 +88,21 @@ func (e *channelEnv) newAccount(a *api, typ string) *testAccount {
 	case convo.AccountLine:
 		acc.Secret = randomHexString(16)
 		body["secret"] = acc.Secret
-		e.line.addChannel(acc.Token)
+		e.line.AddChannel(acc.Token)
 	case convo.AccountWhatsApp:
 		acc.Secret = "verify-" + randomHexString(8)
 		acc.AppSecret = randomHexString(16)
-		acc.PhoneNumberID = strconv.FormatInt(106540352242900+fakeIDs.Add(1), 10)
+		acc.PhoneNumberID = strconv.FormatInt(106540352242900+testIDs.Add(1), 10)
 		acc.DisplayNumber = uniquePhone()
 		body["secret"] = acc.Secret
 		body["provider_data"] = map[string]any{"phone_number_id": acc.PhoneNumberID,
 			"display_phone_number": "+1 555 " + acc.DisplayNumber[5:], "app_secret": acc.AppSecret}
-		e.wa.addNumber(acc.PhoneNumberID, acc.Token)
+		e.wa.AddNumber(acc.PhoneNumberID, acc.Token)
 	case convo.AccountSMS:
 		acc.SID = "AC" + randomHexString(16)
 		acc.Number = uniquePhone()
 		body["provider_data"] = map[string]any{"account_sid": acc.SID, "number": acc.Number}
-		e.tw.addNumber(acc.SID, acc.Token, acc.Number)
+		e.tw.AddNumber(acc.SID, acc.Token, acc.Number)
 	}
 	got := a.ok("POST", "/v1.0/conversation_accounts", body)
 	acc.ID = str(a.t, got, "id")
@@ -210,7 +211,7 @@ func (e *channelEnv) postTwilio(t testing.TB, acc *testAccount, target string, f
 // lineID returns a LINE userId (kind 'U'), groupId ('C') or roomId ('R').
 func lineID(kind byte) string { return string(kind) + randomHexString(16) }
 
-func lineMessageID() string { return strconv.FormatInt(480000000000000000+fakeIDs.Add(1), 10) }
+func lineMessageID() string { return strconv.FormatInt(480000000000000000+testIDs.Add(1), 10) }
 
 func lineUser(userID string) map[string]any { return map[string]any{"type": "user", "userId": userID} }
 
@@ -495,8 +496,8 @@ func TestLineInbound(t *testing.T) {
 		e := newChannelEnv(t, b)
 		acc := e.newAccount(e.admin(t), convo.AccountLine)
 		alice, bob := lineID('U'), lineID('U')
-		e.line.addProfile(alice, "Alice")
-		e.line.addProfile(bob, "Bob")
+		e.line.AddProfile(alice, "Alice")
+		e.line.AddProfile(bob, "Bob")
 
 		t.Run("the console's verify request stores nothing", func(t *testing.T) {
 			wantStatus(t, e.postLine(t, acc, lineWebhook()), http.StatusOK)
@@ -623,7 +624,7 @@ func TestLineInbound(t *testing.T) {
 		t.Run("group and room sources use their id as the dialog", func(t *testing.T) {
 			a := e.admin(t)
 			group, room := lineID('C'), lineID('R')
-			e.line.addGroup(group, "Support team")
+			e.line.AddGroup(group, "Support team")
 			body := lineWebhook(
 				lineMessage(map[string]any{"type": "group", "groupId": group, "userId": alice}, lineText("in the group")),
 				lineMessage(map[string]any{"type": "room", "roomId": room, "userId": bob}, lineText("in the room")),
@@ -686,9 +687,9 @@ func TestLineDisplayNameKeepsUserTitle(t *testing.T) {
 		a := e.admin(t)
 		acc := e.newAccount(a, convo.AccountLine)
 		dave, erin := lineID('U'), lineID('U')
-		e.line.addProfile(dave, "Dave")
-		e.line.addProfile(erin, "Erin")
-		release := e.line.holdProfiles()
+		e.line.AddProfile(dave, "Dave")
+		e.line.AddProfile(erin, "Erin")
+		release := e.line.HoldProfiles()
 		t.Cleanup(release)
 
 		// The hook answers while the profile lookups are held.
@@ -722,8 +723,8 @@ func TestLineDisplayNameSkipsDeletedConversation(t *testing.T) {
 		a := e.admin(t)
 		acc := e.newAccount(a, convo.AccountLine)
 		frank := lineID('U')
-		e.line.addProfile(frank, "Frank")
-		release := e.line.holdProfiles()
+		e.line.AddProfile(frank, "Frank")
+		release := e.line.HoldProfiles()
 		t.Cleanup(release)
 
 		wantStatus(t, e.postLine(t, acc, lineWebhook(lineMessage(lineUser(frank), lineText("one")))), http.StatusOK)
@@ -731,7 +732,7 @@ func TestLineDisplayNameSkipsDeletedConversation(t *testing.T) {
 		a.ok("DELETE", "/v1.0/conversations/"+first, nil)
 		release()
 		eventually(t, 5*time.Second, func() error {
-			if n := e.line.profileLookups(); n != 1 {
+			if n := e.line.ProfileLookups(); n != 1 {
 				return fmt.Errorf("%d profile lookups, want 1", n)
 			}
 			return nil
@@ -930,9 +931,9 @@ func TestTwilioSignatureCoversThePublicURL(t *testing.T) {
 		}
 
 		msg := str(t, send(a, str(t, conv, "id"), map[string]any{"text": "reply"}), "id")
-		var s twilioSend
+		var s fakeprovider.TwilioSend
 		eventually(t, 5*time.Second, func() error {
-			sends := e.tw.sent()
+			sends := e.tw.Sent()
 			if len(sends) != 1 {
 				return fmt.Errorf("Twilio received %d messages", len(sends))
 			}
@@ -1061,12 +1062,12 @@ func TestOutboundEachChannel(t *testing.T) {
 			m := send(a, str(t, c, "id"), map[string]any{"text": "hello from LINE", "medias": []any{map[string]any{"type": "image", "filename": photo}}})
 			checkMessage(t, m, c, "outgoing", m["status"].(string), "hello from LINE", wantMedia{"image", photo})
 			waitStatus(a, str(t, c, "id"), str(t, m, "id"), "done")
-			pushes := e.line.sent()
+			pushes := e.line.Sent()
 			if len(pushes) != 1 {
 				t.Fatalf("LINE received %d pushes, want 1", len(pushes))
 			}
 			p := pushes[0]
-			want := []linePushMessage{{Type: "text", Text: "hello from LINE"}, {Type: "image", OriginalContentURL: photo, PreviewImageURL: photo}}
+			want := []fakeprovider.LinePushMessage{{Type: "text", Text: "hello from LINE"}, {Type: "image", OriginalContentURL: photo, PreviewImageURL: photo}}
 			if p.Token != acc.Token || p.To != user || !reflect.DeepEqual(p.Messages, want) {
 				t.Errorf("push %+v, want token %s to %s with %+v", p, acc.Token, user, want)
 			}
@@ -1083,7 +1084,7 @@ func TestOutboundEachChannel(t *testing.T) {
 			m := send(a, str(t, c, "id"), map[string]any{"text": "hello from WhatsApp", "medias": []any{map[string]any{"type": "image", "filename": photo}}})
 			checkMessage(t, m, c, "outgoing", m["status"].(string), "hello from WhatsApp", wantMedia{"image", photo})
 			waitStatus(a, str(t, c, "id"), str(t, m, "id"), "done")
-			sends := e.wa.sent()
+			sends := e.wa.Sent()
 			if len(sends) != 2 {
 				t.Fatalf("WhatsApp received %d messages, want the text and the image", len(sends))
 			}
@@ -1107,9 +1108,9 @@ func TestOutboundEachChannel(t *testing.T) {
 			checkAddress(t, "peer", c["peer"], "tel", peer, "")
 			m := send(a, str(t, c, "id"), map[string]any{"text": "hello from SMS", "medias": []any{map[string]any{"type": "image", "filename": photo}}})
 			checkMessage(t, m, c, "outgoing", "progressing", "hello from SMS", wantMedia{"image", photo})
-			var s twilioSend
+			var s fakeprovider.TwilioSend
 			eventually(t, 5*time.Second, func() error {
-				if sends := e.tw.sent(); len(sends) != 1 {
+				if sends := e.tw.Sent(); len(sends) != 1 {
 					return fmt.Errorf("Twilio received %d messages, want 1", len(sends))
 				} else {
 					s = sends[0]
@@ -1155,11 +1156,11 @@ func TestOutboundFailures(t *testing.T) {
 		calls := func(acc *testAccount) int {
 			switch acc.Type {
 			case convo.AccountLine:
-				return e.line.calls(acc.fakeKey())
+				return e.line.Calls(acc.fakeKey())
 			case convo.AccountWhatsApp:
-				return e.wa.calls(acc.fakeKey())
+				return e.wa.Calls(acc.fakeKey())
 			}
-			return e.tw.calls(acc.fakeKey())
+			return e.tw.Calls(acc.fakeKey())
 		}
 		types := []string{convo.AccountLine, convo.AccountWhatsApp, convo.AccountSMS}
 
@@ -1167,9 +1168,9 @@ func TestOutboundFailures(t *testing.T) {
 			a := e.admin(t)
 			for _, typ := range types {
 				acc := e.newAccount(a, typ)
-				e.line.setModeFor(acc.fakeKey(), fakeRefuse)
-				e.wa.setModeFor(acc.fakeKey(), fakeRefuse)
-				e.tw.setModeFor(acc.fakeKey(), fakeRefuse)
+				e.line.SetModeFor(acc.fakeKey(), fakeprovider.Refuse)
+				e.wa.SetModeFor(acc.fakeKey(), fakeprovider.Refuse)
+				e.tw.SetModeFor(acc.fakeKey(), fakeprovider.Refuse)
 				conv := startThread(a, acc)
 				m := send(a, conv, map[string]any{"text": "refused"})
 				waitStatus(a, conv, str(t, m, "id"), "failed")
@@ -1217,19 +1218,19 @@ func TestOutboundFailures(t *testing.T) {
 			lineDown, lineLost, smsDown := e.newAccount(a, convo.AccountLine), e.newAccount(a, convo.AccountLine), e.newAccount(a, convo.AccountSMS)
 			waGone := e.newAccount(a, convo.AccountWhatsApp)
 			waConv := startThread(a, waGone)
-			e.line.setModeFor(lineDown.fakeKey(), fakeBroken)
-			e.tw.setModeFor(smsDown.fakeKey(), fakeBroken)
+			e.line.SetModeFor(lineDown.fakeKey(), fakeprovider.Broken)
+			e.tw.SetModeFor(smsDown.fakeKey(), fakeprovider.Broken)
 			// LINE accepts the push but the answer is lost: the retry carries the
 			// same X-Line-Retry-Key, LINE answers 409, and the user gets it once.
-			e.line.setModeFor(lineLost.fakeKey(), fakeLoseAnswer)
-			e.wa.close()
+			e.line.SetModeFor(lineLost.fakeKey(), fakeprovider.LoseAnswer)
+			e.wa.Close()
 			start(lineDown, "failed", 3)
 			start(smsDown, "failed", 3)
 			start(lineLost, "done", 0)
 			r := a.do("POST", "/v1.0/conversations/"+waConv+"/messages", map[string]any{"text": "during the outage"})
 			wantStatus(t, r, http.StatusOK)
 			all = append(all, sent{waGone, waConv, str(t, r.JSON(t), "id"), "failed", 0})
-			e.line.setModeFor(lineLost.fakeKey(), fakeAccept)
+			e.line.SetModeFor(lineLost.fakeKey(), fakeprovider.Accept)
 			for _, s := range all {
 				waitStatus(a, s.conv, s.msg, s.wantStatus)
 				if s.wantCalls > 0 && calls(s.acc) != s.wantCalls {
@@ -1237,7 +1238,7 @@ func TestOutboundFailures(t *testing.T) {
 				}
 			}
 			var delivered int
-			for _, p := range e.line.sent() {
+			for _, p := range e.line.Sent() {
 				if p.Token == lineLost.Token {
 					delivered++
 				}
@@ -1255,8 +1256,8 @@ func TestSlowProviderDoesNotHoldTheAnswer(t *testing.T) {
 		e := newChannelEnv(t, b, withSending(100*time.Millisecond, 10*time.Millisecond))
 		a := e.admin(t)
 		line, wa := e.newAccount(a, convo.AccountLine), e.newAccount(a, convo.AccountWhatsApp)
-		e.line.setDelay(800 * time.Millisecond)
-		e.wa.setDelay(800 * time.Millisecond)
+		e.line.SetDelay(800 * time.Millisecond)
+		e.wa.SetDelay(800 * time.Millisecond)
 		var msgs [][2]string
 		for _, acc := range []*testAccount{line, wa} {
 			conv := startThread(a, acc)
@@ -1269,8 +1270,8 @@ func TestSlowProviderDoesNotHoldTheAnswer(t *testing.T) {
 		for _, m := range msgs {
 			waitStatus(a, m[0], m[1], "done")
 		}
-		if len(e.line.sent()) != 1 || len(e.wa.sent()) != 1 {
-			t.Errorf("providers received %d LINE pushes and %d WhatsApp messages, want 1 each", len(e.line.sent()), len(e.wa.sent()))
+		if len(e.line.Sent()) != 1 || len(e.wa.Sent()) != 1 {
+			t.Errorf("providers received %d LINE pushes and %d WhatsApp messages, want 1 each", len(e.line.Sent()), len(e.wa.Sent()))
 		}
 	})
 }
@@ -1287,9 +1288,9 @@ func TestStatusReportsMoveForward(t *testing.T) {
 			conv := startThread(a, acc)
 			peer := str(t, obj(t, a.ok("GET", "/v1.0/conversations/"+conv, nil), "peer"), "target")
 			msg := str(t, send(a, conv, map[string]any{"text": "status please"}), "id")
-			var s twilioSend
+			var s fakeprovider.TwilioSend
 			eventually(t, 5*time.Second, func() error {
-				sends := e.tw.sent()
+				sends := e.tw.Sent()
 				if len(sends) != 1 {
 					return fmt.Errorf("Twilio received %d messages", len(sends))
 				}
@@ -1320,7 +1321,7 @@ func TestStatusReportsMoveForward(t *testing.T) {
 			conv := str(t, c, "id")
 			msg := str(t, send(a, conv, map[string]any{"text": "status please"}), "id")
 			waitStatus(a, conv, msg, "done")
-			wamid := e.wa.sent()[0].WAMID
+			wamid := e.wa.Sent()[0].WAMID
 			for _, step := range []struct{ report, want string }{
 				{"sent", "done"}, {"delivered", "done"}, {"read", "done"}, {"failed", "failed"}, {"delivered", "failed"}, {"read", "failed"},
 			} {
@@ -1387,9 +1388,9 @@ func TestRegressionInboundNeverCrossesTenants(t *testing.T) {
 		}
 		waitStatus(bAPI, convB[convo.AccountWhatsApp], replyB[convo.AccountWhatsApp], "done")
 		// Twilio reports B's SMS delivered, so that B's messages are final.
-		var smsB twilioSend
+		var smsB fakeprovider.TwilioSend
 		eventually(t, 5*time.Second, func() error {
-			for _, s := range e.tw.sent() {
+			for _, s := range e.tw.Sent() {
 				if s.AccountSID == accB[convo.AccountSMS].SID {
 					smsB = s
 					return nil
@@ -1424,7 +1425,7 @@ func TestRegressionInboundNeverCrossesTenants(t *testing.T) {
 		acA := accA[convo.AccountSMS]
 		wantStatus(t, e.postTwilio(t, acA, acA.Hook+"/status?message_id="+replyB[convo.AccountSMS], smsStatusForm(acA, smsB.SID, phone, "failed")), http.StatusOK)
 		var wamidB string
-		for _, s := range e.wa.sent() {
+		for _, s := range e.wa.Sent() {
 			if s.PhoneNumberID == accB[convo.AccountWhatsApp].PhoneNumberID {
 				wamidB = s.WAMID
 			}
@@ -1499,7 +1500,7 @@ func TestRegressionLineConversationHasAccount(t *testing.T) {
 			m := send(a, str(t, c.conv, "id"), map[string]any{"text": "answer via " + c.acc.ID})
 			waitStatus(a, str(t, c.conv, "id"), str(t, m, "id"), "done")
 		}
-		pushes := e.line.sent()
+		pushes := e.line.Sent()
 		if len(pushes) != 2 {
 			t.Fatalf("LINE received %d pushes, want 2", len(pushes))
 		}

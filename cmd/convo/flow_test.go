@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/convohq/convo"
+	"github.com/convohq/convo/internal/fakeprovider"
 	"github.com/convohq/convo/internal/testdb"
 )
 
@@ -31,7 +32,7 @@ import (
 // flowEnv is a server whose provider clients talk to fakes.
 type flowEnv struct {
 	ts    *testServer
-	tw    *fakeTwilio
+	tw    *fakeprovider.Twilio
 	admin *api
 }
 
@@ -46,7 +47,7 @@ func withFlowWebhooks() serverOption {
 
 func newFlowEnv(t *testing.T, b testdb.Backend, opts ...serverOption) *flowEnv {
 	t.Helper()
-	l, wa, tw := newFakeLine(t), newFakeWhatsApp(t), newFakeTwilio(t)
+	l, wa, tw := fakeprovider.NewLine(t), fakeprovider.NewWhatsApp(t), fakeprovider.NewTwilio(t)
 	opts = append([]serverOption{withProviders(l, wa, tw), withSending(2*time.Second, 10*time.Millisecond, 20*time.Millisecond)}, opts...)
 	ts := startServer(t, b, opts...)
 	return &flowEnv{ts: ts, tw: tw, admin: ts.as(ts.AdminKey)}
@@ -69,10 +70,10 @@ type flowSMS struct {
 
 // newFlowSMS creates an SMS account of a's customer that runs flowID ("":
 // none) and registers it with the fake Twilio.
-func newFlowSMS(a *api, tw *fakeTwilio, flowID string) *flowSMS {
+func newFlowSMS(a *api, tw *fakeprovider.Twilio, flowID string) *flowSMS {
 	a.t.Helper()
 	acc := &flowSMS{SID: "AC" + randomHexString(16), Token: "token-" + randomHexString(8), Number: uniquePhone()}
-	tw.addNumber(acc.SID, acc.Token, acc.Number)
+	tw.AddNumber(acc.SID, acc.Token, acc.Number)
 	body := map[string]any{"type": "sms", "name": "sms", "detail": "flow test", "token": acc.Token,
 		"provider_data": map[string]any{"account_sid": acc.SID, "number": acc.Number}}
 	if flowID != "" {
@@ -220,9 +221,9 @@ func flowOutgoing(a *api, convID string) []string {
 }
 
 // flowSentTo returns what the fake Twilio accepted for a peer.
-func flowSentTo(tw *fakeTwilio, peer string) []twilioSend {
-	var out []twilioSend
-	for _, s := range tw.sent() {
+func flowSentTo(tw *fakeprovider.Twilio, peer string) []fakeprovider.TwilioSend {
+	var out []fakeprovider.TwilioSend
+	for _, s := range tw.Sent() {
 		if s.To == peer {
 			out = append(out, s)
 		}
@@ -231,7 +232,7 @@ func flowSentTo(tw *fakeTwilio, peer string) []twilioSend {
 }
 
 // flowBodiesTo returns the bodies sent to a peer, sorted.
-func flowBodiesTo(tw *fakeTwilio, peer string) []string {
+func flowBodiesTo(tw *fakeprovider.Twilio, peer string) []string {
 	var out []string
 	for _, s := range flowSentTo(tw, peer) {
 		out = append(out, s.Body)
@@ -241,7 +242,7 @@ func flowBodiesTo(tw *fakeTwilio, peer string) []string {
 }
 
 // flowWaitBodies waits until the fake Twilio has sent exactly want to peer, in any order.
-func flowWaitBodies(t testing.TB, tw *fakeTwilio, peer string, want ...string) {
+func flowWaitBodies(t testing.TB, tw *fakeprovider.Twilio, peer string, want ...string) {
 	t.Helper()
 	want = slices.Clone(want)
 	sort.Strings(want)
@@ -614,7 +615,7 @@ func TestFlowAssignment(t *testing.T) {
 
 func TestFlowSleepSurvivesCrash(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
-		tw := newFakeTwilio(t)
+		tw := fakeprovider.NewTwilio(t)
 		// The real binary, killed with SIGKILL and started again on the same address and database.
 		addr := freeAddr(t)
 		p := newKillableServe(t, b.DSN, addr, "http://"+addr)

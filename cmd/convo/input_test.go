@@ -228,7 +228,7 @@ func TestNULInProviderInputIsDropped(t *testing.T) {
 		t.Run("LINE", func(t *testing.T) {
 			acc := e.newAccount(admin, convo.AccountLine)
 			user := lineID('U')
-			e.line.addProfile(user, "Ann\x00 Lee")
+			e.line.AddProfile(user, "Ann\x00 Lee")
 			ev := lineMessage(lineUser(user[:5]+"\x00"+user[5:]), lineText("hello\x00world"))
 			ev["message"].(map[string]any)["id"] = "48\x000000000000000001"
 			ev["webhookEventId"], ev["replyToken"] = "01H\x00X", "r\x00t"

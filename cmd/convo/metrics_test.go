@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/convohq/convo"
+	"github.com/convohq/convo/internal/fakeprovider"
 	"github.com/convohq/convo/internal/testdb"
 )
 
@@ -226,8 +227,8 @@ func TestMetricsCountProviderCallsAndJobs(t *testing.T) {
 		a := e.admin(t)
 		base := e.ts.URL()
 		sms, line, wa := e.newAccount(a, convo.AccountSMS), e.newAccount(a, convo.AccountLine), e.newAccount(a, convo.AccountWhatsApp)
-		e.line.setModeFor(line.fakeKey(), fakeBroken)
-		e.wa.setModeFor(wa.fakeKey(), fakeRefuse)
+		e.line.SetModeFor(line.fakeKey(), fakeprovider.Broken)
+		e.wa.SetModeFor(wa.fakeKey(), fakeprovider.Refuse)
 		var secrets []string
 		for _, acc := range []*testAccount{sms, line, wa} {
 			conv := startThread(a, acc)
@@ -248,8 +249,8 @@ func TestMetricsCountProviderCallsAndJobs(t *testing.T) {
 
 		// A LINE peer's name is looked up after the hook is answered, as a job.
 		user := lineID('U')
-		e.line.addProfile(user, "Metrics Peer")
-		release := e.line.holdProfiles()
+		e.line.AddProfile(user, "Metrics Peer")
+		release := e.line.HoldProfiles()
 		t.Cleanup(release)
 		wantStatus(t, e.postLine(t, line, lineWebhook(lineMessage(lineUser(user), lineText("hello")))), http.StatusOK)
 		waitMetric(t, base, is(1), "1 while the lookup is held", "convo_jobs_pending", "kind", convo.JobPeerName)
