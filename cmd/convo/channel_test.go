@@ -1,7 +1,7 @@
 package main
 
 // End-to-end tests of the channels: signed provider webhooks in, messages
-// out through fake providers (fakeproviders_test.go), on every backend.
+// out through fake providers (internal/fakeprovider), on every backend.
 
 import (
 	"bytes"

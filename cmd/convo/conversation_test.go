@@ -2,9 +2,7 @@ package main
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"slices"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/convohq/convo"
 	"github.com/convohq/convo/internal/testdb"
+	"github.com/convohq/convo/internal/webhooktest"
 )
 
 // Helpers shared by the end-to-end tests of this package.
@@ -139,16 +138,9 @@ func q(kv ...string) string {
 	return "?" + v.Encode()
 }
 
-// webhookSink starts a local receiver that accepts every webhook, so that
-// tests setting a customer's webhook_uri never reach out of the machine.
-func webhookSink(t testing.TB) string {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
-		w.WriteHeader(http.StatusNoContent)
-	}))
-	t.Cleanup(srv.Close)
-	return srv.URL + "/convo"
-}
+// webhookSink is a receiver that accepts every webhook, so that tests
+// setting a customer's webhook_uri never reach out of the machine.
+func webhookSink(t testing.TB) string { return webhooktest.New(t).URL() + "/convo" }
 
 // newSMSAccountNumber creates an SMS account with a fresh number and returns its id and number.
 func (a *api) newSMSAccountNumber() (id, number string) {

@@ -2,12 +2,9 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"maps"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -21,6 +18,7 @@ import (
 
 	"github.com/convohq/convo"
 	"github.com/convohq/convo/internal/testdb"
+	"github.com/convohq/convo/internal/webhooktest"
 )
 
 // This file runs the real binary, kills it with SIGKILL under load and
@@ -129,70 +127,38 @@ func tail(s string, n int) string {
 	return s
 }
 
-// loadReceiver is a webhook receiver for many events: it records the
-// accepted receipts of each webhook-id, the order of first receipts of
-// message events per conversation, and any overlap of two requests with one
-// webhook-id. While holding, requests wait and then fail.
+// loadReceiver is the webhook receiver of the load tests. While holding,
+// requests wait and then fail, so that an attempt is in flight when a
+// process is killed.
 type loadReceiver struct {
-	srv   *httptest.Server
-	delay time.Duration
+	*webhooktest.Receiver
 
-	mu       sync.Mutex
-	received map[string]int
-	inFlight map[string]int
-	overlaps []string
-	order    map[string][]string // conversation id → message ids, by first receipt
-	hold     chan struct{}
-	held     int
+	mu   sync.Mutex
+	hold chan struct{}
+	held int
 }
 
+// newLoadReceiver answers each request after delay.
 func newLoadReceiver(t testing.TB, delay time.Duration) *loadReceiver {
-	r := &loadReceiver{delay: delay, received: map[string]int{}, inFlight: map[string]int{}, order: map[string][]string{}}
-	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
-	t.Cleanup(r.srv.Close)
-	return r
-}
-
-func (r *loadReceiver) serve(w http.ResponseWriter, req *http.Request) {
-	body, _ := io.ReadAll(req.Body)
-	id := req.Header.Get("webhook-id")
-	var env struct {
-		Type string `json:"type"`
-		Data struct {
-			ID             string `json:"id"`
-			ConversationID string `json:"conversation_id"`
-		} `json:"data"`
-	}
-	json.Unmarshal(body, &env)
-	r.mu.Lock()
-	r.inFlight[id]++
-	if r.inFlight[id] > 1 {
-		r.overlaps = append(r.overlaps, id)
-	}
-	hold := r.hold
-	if hold != nil {
-		// Held requests fail: only a retry can deliver their event.
-		r.held++
-	} else {
-		if r.received[id] == 0 && env.Type == convo.EventMessageCreated {
-			r.order[env.Data.ConversationID] = append(r.order[env.Data.ConversationID], env.Data.ID)
+	r := &loadReceiver{Receiver: webhooktest.New(t)}
+	r.SetAnswer(func(webhooktest.Request, int) (int, http.Header) {
+		r.mu.Lock()
+		hold := r.hold
+		if hold != nil {
+			r.held++
 		}
-		r.received[id]++
-	}
-	r.mu.Unlock()
-	if hold != nil {
-		<-hold
-	} else if r.delay > 0 {
-		time.Sleep(r.delay)
-	}
-	r.mu.Lock()
-	r.inFlight[id]--
-	r.mu.Unlock()
-	if hold != nil {
-		w.WriteHeader(http.StatusServiceUnavailable)
-		return
-	}
-	w.WriteHeader(http.StatusOK)
+		r.mu.Unlock()
+		if hold != nil {
+			// Held requests fail: only a retry can deliver their event.
+			<-hold
+			return http.StatusServiceUnavailable, nil
+		}
+		if delay > 0 {
+			time.Sleep(delay)
+		}
+		return http.StatusOK, nil
+	})
+	return r
 }
 
 // holdAttempt makes new requests wait, waits (a while) until one is
@@ -219,18 +185,11 @@ func (r *loadReceiver) holdAttempt() (release func()) {
 	}
 }
 
+// snapshot returns the accepted receipts of each webhook-id, any overlap of
+// two requests with one webhook-id, and the order of first accepted
+// receipts of message events per conversation (conversation id → message ids).
 func (r *loadReceiver) snapshot() (received map[string]int, overlaps []string, order map[string][]string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	order = map[string][]string{}
-	for k, v := range r.order {
-		order[k] = slices.Clone(v)
-	}
-	received = map[string]int{}
-	for k, v := range r.received {
-		received[k] = v
-	}
-	return received, slices.Clone(r.overlaps), order
+	return r.Accepted(), r.Overlaps(), r.FirstAccepted(convo.EventMessageCreated)
 }
 
 // smsLoad sends perPeer inbound SMS from each peer, from several goroutines;
@@ -393,7 +352,7 @@ func TestCrashLosesNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 		admin := &api{t: t, base: p.base, cred: p.accessKey()}
-		setWebhook(admin, "POST", rcv.srv.URL, "crash-secret")
+		setWebhook(admin, "POST", rcv.URL(), "crash-secret")
 		load := &smsLoad{acc: newSMSHookAccount(admin), peers: phones(50), perPeer: 40, workers: 8, prefix: "SMcrash",
 			target: func(int) string { return p.base }}
 
@@ -470,7 +429,7 @@ func TestReplicasShareDeliveries(t *testing.T) {
 	}
 	key := procs[0].accessKey()
 	admin := &api{t: t, base: procs[0].base, cred: key}
-	setWebhook(admin, "POST", rcv.srv.URL, "replica-secret")
+	setWebhook(admin, "POST", rcv.URL(), "replica-secret")
 	acc := newSMSHookAccount(admin)
 
 	// A stream on one replica sees what is committed through the other.

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/convohq/convo"
+	"github.com/convohq/convo/internal/fakeprovider"
 	"github.com/convohq/convo/internal/testdb"
 )
 
@@ -69,35 +69,15 @@ func readAll(res *http.Response) []byte {
 	return b
 }
 
-// slowTwilio is Twilio's Messages API answering each send after a while,
-// so that sends are in flight when the database goes; it counts the sends
-// of each text.
-type slowTwilio struct {
-	srv  *httptest.Server
-	mu   sync.Mutex
-	sent map[string]int
-	n    atomic.Int64
-}
-
-func newSlowTwilio(t testing.TB, delay time.Duration) *slowTwilio {
-	f := &slowTwilio{sent: map[string]int{}}
-	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.ParseForm()
-		time.Sleep(delay)
-		f.mu.Lock()
-		f.sent[r.PostForm.Get("Body")]++
-		f.mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintf(w, `{"sid": "SMslow%d", "status": "sent"}`, f.n.Add(1))
-	}))
-	t.Cleanup(f.srv.Close)
-	return f
-}
-
-func (f *slowTwilio) count(text string) int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.sent[text]
+// sentCount is how many times the fake Twilio accepted text.
+func sentCount(tw *fakeprovider.Twilio, text string) int {
+	n := 0
+	for _, s := range tw.Sent() {
+		if s.Body == text {
+			n++
+		}
+	}
+	return n
 }
 
 // restartLoad drives convo from several goroutines until stopped: signed
@@ -267,8 +247,11 @@ func TestDatabaseRestartUnderLoad(t *testing.T) {
 	t.Parallel()
 	pg := newOwnPostgres(t)
 	rcv := newLoadReceiver(t, 0)
-	tw := newSlowTwilio(t, 100*time.Millisecond)
-	ts := startServer(t, testdb.Backend{Name: "postgres", DSN: pg.DSN()}, withWebhooks(), withTwilioAt(tw.srv.URL), withSending(500*time.Millisecond))
+	// Sends are answered after a while, so that some are in flight when
+	// the database goes.
+	tw := fakeprovider.NewTwilio(t)
+	tw.SetDelay(100 * time.Millisecond)
+	ts := startServer(t, testdb.Backend{Name: "postgres", DSN: pg.DSN()}, withWebhooks(), withTwilioAt(tw.URL()), withSending(500*time.Millisecond))
 	admin := ts.as(ts.AdminKey)
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -278,8 +261,9 @@ func TestDatabaseRestartUnderLoad(t *testing.T) {
 	stream := dialStream(t, ts.URL(), "accesskey="+url.QueryEscape(ts.AdminKey), nil)
 	streamed := &streamLog{seen: map[string]int{}, order: map[string][]string{}}
 	go streamed.follow(stream)
-	setWebhook(admin, "POST", rcv.srv.URL, "restart-secret")
-	apiAcc := admin.newSMSAccount()
+	setWebhook(admin, "POST", rcv.URL(), "restart-secret")
+	apiAcc, apiNumber := admin.newSMSAccountNumber()
+	tw.AddNumber("AC"+strings.Repeat("1", 32), "auth-token", apiNumber)
 
 	l := &restartLoad{
 		t: t, base: ts.URL(), key: ts.AdminKey, hookAcc: newSMSHookAccount(admin), apiAcc: apiAcc,
@@ -395,7 +379,7 @@ func TestDatabaseRestartUnderLoad(t *testing.T) {
 				}
 			}
 			for _, text := range texts {
-				if tw.count(text) == 0 {
+				if sentCount(tw, text) == 0 {
 					return fmt.Errorf("message %q never reached the provider", text)
 				}
 			}

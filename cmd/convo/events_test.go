@@ -5,7 +5,6 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha1"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -14,18 +13,18 @@ import (
 	"maps"
 	"mime"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"reflect"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/convohq/convo"
+	"github.com/convohq/convo/internal/fakeprovider"
 	"github.com/convohq/convo/internal/testdb"
+	"github.com/convohq/convo/internal/webhooktest"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 )
 
@@ -61,151 +60,6 @@ type offsetClock struct{ offset atomic.Int64 }
 func (c *offsetClock) Now() time.Time { return time.Now().Add(time.Duration(c.offset.Load())) }
 
 func (c *offsetClock) advance(d time.Duration) { c.offset.Add(int64(d)) }
-
-// hookRequest is one request a webhook receiver got.
-type hookRequest struct {
-	At     time.Time
-	Method string
-	Header http.Header
-	Body   []byte
-	// ID is the webhook-id header.
-	ID string
-	// Type and Data are read from the body.
-	Type string
-	Data map[string]any
-}
-
-// subject is what the event is about: the conversation of a message event,
-// else the id of the resource.
-func (r hookRequest) subject() string {
-	if strings.HasPrefix(r.Type, "conversation_message_") {
-		return sget(r.Data, "conversation_id")
-	}
-	return sget(r.Data, "id")
-}
-
-// peer is the peer target of a conversation event ("" for other events).
-func (r hookRequest) peer() string {
-	p, _ := r.Data["peer"].(map[string]any)
-	return sget(p, "target")
-}
-
-// hookReceiver is a customer webhook endpoint that records every request.
-type hookReceiver struct {
-	srv *httptest.Server
-	mu  sync.Mutex
-	got []hookRequest
-	// answer decides the reply; earlier is how many requests with the same
-	// webhook-id came before. Nil answers 200.
-	answer func(r hookRequest, earlier int) (int, http.Header)
-}
-
-func newHookReceiver(t testing.TB) *hookReceiver {
-	h := &hookReceiver{}
-	h.srv = httptest.NewServer(http.HandlerFunc(h.serve))
-	t.Cleanup(h.srv.Close)
-	return h
-}
-
-func (h *hookReceiver) URL() string { return h.srv.URL }
-
-func (h *hookReceiver) serve(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	req := hookRequest{At: time.Now(), Method: r.Method, Header: r.Header.Clone(), Body: body, ID: r.Header.Get("webhook-id")}
-	var env struct {
-		Type string         `json:"type"`
-		Data map[string]any `json:"data"`
-	}
-	if json.Unmarshal(body, &env) == nil {
-		req.Type, req.Data = env.Type, env.Data
-	}
-	h.mu.Lock()
-	earlier := 0
-	for _, g := range h.got {
-		if req.ID != "" && g.ID == req.ID {
-			earlier++
-		}
-	}
-	h.got = append(h.got, req)
-	answer := h.answer
-	h.mu.Unlock()
-	code := http.StatusOK
-	if answer != nil {
-		var header http.Header
-		code, header = answer(req, earlier)
-		maps.Copy(w.Header(), header)
-	}
-	w.WriteHeader(code)
-}
-
-func (h *hookReceiver) setAnswer(fn func(r hookRequest, earlier int) (int, http.Header)) {
-	h.mu.Lock()
-	h.answer = fn
-	h.mu.Unlock()
-}
-
-// requests returns what was received so far, in order of arrival.
-func (h *hookReceiver) requests() []hookRequest {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return slices.Clone(h.got)
-}
-
-// find returns the requests of an event type about a subject.
-func (h *hookReceiver) find(eventType, subject string) []hookRequest {
-	var out []hookRequest
-	for _, r := range h.requests() {
-		if r.Type == eventType && r.subject() == subject {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
-// byID returns the requests carrying a webhook-id.
-func (h *hookReceiver) byID(id string) []hookRequest {
-	var out []hookRequest
-	for _, r := range h.requests() {
-		if r.ID == id {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
-// waitFor waits until an event of a type about a subject has arrived and
-// returns its first request.
-func (h *hookReceiver) waitFor(t testing.TB, eventType, subject string) hookRequest {
-	t.Helper()
-	var got hookRequest
-	eventually(t, 10*time.Second, func() error {
-		found := h.find(eventType, subject)
-		if len(found) == 0 {
-			return fmt.Errorf("the receiver got no %s about %s; it got %s", eventType, subject, h.summary())
-		}
-		got = found[0]
-		return nil
-	})
-	return got
-}
-
-// summary lists what was received, for failure messages.
-func (h *hookReceiver) summary() string {
-	var parts []string
-	for _, r := range h.requests() {
-		parts = append(parts, r.Type+"("+r.subject()+")")
-	}
-	return "[" + strings.Join(parts, ", ") + "]"
-}
-
-// answerWith answers code with headers given as name, value pairs.
-func answerWith(code int, kv ...string) (int, http.Header) {
-	h := http.Header{}
-	for i := 0; i+1 < len(kv); i += 2 {
-		h.Set(kv[i], kv[i+1])
-	}
-	return code, h
-}
 
 // setWebhook configures the customer webhook of a customer.
 func setWebhook(a *api, method, uri, secret string) {
@@ -338,13 +192,16 @@ type smsAccount struct {
 	ID, Number, Token, HookURL string
 }
 
+// smsHookAccountSID is the Twilio AccountSid of newSMSHookAccount's accounts.
+var smsHookAccountSID = "AC" + strings.Repeat("1", 32)
+
 // newSMSHookAccount creates an SMS account with its own auth token.
 func newSMSHookAccount(a *api) smsAccount {
 	a.t.Helper()
 	token := "tw-" + randomKey(8)
 	acc := a.ok("POST", "/v1.0/conversation_accounts", map[string]any{
 		"type": "sms", "name": unique("sms"), "detail": "events", "token": token,
-		"provider_data": map[string]any{"account_sid": "AC" + strings.Repeat("1", 32), "number": uniquePhone()},
+		"provider_data": map[string]any{"account_sid": smsHookAccountSID, "number": uniquePhone()},
 	})
 	pd, _ := acc["provider_data"].(map[string]any)
 	return smsAccount{ID: sget(acc, "id"), Number: sget(pd, "number"), Token: token, HookURL: sget(acc, "hook_url")}
@@ -407,45 +264,8 @@ func inboundSMS(t testing.TB, acc smsAccount, sid, from, text string) {
 	}
 }
 
-// twilioFake accepts outbound SMS and remembers their status callbacks.
-type twilioFake struct {
-	srv       *httptest.Server
-	mu        sync.Mutex
-	callbacks []string
-	n         atomic.Int64
-}
-
-func newTwilioFake(t testing.TB) *twilioFake {
-	f := &twilioFake{}
-	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != "POST" || !strings.HasSuffix(r.URL.Path, "/Messages.json") {
-			http.NotFound(w, r)
-			return
-		}
-		r.ParseForm()
-		f.mu.Lock()
-		f.callbacks = append(f.callbacks, r.PostForm.Get("StatusCallback"))
-		f.mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintf(w, `{"sid": "SMfake%d", "status": "queued"}`, f.n.Add(1))
-	}))
-	t.Cleanup(f.srv.Close)
-	return f
-}
-
-// last returns the sid and status callback of the last message sent.
-func (f *twilioFake) last(t testing.TB) (sid, callback string) {
-	t.Helper()
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if len(f.callbacks) == 0 {
-		t.Fatal("nothing was sent to the fake Twilio")
-	}
-	return fmt.Sprintf("SMfake%d", len(f.callbacks)), f.callbacks[len(f.callbacks)-1]
-}
-
 // checkSignedRequest checks the envelope and both signatures of a webhook.
-func checkSignedRequest(t testing.TB, r hookRequest, method, secret string, verifier *standardwebhooks.Webhook) {
+func checkSignedRequest(t testing.TB, r webhooktest.Request, method, secret string, verifier *standardwebhooks.Webhook) {
 	t.Helper()
 	if r.Method != method {
 		t.Errorf("%s: method %s, want %s", r.Type, r.Method, method)
@@ -463,10 +283,8 @@ func checkSignedRequest(t testing.TB, r hookRequest, method, secret string, veri
 	if keys := slices.Sorted(maps.Keys(env)); !slices.Equal(keys, []string{"data", "type"}) {
 		t.Errorf("%s: body keys %v, want exactly type and data", r.Type, keys)
 	}
-	mac := hmac.New(sha256.New, []byte(secret))
-	mac.Write(r.Body)
-	if got, want := r.Header.Get("X-VoIPBIN-Signature"), "sha256="+hex.EncodeToString(mac.Sum(nil)); got != want {
-		t.Errorf("%s: X-VoIPBIN-Signature %q, want %q", r.Type, got, want)
+	if err := webhooktest.CheckVoIPbinSignature(r, secret); err != nil {
+		t.Errorf("%s: %v", r.Type, err)
 	}
 	if r.ID == "" || r.Header.Get("webhook-timestamp") == "" || r.Header.Get("webhook-signature") == "" {
 		t.Errorf("%s: Standard Webhooks headers missing: %v", r.Type, r.Header)
@@ -487,7 +305,7 @@ func checkSignedRequest(t testing.TB, r hookRequest, method, secret string, veri
 func TestWebhookSignatures(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
 		ts := startServer(t, b, withWebhooks())
-		rcv := newHookReceiver(t)
+		rcv := webhooktest.New(t)
 		admin := ts.as(ts.AdminKey)
 
 		key := make([]byte, 32)
@@ -512,8 +330,8 @@ func TestWebhookSignatures(t *testing.T) {
 				conv := admin.newConversation(acc.ID)
 				convID := sget(conv, "id")
 
-				accReq := rcv.waitFor(t, convo.EventAccountCreated, acc.ID)
-				convReq := rcv.waitFor(t, convo.EventConversationCreated, convID)
+				accReq := rcv.WaitFor(t, convo.EventAccountCreated, acc.ID)
+				convReq := rcv.WaitFor(t, convo.EventConversationCreated, convID)
 				checkSignedRequest(t, accReq, c.method, c.secret, c.verifier)
 				checkSignedRequest(t, convReq, c.method, c.secret, c.verifier)
 
@@ -544,7 +362,7 @@ func TestWebhookSignatures(t *testing.T) {
 		t.Run("no secret, no signatures", func(t *testing.T) {
 			setWebhook(admin, "POST", rcv.URL(), "")
 			acc := newSMSHookAccount(admin)
-			r := rcv.waitFor(t, convo.EventAccountCreated, acc.ID)
+			r := rcv.WaitFor(t, convo.EventAccountCreated, acc.ID)
 			if r.Header.Get("X-VoIPBIN-Signature") != "" || r.Header.Get("webhook-signature") != "" {
 				t.Errorf("a customer without a secret got signature headers: %v", r.Header)
 			}
@@ -568,9 +386,9 @@ type wantEvent struct {
 
 func TestEventsForEveryChange(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
-		tw := newTwilioFake(t)
-		ts := startServer(t, b, withWebhooks(), withTwilioAt(tw.srv.URL))
-		rcv := newHookReceiver(t)
+		tw := fakeprovider.NewTwilio(t)
+		ts := startServer(t, b, withWebhooks(), withTwilioAt(tw.URL()))
+		rcv := webhooktest.New(t)
 		admin := ts.as(ts.AdminKey)
 		setWebhook(admin, "POST", rcv.URL(), "every-change")
 		agentID, _ := admin.newAgent(convo.PermissionCustomerAgent)
@@ -605,6 +423,7 @@ func TestEventsForEveryChange(t *testing.T) {
 		}
 
 		acc := newSMSHookAccount(admin)
+		tw.AddNumber(smsHookAccountSID, acc.Token, acc.Number)
 		expect("creating an account", wantEvent{convo.EventAccountCreated, admin.ok("GET", "/v1.0/conversation_accounts/"+acc.ID, nil), false})
 		expect("updating an account", wantEvent{convo.EventAccountUpdated,
 			admin.ok("PUT", "/v1.0/conversation_accounts/"+acc.ID, map[string]any{"name": "renamed"}), false})
@@ -642,7 +461,11 @@ func TestEventsForEveryChange(t *testing.T) {
 		// Recording the provider's message id moves tm_update after the
 		// event was written; every other field is as created.
 		expect("sending a message", wantEvent{convo.EventMessageCreated, progressing, true})
-		sid, callback := tw.last(t)
+		sends := tw.Sent()
+		if len(sends) == 0 {
+			t.Fatal("nothing was sent to the fake Twilio")
+		}
+		sid, callback := sends[len(sends)-1].SID, sends[len(sends)-1].StatusCallback
 		if callback == "" {
 			t.Fatal("the send had no StatusCallback")
 		}
@@ -687,14 +510,14 @@ func TestEventsForEveryChange(t *testing.T) {
 		stored := oldestFirst(listDeliveries(admin, nil))
 		eventually(t, 10*time.Second, func() error {
 			for _, d := range stored {
-				if len(rcv.byID(d.ID)) == 0 {
-					return fmt.Errorf("event %s (%s) not received; got %s", d.ID, d.Type, rcv.summary())
+				if len(rcv.ByID(d.ID)) == 0 {
+					return fmt.Errorf("event %s (%s) not received; got %s", d.ID, d.Type, rcv.Summary())
 				}
 			}
 			return nil
 		})
 		for _, d := range stored {
-			r := rcv.byID(d.ID)[0]
+			r := rcv.ByID(d.ID)[0]
 			if r.Type != d.Type || !sameJSON(r.Body, d.Payload) {
 				t.Errorf("event %s: received %s, stored %s", d.ID, r.Body, d.Payload)
 			}
@@ -705,20 +528,20 @@ func TestEventsForEveryChange(t *testing.T) {
 func TestWebhookRetries(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
 		ts := startServer(t, b, withWebhooks())
-		rcv := newHookReceiver(t)
+		rcv := webhooktest.New(t)
 		admin := ts.as(ts.AdminKey)
 		setWebhook(admin, "POST", rcv.URL(), "retry-secret")
 		acc := newSMSHookAccount(admin)
 
 		t.Run("failures are retried with one webhook-id", func(t *testing.T) {
 			peer := uniquePhone()
-			rcv.setAnswer(func(r hookRequest, earlier int) (int, http.Header) {
-				if r.Type == convo.EventConversationCreated && r.peer() == peer && earlier < 3 {
-					return answerWith(http.StatusInternalServerError)
+			rcv.SetAnswer(func(r webhooktest.Request, earlier int) (int, http.Header) {
+				if r.Type == convo.EventConversationCreated && r.Peer() == peer && earlier < 3 {
+					return webhooktest.AnswerWith(http.StatusInternalServerError)
 				}
-				return answerWith(http.StatusOK)
+				return webhooktest.AnswerWith(http.StatusOK)
 			})
-			defer rcv.setAnswer(nil)
+			defer rcv.SetAnswer(nil)
 			conv := admin.ok("POST", "/v1.0/conversations", map[string]any{"account_id": acc.ID, "peer": map[string]any{"type": "tel", "target": peer}})
 			convID := sget(conv, "id")
 			// Later events of the conversation are answered 200 at once.
@@ -728,14 +551,14 @@ func TestWebhookRetries(t *testing.T) {
 			}
 			updated = append(updated, webhookForm(admin.ok("PUT", "/v1.0/conversations/"+convID, map[string]any{"detail": "last"})))
 			eventually(t, 10*time.Second, func() error {
-				for _, r := range rcv.find(convo.EventConversationUpdated, convID) {
+				for _, r := range rcv.Find(convo.EventConversationUpdated, convID) {
 					if r.Data["detail"] == "last" {
 						return nil
 					}
 				}
-				return fmt.Errorf("the last update has not arrived; got %s", rcv.summary())
+				return fmt.Errorf("the last update has not arrived; got %s", rcv.Summary())
 			})
-			created := rcv.find(convo.EventConversationCreated, convID)
+			created := rcv.Find(convo.EventConversationCreated, convID)
 			if len(created) != 4 {
 				t.Fatalf("conversation_created arrived %d times, want 4 (3 failures, then success)", len(created))
 			}
@@ -755,7 +578,7 @@ func TestWebhookRetries(t *testing.T) {
 			// A receiver answering 200 gets each event once: count over a
 			// quiet period after the last expected event.
 			time.Sleep(300 * time.Millisecond)
-			updates := rcv.find(convo.EventConversationUpdated, convID)
+			updates := rcv.Find(convo.EventConversationUpdated, convID)
 			if len(updates) != len(updated) {
 				t.Fatalf("%d updates answered 200 arrived %d times", len(updated), len(updates))
 			}
@@ -768,10 +591,10 @@ func TestWebhookRetries(t *testing.T) {
 					t.Errorf("update %d arrived before its conversation_created succeeded", i)
 				}
 			}
-			if got := len(rcv.find(convo.EventConversationCreated, convID)); got != 4 {
+			if got := len(rcv.Find(convo.EventConversationCreated, convID)); got != 4 {
 				t.Errorf("conversation_created arrived %d times after success, want 4", got)
 			}
-			if got := len(rcv.find(convo.EventAccountCreated, acc.ID)); got != 1 {
+			if got := len(rcv.Find(convo.EventAccountCreated, acc.ID)); got != 1 {
 				t.Errorf("account_created answered 200 arrived %d times", got)
 			}
 		})
@@ -779,17 +602,17 @@ func TestWebhookRetries(t *testing.T) {
 		t.Run("Retry-After is honoured", func(t *testing.T) {
 			conv := admin.newConversation(acc.ID)
 			convID := sget(conv, "id")
-			rcv.setAnswer(func(r hookRequest, earlier int) (int, http.Header) {
-				if r.Type == convo.EventConversationUpdated && r.subject() == convID && earlier == 0 {
-					return answerWith(http.StatusServiceUnavailable, "Retry-After", "1")
+			rcv.SetAnswer(func(r webhooktest.Request, earlier int) (int, http.Header) {
+				if r.Type == convo.EventConversationUpdated && r.Subject() == convID && earlier == 0 {
+					return webhooktest.AnswerWith(http.StatusServiceUnavailable, "Retry-After", "1")
 				}
-				return answerWith(http.StatusOK)
+				return webhooktest.AnswerWith(http.StatusOK)
 			})
-			defer rcv.setAnswer(nil)
+			defer rcv.SetAnswer(nil)
 			admin.ok("PUT", "/v1.0/conversations/"+convID, map[string]any{"name": "busy receiver"})
-			var got []hookRequest
+			var got []webhooktest.Request
 			eventually(t, 10*time.Second, func() error {
-				if got = rcv.find(convo.EventConversationUpdated, convID); len(got) < 2 {
+				if got = rcv.Find(convo.EventConversationUpdated, convID); len(got) < 2 {
 					return fmt.Errorf("the update arrived %d times, want a retry", len(got))
 				}
 				return nil
@@ -822,13 +645,13 @@ func TestWebhookRetries(t *testing.T) {
 			xPeer := uniquePhone()
 			var blocked atomic.Bool
 			blocked.Store(true)
-			rcv.setAnswer(func(r hookRequest, _ int) (int, http.Header) {
-				if blocked.Load() && r.peer() == xPeer {
-					return answerWith(http.StatusInternalServerError)
+			rcv.SetAnswer(func(r webhooktest.Request, _ int) (int, http.Header) {
+				if blocked.Load() && r.Peer() == xPeer {
+					return webhooktest.AnswerWith(http.StatusInternalServerError)
 				}
-				return answerWith(http.StatusOK)
+				return webhooktest.AnswerWith(http.StatusOK)
 			})
-			defer rcv.setAnswer(nil)
+			defer rcv.SetAnswer(nil)
 			x := admin.ok("POST", "/v1.0/conversations", map[string]any{"account_id": acc.ID, "peer": map[string]any{"type": "tel", "target": xPeer}})
 			xID := sget(x, "id")
 			admin.ok("PUT", "/v1.0/conversations/"+xID, map[string]any{"name": "x second"})
@@ -837,14 +660,14 @@ func TestWebhookRetries(t *testing.T) {
 			yID := sget(y, "id")
 			admin.ok("PUT", "/v1.0/conversations/"+yID, map[string]any{"name": "y second"})
 
-			rcv.waitFor(t, convo.EventConversationUpdated, yID)
+			rcv.WaitFor(t, convo.EventConversationUpdated, yID)
 			eventually(t, 10*time.Second, func() error {
-				if n := len(rcv.find(convo.EventConversationCreated, xID)); n < 2 {
+				if n := len(rcv.Find(convo.EventConversationCreated, xID)); n < 2 {
 					return fmt.Errorf("X's first event was tried %d times", n)
 				}
 				return nil
 			})
-			if got := rcv.find(convo.EventConversationUpdated, xID); len(got) != 0 {
+			if got := rcv.Find(convo.EventConversationUpdated, xID); len(got) != 0 {
 				t.Fatalf("X's later events were sent while its first event was failing: %v", got[0].Data)
 			}
 			xDeliveries := oldestFirst(listDeliveries(admin, url.Values{"conversation_id": {xID}}))
@@ -853,7 +676,7 @@ func TestWebhookRetries(t *testing.T) {
 			}
 			blocked.Store(false)
 			eventually(t, 10*time.Second, func() error {
-				got := rcv.find(convo.EventConversationUpdated, xID)
+				got := rcv.Find(convo.EventConversationUpdated, xID)
 				if len(got) != 2 {
 					return fmt.Errorf("X's updates arrived %d times, want 2", len(got))
 				}
@@ -862,8 +685,8 @@ func TestWebhookRetries(t *testing.T) {
 				}
 				return nil
 			})
-			created := rcv.find(convo.EventConversationCreated, xID)
-			firstUpdate := rcv.find(convo.EventConversationUpdated, xID)[0]
+			created := rcv.Find(convo.EventConversationCreated, xID)
+			firstUpdate := rcv.Find(convo.EventConversationUpdated, xID)[0]
 			if last := created[len(created)-1]; !firstUpdate.At.After(last.At) {
 				t.Errorf("X's update arrived before its created event was delivered")
 			}
@@ -875,7 +698,7 @@ func TestWebhookTargetsRefused(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
 		t.Run("private networks", func(t *testing.T) {
 			ts := startServer(t, b, withFastEvents())
-			rcv := newHookReceiver(t)
+			rcv := webhooktest.New(t)
 			admin := ts.as(ts.AdminKey)
 			_, port, _ := strings.Cut(strings.TrimPrefix(rcv.URL(), "http://"), ":")
 			for _, target := range []string{rcv.URL(), "http://localhost:" + port + "/hook"} {
@@ -903,7 +726,7 @@ func TestWebhookTargetsRefused(t *testing.T) {
 						t.Errorf("attempt to %s: status %d error %q, want a refusal naming private/loopback networks", target, a.HTTPStatus, a.Error)
 					}
 				}
-				if n := len(rcv.requests()); n != 0 {
+				if n := len(rcv.Requests()); n != 0 {
 					t.Errorf("the private receiver at %s was called %d times", target, n)
 				}
 			}
@@ -911,20 +734,20 @@ func TestWebhookTargetsRefused(t *testing.T) {
 
 		t.Run("redirects are not followed", func(t *testing.T) {
 			ts := startServer(t, freshBackend(t, b), withWebhooks())
-			other := newHookReceiver(t)
-			rcv := newHookReceiver(t)
-			rcv.setAnswer(func(hookRequest, int) (int, http.Header) {
-				return answerWith(http.StatusFound, "Location", other.URL()+"/elsewhere")
+			other := webhooktest.New(t)
+			rcv := webhooktest.New(t)
+			rcv.SetAnswer(func(webhooktest.Request, int) (int, http.Header) {
+				return webhooktest.AnswerWith(http.StatusFound, "Location", other.URL()+"/elsewhere")
 			})
 			admin := ts.as(ts.AdminKey)
 			setWebhook(admin, "POST", rcv.URL(), "secret")
 			acc := newSMSHookAccount(admin)
 			var d hookDelivery
 			eventually(t, 10*time.Second, func() error {
-				if reqs := rcv.find(convo.EventAccountCreated, acc.ID); len(reqs) < 2 {
+				if reqs := rcv.Find(convo.EventAccountCreated, acc.ID); len(reqs) < 2 {
 					return fmt.Errorf("the redirecting receiver got %d requests", len(reqs))
 				}
-				d = deliveryByID(admin, rcv.find(convo.EventAccountCreated, acc.ID)[0].ID)
+				d = deliveryByID(admin, rcv.Find(convo.EventAccountCreated, acc.ID)[0].ID)
 				if len(d.Attempts) < 2 {
 					return fmt.Errorf("%d attempts recorded", len(d.Attempts))
 				}
@@ -938,7 +761,7 @@ func TestWebhookTargetsRefused(t *testing.T) {
 					t.Errorf("attempt recorded with status %d, want 302", a.HTTPStatus)
 				}
 			}
-			if n := len(other.requests()); n != 0 {
+			if n := len(other.Requests()); n != 0 {
 				t.Errorf("the redirect target was called %d times", n)
 			}
 		})
@@ -949,7 +772,7 @@ func TestWebhookDeliveries(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
 		clock := &offsetClock{}
 		ts := startServer(t, b, withWebhooks(), withClock(clock))
-		rcv := newHookReceiver(t)
+		rcv := webhooktest.New(t)
 		admin := ts.as(ts.AdminKey)
 		setWebhook(admin, "POST", rcv.URL(), "deliveries")
 
@@ -957,11 +780,11 @@ func TestWebhookDeliveries(t *testing.T) {
 		// a long Retry-After.
 		var refused atomic.Value
 		refused.Store("")
-		rcv.setAnswer(func(r hookRequest, _ int) (int, http.Header) {
-			if p := refused.Load().(string); p != "" && r.peer() == p {
-				return answerWith(http.StatusServiceUnavailable, "Retry-After", "3600")
+		rcv.SetAnswer(func(r webhooktest.Request, _ int) (int, http.Header) {
+			if p := refused.Load().(string); p != "" && r.Peer() == p {
+				return webhooktest.AnswerWith(http.StatusServiceUnavailable, "Retry-After", "3600")
 			}
-			return answerWith(http.StatusOK)
+			return webhooktest.AnswerWith(http.StatusOK)
 		})
 		acc := newSMSHookAccount(admin)
 		conv1 := sget(admin.newConversation(acc.ID), "id")
@@ -1054,7 +877,7 @@ func TestWebhookDeliveries(t *testing.T) {
 					t.Errorf("attempt %+v, want http_status 503, an error and latency_ms", a)
 				}
 			}
-			ok := deliveryByID(admin, rcv.find(convo.EventConversationUpdated, conv1)[0].ID)
+			ok := deliveryByID(admin, rcv.Find(convo.EventConversationUpdated, conv1)[0].ID)
 			if ok.Status != convo.DeliveryDelivered || len(ok.Attempts) != 1 || ok.Attempts[0].HTTPStatus != 200 || ok.Attempts[0].Error != "" || ok.Attempts[0].LatencyMS == nil {
 				t.Errorf("delivered event: %+v", ok)
 			}
@@ -1082,11 +905,11 @@ func TestWebhookDeliveries(t *testing.T) {
 
 		t.Run("retry", func(t *testing.T) {
 			admin.fails("POST", "/v1.0/webhook_deliveries/"+convo.NewID()+"/retry", nil, http.StatusNotFound, "")
-			delivered := rcv.find(convo.EventConversationUpdated, conv1)[0].ID
+			delivered := rcv.Find(convo.EventConversationUpdated, conv1)[0].ID
 			admin.fails("POST", "/v1.0/webhook_deliveries/"+delivered+"/retry", nil, http.StatusConflict, "")
 
-			before := len(rcv.byID(failedEvent.ID))
-			firstID := rcv.byID(failedEvent.ID)[0].ID
+			before := len(rcv.ByID(failedEvent.ID))
+			firstID := rcv.ByID(failedEvent.ID)[0].ID
 			refused.Store("")
 			// Without the retry the next attempt is an hour away.
 			admin.ok("POST", "/v1.0/webhook_deliveries/"+failedEvent.ID+"/retry", nil)
@@ -1096,7 +919,7 @@ func TestWebhookDeliveries(t *testing.T) {
 				}
 				return nil
 			})
-			got := rcv.byID(failedEvent.ID)
+			got := rcv.ByID(failedEvent.ID)
 			if len(got) != before+1 || got[len(got)-1].ID != firstID {
 				t.Errorf("after retry the event arrived %d times (before %d)", len(got), before)
 			}
@@ -1114,16 +937,16 @@ func TestWebhookDeliveries(t *testing.T) {
 		t.Run("retry a dead event", func(t *testing.T) {
 			peer3 := uniquePhone()
 			refused.Store(peer3)
-			rcv.setAnswer(func(r hookRequest, _ int) (int, http.Header) {
-				if p := refused.Load().(string); p != "" && r.peer() == p {
-					return answerWith(http.StatusInternalServerError)
+			rcv.SetAnswer(func(r webhooktest.Request, _ int) (int, http.Header) {
+				if p := refused.Load().(string); p != "" && r.Peer() == p {
+					return webhooktest.AnswerWith(http.StatusInternalServerError)
 				}
-				return answerWith(http.StatusOK)
+				return webhooktest.AnswerWith(http.StatusOK)
 			})
 			conv3 := sget(admin.ok("POST", "/v1.0/conversations", map[string]any{"account_id": acc.ID, "peer": map[string]any{"type": "tel", "target": peer3}}), "id")
 			var id string
 			eventually(t, 10*time.Second, func() error {
-				got := rcv.find(convo.EventConversationCreated, conv3)
+				got := rcv.Find(convo.EventConversationCreated, conv3)
 				if len(got) < 2 {
 					return fmt.Errorf("conv3 tried %d times", len(got))
 				}
@@ -1144,7 +967,7 @@ func TestWebhookDeliveries(t *testing.T) {
 			if !listedDead() {
 				t.Errorf("the dead event %s is not listed by status=dead", id)
 			}
-			before := len(rcv.byID(id))
+			before := len(rcv.ByID(id))
 			refused.Store("")
 			retried := admin.ok("POST", "/v1.0/webhook_deliveries/"+id+"/retry", nil)
 			if retried["id"] != id || (retried["status"] != convo.DeliveryFailed && retried["status"] != convo.DeliveryPending) {
@@ -1156,7 +979,7 @@ func TestWebhookDeliveries(t *testing.T) {
 				}
 				return nil
 			})
-			if got := rcv.byID(id); len(got) != before+1 || got[len(got)-1].Type != convo.EventConversationCreated {
+			if got := rcv.ByID(id); len(got) != before+1 || got[len(got)-1].Type != convo.EventConversationCreated {
 				t.Errorf("the retried dead event arrived %d times (before %d)", len(got), before)
 			}
 			if listedDead() {
@@ -1192,17 +1015,17 @@ func loginAdmin(t testing.TB, ts *testServer) *api {
 func TestEventsWakeOnCommit(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
 		ts := startServer(t, b, withWebhooks(), func(m *Main) { m.Config.EventPoll = time.Hour })
-		rcv := newHookReceiver(t)
+		rcv := webhooktest.New(t)
 		admin := ts.as(ts.AdminKey)
 		setWebhook(admin, "POST", rcv.URL(), "wake")
 		acc := newSMSHookAccount(admin)
-		rcv.waitFor(t, convo.EventAccountCreated, acc.ID)
+		rcv.WaitFor(t, convo.EventAccountCreated, acc.ID)
 		key := "accesskey=" + url.QueryEscape(ts.AdminKey)
 		stream := dialLive(t, admin, key, nil)
 		peer := uniquePhone()
 		inboundSMS(t, acc, "SMwake"+randomKey(6), peer, "wake up")
 		conv := sget(firstPage(admin, "/v1.0/conversations?dialog_id="+url.QueryEscape(peer))[0], "id")
-		rcv.waitFor(t, convo.EventMessageCreated, conv)
+		rcv.WaitFor(t, convo.EventMessageCreated, conv)
 		if ev := stream.next(t); ev.Type != convo.EventConversationCreated || ev.subject() != conv {
 			t.Errorf("stream: %v, want the conversation's creation", ev)
 		}

@@ -2,29 +2,26 @@ package main
 
 // End-to-end tests of flows and activeflows (PRODUCT.md §7): a flow runs on
 // the inbound SMS of the accounts that name it, and replies through the fake
-// Twilio (fakeproviders_test.go), on every backend.
+// Twilio (internal/fakeprovider), on every backend.
 
 import (
 	"bytes"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"slices"
 	"sort"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/convohq/convo"
 	"github.com/convohq/convo/internal/fakeprovider"
 	"github.com/convohq/convo/internal/testdb"
+	"github.com/convohq/convo/internal/webhooktest"
 )
 
 // ---------------------------------------------------------------- environment
@@ -444,60 +441,25 @@ func TestFlowGotoAndActionLimit(t *testing.T) {
 	})
 }
 
-// flowWebhookRequest is a request the webhook receiver got.
-type flowWebhookRequest struct {
-	Method, Path, ContentType string
-	Header                    http.Header
-	Body                      []byte
-}
-
-// flowWebhookReceiver records requests; it answers 500 to the first failFirst of them.
-type flowWebhookReceiver struct {
-	srv       *httptest.Server
-	mu        sync.Mutex
-	got       []flowWebhookRequest
-	failFirst int
-}
-
-func newFlowWebhookReceiver(t *testing.T, failFirst int) *flowWebhookReceiver {
-	w := &flowWebhookReceiver{failFirst: failFirst}
-	w.srv = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		w.mu.Lock()
-		w.got = append(w.got, flowWebhookRequest{r.Method, r.URL.Path, r.Header.Get("Content-Type"), r.Header.Clone(), body})
-		fail := len(w.got) <= w.failFirst
-		w.mu.Unlock()
-		if fail {
-			rw.WriteHeader(http.StatusInternalServerError)
-		}
-	}))
-	t.Cleanup(w.srv.Close)
-	return w
-}
-
-func (w *flowWebhookReceiver) requests(path string) []flowWebhookRequest {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	var out []flowWebhookRequest
-	for _, r := range w.got {
-		if r.Path == path {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
 func TestFlowWebhookSend(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
 		e := newFlowEnv(t, b, withFlowWebhooks())
 		a := e.admin
 		const secret = "flow-webhook-secret"
 		a.ok("PUT", "/v1.0/customer", map[string]any{"webhook_secret": secret})
-		recv := newFlowWebhookReceiver(t, 1)
+		recv := webhooktest.New(t)
+		// The first request fails, so that the retry is seen.
+		var answered atomic.Int32
+		recv.SetAnswer(func(webhooktest.Request, int) (int, http.Header) {
+			if answered.Add(1) == 1 {
+				return http.StatusInternalServerError, nil
+			}
+			return http.StatusOK, nil
+		})
 		flowID := flowCreate(a,
-			flowAction("", convo.ActionWebhookSend, map[string]any{"uri": recv.srv.URL + "/json?src=flow", "method": "PUT", "data_type": "application/json",
+			flowAction("", convo.ActionWebhookSend, map[string]any{"uri": recv.URL() + "/json?src=flow", "method": "PUT", "data_type": "application/json",
 				"data": map[string]any{"text": "${voipbin.conversation_message.text}", "peer": "${voipbin.conversation.peer.target}"}}),
-			flowAction("", convo.ActionWebhookSend, map[string]any{"uri": recv.srv.URL + "/text", "method": "POST", "data_type": "text/plain",
+			flowAction("", convo.ActionWebhookSend, map[string]any{"uri": recv.URL() + "/text", "method": "POST", "data_type": "text/plain",
 				"data": "${voipbin.conversation.peer.target} wrote ${voipbin.conversation_message.text}"}),
 			flowSendAction("", "noted"),
 		)
@@ -508,19 +470,17 @@ func TestFlowWebhookSend(t *testing.T) {
 		// The run does not wait for the webhooks.
 		flowWaitBodies(t, e.tw, peer, "noted")
 
-		var jsonReqs []flowWebhookRequest
+		var jsonReqs []webhooktest.Request
 		eventually(t, 15*time.Second, func() error {
-			if jsonReqs = recv.requests("/json"); len(jsonReqs) < 2 || len(recv.requests("/text")) < 1 {
-				return fmt.Errorf("receiver got %d JSON and %d text requests, want a retried JSON one and a text one", len(jsonReqs), len(recv.requests("/text")))
+			if jsonReqs = recv.OnPath("/json"); len(jsonReqs) < 2 || len(recv.OnPath("/text")) < 1 {
+				return fmt.Errorf("receiver got %d JSON and %d text requests, want a retried JSON one and a text one", len(jsonReqs), len(recv.OnPath("/text")))
 			}
 			return nil
 		})
-		checkSigned := func(r flowWebhookRequest) {
+		checkSigned := func(r webhooktest.Request) {
 			t.Helper()
-			mac := hmac.New(sha256.New, []byte(secret))
-			mac.Write(r.Body)
-			if want := "sha256=" + hex.EncodeToString(mac.Sum(nil)); r.Header.Get("X-VoIPBIN-Signature") != want {
-				t.Errorf("%s: X-VoIPBIN-Signature %q, want %q", r.Path, r.Header.Get("X-VoIPBIN-Signature"), want)
+			if err := webhooktest.CheckVoIPbinSignature(r, secret); err != nil {
+				t.Errorf("%s: %v", r.Path, err)
 			}
 		}
 		for _, r := range jsonReqs {
@@ -532,17 +492,17 @@ func TestFlowWebhookSend(t *testing.T) {
 			if want := map[string]any{"text": text, "peer": peer}; !flowJSONEqual(body, want) {
 				t.Errorf("JSON webhook body %v, want %v", body, want)
 			}
-			if r.Method != http.MethodPut || r.ContentType != "application/json" {
-				t.Errorf("JSON webhook: %s with %q, want PUT with application/json", r.Method, r.ContentType)
+			if r.Method != http.MethodPut || r.ContentType() != "application/json" {
+				t.Errorf("JSON webhook: %s with %q, want PUT with application/json", r.Method, r.ContentType())
 			}
 		}
 		if id0, id1 := jsonReqs[0].Header.Get("webhook-id"), jsonReqs[1].Header.Get("webhook-id"); id0 == "" || id0 != id1 {
 			t.Errorf("webhook-id %q then %q on the retry, want one stable id", id0, id1)
 		}
-		tr := recv.requests("/text")[0]
+		tr := recv.OnPath("/text")[0]
 		checkSigned(tr)
-		if want := peer + " wrote " + text; string(tr.Body) != want || tr.Method != http.MethodPost || tr.ContentType != "text/plain" {
-			t.Errorf("text webhook: %s %q %q, want POST text/plain %q", tr.Method, tr.ContentType, tr.Body, want)
+		if want := peer + " wrote " + text; string(tr.Body) != want || tr.Method != http.MethodPost || tr.ContentType() != "text/plain" {
+			t.Errorf("text webhook: %s %q %q, want POST text/plain %q", tr.Method, tr.ContentType(), tr.Body, want)
 		}
 		// The deliveries list shows the text request's body as a string.
 		var shown bool

@@ -19,6 +19,7 @@ import (
 	"github.com/convohq/convo"
 	"github.com/convohq/convo/internal/fakeprovider"
 	"github.com/convohq/convo/internal/testdb"
+	"github.com/convohq/convo/internal/webhooktest"
 )
 
 // scrape is one read of /metrics, parsed.
@@ -270,8 +271,8 @@ func TestMetricsShowTheOutbox(t *testing.T) {
 		ts := startServer(t, b, withWebhooks(), withClock(clock))
 		a := ts.as(ts.AdminKey)
 		base := ts.URL()
-		rcv := newHookReceiver(t)
-		rcv.setAnswer(func(hookRequest, int) (int, http.Header) { return http.StatusInternalServerError, nil })
+		rcv := webhooktest.New(t)
+		rcv.SetAnswer(func(webhooktest.Request, int) (int, http.Header) { return http.StatusInternalServerError, nil })
 		setWebhook(a, "POST", rcv.URL(), "")
 		acc := a.newSMSAccount()
 		convs := []string{str(t, a.newConversation(acc), "id"), str(t, a.newConversation(acc), "id")}
@@ -299,12 +300,12 @@ func TestMetricsShowTheOutbox(t *testing.T) {
 			t.Error(err)
 		}
 
-		rcv.setAnswer(nil)
+		rcv.SetAnswer(nil)
 		last := str(t, a.newConversation(acc), "id")
-		rcv.waitFor(t, "conversation_created", last)
+		rcv.WaitFor(t, "conversation_created", last)
 		s = waitMetric(t, base, atLeast(1), "at least 1", "convo_webhook_attempts_total", "outcome", "delivered")
 		var eventIDs []string
-		for _, r := range rcv.requests() {
+		for _, r := range rcv.Requests() {
 			eventIDs = append(eventIDs, r.ID)
 		}
 		checkAggregatesOnly(t, s, append(append(eventIDs, convs...), last, acc, ts.CustomerID, rcv.URL())...)
