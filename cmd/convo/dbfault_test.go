@@ -27,6 +27,8 @@ func TestDatabaseRestartUnderLoad(t *testing.T) {
 	// the database goes.
 	tw := fakeprovider.NewTwilio(t)
 	tw.SetDelay(100 * time.Millisecond)
+	// Each send is done once Twilio answers; no status callback follows.
+	tw.SetSendStatus("sent")
 	ts := startServer(t, testdb.Backend{Name: "postgres", DSN: pg.DSN()}, withWebhooks(), withTwilioAt(tw.URL()), withSending(500*time.Millisecond))
 	admin := ts.as(ts.AdminKey)
 	t.Cleanup(func() {

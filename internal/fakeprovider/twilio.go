@@ -1,6 +1,7 @@
 package fakeprovider
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -32,6 +33,8 @@ type Twilio struct {
 	core
 	accounts map[string]*twilioAccount
 	sends    []TwilioSend
+	// sendStatus is the status a send is answered with ("queued" unless set).
+	sendStatus string
 }
 
 func NewTwilio(t testing.TB) *Twilio {
@@ -53,6 +56,15 @@ func (f *Twilio) AddNumber(sid, token, number string) {
 	}
 	a.token = token
 	a.numbers[number] = true
+}
+
+// SetSendStatus makes later sends answered with status, e.g. "sent" as
+// Twilio answers a message that left at once (the default is "queued",
+// which leaves the message progressing until a status callback).
+func (f *Twilio) SetSendStatus(status string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.sendStatus = status
 }
 
 func (f *Twilio) Sent() []TwilioSend {
@@ -132,6 +144,7 @@ func (f *Twilio) messages(w http.ResponseWriter, r *http.Request) {
 	s.SID = "SM" + randomHex(16)
 	f.mu.Lock()
 	f.sends = append(f.sends, s)
+	status := cmp.Or(f.sendStatus, "queued")
 	f.mu.Unlock()
 	if mode == LoseAnswer {
 		writeJSON(w, http.StatusInternalServerError, twilioError(500, 20500, "Internal Server Error"))
@@ -142,7 +155,7 @@ func (f *Twilio) messages(w http.ResponseWriter, r *http.Request) {
 		"account_sid": sid, "api_version": "2010-04-01", "body": s.Body, "date_created": now, "date_sent": nil,
 		"date_updated": now, "direction": "outbound-api", "error_code": nil, "error_message": nil, "from": s.From,
 		"messaging_service_sid": nil, "num_media": fmt.Sprint(len(s.MediaURLs)), "num_segments": "1", "price": nil,
-		"price_unit": "USD", "sid": s.SID, "status": "queued", "to": s.To,
+		"price_unit": "USD", "sid": s.SID, "status": status, "to": s.To,
 		"uri": "/2010-04-01/Accounts/" + sid + "/Messages/" + s.SID + ".json",
 	})
 	writeJSON(w, http.StatusCreated, string(b))
