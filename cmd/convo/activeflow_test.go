@@ -14,6 +14,7 @@ import (
 
 	"github.com/convohq/convo"
 	"github.com/convohq/convo/internal/testdb"
+	"github.com/convohq/convo/internal/webhooktest"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 )
 
@@ -148,7 +149,7 @@ func TestActiveflowWebhook(t *testing.T) {
 		t.Run("the run's own webhook gets its signed events", func(t *testing.T) {
 			ts := startServer(t, b, withWebhooks())
 			admin := ts.as(ts.AdminKey)
-			customerRcv, runRcv := newHookReceiver(t), newHookReceiver(t)
+			customerRcv, runRcv := webhooktest.New(t), webhooktest.New(t)
 			secret := "run-secret-" + randomKey(8)
 			setWebhook(admin, "POST", customerRcv.URL(), secret)
 			verifier, _ := standardwebhooks.NewWebhookRaw([]byte(secret))
@@ -159,14 +160,14 @@ func TestActiveflowWebhook(t *testing.T) {
 				t.Errorf("activeflow %v, want its webhook", af)
 			}
 			for _, typ := range []string{convo.EventActiveflowCreated, convo.EventActiveflowUpdated} {
-				got := runRcv.waitFor(t, typ, id)
+				got := runRcv.WaitFor(t, typ, id)
 				checkSignedRequest(t, got, "PUT", secret, verifier)
 				if sget(got.Data, "webhook_uri") != runRcv.URL()+"/run" {
 					t.Errorf("%s data %v lacks the run's webhook_uri", typ, got.Data)
 				}
-				checkSignedRequest(t, customerRcv.waitFor(t, typ, id), "POST", secret, verifier)
+				checkSignedRequest(t, customerRcv.WaitFor(t, typ, id), "POST", secret, verifier)
 			}
-			ended := runRcv.waitFor(t, convo.EventActiveflowUpdated, id)
+			ended := runRcv.WaitFor(t, convo.EventActiveflowUpdated, id)
 			if sget(ended.Data, "status") != convo.ActiveflowEnded {
 				t.Errorf("activeflow_updated data %v, want ended", ended.Data)
 			}
@@ -175,7 +176,7 @@ func TestActiveflowWebhook(t *testing.T) {
 		t.Run("a private-network webhook_uri is refused at delivery", func(t *testing.T) {
 			ts := startServer(t, freshBackend(t, b), withFastEvents())
 			admin := ts.as(ts.AdminKey)
-			rcv := newHookReceiver(t)
+			rcv := webhooktest.New(t)
 			af := startRun(admin, map[string]any{"actions": []any{flowAction("", convo.ActionStop, nil)}, "webhook_uri": rcv.URL()})
 			var d hookDelivery
 			eventually(t, 10*time.Second, func() error {
@@ -194,7 +195,7 @@ func TestActiveflowWebhook(t *testing.T) {
 					t.Errorf("attempt: status %d error %q, want a refusal naming private/loopback networks", at.HTTPStatus, at.Error)
 				}
 			}
-			if n := len(rcv.requests()); n != 0 {
+			if n := len(rcv.Requests()); n != 0 {
 				t.Errorf("the private receiver was called %d times", n)
 			}
 		})

@@ -17,7 +17,9 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/convohq/convo"
+	"github.com/convohq/convo/internal/fakeprovider"
 	"github.com/convohq/convo/internal/testdb"
+	"github.com/convohq/convo/internal/webhooktest"
 )
 
 // scrape is one read of /metrics, parsed.
@@ -226,8 +228,8 @@ func TestMetricsCountProviderCallsAndJobs(t *testing.T) {
 		a := e.admin(t)
 		base := e.ts.URL()
 		sms, line, wa := e.newAccount(a, convo.AccountSMS), e.newAccount(a, convo.AccountLine), e.newAccount(a, convo.AccountWhatsApp)
-		e.line.setModeFor(line.fakeKey(), fakeBroken)
-		e.wa.setModeFor(wa.fakeKey(), fakeRefuse)
+		e.line.SetModeFor(line.fakeKey(), fakeprovider.Broken)
+		e.wa.SetModeFor(wa.fakeKey(), fakeprovider.Refuse)
 		var secrets []string
 		for _, acc := range []*testAccount{sms, line, wa} {
 			conv := startThread(a, acc)
@@ -248,8 +250,8 @@ func TestMetricsCountProviderCallsAndJobs(t *testing.T) {
 
 		// A LINE peer's name is looked up after the hook is answered, as a job.
 		user := lineID('U')
-		e.line.addProfile(user, "Metrics Peer")
-		release := e.line.holdProfiles()
+		e.line.AddProfile(user, "Metrics Peer")
+		release := e.line.HoldProfiles()
 		t.Cleanup(release)
 		wantStatus(t, e.postLine(t, line, lineWebhook(lineMessage(lineUser(user), lineText("hello")))), http.StatusOK)
 		waitMetric(t, base, is(1), "1 while the lookup is held", "convo_jobs_pending", "kind", convo.JobPeerName)
@@ -269,8 +271,8 @@ func TestMetricsShowTheOutbox(t *testing.T) {
 		ts := startServer(t, b, withWebhooks(), withClock(clock))
 		a := ts.as(ts.AdminKey)
 		base := ts.URL()
-		rcv := newHookReceiver(t)
-		rcv.setAnswer(func(hookRequest, int) (int, http.Header) { return http.StatusInternalServerError, nil })
+		rcv := webhooktest.New(t)
+		rcv.SetAnswer(func(webhooktest.Request, int) (int, http.Header) { return http.StatusInternalServerError, nil })
 		setWebhook(a, "POST", rcv.URL(), "")
 		acc := a.newSMSAccount()
 		convs := []string{str(t, a.newConversation(acc), "id"), str(t, a.newConversation(acc), "id")}
@@ -298,12 +300,12 @@ func TestMetricsShowTheOutbox(t *testing.T) {
 			t.Error(err)
 		}
 
-		rcv.setAnswer(nil)
+		rcv.SetAnswer(nil)
 		last := str(t, a.newConversation(acc), "id")
-		rcv.waitFor(t, "conversation_created", last)
+		rcv.WaitFor(t, "conversation_created", last)
 		s = waitMetric(t, base, atLeast(1), "at least 1", "convo_webhook_attempts_total", "outcome", "delivered")
 		var eventIDs []string
-		for _, r := range rcv.requests() {
+		for _, r := range rcv.Requests() {
 			eventIDs = append(eventIDs, r.ID)
 		}
 		checkAggregatesOnly(t, s, append(append(eventIDs, convs...), last, acc, ts.CustomerID, rcv.URL())...)

@@ -15,6 +15,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/convohq/convo"
 	"github.com/convohq/convo/internal/testdb"
+	"github.com/convohq/convo/internal/webhooktest"
 )
 
 // This file tests the realtime WebSocket stream GET /v1.0/ws.
@@ -29,7 +30,7 @@ type streamEvent struct {
 
 // subject is the conversation (or account) an event is about.
 func (e streamEvent) subject() string {
-	return hookRequest{Type: e.Type, Data: e.Data}.subject()
+	return webhooktest.Request{Type: e.Type, Data: e.Data}.Subject()
 }
 
 func (e streamEvent) String() string { return e.Type + "(" + e.subject() + ")" }

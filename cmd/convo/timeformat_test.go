@@ -16,6 +16,7 @@ import (
 
 	"github.com/convohq/convo"
 	"github.com/convohq/convo/internal/testdb"
+	"github.com/convohq/convo/internal/webhooktest"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 )
 
@@ -96,7 +97,7 @@ func TestTimeFormatRFC3339(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
 		ts := startServer(t, b, withWebhooks(), withTimeFormat(convo.TimeRFC3339))
 		admin := ts.as(ts.AdminKey)
-		rcv := newHookReceiver(t)
+		rcv := webhooktest.New(t)
 		secret := "plain-secret-" + randomKey(12)
 		setWebhook(admin, "POST", rcv.URL(), secret)
 		stream := dialLive(t, admin, "accesskey="+url.QueryEscape(ts.AdminKey), nil)
@@ -141,7 +142,7 @@ func TestTimeFormatRFC3339(t *testing.T) {
 		})
 
 		t.Run("webhook", func(t *testing.T) {
-			req := rcv.waitFor(t, convo.EventConversationCreated, convID)
+			req := rcv.WaitFor(t, convo.EventConversationCreated, convID)
 			verifier, _ := standardwebhooks.NewWebhookRaw([]byte(secret))
 			checkSignedRequest(t, req, "POST", secret, verifier)
 			if times, nulls := checkRFC3339(t, "conversation_created webhook", req.Body); times != 2 || nulls != 1 {
@@ -237,19 +238,19 @@ func TestTimeFormatAppliesToEventsWrittenBefore(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
 		ts := startServer(t, b, withWebhooks())
 		admin := ts.as(ts.AdminKey)
-		rcv := newHookReceiver(t)
+		rcv := webhooktest.New(t)
 		var open atomic.Bool
-		rcv.setAnswer(func(hookRequest, int) (int, http.Header) {
+		rcv.SetAnswer(func(webhooktest.Request, int) (int, http.Header) {
 			if open.Load() {
 				return http.StatusOK, nil
 			}
 			// Not again before the restart: the test retries it after.
-			return answerWith(http.StatusServiceUnavailable, "Retry-After", "3600")
+			return webhooktest.AnswerWith(http.StatusServiceUnavailable, "Retry-After", "3600")
 		})
 		secret := "plain-secret-" + randomKey(12)
 		setWebhook(admin, "POST", rcv.URL(), secret)
 		convID := str(t, admin.newConversation(admin.newSMSAccount()), "id")
-		first := rcv.waitFor(t, convo.EventConversationCreated, convID)
+		first := rcv.WaitFor(t, convo.EventConversationCreated, convID)
 		if first.Data["tm_delete"] != "9999-01-01 00:00:00.000000" {
 			t.Fatalf("in the seed format the webhook body is %s", first.Body)
 		}
@@ -266,13 +267,13 @@ func TestTimeFormatAppliesToEventsWrittenBefore(t *testing.T) {
 		admin = ts.as(ts.AdminKey)
 		open.Store(true)
 		admin.ok("POST", "/v1.0/webhook_deliveries/"+first.ID+"/retry", nil)
-		var delivered hookRequest
+		var delivered webhooktest.Request
 		eventually(t, 10*time.Second, func() error {
-			if got := rcv.byID(first.ID); len(got) > 1 {
+			if got := rcv.ByID(first.ID); len(got) > 1 {
 				delivered = got[len(got)-1]
 				return nil
 			}
-			return fmt.Errorf("event %s was not delivered again after the restart; got %s", first.ID, rcv.summary())
+			return fmt.Errorf("event %s was not delivered again after the restart; got %s", first.ID, rcv.Summary())
 		})
 		checkRFC3339(t, "the webhook after the restart", delivered.Body)
 		verifier, _ := standardwebhooks.NewWebhookRaw([]byte(secret))

@@ -86,7 +86,7 @@ func TestVoIPbinClientsCreateAccountsWithoutProviderData(t *testing.T) {
 		}
 
 		// A PUT completes it: now it sends and receives like any account.
-		e.tw.addNumber(acc.SID, "tok", acc.Number)
+		e.tw.AddNumber(acc.SID, "tok", acc.Number)
 		got := key.ok("PUT", "/v1.0/conversation_accounts/"+sms, map[string]any{
 			"token": "tok", "provider_data": map[string]any{"account_sid": acc.SID, "number": acc.Number}})
 		if got["configured"] != true {
@@ -94,7 +94,7 @@ func TestVoIPbinClientsCreateAccountsWithoutProviderData(t *testing.T) {
 		}
 		conv := str(t, key.newConversation(sms), "id")
 		key.ok("POST", "/v1.0/conversations/"+conv+"/messages", map[string]any{"text": "hello"})
-		if sent := e.tw.sent(); len(sent) != 1 || sent[0].From != acc.Number || sent[0].Body != "hello" || sent[0].AccountSID != acc.SID {
+		if sent := e.tw.Sent(); len(sent) != 1 || sent[0].From != acc.Number || sent[0].Body != "hello" || sent[0].AccountSID != acc.SID {
 			t.Errorf("after the PUT the provider got %+v", sent)
 		}
 		if r := e.postTwilio(t, acc, acc.Hook, smsForm(acc, peer, "anyone there?")); r.Status != http.StatusOK {
@@ -114,7 +114,7 @@ func TestVoIPbinClientsCreateAccountsWithoutProviderData(t *testing.T) {
 		if msgs := ids(t, key.ok("GET", "/v1.0/conversations/"+conv+"/messages", nil)); len(msgs) != 1 {
 			t.Errorf("after a refused send the conversation holds %d messages, want the 1 sent", len(msgs))
 		}
-		if n := len(e.tw.sent()); n != 1 {
+		if n := len(e.tw.Sent()); n != 1 {
 			t.Errorf("the provider was called %d times, want 1", n)
 		}
 
