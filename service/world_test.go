@@ -193,7 +193,7 @@ func status(err error) string {
 // convo.Inbound, and every send is accepted.
 type testChannel struct{}
 
-func (testChannel) Send(context.Context, convo.Delivery) (convo.SendResult, error) {
+func (testChannel) Send(context.Context, convo.SendRequest) (convo.SendResult, error) {
 	return convo.SendResult{ProviderID: unique("SM"), Status: convo.MessageDone}, nil
 }
 
