@@ -74,6 +74,8 @@ const (
 	ReasonInvalidToken    = "INVALID_PAGE_TOKEN"
 	ReasonUnauthenticated = "UNAUTHENTICATED"
 	ReasonPermission      = "PERMISSION_DENIED"
+	// ReasonRouteNotFound answers a path no route serves.
+	ReasonRouteNotFound = "ROUTE_NOT_FOUND"
 )
 
 // NotFound returns the error for a missing resource of the given kind

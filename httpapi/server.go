@@ -135,7 +135,7 @@ func (s *Server) noRoute(mux *routeMux, w http.ResponseWriter, r *http.Request) 
 			Message: r.Method + " is not supported here; allowed: " + strings.Join(allowed, ", ")})
 		return
 	}
-	s.writeError(w, r, convo.NotFound("ROUTE_NOT_FOUND", "route "+r.URL.Path))
+	s.writeError(w, r, convo.NotFound(convo.ReasonRouteNotFound, "route "+r.URL.Path))
 }
 
 // httpStatus maps an error status to its HTTP code.

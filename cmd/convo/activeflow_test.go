@@ -64,7 +64,7 @@ func TestActiveflowStartByAPI(t *testing.T) {
 				return nil
 			})
 			before := len(flowActiveflows(a, ""))
-			a.fails("POST", "/v1.0/activeflows", map[string]any{"id": id, "actions": []any{flowAction("", convo.ActionStop, nil)}}, http.StatusConflict, "ACTIVEFLOW_EXISTS")
+			a.fails("POST", "/v1.0/activeflows", map[string]any{"id": id, "actions": []any{flowAction("", convo.ActionStop, nil)}}, http.StatusConflict, convo.ReasonActiveflowExists)
 			if n := len(flowActiveflows(a, "")); n != before {
 				t.Errorf("%d activeflows after a duplicate id, want %d", n, before)
 			}
@@ -118,10 +118,10 @@ func TestActiveflowStartByAPI(t *testing.T) {
 				{"unknown reference_type", map[string]any{"actions": stop, "reference_type": "call", "reference_id": convID}, 400, "INVALID_REFERENCE"},
 				{"reference_id without type", map[string]any{"actions": stop, "reference_id": convID}, 400, "INVALID_REFERENCE"},
 				{"bad reference_id", map[string]any{"actions": stop, "reference_type": "conversation", "reference_id": "nope"}, 400, convo.ReasonInvalidID},
-				{"unknown conversation", map[string]any{"actions": stop, "reference_type": "conversation", "reference_id": convo.NewID()}, 404, "CONVERSATION_NOT_FOUND"},
-				{"another customer's conversation", map[string]any{"actions": stop, "reference_type": "conversation", "reference_id": otherConv}, 404, "CONVERSATION_NOT_FOUND"},
-				{"unknown flow", map[string]any{"flow_id": convo.NewID()}, 404, "FLOW_NOT_FOUND"},
-				{"another customer's flow", map[string]any{"flow_id": otherFlow}, 404, "FLOW_NOT_FOUND"},
+				{"unknown conversation", map[string]any{"actions": stop, "reference_type": "conversation", "reference_id": convo.NewID()}, 404, convo.ReasonConversationNotFound},
+				{"another customer's conversation", map[string]any{"actions": stop, "reference_type": "conversation", "reference_id": otherConv}, 404, convo.ReasonConversationNotFound},
+				{"unknown flow", map[string]any{"flow_id": convo.NewID()}, 404, convo.ReasonFlowNotFound},
+				{"another customer's flow", map[string]any{"flow_id": otherFlow}, 404, convo.ReasonFlowNotFound},
 			} {
 				t.Run(c.name, func(t *testing.T) { a.in(t).fails("POST", "/v1.0/activeflows", c.body, c.code, c.reason) })
 			}

@@ -74,7 +74,7 @@ func TestHookRejections(t *testing.T) {
 			a := e.admin(t)
 			gone := e.newAccount(a, convo.AccountLine)
 			a.ok("DELETE", "/v1.0/conversation_accounts/"+gone.ID, nil)
-			wantRefused(t, e.postLine(t, gone, lineWebhook(lineMessage(lineUser(lineID('U')), lineText("anyone?")))), 404, convo.ENotFound, "ACCOUNT_NOT_FOUND")
+			wantRefused(t, e.postLine(t, gone, lineWebhook(lineMessage(lineUser(lineID('U')), lineText("anyone?")))), 404, convo.ENotFound, convo.ReasonAccountNotFound)
 			if n := len(convsOf(a, gone.ID)); n != 0 {
 				t.Errorf("%d conversations stored for a deleted account", n)
 			}

@@ -74,7 +74,7 @@ func TestConversationAssignment(t *testing.T) {
 			before := admin.in(t).ok("GET", path, nil)
 			var reasons []string
 			for _, bad := range []string{foreignAgent, convo.NewID()} {
-				e := admin.in(t).fails("PUT", path, map[string]any{"owner_id": bad, "name": "changed"}, http.StatusBadRequest, "AGENT_NOT_FOUND")
+				e := admin.in(t).fails("PUT", path, map[string]any{"owner_id": bad, "name": "changed"}, http.StatusBadRequest, convo.ReasonAgentNotFound)
 				reasons = append(reasons, e["reason"].(string))
 			}
 			if reasons[0] != reasons[1] {

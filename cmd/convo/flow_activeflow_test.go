@@ -51,9 +51,9 @@ func TestActiveflowAPI(t *testing.T) {
 		}
 
 		// Another customer sees none of it.
-		bAPI.fails("GET", "/v1.0/activeflows/"+af1, nil, http.StatusNotFound, "ACTIVEFLOW_NOT_FOUND")
-		bAPI.fails("POST", "/v1.0/activeflows/"+af1+"/stop", nil, http.StatusNotFound, "ACTIVEFLOW_NOT_FOUND")
-		bAPI.fails("DELETE", "/v1.0/activeflows/"+af1, nil, http.StatusNotFound, "ACTIVEFLOW_NOT_FOUND")
+		bAPI.fails("GET", "/v1.0/activeflows/"+af1, nil, http.StatusNotFound, convo.ReasonActiveflowNotFound)
+		bAPI.fails("POST", "/v1.0/activeflows/"+af1+"/stop", nil, http.StatusNotFound, convo.ReasonActiveflowNotFound)
+		bAPI.fails("DELETE", "/v1.0/activeflows/"+af1, nil, http.StatusNotFound, convo.ReasonActiveflowNotFound)
 		if got := ids(t, bAPI.ok("GET", "/v1.0/activeflows", nil)); len(got) != 0 {
 			t.Errorf("B lists activeflows %v", got)
 		}
@@ -89,8 +89,8 @@ func TestActiveflowAPI(t *testing.T) {
 		// Delete.
 		flowWaitEnded(a, af2)
 		a.ok("DELETE", "/v1.0/activeflows/"+af2, nil)
-		a.fails("GET", "/v1.0/activeflows/"+af2, nil, http.StatusNotFound, "ACTIVEFLOW_NOT_FOUND")
-		a.fails("DELETE", "/v1.0/activeflows/"+af2, nil, http.StatusNotFound, "ACTIVEFLOW_NOT_FOUND")
+		a.fails("GET", "/v1.0/activeflows/"+af2, nil, http.StatusNotFound, convo.ReasonActiveflowNotFound)
+		a.fails("DELETE", "/v1.0/activeflows/"+af2, nil, http.StatusNotFound, convo.ReasonActiveflowNotFound)
 		if got := ids(t, a.ok("GET", "/v1.0/activeflows", nil)); slices.Contains(got, af2) || len(got) != 2 {
 			t.Errorf("after delete the list is %v, want the two others", got)
 		}

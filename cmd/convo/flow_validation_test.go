@@ -74,9 +74,9 @@ func TestFlowValidationAndTenancy(t *testing.T) {
 
 		// Another customer's flow is invisible and cannot be run.
 		flowB := flowCreate(bAPI, flowSendAction("", "B's bot"))
-		a.fails("GET", "/v1.0/flows/"+flowB, nil, http.StatusNotFound, "FLOW_NOT_FOUND")
-		a.fails("PUT", "/v1.0/flows/"+flowB, map[string]any{"name": "mine"}, http.StatusNotFound, "FLOW_NOT_FOUND")
-		a.fails("DELETE", "/v1.0/flows/"+flowB, nil, http.StatusNotFound, "FLOW_NOT_FOUND")
+		a.fails("GET", "/v1.0/flows/"+flowB, nil, http.StatusNotFound, convo.ReasonFlowNotFound)
+		a.fails("PUT", "/v1.0/flows/"+flowB, map[string]any{"name": "mine"}, http.StatusNotFound, convo.ReasonFlowNotFound)
+		a.fails("DELETE", "/v1.0/flows/"+flowB, nil, http.StatusNotFound, convo.ReasonFlowNotFound)
 		if slices.Contains(ids(t, a.ok("GET", "/v1.0/flows", nil)), flowB) {
 			t.Errorf("customer A lists B's flow")
 		}
@@ -84,15 +84,15 @@ func TestFlowValidationAndTenancy(t *testing.T) {
 			return map[string]any{"type": "sms", "name": "sms", "token": "t", "message_flow_id": flowID,
 				"provider_data": map[string]any{"account_sid": "AC" + randomHexString(16), "number": uniquePhone()}}
 		}
-		foreign := a.fails("POST", "/v1.0/conversation_accounts", smsBody(flowB), http.StatusBadRequest, "FLOW_NOT_FOUND")
-		random := a.fails("POST", "/v1.0/conversation_accounts", smsBody(convo.NewID()), http.StatusBadRequest, "FLOW_NOT_FOUND")
+		foreign := a.fails("POST", "/v1.0/conversation_accounts", smsBody(flowB), http.StatusBadRequest, convo.ReasonFlowNotFound)
+		random := a.fails("POST", "/v1.0/conversation_accounts", smsBody(convo.NewID()), http.StatusBadRequest, convo.ReasonFlowNotFound)
 		if foreign["message"] != random["message"] {
 			t.Errorf("another customer's flow is refused with %q, a random id with %q; want the same answer", foreign["message"], random["message"])
 		}
 		// on_complete_flow_id is checked the same way, on creation and update.
 		for _, ref := range []string{flowB, convo.NewID()} {
-			a.fails("POST", "/v1.0/flows", map[string]any{"name": "chained", "on_complete_flow_id": ref}, http.StatusBadRequest, "FLOW_NOT_FOUND")
-			a.fails("PUT", "/v1.0/flows/"+flowA, map[string]any{"on_complete_flow_id": ref}, http.StatusBadRequest, "FLOW_NOT_FOUND")
+			a.fails("POST", "/v1.0/flows", map[string]any{"name": "chained", "on_complete_flow_id": ref}, http.StatusBadRequest, convo.ReasonFlowNotFound)
+			a.fails("PUT", "/v1.0/flows/"+flowA, map[string]any{"on_complete_flow_id": ref}, http.StatusBadRequest, convo.ReasonFlowNotFound)
 		}
 		if got := a.ok("GET", "/v1.0/flows/"+flowA, nil); got["on_complete_flow_id"] != convo.NilID {
 			t.Errorf("a refused update set on_complete_flow_id to %v", got["on_complete_flow_id"])
@@ -103,7 +103,7 @@ func TestFlowValidationAndTenancy(t *testing.T) {
 		}
 		a.ok("PUT", "/v1.0/flows/"+str(t, chained, "id"), map[string]any{"on_complete_flow_id": convo.NilID})
 		acc := newFlowSMS(a, e.tw, "")
-		a.fails("PUT", "/v1.0/conversation_accounts/"+acc.ID, map[string]any{"message_flow_id": flowB}, http.StatusBadRequest, "FLOW_NOT_FOUND")
+		a.fails("PUT", "/v1.0/conversation_accounts/"+acc.ID, map[string]any{"message_flow_id": flowB}, http.StatusBadRequest, convo.ReasonFlowNotFound)
 		if got := a.ok("GET", "/v1.0/conversation_accounts/"+acc.ID, nil); got["message_flow_id"] != convo.NilID {
 			t.Errorf("a refused update set message_flow_id to %v", got["message_flow_id"])
 		}
@@ -116,11 +116,11 @@ func TestFlowValidationAndTenancy(t *testing.T) {
 		a.fails("DELETE", "/v1.0/flows/"+flowA, nil, http.StatusConflict, "FLOW_IN_USE")
 		a.ok("DELETE", "/v1.0/conversation_accounts/"+other2.ID, nil)
 		a.ok("DELETE", "/v1.0/flows/"+flowA, nil)
-		a.fails("GET", "/v1.0/flows/"+flowA, nil, http.StatusNotFound, "FLOW_NOT_FOUND")
+		a.fails("GET", "/v1.0/flows/"+flowA, nil, http.StatusNotFound, convo.ReasonFlowNotFound)
 		if slices.Contains(ids(t, a.ok("GET", "/v1.0/flows", nil)), flowA) {
 			t.Errorf("a deleted flow is still listed")
 		}
-		a.fails("PUT", "/v1.0/conversation_accounts/"+acc.ID, map[string]any{"message_flow_id": flowA}, http.StatusBadRequest, "FLOW_NOT_FOUND")
+		a.fails("PUT", "/v1.0/conversation_accounts/"+acc.ID, map[string]any{"message_flow_id": flowA}, http.StatusBadRequest, convo.ReasonFlowNotFound)
 	})
 }
 

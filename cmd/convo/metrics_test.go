@@ -159,7 +159,7 @@ func TestMetricsCountRequestsByRoute(t *testing.T) {
 		}
 		missing := convo.NewID()
 		a.fails("GET", "/v1.0/conversations/"+missing, nil, http.StatusNotFound, "")
-		a.fails("GET", "/v1.0/no/such/"+missing, nil, http.StatusNotFound, "ROUTE_NOT_FOUND")
+		a.fails("GET", "/v1.0/no/such/"+missing, nil, http.StatusNotFound, convo.ReasonRouteNotFound)
 		a.fails("PATCH", "/v1.0/me", nil, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED")
 		peer, text := uniquePhone(), "metrics-secret-text-"+randomHexString(6)
 		wantStatus(t, e.postTwilio(t, sms, sms.Hook, smsForm(sms, peer, text)), http.StatusOK)
@@ -320,19 +320,19 @@ func TestMetricsListenApart(t *testing.T) {
 			t.Fatalf("the metrics listener is the API's (%s)", ts.URL())
 		}
 		a := ts.as(ts.AdminKey)
-		a.fails("GET", "/metrics", nil, http.StatusNotFound, "ROUTE_NOT_FOUND")
+		a.fails("GET", "/metrics", nil, http.StatusNotFound, convo.ReasonRouteNotFound)
 		a.ok("GET", "/v1.0/me", nil)
 		// The API is not served on the metrics listener.
 		r := call(t, "GET", ts.OpsURL()+"/v1.0/me", ts.AdminKey, nil)
 		wantStatus(t, r, http.StatusNotFound)
-		if e, _ := r.JSON(t)["error"].(map[string]any); e == nil || e["reason"] != "ROUTE_NOT_FOUND" {
+		if e, _ := r.JSON(t)["error"].(map[string]any); e == nil || e["reason"] != convo.ReasonRouteNotFound {
 			t.Errorf("GET /v1.0/me on the metrics listener: %s", r.Body)
 		}
 		wantStatus(t, call(t, "POST", ts.OpsURL()+"/metrics", "", nil), http.StatusMethodNotAllowed)
 		// The health probes move with it.
 		for _, probe := range []string{"/healthz", "/readyz"} {
 			wantStatus(t, call(t, "GET", ts.OpsURL()+probe, "", nil), http.StatusOK)
-			a.fails("GET", probe, nil, http.StatusNotFound, "ROUTE_NOT_FOUND")
+			a.fails("GET", probe, nil, http.StatusNotFound, convo.ReasonRouteNotFound)
 		}
 
 		s := scrapeMetrics(t, ts.OpsURL())

@@ -119,7 +119,7 @@ func TestServiceAgents(t *testing.T) {
 				t.Fatalf("get a colleague: %d %s", r.Status, r.Body)
 			}
 			noSecrets(t, "a colleague", r.Body, colleagueToken)
-			me.fails("GET", "/v1.0/service_agents/agents/"+strangerID, nil, http.StatusNotFound, "AGENT_NOT_FOUND")
+			me.fails("GET", "/v1.0/service_agents/agents/"+strangerID, nil, http.StatusNotFound, convo.ReasonAgentNotFound)
 			me.fails("GET", "/v1.0/service_agents/agents/nope", nil, http.StatusBadRequest, convo.ReasonInvalidID)
 			// Read-only: there is no way to change a colleague here.
 			if r := me.do("PUT", "/v1.0/service_agents/agents/"+colleagueID, map[string]any{"name": "x"}); r.Status != http.StatusMethodNotAllowed {

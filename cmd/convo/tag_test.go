@@ -90,9 +90,9 @@ func TestTags(t *testing.T) {
 			admin := admin.in(t)
 			name := unique("team")
 			first := str(t, admin.ok("POST", "/v1.0/tags", map[string]any{"name": name}), "id")
-			admin.fails("POST", "/v1.0/tags", map[string]any{"name": name}, http.StatusConflict, "TAG_NAME_TAKEN")
+			admin.fails("POST", "/v1.0/tags", map[string]any{"name": name}, http.StatusConflict, convo.ReasonTagNameTaken)
 			second := str(t, admin.ok("POST", "/v1.0/tags", map[string]any{"name": unique("team")}), "id")
-			admin.fails("PUT", "/v1.0/tags/"+second, map[string]any{"name": name}, http.StatusConflict, "TAG_NAME_TAKEN")
+			admin.fails("PUT", "/v1.0/tags/"+second, map[string]any{"name": name}, http.StatusConflict, convo.ReasonTagNameTaken)
 			// Another customer may use the name.
 			other.in(t).ok("POST", "/v1.0/tags", map[string]any{"name": name})
 			// A deleted tag frees its name.
@@ -112,7 +112,7 @@ func TestTags(t *testing.T) {
 			admin.fails("PUT", "/v1.0/tags/"+id, map[string]any{"name": ""}, http.StatusBadRequest, "INVALID_NAME")
 			admin.fails("PUT", "/v1.0/tags/"+id, map[string]any{"detail": strings.Repeat("x", convo.MaxText+1)}, http.StatusBadRequest, convo.ReasonTooLong)
 			admin.fails("GET", "/v1.0/tags/not-an-id", nil, http.StatusBadRequest, convo.ReasonInvalidID)
-			admin.fails("GET", "/v1.0/tags/"+convo.NewID(), nil, http.StatusNotFound, "TAG_NOT_FOUND")
+			admin.fails("GET", "/v1.0/tags/"+convo.NewID(), nil, http.StatusNotFound, convo.ReasonTagNotFound)
 			if after := string(admin.do("GET", "/v1.0/tags", nil).Body); after != before {
 				t.Errorf("refused requests changed the tags:\n%s\n%s", before, after)
 			}
@@ -122,9 +122,9 @@ func TestTags(t *testing.T) {
 			admin, other := admin.in(t), other.in(t)
 			theirs := str(t, other.ok("POST", "/v1.0/tags", map[string]any{"name": unique("theirs")}), "id")
 			ours := str(t, admin.ok("POST", "/v1.0/tags", map[string]any{"name": unique("ours")}), "id")
-			admin.fails("GET", "/v1.0/tags/"+theirs, nil, http.StatusNotFound, "TAG_NOT_FOUND")
-			admin.fails("PUT", "/v1.0/tags/"+theirs, map[string]any{"name": "mine now"}, http.StatusNotFound, "TAG_NOT_FOUND")
-			admin.fails("DELETE", "/v1.0/tags/"+theirs, nil, http.StatusNotFound, "TAG_NOT_FOUND")
+			admin.fails("GET", "/v1.0/tags/"+theirs, nil, http.StatusNotFound, convo.ReasonTagNotFound)
+			admin.fails("PUT", "/v1.0/tags/"+theirs, map[string]any{"name": "mine now"}, http.StatusNotFound, convo.ReasonTagNotFound)
+			admin.fails("DELETE", "/v1.0/tags/"+theirs, nil, http.StatusNotFound, convo.ReasonTagNotFound)
 			if slices.Contains(ids(t, admin.ok("GET", "/v1.0/tags", nil)), theirs) {
 				t.Error("another customer's tag is in the list")
 			}
@@ -190,7 +190,7 @@ func TestTags(t *testing.T) {
 				t.Errorf("created with tag_ids %v", got)
 			}
 			// Another customer cannot tag our agent, nor see it.
-			other.fails("PUT", "/v1.0/agents/"+agentID+"/tag_ids", map[string]any{"tag_ids": []string{theirs}}, http.StatusNotFound, "AGENT_NOT_FOUND")
+			other.fails("PUT", "/v1.0/agents/"+agentID+"/tag_ids", map[string]any{"tag_ids": []string{theirs}}, http.StatusNotFound, convo.ReasonAgentNotFound)
 			// Only admins and managers set tags, also on themselves.
 			plainID, plainToken := admin.newAgent(convo.PermissionCustomerAgent)
 			ts.as(plainToken).in(t).fails("PUT", "/v1.0/agents/"+plainID+"/tag_ids", map[string]any{"tag_ids": []string{t1}}, http.StatusForbidden, "")
@@ -206,7 +206,7 @@ func TestTags(t *testing.T) {
 					t.Errorf("after deleting every tag agent %s has tag_ids %v", id, got)
 				}
 			}
-			admin.fails("GET", "/v1.0/tags/"+t2, nil, http.StatusNotFound, "TAG_NOT_FOUND")
+			admin.fails("GET", "/v1.0/tags/"+t2, nil, http.StatusNotFound, convo.ReasonTagNotFound)
 			if slices.Contains(ids(t, admin.ok("GET", "/v1.0/tags", nil)), t2) {
 				t.Error("a deleted tag is listed")
 			}
@@ -260,7 +260,7 @@ func TestTags(t *testing.T) {
 			self.ok("PUT", "/v1.0/agents/"+agentID+"/addresses", map[string]any{"addresses": []any{}})
 			otherID, _ := admin.newAgent(convo.PermissionCustomerAgent)
 			self.fails("PUT", "/v1.0/agents/"+otherID+"/addresses", map[string]any{"addresses": []any{}}, http.StatusForbidden, "")
-			other.in(t).fails("PUT", "/v1.0/agents/"+agentID+"/addresses", map[string]any{"addresses": []any{}}, http.StatusNotFound, "AGENT_NOT_FOUND")
+			other.in(t).fails("PUT", "/v1.0/agents/"+agentID+"/addresses", map[string]any{"addresses": []any{}}, http.StatusNotFound, convo.ReasonAgentNotFound)
 		})
 	})
 }

@@ -137,12 +137,12 @@ func TestTenancy(t *testing.T) {
 		t.Run("no cross-customer references", func(t *testing.T) {
 			bAPI := bAPI.in(t)
 			peer := map[string]any{"type": "tel", "target": uniquePhone()}
-			foreign := bAPI.fails("POST", "/v1.0/conversations", map[string]any{"account_id": accountA, "peer": peer}, http.StatusBadRequest, "ACCOUNT_NOT_FOUND")
-			missing := bAPI.fails("POST", "/v1.0/conversations", map[string]any{"account_id": convo.NewID(), "peer": peer}, http.StatusBadRequest, "ACCOUNT_NOT_FOUND")
+			foreign := bAPI.fails("POST", "/v1.0/conversations", map[string]any{"account_id": accountA, "peer": peer}, http.StatusBadRequest, convo.ReasonAccountNotFound)
+			missing := bAPI.fails("POST", "/v1.0/conversations", map[string]any{"account_id": convo.NewID(), "peer": peer}, http.StatusBadRequest, convo.ReasonAccountNotFound)
 			if foreign["message"] != missing["message"] {
 				t.Errorf("A's account gives %q, a missing one %q: want the same answer", foreign["message"], missing["message"])
 			}
-			bAPI.fails("PUT", "/v1.0/conversations/"+convB, map[string]any{"owner_id": agentA}, http.StatusBadRequest, "AGENT_NOT_FOUND")
+			bAPI.fails("PUT", "/v1.0/conversations/"+convB, map[string]any{"owner_id": agentA}, http.StatusBadRequest, convo.ReasonAgentNotFound)
 			if c := bAPI.ok("GET", "/v1.0/conversations/"+convB, nil); c["owner_id"] != agentB {
 				t.Errorf("refused assignment changed the owner to %v", c["owner_id"])
 			}

@@ -184,6 +184,6 @@ func TestVoIPbinOutOfScopeRoutesAnswer404(t *testing.T) {
 		{"POST", "/auth/password-forgot"},
 		{"POST", "/auth/password-reset"},
 	} {
-		key.fails(route.method, route.path, map[string]any{"rtp_debug": true}, http.StatusNotFound, "ROUTE_NOT_FOUND")
+		key.fails(route.method, route.path, map[string]any{"rtp_debug": true}, http.StatusNotFound, convo.ReasonRouteNotFound)
 	}
 }
