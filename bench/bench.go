@@ -40,7 +40,7 @@ scenarios:
            served like the server with the same HTTP stack (http_limit)
   list     conversation and message lists on a seeded database, before
            and after ANALYZE
-  webhook  customer webhook deliveries to a local benchReceiver
+  webhook  customer webhook deliveries to a local receiver answering 200
   all      all of the above
 
 flags:`
