@@ -15,7 +15,7 @@ type Channel interface {
 	// DisplayName looks up the name of a peer by dialog id; "" when the
 	// provider has none to give.
 	DisplayName(ctx context.Context, a *Account, dialogID string) (string, error)
-	// ReadHook checks a webhook's signature with the account's secrets and
+	// ReadHook checks a hook's signature with the account's secrets and
 	// returns what it carries. A bad signature is an EUnauthorized *Error.
 	ReadHook(a *Account, h HookRequest) (*Inbound, error)
 	// VerifySubscription answers a provider's subscription handshake (a GET
@@ -29,7 +29,7 @@ const (
 	HookStatus  = "status"
 )
 
-// HookRequest is one webhook request as a provider sent it.
+// HookRequest is one hook request as a provider sent it.
 type HookRequest struct {
 	Kind string
 	// URL is the full public URL the provider called (signatures cover it).
@@ -38,10 +38,11 @@ type HookRequest struct {
 	Body   []byte
 }
 
-// ErrBadSignature is the answer to a webhook whose signature does not check out.
+// ErrBadSignature is the answer to a hook whose signature does not check out.
 var ErrBadSignature = Errorf(EUnauthorized, "INVALID_SIGNATURE", "the request signature is missing or wrong")
 
-// ErrBadPayload is the answer to a signed webhook that cannot be read.
+// ErrBadPayload is the answer to a signed hook that cannot be read (its
+// message keeps the providers' word, which clients have seen).
 var ErrBadPayload = Errorf(EInvalid, "INVALID_PAYLOAD", "the webhook payload cannot be read")
 
 // SendRequest is everything a channel needs to send one message.
@@ -76,7 +77,7 @@ func (e *ChannelError) Error() string {
 	return fmt.Sprintf("provider error (status %d, temporary %t): %s", e.HTTPStatus, e.Temporary, e.Detail)
 }
 
-// Inbound is what one provider webhook carries, normalised.
+// Inbound is what one provider hook carries, normalised.
 type Inbound struct {
 	Messages []InboundMessage
 	// Follows are peers that started following (LINE) without a message.
@@ -85,7 +86,7 @@ type Inbound struct {
 	Statuses []StatusReport
 }
 
-// InboundPeer is a peer as a webhook identifies it.
+// InboundPeer is a peer as a hook identifies it.
 type InboundPeer struct {
 	DialogID string
 	Peer     Address

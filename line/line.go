@@ -1,5 +1,5 @@
-// Package line speaks the LINE Messaging API: it checks webhook signatures,
-// reads webhook events and pushes messages.
+// Package line speaks the LINE Messaging API: it checks the signatures of
+// its hooks (LINE calls them webhooks), reads their events and pushes messages.
 package line
 
 import (
@@ -39,7 +39,7 @@ func ValidSignature(channelSecret string, body []byte, signature string) bool {
 	return hmac.Equal(mac.Sum(nil), want)
 }
 
-type webhook struct {
+type hookBody struct {
 	Destination string  `json:"destination"`
 	Events      []event `json:"events"`
 }
@@ -70,12 +70,12 @@ type event struct {
 	} `json:"message"`
 }
 
-// Parse reads a webhook body into what convo stores. dataURL is the base of
+// Parse reads a hook body into what convo stores. dataURL is the base of
 // LINE's content API, used as the media URL of content LINE hosts.
 func Parse(body []byte, dataURL string) (*convo.Inbound, error) {
-	var w webhook
+	var w hookBody
 	if err := json.Unmarshal(body, &w); err != nil {
-		return nil, fmt.Errorf("line: webhook body: %w", err)
+		return nil, fmt.Errorf("line: hook body: %w", err)
 	}
 	in := &convo.Inbound{}
 	for _, e := range w.Events {

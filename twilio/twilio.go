@@ -1,6 +1,6 @@
 // Package twilio speaks the Twilio Programmable Messaging API, the de-facto
-// standard of SMS/MMS providers: request signatures, inbound and status
-// webhooks, and sending messages.
+// standard of SMS/MMS providers: request signatures, the hooks of inbound
+// messages and status reports, and sending messages.
 package twilio
 
 import (
@@ -95,7 +95,7 @@ func portVariants(fullURL string) []string {
 // another person's conversation.
 var ErrBadSender = convo.Invalid("INVALID_PEER", "From is not a phone number")
 
-// ParseMessage reads an inbound message webhook.
+// ParseMessage reads the hook of an inbound message.
 func ParseMessage(form url.Values) (*convo.Inbound, error) {
 	from, err := convo.ParsePhone(form.Get("From"))
 	if err != nil {

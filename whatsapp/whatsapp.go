@@ -1,5 +1,6 @@
-// Package whatsapp speaks the WhatsApp Cloud API (Meta Graph API): webhook
-// verification and signatures, webhook payloads and sending messages.
+// Package whatsapp speaks the WhatsApp Cloud API (Meta Graph API): the
+// verification, signatures and payloads of its hooks (Meta calls them
+// webhooks) and sending messages.
 package whatsapp
 
 import (
@@ -59,7 +60,7 @@ type media struct {
 	Filename string `json:"filename"`
 }
 
-type webhook struct {
+type hookBody struct {
 	Entry []struct {
 		Changes []struct {
 			Value struct {
@@ -111,12 +112,12 @@ type webhook struct {
 // ErrWrongPhoneNumber means a payload names another phone number than the account's.
 var ErrWrongPhoneNumber = fmt.Errorf("whatsapp: payload is for another phone_number_id")
 
-// Parse reads a webhook body for the account with phoneNumberID. Media URLs
+// Parse reads a hook body for the account with phoneNumberID. Media URLs
 // point at the Graph API media object under baseURL.
 func Parse(body []byte, phoneNumberID, baseURL string) (*convo.Inbound, error) {
-	var w webhook
+	var w hookBody
 	if err := json.Unmarshal(body, &w); err != nil {
-		return nil, fmt.Errorf("whatsapp: webhook body: %w", err)
+		return nil, fmt.Errorf("whatsapp: hook body: %w", err)
 	}
 	in := &convo.Inbound{}
 	for _, e := range w.Entry {
