@@ -26,14 +26,15 @@ const (
 
 // Resource types of audit entries.
 const (
-	ResourceAgent        = "agent"
-	ResourceAccessKey    = "accesskey"
-	ResourceAccount      = "account"
-	ResourceConversation = "conversation"
-	ResourceCustomer     = "customer"
-	ResourceFlow         = "flow"
-	ResourceActiveflow   = "activeflow"
-	ResourceTag          = "tag"
+	ResourceAgent          = "agent"
+	ResourceAccessKey      = "accesskey"
+	ResourceAccount        = "account"
+	ResourceConversation   = "conversation"
+	ResourceCustomer       = "customer"
+	ResourceFlow           = "flow"
+	ResourceActiveflow     = "activeflow"
+	ResourceTag            = "tag"
+	ResourceCannedResponse = "canned_response"
 )
 
 // Redacted stands for a secret's value in an audit entry: that it changed

@@ -57,6 +57,14 @@ type Tx interface {
 	ListTags(ctx context.Context, p TagListParams) ([]*Tag, error)
 	UpdateTag(ctx context.Context, t *Tag) error
 
+	// CreateCannedResponse fails with EConflict when a live canned response
+	// of the customer has the short code; so does UpdateCannedResponse,
+	// possibly only at a later call or the commit.
+	CreateCannedResponse(ctx context.Context, r *CannedResponse) error
+	GetCannedResponse(ctx context.Context, id string) (*CannedResponse, error)
+	ListCannedResponses(ctx context.Context, p CannedResponseListParams) ([]*CannedResponse, error)
+	UpdateCannedResponse(ctx context.Context, r *CannedResponse) error
+
 	CreateAccessKey(ctx context.Context, k *AccessKey) error
 	GetAccessKey(ctx context.Context, id string) (*AccessKey, error)
 	// GetAccessKeyByHash finds a live key by the SHA-256 of its token.

@@ -4,6 +4,7 @@ import (
 	"database/sql/driver"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	jsonv1 "github.com/go-json-experiment/json/v1"
 
@@ -11,7 +12,7 @@ import (
 )
 
 // adapterValue returns the plain value a column adapter (micros,
-// optionalID, jsonText) stands for now; ok is false for any other argument.
+// optionalID, jsonText, folded) stands for now; ok is false for any other argument.
 func adapterValue(a any) (v any, ok bool, err error) {
 	switch a := a.(type) {
 	case micros:
@@ -21,9 +22,22 @@ func adapterValue(a any) (v any, ok bool, err error) {
 	case jsonText:
 		s, err := a.text()
 		return s, true, err
+	case folded:
+		return a.text(), true, nil
 	}
 	return nil, false, nil
 }
+
+// folded stores a string lower-cased, for case-insensitive matching that
+// is the same on both engines (SQLite's lower() knows ASCII alone). It is
+// derived from a field read from its own column, so reading it discards it.
+type folded struct{ s *string }
+
+func (f folded) text() string { return strings.ToLower(*f.s) }
+
+func (f folded) Value() (driver.Value, error) { return f.text(), nil }
+
+func (folded) Scan(any) error { return nil }
 
 // micros stores a convo.Time as microseconds since the Unix epoch.
 type micros struct{ t *convo.Time }

@@ -35,6 +35,7 @@ func TestStore(t *testing.T) {
 			{"Agents", testAgents},
 			{"AccessKeys", testAccessKeys},
 			{"Tags", testTags},
+			{"CannedResponses", testCannedResponses},
 			{"Accounts", testAccounts},
 			{"Conversations", testConversations},
 			{"Pagination", testPagination},
