@@ -215,6 +215,7 @@ func TestRulesTenancy(t *testing.T) {
 	missing := convo.NewID()
 	mine := map[string]string{
 		"tag":          w.tag(w.key).ID,
+		"canned":       w.cannedResponse(w.key).ID,
 		"flow":         w.flow(w.key).ID,
 		"account":      w.account(w.key).ID,
 		"agent":        w.agent.AgentID,
@@ -233,6 +234,12 @@ func TestRulesTenancy(t *testing.T) {
 		{"tag", "get", func(id string) error { _, err := s.GetTag(ctx, c, id); return err }},
 		{"tag", "update", func(id string) error { _, err := s.UpdateTag(ctx, c, id, service.TagInput{Name: ptr("x")}); return err }},
 		{"tag", "delete", func(id string) error { _, err := s.DeleteTag(ctx, c, id); return err }},
+		{"canned", "get", func(id string) error { _, err := s.GetCannedResponse(ctx, c, id); return err }},
+		{"canned", "update", func(id string) error {
+			_, err := s.UpdateCannedResponse(ctx, c, id, service.CannedResponseInput{Text: ptr("x")})
+			return err
+		}},
+		{"canned", "delete", func(id string) error { _, err := s.DeleteCannedResponse(ctx, c, id); return err }},
 		{"flow", "get", func(id string) error { _, err := s.GetFlow(ctx, c, id); return err }},
 		{"flow", "update", func(id string) error {
 			_, err := s.UpdateFlow(ctx, c, id, service.FlowInput{Name: ptr("x")})

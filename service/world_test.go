@@ -161,6 +161,15 @@ func (w *world) tag(by *convo.Caller) *convo.Tag {
 	return tag
 }
 
+func (w *world) cannedResponse(by *convo.Caller) *convo.CannedResponse {
+	w.t.Helper()
+	r, err := w.s.CreateCannedResponse(w.ctx, by, service.CannedResponseInput{ShortCode: ptr(unique("code")), Text: ptr("text")})
+	if err != nil {
+		w.t.Fatalf("create canned response: %v", err)
+	}
+	return r
+}
+
 func (w *world) flow(by *convo.Caller, actions ...convo.Action) *convo.Flow {
 	w.t.Helper()
 	f, err := w.s.CreateFlow(w.ctx, by, service.FlowInput{Name: ptr(unique("flow")), Actions: &actions})
