@@ -22,6 +22,8 @@ const (
 	ReasonActiveflowExists      = "ACTIVEFLOW_EXISTS"
 	ReasonTagNotFound           = "TAG_NOT_FOUND"
 	ReasonTagNameTaken          = "TAG_NAME_TAKEN"
+	ReasonNoteNotFound          = "NOTE_NOT_FOUND"
+	ReasonNoteExists            = "NOTE_EXISTS"
 	ReasonEventNotFound         = "EVENT_NOT_FOUND"
 	ReasonEventExists           = "EVENT_EXISTS"
 	ReasonJobNotFound           = "JOB_NOT_FOUND"

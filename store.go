@@ -57,6 +57,12 @@ type Tx interface {
 	ListTags(ctx context.Context, p TagListParams) ([]*Tag, error)
 	UpdateTag(ctx context.Context, t *Tag) error
 
+	CreateNote(ctx context.Context, n *Note) error
+	GetNote(ctx context.Context, id string) (*Note, error)
+	// ListNotes lists a conversation's live notes, newest first.
+	ListNotes(ctx context.Context, p NoteListParams) ([]*Note, error)
+	UpdateNote(ctx context.Context, n *Note) error
+
 	CreateAccessKey(ctx context.Context, k *AccessKey) error
 	GetAccessKey(ctx context.Context, id string) (*AccessKey, error)
 	// GetAccessKeyByHash finds a live key by the SHA-256 of its token.

@@ -47,6 +47,7 @@ func New(svc *service.Service, logger *slog.Logger) *Server {
 	s.routeCustomers()
 	s.routeAgents()
 	s.routeTags()
+	s.routeNotes()
 	s.routeServiceAgents()
 	s.routeAccessKeys()
 	s.routeAccounts()

@@ -35,6 +35,7 @@ func TestStore(t *testing.T) {
 			{"Agents", testAgents},
 			{"AccessKeys", testAccessKeys},
 			{"Tags", testTags},
+			{"Notes", testNotes},
 			{"Accounts", testAccounts},
 			{"Conversations", testConversations},
 			{"Pagination", testPagination},
