@@ -36,7 +36,9 @@ func TestNotes(t *testing.T) {
 			}
 			return id, user
 		}
-		notesOf := func(a *api, conv string) []string { return ids(a.t, a.ok("GET", "/v1.0/conversations/"+conv+"/notes", nil)) }
+		notesOf := func(a *api, conv string) []string {
+			return ids(a.t, a.ok("GET", "/v1.0/conversations/"+conv+"/notes", nil))
+		}
 		author := func(t *testing.T, n map[string]any, typ, id string) {
 			t.Helper()
 			a, _ := n["author"].(map[string]any)
