@@ -68,16 +68,14 @@ func (s *Service) CreateNote(ctx context.Context, c *convo.Caller, conversationI
 	return n, err
 }
 
-// ListNotes lists the live notes of a conversation the caller may see, newest first.
+// ListNotes lists the live notes of a conversation the caller may see,
+// newest first; the check and the page are read in one transaction.
 func (s *Service) ListNotes(ctx context.Context, c *convo.Caller, conversationID string, pr convo.PageRequest) (convo.List[*convo.Note], error) {
 	conversationID, err := parseID(conversationID, "id")
-	if err == nil {
-		err = s.store.View(ctx, func(tx convo.Tx) error {
-			_, err := s.noteConversation(ctx, tx, c, conversationID)
-			return err
-		})
-	}
 	return listPage(ctx, s, pr, err, func(tx convo.Tx, page convo.Page) ([]*convo.Note, error) {
+		if _, err := s.noteConversation(ctx, tx, c, conversationID); err != nil {
+			return nil, err
+		}
 		return tx.ListNotes(ctx, convo.NoteListParams{CustomerID: c.CustomerID, ConversationID: conversationID, Page: page})
 	}, func(n *convo.Note) convo.Cursor { return cursorOf(n.TMCreate, n.ID) })
 }
