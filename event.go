@@ -13,6 +13,9 @@ const (
 	EventMessageCreated      = "conversation_message_created"
 	EventMessageUpdated      = "conversation_message_updated"
 	EventMessageDeleted      = "conversation_message_deleted"
+	EventNoteCreated         = "conversation_note_created"
+	EventNoteUpdated         = "conversation_note_updated"
+	EventNoteDeleted         = "conversation_note_deleted"
 )
 
 // Delivery statuses of an event's customer webhook.

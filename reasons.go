@@ -24,6 +24,8 @@ const (
 	ReasonTagNameTaken           = "TAG_NAME_TAKEN"
 	ReasonCannedResponseNotFound = "CANNED_RESPONSE_NOT_FOUND"
 	ReasonShortCodeTaken         = "SHORT_CODE_TAKEN"
+	ReasonNoteNotFound           = "NOTE_NOT_FOUND"
+	ReasonNoteExists             = "NOTE_EXISTS"
 	ReasonEventNotFound          = "EVENT_NOT_FOUND"
 	ReasonEventExists            = "EVENT_EXISTS"
 	ReasonJobNotFound            = "JOB_NOT_FOUND"

@@ -64,6 +64,11 @@ type Tx interface {
 	GetCannedResponse(ctx context.Context, id string) (*CannedResponse, error)
 	ListCannedResponses(ctx context.Context, p CannedResponseListParams) ([]*CannedResponse, error)
 	UpdateCannedResponse(ctx context.Context, r *CannedResponse) error
+	CreateNote(ctx context.Context, n *Note) error
+	GetNote(ctx context.Context, id string) (*Note, error)
+	// ListNotes lists a conversation's live notes, newest first.
+	ListNotes(ctx context.Context, p NoteListParams) ([]*Note, error)
+	UpdateNote(ctx context.Context, n *Note) error
 
 	CreateAccessKey(ctx context.Context, k *AccessKey) error
 	GetAccessKey(ctx context.Context, id string) (*AccessKey, error)

@@ -226,6 +226,11 @@ func TestRulesTenancy(t *testing.T) {
 		t.Fatal(err)
 	}
 	mine["access key"] = key.ID
+	note, err := w.s.CreateNote(w.ctx, w.key, mine["conversation"], service.NoteInput{Text: ptr("ours")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine["note"] = note.ID
 	s, ctx, c := w.s, w.ctx, w.stranger
 	verbs := []struct {
 		kind, verb string
@@ -277,6 +282,19 @@ func TestRulesTenancy(t *testing.T) {
 			_, err := s.SendMessage(ctx, c, id, service.MessageSend{Text: "hello"})
 			return err
 		}},
+		{"conversation", "list the notes of", func(id string) error {
+			_, err := s.ListNotes(ctx, c, id, convo.PageRequest{})
+			return err
+		}},
+		{"conversation", "add a note to", func(id string) error {
+			_, err := s.CreateNote(ctx, c, id, service.NoteInput{Text: ptr("x")})
+			return err
+		}},
+		{"note", "update", func(id string) error {
+			_, err := s.UpdateNote(ctx, c, id, service.NoteInput{Text: ptr("x")})
+			return err
+		}},
+		{"note", "delete", func(id string) error { _, err := s.DeleteNote(ctx, c, id); return err }},
 		{"access key", "get", func(id string) error { _, err := s.GetAccessKey(ctx, c, id); return err }},
 		{"access key", "delete", func(id string) error { _, err := s.DeleteAccessKey(ctx, c, id); return err }},
 	}
@@ -303,6 +321,10 @@ func TestRulesTenancy(t *testing.T) {
 	}
 	if conv, err := w.s.GetConversation(w.ctx, w.key, mine["conversation"]); err != nil || conv.Name == "x" {
 		t.Errorf("the conversation after another customer's update: %+v, %v", conv, err)
+	}
+
+	if notes, err := w.s.ListNotes(w.ctx, w.key, mine["conversation"], convo.PageRequest{}); err != nil || len(notes.Result) != 1 || notes.Result[0].Text != "ours" {
+		t.Errorf("the notes after another customer's changes: %+v, %v", notes, err)
 	}
 
 	// Lists hold only the caller's own.

@@ -53,3 +53,9 @@ func (s *Service) emitMessage(ctx context.Context, tx convo.Tx, eventType string
 func (s *Service) emitAccount(ctx context.Context, tx convo.Tx, eventType string, a *convo.Account) error {
 	return s.emit(ctx, tx, eventType, a.CustomerID, a.ID, "", s.withHook(a))
 }
+
+// emitNote writes a note event, ordered with its conversation's events: a
+// realtime stream shows it to whoever may see the conversation.
+func (s *Service) emitNote(ctx context.Context, tx convo.Tx, eventType string, n *convo.Note) error {
+	return s.emit(ctx, tx, eventType, n.CustomerID, n.ConversationID, n.ConversationID, n)
+}

@@ -36,6 +36,7 @@ func TestStore(t *testing.T) {
 			{"AccessKeys", testAccessKeys},
 			{"Tags", testTags},
 			{"CannedResponses", testCannedResponses},
+			{"Notes", testNotes},
 			{"Accounts", testAccounts},
 			{"Conversations", testConversations},
 			{"Pagination", testPagination},
