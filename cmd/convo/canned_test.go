@@ -71,17 +71,7 @@ func TestCannedResponses(t *testing.T) {
 			for range 3 {
 				made = append(made, str(t, admin.ok("POST", "/v1.0/canned_responses", map[string]any{"short_code": unique("paged"), "text": "paged"}), "id"))
 			}
-			var seen []string
-			token := ""
-			for range 20 {
-				page := admin.ok("GET", "/v1.0/canned_responses"+q("q", "paged", "page_size", "2", "page_token", token), nil)
-				got := ids(t, page)
-				if len(got) == 0 {
-					break
-				}
-				seen = append(seen, got...)
-				token = str(t, page, "next_page_token")
-			}
+			seen := admin.walkPages("/v1.0/canned_responses", "q", "paged", "page_size", "2")
 			for _, id := range made {
 				if n := len(slices.DeleteFunc(slices.Clone(seen), func(s string) bool { return s != id })); n != 1 {
 					t.Errorf("canned response %s listed %d times over the pages", id, n)

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -291,4 +292,24 @@ func eventually(t testing.TB, within time.Duration, check func() error) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// walkPages lists path page by page with the query kv (page_size among
+// them), following next_page_token until an empty page, and returns the ids
+// in the order the pages gave them.
+func (a *api) walkPages(path string, kv ...string) []string {
+	a.t.Helper()
+	var seen []string
+	token := ""
+	for range 100 {
+		page := a.ok("GET", path+q(append(slices.Clone(kv), "page_token", token)...), nil)
+		got := ids(a.t, page)
+		if len(got) == 0 {
+			return seen
+		}
+		seen = append(seen, got...)
+		token = str(a.t, page, "next_page_token")
+	}
+	a.t.Fatalf("%s: paging did not end after 100 pages", path)
+	return nil
 }

@@ -95,17 +95,7 @@ func TestNotes(t *testing.T) {
 			for i := range 5 {
 				made = append(made, sget(admin.ok("POST", "/v1.0/conversations/"+conv+"/notes", map[string]any{"text": unique("n") + strings.Repeat("!", i)}), "id"))
 			}
-			var seen []string
-			token := ""
-			for range 20 {
-				page := admin.ok("GET", "/v1.0/conversations/"+conv+"/notes"+q("page_size", "2", "page_token", token), nil)
-				got := ids(t, page)
-				if len(got) == 0 {
-					break
-				}
-				seen = append(seen, got...)
-				token = str(t, page, "next_page_token")
-			}
+			seen := admin.walkPages("/v1.0/conversations/"+conv+"/notes", "page_size", "2")
 			slices.Reverse(made)
 			if !slices.Equal(seen, made) {
 				t.Errorf("pages listed %v, want newest first %v", seen, made)

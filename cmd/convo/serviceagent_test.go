@@ -100,17 +100,7 @@ func TestServiceAgents(t *testing.T) {
 				t.Errorf("listed %v, want the customer's agents only", listed)
 			}
 			// Paged like every list.
-			var paged []string
-			token := ""
-			for range 20 {
-				page := me.ok("GET", "/v1.0/service_agents/agents"+q("page_size", "1", "page_token", token), nil)
-				got := ids(t, page)
-				if len(got) == 0 {
-					break
-				}
-				paged = append(paged, got...)
-				token = str(t, page, "next_page_token")
-			}
+			paged := me.walkPages("/v1.0/service_agents/agents", "page_size", "1")
 			if !slices.Equal(paged, listed) {
 				t.Errorf("pages of one %v, want %v", paged, listed)
 			}
