@@ -9,19 +9,17 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/convohq/convo/internal/testbin"
 	"github.com/convohq/convo/internal/testdb"
 )
 
@@ -314,46 +312,18 @@ func TestCheckpointCounterPostgres(t *testing.T) {
 	})
 }
 
-// The real binary, built once for the tests that run it.
-var convoBin struct {
-	once      sync.Once
-	dir, path string
-	err       error
-}
-
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if convoBin.dir != "" {
-		os.RemoveAll(convoBin.dir)
-	}
+	testbin.Cleanup()
 	os.Exit(code)
 }
 
-// convoBinary builds the convo command once and returns its path: bench
-// starts the binary it runs in, as its server and its baseline.
-func convoBinary(t testing.TB) string {
-	t.Helper()
-	convoBin.once.Do(func() {
-		if convoBin.dir, convoBin.err = os.MkdirTemp("", "convo-bin-"); convoBin.err != nil {
-			return
-		}
-		convoBin.path = filepath.Join(convoBin.dir, "convo")
-		out, err := exec.Command("go", "build", "-o", convoBin.path, "github.com/convohq/convo/cmd/convo").CombinedOutput()
-		if err != nil {
-			convoBin.err = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if convoBin.err != nil {
-		t.Fatal(convoBin.err)
-	}
-	return convoBin.path
-}
+// convoBinary is the convo command: bench starts the binary it runs in, as
+// its server and its baseline.
+func convoBinary(t testing.TB) string { return testbin.Convo(t) }
 
-// commandEnv is the environment of a child process: this one's without any
-// CONVO_ setting.
-func commandEnv() []string {
-	return slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "CONVO_") })
-}
+// commandEnv is the environment of a child process.
+func commandEnv() []string { return testbin.Env() }
 
 // startServe starts `convo serve` on a fresh SQLite file and returns its
 // base URL once it answers.

@@ -9,26 +9,16 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/convohq/convo"
+	"github.com/convohq/convo/internal/testbin"
 	"github.com/convohq/convo/internal/testdb"
 )
-
-// The real binary, built once for the tests that run it.
-var binary struct {
-	once sync.Once
-	dir  string
-	path string
-	err  error
-}
 
 func TestMain(m *testing.M) {
 	if err := installAPICheck(); err != nil {
@@ -36,37 +26,16 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := reportAPICheck(m.Run())
-	if binary.dir != "" {
-		os.RemoveAll(binary.dir)
-	}
+	testbin.Cleanup()
 	os.Exit(code)
 }
 
-// convoBinary builds the command with `go build` on first use.
-func convoBinary(t testing.TB) string {
-	t.Helper()
-	binary.once.Do(func() {
-		if binary.dir, binary.err = os.MkdirTemp("", "convo-bin-"); binary.err != nil {
-			return
-		}
-		binary.path = filepath.Join(binary.dir, "convo")
-		out, err := exec.Command("go", "build", "-o", binary.path, ".").CombinedOutput()
-		if err != nil {
-			binary.err = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if binary.err != nil {
-		t.Fatal(binary.err)
-	}
-	return binary.path
-}
+// convoBinary is the command built once for the tests that run it.
+func convoBinary(t testing.TB) string { return testbin.Convo(t) }
 
 // commandEnv is the environment of a child process: this one's without any
 // CONVO_ setting, plus extra.
-func commandEnv(extra ...string) []string {
-	env := slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "CONVO_") })
-	return append(env, extra...)
-}
+func commandEnv(extra ...string) []string { return testbin.Env(extra...) }
 
 // runResult is a finished command.
 type runResult struct {
