@@ -1,36 +1,11 @@
 package sqlstore
 
 import (
-	"bufio"
-	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
-)
 
-// writeCalls returns the write system calls this process has made, from
-// /proc/self/io; the test skips where there is none.
-func writeCalls(t testing.TB) int64 {
-	t.Helper()
-	f, err := os.Open("/proc/self/io")
-	if err != nil {
-		t.Skipf("no write counts on this system: %v", err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "syscw: "); ok {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return n
-		}
-	}
-	t.Skip("no write counts on this system")
-	return 0
-}
+	"github.com/convohq/convo/internal/testdb"
+)
 
 // openSQLiteStore opens a store on a new file in dir.
 func openSQLiteStore(t *testing.T, dir, synchronous string) (*DB, string) {
@@ -65,11 +40,11 @@ func TestSQLiteWriterGathersWALFrames(t *testing.T) {
 			if _, err := db.writer.Exec("CREATE TABLE pages (body BLOB NOT NULL)"); err != nil {
 				t.Fatal(err)
 			}
-			before := writeCalls(t)
+			before := testdb.WriteCalls(t)
 			if _, err := db.writer.Exec(insertPages, 200); err != nil {
 				t.Fatal(err)
 			}
-			writes := writeCalls(t) - before
+			writes := testdb.WriteCalls(t) - before
 			if writes < c.atLeast || writes > c.atMost {
 				t.Errorf("a commit of 200 pages made %d write calls, want %d to %d", writes, c.atLeast, c.atMost)
 			}

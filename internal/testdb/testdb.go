@@ -1,8 +1,10 @@
 // Package testdb gives tests fresh, empty databases: always a SQLite file,
-// and a PostgreSQL schema when CONVO_TEST_POSTGRES_URL names a server.
+// and a PostgreSQL schema when CONVO_TEST_POSTGRES_URL names a server; and
+// the count of write system calls that tests of the SQLite writer compare.
 package testdb
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -10,6 +12,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -99,4 +103,27 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// WriteCalls returns the write system calls this process has made, from
+// /proc/self/io; the test skips where there is none.
+func WriteCalls(t testing.TB) int64 {
+	t.Helper()
+	f, err := os.Open("/proc/self/io")
+	if err != nil {
+		t.Skipf("no write counts on this system: %v", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "syscw: "); ok {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+	}
+	t.Skip("no write counts on this system")
+	return 0
 }

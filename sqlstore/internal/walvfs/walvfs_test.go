@@ -1,42 +1,18 @@
 package walvfs
 
 import (
-	"bufio"
 	"database/sql"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/convohq/convo/internal/testdb"
 	_ "modernc.org/sqlite"
 )
-
-// writeCalls returns the write system calls this process has made, from
-// /proc/self/io; the test skips where there is none.
-func writeCalls(t testing.TB) int64 {
-	t.Helper()
-	f, err := os.Open("/proc/self/io")
-	if err != nil {
-		t.Skipf("no write counts on this system: %v", err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "syscw: "); ok {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return n
-		}
-	}
-	t.Skip("no write counts on this system")
-	return 0
-}
 
 // processCPU returns the CPU time this process has spent, user and system.
 func processCPU() time.Duration {
@@ -215,7 +191,7 @@ func BenchmarkSQLiteCommit(b *testing.B) {
 				b.Fatal(err)
 			}
 			body := strings.Repeat("x", 400)
-			writes, cpu := writeCalls(b), processCPU()
+			writes, cpu := testdb.WriteCalls(b), processCPU()
 			b.ResetTimer()
 			for i := range b.N {
 				tx, err := db.Begin()
@@ -233,7 +209,7 @@ func BenchmarkSQLiteCommit(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			b.ReportMetric(float64(writeCalls(b)-writes)/float64(b.N), "writes/op")
+			b.ReportMetric(float64(testdb.WriteCalls(b)-writes)/float64(b.N), "writes/op")
 			b.ReportMetric(float64((processCPU()-cpu).Microseconds())/float64(b.N), "cpu-µs/op")
 		})
 	}
