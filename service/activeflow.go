@@ -308,13 +308,8 @@ func (s *Service) flowWebhook(ctx context.Context, tx convo.Tx, af *convo.Active
 	if json.Unmarshal(opt.Data, &text) == nil {
 		body = []byte(text) // a string is sent as is; any other JSON value as JSON
 	}
-	now := s.now()
-	e := &convo.Event{
-		ID: convo.NewID(), CustomerID: af.CustomerID, Type: convo.ActionWebhookSend, StreamID: af.ID,
-		ConversationID: af.ReferenceID, Payload: body, TargetURI: opt.URI,
-		TargetMethod: strings.ToUpper(opt.Method), ContentType: opt.DataType,
-		NextAttemptAt: now, TMCreate: now, TMDelivered: convo.Never,
-	}
+	e := s.newEvent(convo.ActionWebhookSend, af.CustomerID, af.ID, af.ReferenceID, body)
+	e.TargetURI, e.TargetMethod, e.ContentType = opt.URI, strings.ToUpper(opt.Method), opt.DataType
 	if e.TargetMethod == "" {
 		e.TargetMethod = "POST"
 	}

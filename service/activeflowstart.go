@@ -1,7 +1,6 @@
 package service
 
 import (
-	"cmp"
 	"context"
 	"net/url"
 	"slices"
@@ -58,25 +57,21 @@ func (s *Service) emitActiveflow(ctx context.Context, tx convo.Tx, eventType str
 	if af.ReferenceType == convo.ReferenceConversation {
 		stream, conv = af.ReferenceID, af.ReferenceID
 	}
-	if err := s.emit(ctx, tx, eventType, af.CustomerID, stream, conv, af); err != nil {
+	payload, err := convo.EventPayload(eventType, af)
+	if err != nil {
+		return err
+	}
+	if err := tx.CreateEvent(ctx, s.newEvent(eventType, af.CustomerID, stream, conv, payload)); err != nil {
 		return err
 	}
 	if af.WebhookURI == "" {
 		return nil
 	}
-	payload, err := convo.EventPayload(eventType, af)
-	if err != nil {
-		return err
-	}
-	now := s.now()
 	// Delivered, signed and retried like the customer's webhook; in a stream
 	// of the run's own, so a slow receiver holds up nobody else's events.
-	return tx.CreateEvent(ctx, &convo.Event{
-		ID: convo.NewID(), CustomerID: af.CustomerID, Type: eventType, StreamID: af.ID,
-		ConversationID: cmp.Or(conv, convo.NilID), Payload: payload, TargetURI: af.WebhookURI,
-		TargetMethod: af.WebhookMethod, ContentType: "application/json",
-		NextAttemptAt: now, TMCreate: now, TMDelivered: convo.Never,
-	})
+	own := s.newEvent(eventType, af.CustomerID, af.ID, conv, payload)
+	own.TargetURI, own.TargetMethod, own.ContentType = af.WebhookURI, af.WebhookMethod, "application/json"
+	return tx.CreateEvent(ctx, own)
 }
 
 // ActiveflowInput is the body of POST /activeflows: VoIPbin's fields, plus

@@ -31,12 +31,18 @@ func (s *Service) emit(ctx context.Context, tx convo.Tx, eventType, customerID, 
 	if err != nil {
 		return err
 	}
+	return tx.CreateEvent(ctx, s.newEvent(eventType, customerID, streamID, conversationID, payload))
+}
+
+// newEvent is an event written now and due at once, for the customer's
+// webhook unless the caller names another target.
+func (s *Service) newEvent(eventType, customerID, streamID, conversationID string, payload []byte) *convo.Event {
 	now := s.now()
-	return tx.CreateEvent(ctx, &convo.Event{
+	return &convo.Event{
 		ID: convo.NewID(), CustomerID: customerID, Type: eventType, StreamID: streamID,
 		ConversationID: cmp.Or(conversationID, convo.NilID), Payload: payload,
 		NextAttemptAt: now, TMCreate: now, TMDelivered: convo.Never,
-	})
+	}
 }
 
 // emitConversation writes a conversation event (webhook form of the conversation).
