@@ -165,15 +165,16 @@ func (s *Service) runSend(ctx context.Context, j *convo.Job) error {
 		return s.store.Update(ctx, func(tx convo.Tx) error { return tx.DeleteJob(ctx, j.ID) })
 	}
 	ch := s.config.Channels[d.Account.Type]
+	notConfigured := d.Account.NotConfigured()
 	var res convo.SendResult
 	switch {
 	case d.Account.IsDeleted():
 		err = &convo.ChannelError{Detail: "the account was deleted"}
 	case ch == nil:
 		err = &convo.ChannelError{Detail: "no channel for account type " + d.Account.Type}
-	case d.Account.NotConfigured() != nil:
+	case notConfigured != nil:
 		// Its settings were removed after the message was queued.
-		err = &convo.ChannelError{Detail: d.Account.NotConfigured().Error()}
+		err = &convo.ChannelError{Detail: convo.ErrorMessage(notConfigured)}
 	default:
 		d.StatusCallback = s.config.PublicURL + "/v1.0/conversation/accounts/" + d.Account.ID + "/status?message_id=" + d.Message.ID
 		sendCtx, cancel := context.WithTimeout(ctx, providerTimeout)
