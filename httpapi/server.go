@@ -227,8 +227,8 @@ func writeJSONIn(w http.ResponseWriter, code int, v any, f convo.TimeFormat) {
 		code = http.StatusInternalServerError
 	}
 	if f != convo.TimeSeed {
-		// Into a reused buffer: a page of 100 conversations renders in about
-		// 20 µs so, 40 µs into a new one (BenchmarkRenderJSON).
+		// Into a reused buffer, which halves the cost of rendering a page
+		// (docs/performance.md).
 		buf := renderBuffers.Get().(*[]byte)
 		defer putRenderBuffer(buf)
 		*buf = f.AppendJSON((*buf)[:0], b)
