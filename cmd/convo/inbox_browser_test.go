@@ -1,0 +1,170 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+	"github.com/convohq/convo"
+	"github.com/convohq/convo/internal/fakeprovider"
+	"github.com/convohq/convo/internal/testdb"
+)
+
+// The inbox in a real browser against a real server on SQLite: agents Ann
+// and Ben (plain) and Mia (manager), each in a browser context of its own.
+// Subtests run in order and build on one another, as an agent's day does.
+func TestInboxBrowser(t *testing.T) {
+	browser(t)
+	e := newChannelEnv(t, testdb.SQLite(t))
+	admin := e.admin(t)
+	acc := e.newAccount(admin, convo.AccountLine)
+	ann := admin.newBrowserAgent(int(convo.PermissionCustomerAgent), "Ann Agent")
+	ben := admin.newBrowserAgent(int(convo.PermissionCustomerAgent), "Ben Agent")
+	mia := admin.newBrowserAgent(int(convo.PermissionCustomerManager), "Mia Manager")
+	_, _ = ben, mia
+	inbound := func(user, text string) {
+		t.Helper()
+		wantStatus(t, e.postLine(t, acc, lineWebhook(lineMessage(lineUser(user), lineText(text)))), http.StatusOK)
+	}
+	// newPeer starts a conversation through the hook and waits for the peer's name.
+	newPeer := func(name, first string) string {
+		t.Helper()
+		user := lineID('U')
+		e.line.AddProfile(user, name)
+		wantStatus(t, e.postLine(t, acc, lineWebhook(lineEvent("follow", lineUser(user)))), http.StatusOK)
+		inbound(user, first)
+		id := str(t, convWith(admin, acc.ID, user), "id")
+		eventually(t, 5*time.Second, func() error {
+			if got := obj(t, admin.ok("GET", "/v1.0/conversations/"+id, nil), "peer")["target_name"]; got != name {
+				return fmt.Errorf("peer name %v", got)
+			}
+			return nil
+		})
+		return user
+	}
+	assign := func(user, agentID string) string {
+		t.Helper()
+		id := str(t, convWith(admin, acc.ID, user), "id")
+		admin.ok("PUT", "/v1.0/conversations/"+id, map[string]any{"owner_id": agentID})
+		return id
+	}
+	alice := newPeer("Alice", "hello from Alice")
+	aliceConv := assign(alice, ann.ID)
+	base := e.ts.URL()
+	a := newTab(t, base)
+
+	t.Run("login", func(t *testing.T) {
+		a.t = t
+		// Times must come out in the browser's zone, whatever the machine's.
+		command(a, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: "Asia/Tokyo"})
+		a.run(chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS("#username")))
+		a.run(chromedp.SetValue(chromedp.CSS("#username"), ann.Username), chromedp.SetValue(chromedp.CSS("#password"), "wrong"),
+			chromedp.Click(chromedp.CSS("#login-submit")))
+		a.until("the refusal", has("#login-message", "Wrong username or password."))
+		a.login(ann.Username, ann.Password)
+		a.until("Ann's conversation in Mine", has("#list .row .peer", "Alice"))
+		if got := a.text("#me-name"); got != "Ann Agent" {
+			t.Errorf("header shows %q", got)
+		}
+		var hiddenAll, tokenStored bool
+		var href string
+		a.js(`document.querySelector('[data-view="all"]').hidden`, &hiddenAll)
+		a.js(`sessionStorage.getItem("convo.token") === `+fmt.Sprintf("%q", "")+` ? false : true`, &tokenStored)
+		a.js(`location.href`, &href)
+		if !hiddenAll {
+			t.Error("a plain agent is offered the All view")
+		}
+		if !tokenStored || strings.Contains(href, "token") {
+			t.Errorf("token stored %v, address %q: want it in sessionStorage only", tokenStored, href)
+		}
+		if got := a.text("#list .row .chan"); got != "LINE" {
+			t.Errorf("channel shown as %q", got)
+		}
+	})
+
+	t.Run("the thread shows who sent what, when, its status and media, and customer text as text", func(t *testing.T) {
+		a.t = t
+		const xss = `<img src=x onerror=alert(1)>`
+		inbound(alice, xss)
+		sent := admin.ok("POST", "/v1.0/conversations/"+aliceConv+"/messages", map[string]any{"text": "see attached", "medias": []map[string]any{
+			{"type": "image", "filename": "https://media.example.invalid/cat.png"}, {"type": "file", "filename": "https://media.example.invalid/terms.pdf"}}})
+		a.open(aliceConv)
+		a.until("the messages", has(".timeline .msg.in .text", "hello from Alice")+" && "+has(".timeline .msg.out .text", "see attached"))
+		a.until("the XSS text", has(".timeline .msg.in .text", xss))
+		var imgsInText int
+		a.js(`document.querySelectorAll(".timeline .text img, .timeline .text *").length`, &imgsInText)
+		if imgsInText != 0 || len(a.dialogs) != 0 {
+			t.Errorf("customer text became markup (%d elements) or ran (dialogs %v)", imgsInText, a.dialogs)
+		}
+		if got := a.text(".timeline .msg.in .who"); got != "Alice" {
+			t.Errorf("incoming sender shown as %q, want the peer", got)
+		}
+		out := msg(str(t, sent, "id"))
+		a.until("the delivery status", has(out+" .st", "delivered"))
+		var src, link string
+		a.js(`document.querySelector(`+fmt.Sprintf("%q", out+" .medias img")+`).getAttribute("src")`, &src)
+		a.js(`document.querySelector(`+fmt.Sprintf("%q", out+" .medias a.link")+`).getAttribute("href")`, &link)
+		if src != "https://media.example.invalid/cat.png" || link != "https://media.example.invalid/terms.pdf" {
+			t.Errorf("image %q inline and file %q as a link", src, link)
+		}
+		// Times are the browser's: Tokyo here.
+		created, err := time.Parse("2006-01-02 15:04:05.999999", str(t, sent, "tm_create"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tokyo, _ := time.LoadLocation("Asia/Tokyo")
+		var title string
+		a.js(`document.querySelector(`+fmt.Sprintf("%q", out+" time")+`).title.replace(/\s/g, " ")`, &title)
+		if want := created.In(tokyo).Format("3:04"); !strings.Contains(title, want) {
+			t.Errorf("time shown as %q, want Tokyo's %s", title, want)
+		}
+	})
+
+	t.Run("the composer sends on Enter and shows the message progressing, then its outcome", func(t *testing.T) {
+		a.t = t
+		e.line.SetDelay(time.Second)
+		a.run(chromedp.Focus(chromedp.CSS("#composer")))
+		a.typeText("first line")
+		a.press("Enter", kb.ModifierShift)
+		a.typeText("second line")
+		a.press("Enter")
+		two := `[...document.querySelectorAll(".timeline .msg.out")].find(m => m.querySelector(".text").textContent === "first line\nsecond line")`
+		a.until("the message at once, progressing", two+`?.querySelector(".st").textContent === "sending"`)
+		a.until("the message delivered", two+`?.querySelector(".st").textContent === "delivered"`)
+		e.line.SetDelay(0)
+		var v string
+		if a.js(`document.querySelector("#composer").value.trim()`, &v); v != "" {
+			t.Errorf("composer keeps %q after sending", v)
+		}
+		e.line.SetModeFor(acc.fakeKey(), fakeprovider.Refuse)
+		a.typeText("this one fails")
+		a.press("Enter")
+		a.until("the failure", `[...document.querySelectorAll(".timeline .msg.out")].some(m => m.textContent.includes("this one fails") && m.querySelector(".st.failed"))`)
+		e.line.SetModeFor(acc.fakeKey(), fakeprovider.Accept)
+		var who string
+		a.js(`[...document.querySelectorAll(".timeline .msg.out")].pop().querySelector(".who").textContent`, &who)
+		if who != "Ann Agent" {
+			t.Errorf("own message's sender shown as %q", who)
+		}
+	})
+
+	t.Run("typing / offers canned responses", func(t *testing.T) {
+		a.t = t
+		admin.ok("POST", "/v1.0/canned_responses", map[string]any{"short_code": "thanks", "text": "Thank you for waiting!"})
+		a.typeText("/tha")
+		a.until("the suggestion", `!document.querySelector("#canned").hidden && `+has("#canned li", "/thanks"))
+		a.press("Enter")
+		var v string
+		a.js(`document.querySelector("#composer").value`, &v)
+		if v != "Thank you for waiting!" {
+			t.Fatalf("composer holds %q after choosing", v)
+		}
+		a.press("Enter")
+		a.until("the canned reply sent", has(".timeline .msg.out .text", "Thank you for waiting!"))
+	})
+}
