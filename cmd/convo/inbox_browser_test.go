@@ -167,4 +167,138 @@ func TestInboxBrowser(t *testing.T) {
 		a.press("Enter")
 		a.until("the canned reply sent", has(".timeline .msg.out .text", "Thank you for waiting!"))
 	})
+
+	t.Run("notes are written, edited and deleted in the thread, apart from messages", func(t *testing.T) {
+		a.t = t
+		a.run(chromedp.Click(chromedp.CSS(".composer .mode:nth-child(2)")))
+		a.typeText("call back after 5pm")
+		a.press("Enter")
+		a.until("the note", has(".timeline .note .text", "call back after 5pm"))
+		var asMessage bool
+		a.js(has(".timeline .msg", "call back after 5pm"), &asMessage)
+		if asMessage {
+			t.Error("the note is shown as a message")
+		}
+		a.run(chromedp.Click(chromedp.CSS(".timeline .note .edit")))
+		a.until("the editor", `document.querySelector(".note-edit")`)
+		a.js(`document.querySelector(".note-edit").value = "call back after 6pm"`, nil)
+		a.run(chromedp.Focus(chromedp.CSS(".note-edit")))
+		a.press("Enter")
+		a.until("the edited note", has(".timeline .note .text", "call back after 6pm"))
+		notes := rows(t, admin.ok("GET", "/v1.0/conversations/"+aliceConv+"/notes", nil))
+		if len(notes) != 1 || notes[0]["text"] != "call back after 6pm" {
+			t.Fatalf("notes on the server: %v", notes)
+		}
+		a.run(chromedp.Click(chromedp.CSS(".timeline .note .delete")))
+		a.until("the confirmation", has(".timeline .note .delete", "Really delete?"))
+		a.run(chromedp.Click(chromedp.CSS(".timeline .note .delete")))
+		a.until("the note gone", `!document.querySelector(".timeline .note")`)
+		a.run(chromedp.Click(chromedp.CSS(".composer .mode:nth-child(1)")))
+	})
+
+	var bob string
+	t.Run("live: a hooked message shows in the open thread, an assignment in Mine, unread on other rows", func(t *testing.T) {
+		a.t = t
+		inbound(alice, "are you there?")
+		a.until("the message in the thread", has(".timeline .msg.in .text", "are you there?"))
+		a.until("the preview in the list", has("#list .row .preview", "are you there?"))
+		bob = newPeer("Bob", "hi, Bob here")
+		assign(bob, ann.ID)
+		a.until("Bob's conversation in Mine", has("#list .row .peer", "Bob"))
+		inbound(bob, "anyone?")
+		bobRow := `[...document.querySelectorAll("#list .row")].find(r => r.textContent.includes("Bob"))`
+		a.until("Bob's unread count", bobRow+`?.querySelector(".badge")?.textContent === "1"`)
+		var top string
+		a.js(`document.querySelector("#list .row .peer").textContent`, &top)
+		if top != "Bob" {
+			t.Errorf("the newest activity is not first: %q", top)
+		}
+	})
+
+	t.Run("keyboard: move, open, reply, go back", func(t *testing.T) {
+		a.t = t
+		// From the open conversation (Alice's, second): up, down, up.
+		a.js(`document.activeElement.blur()`, nil)
+		a.press("k")
+		a.until("the row above focused", `document.activeElement.matches("#list .row") && document.activeElement.textContent.includes("Bob")`)
+		a.press("j")
+		a.until("the row below focused", `document.activeElement.textContent.includes("Alice")`)
+		a.press("k")
+		a.until("back on the first row", `document.activeElement.textContent.includes("Bob")`)
+		a.press("Enter")
+		a.until("Bob's thread", has(".thread-head h2", "Bob"))
+		a.until("Bob's unread gone", `![...document.querySelectorAll("#list .row")].find(r => r.textContent.includes("Bob")).querySelector(".badge")`)
+		a.js(`document.activeElement.blur()`, nil)
+		a.press("r")
+		a.until("the composer focused", `document.activeElement.id === "composer"`)
+		a.press("Escape")
+		a.until("the list focused", `document.activeElement.matches("#list .row")`)
+		var outline string
+		a.js(`getComputedStyle(document.activeElement).outlineStyle`, &outline)
+		if outline == "none" {
+			t.Error("the focused row shows no focus")
+		}
+	})
+
+	t.Run("own status from the header", func(t *testing.T) {
+		a.t = t
+		a.js(`(s => { s.value = "busy"; s.dispatchEvent(new Event("change")); })(document.querySelector("#my-status"))`, nil)
+		eventually(t, 5*time.Second, func() error {
+			if got := admin.ok("GET", "/v1.0/agents/"+ann.ID, nil)["status"]; got != "busy" {
+				return fmt.Errorf("status %v", got)
+			}
+			return nil
+		})
+	})
+
+	t.Run("another agent sees none of it", func(t *testing.T) {
+		b := newTab(t, base)
+		b.login(ben.Username, ben.Password)
+		b.until("an empty Mine", has("#list-state", "No conversations here."))
+		b.run(chromedp.Click(chromedp.CSS(`[data-view="unassigned"]`)))
+		b.until("the queue refused", has("#list-state", "not available"))
+		b.js(`location.hash = "#/c/`+aliceConv+`"`, nil)
+		b.until("the thread refused", has("#thread", "Could not load"))
+		b.js(`document.querySelector("#search").value = "Alice"`, nil)
+		b.run(chromedp.Focus(chromedp.CSS("#search")))
+		b.press("Enter")
+		b.until("search answered", `!document.querySelector("#search-results").hidden && !`+has("#search-results", "Loading"))
+		inbound(alice, "only for Ann")
+		a.t = t
+		a.until("Ann sees it", has(".timeline, #list", "only for Ann")+` || `+has("#list .row .preview", "only for Ann"))
+		var leaked bool
+		b.js(`document.body.textContent.includes("Alice") || document.body.textContent.includes("only for Ann") || document.body.textContent.includes("Bob")`, &leaked)
+		if leaked {
+			t.Error("Ben's page shows Ann's conversations")
+		}
+	})
+
+	t.Run("a manager takes, assigns and unassigns; Ann's Mine follows", func(t *testing.T) {
+		m := newTab(t, base)
+		m.login(mia.Username, mia.Password)
+		carol := newPeer("Carol", "is anyone there?")
+		m.run(chromedp.Click(chromedp.CSS(`[data-view="unassigned"]`)))
+		m.until("Carol unassigned", has("#list .row .peer", "Carol"))
+		var allShown bool
+		m.js(`!document.querySelector('[data-view="all"]').hidden`, &allShown)
+		if !allShown {
+			t.Error("a manager is not offered All")
+		}
+		m.open(str(t, convWith(admin, acc.ID, carol), "id"))
+		m.run(chromedp.Click(chromedp.CSS(".actions .take")))
+		m.until("Mia owns it", has(".actions .owner", "Mia Manager"))
+		m.js(`(s => { s.value = `+fmt.Sprintf("%q", ann.ID)+`; s.dispatchEvent(new Event("change")); })(document.querySelector(".actions .assign"))`, nil)
+		m.until("Ann owns it", has(".actions .owner", "Ann Agent"))
+		a.t = t
+		a.until("Carol in Ann's Mine", has("#list .row .peer", "Carol"))
+		m.run(chromedp.Click(chromedp.CSS(".actions .unassign")))
+		m.until("unassigned", has(".actions .owner", "Unassigned"))
+		m.run(chromedp.Click(chromedp.CSS("#logout")))
+		m.until("the login page", `!document.querySelector("#login").hidden && `+has("#login-message", "You have logged out."))
+		var stored bool
+		m.js(`sessionStorage.getItem("convo.token") !== null`, &stored)
+		if stored {
+			t.Error("the token outlives the logout")
+		}
+	})
 }

@@ -109,9 +109,9 @@ export function createThread(app) {
     const atBottom = fromBottom - tl.clientHeight < 40;
     const items = [...s.messages.values(), ...[...s.notes.values()].map((n) => ({ ...n, _note: true }))];
     items.sort((a, b) => at(a) - at(b) || (a.id < b.id ? -1 : 1));
-    tl.replaceChildren(
-      s.older ? h("p", { class: "older" }, t("older")) : null,
-      ...items.map((x) => (x._note ? noteEl(s, x) : messageEl(s, x))));
+    const els = items.map((x) => (x._note ? noteEl(s, x) : messageEl(s, x)));
+    if (s.older) els.unshift(h("p", { class: "older" }, t("older")));
+    tl.replaceChildren(...els);
     if (s.target) {
       const el = tl.querySelector(`[data-id="${CSS.escape(s.target)}"]`);
       if (el) {
