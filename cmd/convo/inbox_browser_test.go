@@ -301,4 +301,60 @@ func TestInboxBrowser(t *testing.T) {
 			t.Error("the token outlives the logout")
 		}
 	})
+
+	t.Run("the stream reconnects after the server closes it and shows what arrived meanwhile", func(t *testing.T) {
+		a.t = t
+		a.open(aliceConv)
+		// The banner may show for less than a poll: a watcher remembers it.
+		a.js(`window.sawReconnecting = false; new MutationObserver(() => { if (!document.querySelector("#conn").hidden) window.sawReconnecting = true; })
+			.observe(document.querySelector("#conn"), { attributes: true })`, nil)
+		addr := hostOf(e.ts.URL())
+		e.ts.restart(t, func(m *Main) { m.Config.Listen = addr })
+		inbound(alice, "sent while you were away")
+		a.until("the reconnecting state shown", `window.sawReconnecting`)
+		a.until("the missed message", has(".timeline .msg.in .text", "sent while you were away"))
+		a.until("live again", `document.querySelector("#conn").hidden`)
+	})
+
+	t.Run("scrolling loads the next page", func(t *testing.T) {
+		m := newTab(t, base)
+		m.login(mia.Username, mia.Password)
+		sms := admin.newSMSAccount()
+		for range 55 {
+			admin.newConversation(sms)
+		}
+		total := len(admin.walkPages("/v1.0/conversations", "page_size", "100"))
+		m.run(chromedp.Click(chromedp.CSS(`[data-view="all"]`)))
+		m.until("a first page", `document.querySelectorAll("#list .row").length === 50`)
+		m.js(`(s => s.scrollTop = s.scrollHeight)(document.querySelector("#list-scroll"))`, nil)
+		m.until("every conversation", fmt.Sprintf(`document.querySelectorAll("#list .row").length === %d`, total))
+	})
+
+	t.Run("readable at 320 px and 1920 px", func(t *testing.T) {
+		a.t = t
+		for _, w := range []int64{320, 1920} {
+			a.run(chromedp.EmulateViewport(w, 800))
+			a.open(aliceConv)
+			var width int64
+			a.js(`document.documentElement.scrollWidth`, &width)
+			if width > w {
+				var wide []string
+				a.js(`[...document.querySelectorAll("*")].filter(e => e.getBoundingClientRect().right > innerWidth + 1).map(e => e.tagName + "." + e.className + ":" + Math.round(e.getBoundingClientRect().right))`, &wide)
+				t.Errorf("at %d px the page is %d px wide: %v", w, width, wide)
+			}
+			var listShown bool
+			a.js(`document.querySelector(".side").offsetWidth > 0`, &listShown)
+			if listShown != (w > 720) {
+				t.Errorf("at %d px the list beside the thread is %v", w, listShown)
+			}
+		}
+		a.run(chromedp.EmulateViewport(1280, 800))
+	})
+
+	t.Run("a revoked token returns to the login page with a message", func(t *testing.T) {
+		a.t = t
+		admin.ok("PUT", "/v1.0/agents/"+ann.ID+"/password", map[string]any{"password": "another-password-1"})
+		a.run(chromedp.Click(chromedp.CSS(`[data-view="mine"]`)))
+		a.until("the login page", `!document.querySelector("#login").hidden && `+has("#login-message", "Your session has ended"))
+	})
 }
