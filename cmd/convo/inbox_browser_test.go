@@ -319,7 +319,7 @@ func TestInboxBrowser(t *testing.T) {
 	t.Run("scrolling loads the next page", func(t *testing.T) {
 		m := newTab(t, base)
 		m.login(mia.Username, mia.Password)
-		sms := admin.newSMSAccount()
+		sms := e.newAccount(admin, convo.AccountSMS).ID
 		for range 55 {
 			admin.newConversation(sms)
 		}
@@ -328,6 +328,15 @@ func TestInboxBrowser(t *testing.T) {
 		m.until("a first page", `document.querySelectorAll("#list .row").length === 50`)
 		m.js(`(s => s.scrollTop = s.scrollHeight)(document.querySelector("#list-scroll"))`, nil)
 		m.until("every conversation", fmt.Sprintf(`document.querySelectorAll("#list .row").length === %d`, total))
+		// A thread's older messages come as the agent scrolls up.
+		long := str(t, admin.newConversation(sms), "id")
+		for i := range 60 {
+			admin.ok("POST", "/v1.0/conversations/"+long+"/messages", map[string]any{"text": fmt.Sprintf("message %02d", i)})
+		}
+		m.open(long)
+		m.until("the newest page, at the bottom", `document.querySelectorAll(".timeline .msg").length === 50 && `+has(".timeline .msg:last-of-type .text", "message 59"))
+		m.js(`document.querySelector(".timeline").scrollTop = 0`, nil)
+		m.until("the older messages", `document.querySelectorAll(".timeline .msg").length === 60 && `+has(".timeline .msg:first-of-type .text", "message 00"))
 	})
 
 	t.Run("readable at 320 px and 1920 px", func(t *testing.T) {

@@ -9,6 +9,8 @@ import { peerName, channelName } from "./list.js";
 import { renderActions } from "./actions.js";
 import { attachComposer } from "./composer.js";
 
+// PAGE is how many messages a page holds; a shorter page is the oldest.
+const PAGE = 50;
 const RANK = { progressing: 0, done: 1, failed: 2 };
 
 export function createThread(app) {
@@ -23,13 +25,13 @@ export function createThread(app) {
     try {
       const [conv, page, notes] = await Promise.all([
         get("/v1.0/conversations/" + id),
-        get(`/v1.0/conversations/${id}/messages`, { page_size: 50 }),
+        get(`/v1.0/conversations/${id}/messages`, { page_size: PAGE }),
         get(`/v1.0/conversations/${id}/notes`, { page_size: 100 }).catch(() => ({ result: [] })),
       ]);
       if (cur !== s) return;
       s.conv = conv;
       page.result.forEach((m) => s.messages.set(m.id, m));
-      s.older = page.result.length ? page.next_page_token : "";
+      s.older = page.result.length === PAGE ? page.next_page_token : "";
       notes.result.forEach((n) => s.notes.set(n.id, n));
       app.list.upsert(conv);
     } catch (e) {
@@ -88,9 +90,9 @@ export function createThread(app) {
     if (!s.older || s.loadingOlder) return;
     s.loadingOlder = true;
     try {
-      const page = await get(`/v1.0/conversations/${s.id}/messages`, { page_size: 50, page_token: s.older });
+      const page = await get(`/v1.0/conversations/${s.id}/messages`, { page_size: PAGE, page_token: s.older });
       page.result.forEach((m) => s.messages.set(m.id, m));
-      s.older = page.result.length ? page.next_page_token : "";
+      s.older = page.result.length === PAGE ? page.next_page_token : "";
     } catch (e) {
       s.older = "";
       notice(s, t("load_failed", e.message));
