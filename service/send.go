@@ -83,7 +83,7 @@ func (s *Service) SendMessage(ctx context.Context, c *convo.Caller, conversation
 			return err
 		}
 		// This request sends at once; the job is the backstop should it not get to.
-		msg, job, err = s.queueOutgoing(ctx, tx, conv, in.Text, medias, now.Add(sendBackstop))
+		msg, job, err = s.queueOutgoing(ctx, tx, conv, senderOf(c), in.Text, medias, now.Add(sendBackstop))
 		return err
 	})
 	if err != nil {
@@ -107,9 +107,17 @@ func (s *Service) SendMessage(ctx context.Context, c *convo.Caller, conversation
 	return msg, err
 }
 
-// queueOutgoing stores an outgoing message on a live conversation of a live
-// account, with its event and the job that sends it from runAt on.
-func (s *Service) queueOutgoing(ctx context.Context, tx convo.Tx, conv *convo.Conversation, text string, medias []convo.Media, runAt time.Time) (*convo.Message, *convo.Job, error) {
+// senderOf is who sends the messages of a request: its agent, or its access key.
+func senderOf(c *convo.Caller) *convo.MessageSender {
+	if c.AccessKeyID != "" {
+		return &convo.MessageSender{Type: convo.SenderAccessKey, ID: c.AccessKeyID}
+	}
+	return &convo.MessageSender{Type: convo.SenderAgent, ID: c.AgentID}
+}
+
+// queueOutgoing stores an outgoing message of sender on a live conversation
+// of a live account, with its event and the job that sends it from runAt on.
+func (s *Service) queueOutgoing(ctx context.Context, tx convo.Tx, conv *convo.Conversation, sender *convo.MessageSender, text string, medias []convo.Media, runAt time.Time) (*convo.Message, *convo.Job, error) {
 	if conv.IsDeleted() {
 		return nil, nil, convo.Errorf(convo.EPrecondition, "CONVERSATION_DELETED", "the conversation is deleted")
 	}
@@ -128,7 +136,7 @@ func (s *Service) queueOutgoing(ctx context.Context, tx convo.Tx, conv *convo.Co
 		ID: convo.NewID(), CustomerID: conv.CustomerID, ConversationID: conv.ID,
 		Direction: convo.DirectionOutgoing, Status: convo.MessageProgressing,
 		ReferenceType: conv.Type, ReferenceID: a.ID, Source: conv.Self, Destination: conv.Peer,
-		Text: text, Medias: medias, TMCreate: now, TMUpdate: now, TMDelete: convo.Never, AccountID: a.ID,
+		Text: text, Medias: medias, Sender: sender, TMCreate: now, TMUpdate: now, TMDelete: convo.Never, AccountID: a.ID,
 	}
 	if err := tx.CreateMessage(ctx, msg); err != nil {
 		return nil, nil, err
