@@ -284,7 +284,7 @@ func (s *Service) flowSend(ctx context.Context, tx convo.Tx, af *convo.Activeflo
 		err = convo.NotFound(convo.ReasonConversationNotFound, "conversation")
 	}
 	if err == nil && strings.TrimSpace(opt.Text) == "" {
-		err = convo.Invalid("EMPTY_MESSAGE", "no text to send")
+		err = convo.Invalid(convo.ReasonEmptyMessage, "no text to send")
 	}
 	var job *convo.Job
 	if err == nil {
