@@ -37,3 +37,12 @@ const (
 	ReasonLoginThrottleNotFound  = "LOGIN_THROTTLE_NOT_FOUND"
 	ReasonLoginThrottleExists    = "LOGIN_THROTTLE_EXISTS"
 )
+
+// Reasons of sending a message.
+const (
+	// ReasonEmptyMessage: nothing to send, neither text nor medias.
+	ReasonEmptyMessage = "EMPTY_MESSAGE"
+	// ReasonTextAndCannedResponse: a send names both its text and a canned
+	// response to take the text from.
+	ReasonTextAndCannedResponse = "TEXT_AND_CANNED_RESPONSE"
+)
