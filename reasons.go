@@ -37,3 +37,11 @@ const (
 	ReasonLoginThrottleNotFound  = "LOGIN_THROTTLE_NOT_FOUND"
 	ReasonLoginThrottleExists    = "LOGIN_THROTTLE_EXISTS"
 )
+
+// Reasons of a refused search (400): q shorter than MinSearchQuery
+// characters, q holding control characters, a type filter convo does not know.
+const (
+	ReasonQueryTooShort     = "QUERY_TOO_SHORT"
+	ReasonInvalidQuery      = "INVALID_QUERY"
+	ReasonInvalidSearchType = "INVALID_TYPE"
+)
