@@ -34,7 +34,9 @@ func testSearch(t *testing.T, db *sqlstore.DB) {
 	gone := conv("+15550204", word, "")
 	foreign := newConversation(other, account, "+15550205", at(0))
 	foreign.Name = word
-	update(t, db, func(tx convo.Tx) error { return createAll(ctx, tx.CreateConversation, mine, free, theirs, gone, foreign) })
+	update(t, db, func(tx convo.Tx) error {
+		return createAll(ctx, tx.CreateConversation, mine, free, theirs, gone, foreign)
+	})
 	msg := func(c *convo.Conversation, text string) *convo.Message {
 		m := newMessage(c.CustomerID, c.ID, account, "", at(time.Second))
 		m.Text = text
@@ -136,4 +138,3 @@ func testSearch(t *testing.T, db *sqlstore.DB) {
 		t.Errorf("the new name finds %v", got)
 	}
 }
-
