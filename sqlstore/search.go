@@ -127,17 +127,23 @@ func (t *tx) searchConversations(ctx context.Context, p convo.SearchParams, pos 
 		query, args = pos.sqliteBounds(query, args, "conversations", "c")
 		return conversations.query(ctx, t, "SELECT "+query+" ORDER BY s.rowid DESC LIMIT ?", append(args, limit)...)
 	}
-	cond := " c.customer_id = ? AND c." + live + " AND " + conversationSearchText + " ILIKE ?" + vis
-	args := append([]any{customerID, likePattern(p.Query)}, visArgs...)
+	// The stored text of the fields first, which is cheap and rules out
+	// most rows, then the fields themselves, which parse the peer.
+	cond := " c.customer_id = ? AND c." + live + " AND (c.name || c.peer || c.dialog_id) ILIKE ? AND " + conversationSearchText + " ILIKE ?" + vis
+	args := append([]any{customerID, likePattern(p.Query), likePattern(p.Query)}, visArgs...)
 	bound, boundArgs := pos.postgresBounds("c")
 	walk := "SELECT " + cols + " FROM (SELECT * FROM conversations c" + strings.Replace(bound, " AND", " WHERE", 1) +
 		" ORDER BY id DESC LIMIT ?) c WHERE" + cond + " ORDER BY c.id DESC LIMIT ?"
-	found, err := conversations.query(ctx, t, walk, append(append(boundArgs, limit*searchWalkBudget), append(args, limit)...)...)
+	// In order: with statistics, a sort of the whole table looked cheaper.
+	res, err := t.queryInOrder(ctx, walk, append(append(boundArgs, limit*searchWalkBudget), append(args, limit)...)...)
+	found, err := conversations.read(t, res, err)
 	if err != nil || len(found) == limit {
 		return found, err
 	}
-	return conversations.query(ctx, t, "SELECT "+cols+" FROM conversations c WHERE"+cond+bound+" ORDER BY c.id DESC LIMIT ?",
-		append(append(args, boundArgs...), limit)...)
+	res, err = t.queryByTrigrams(ctx, "SELECT "+cols+" FROM conversations c WHERE "+conversationSearchText+" ILIKE ? AND"+
+		onlyFilter(" c.customer_id = ? AND c."+live+vis+bound)+" ORDER BY c.id DESC LIMIT ?",
+		append(append(append([]any{likePattern(p.Query), customerID}, visArgs...), boundArgs...), limit)...)
+	return conversations.read(t, res, err)
 }
 
 func (t *tx) searchMessages(ctx context.Context, p convo.SearchParams, pos searchPos, limit int) ([]*convo.SearchHit, error) {
@@ -153,19 +159,22 @@ func (t *tx) searchMessages(ctx context.Context, p convo.SearchParams, pos searc
 			" WHERE messages_search MATCH ? AND m.rowid = s.rowid AND m.customer_id = ? AND m." + live + join
 		args := append([]any{ftsPhrase(p.Query), customerID}, visArgs...)
 		query, args = pos.sqliteBounds(query, args, "messages", "m")
-		return t.readMessageHits(ctx, "SELECT "+query+" ORDER BY s.rowid DESC LIMIT ?", append(args, limit)...)
+		res, err := t.q.QueryContext(ctx, t.sql("SELECT "+query+" ORDER BY s.rowid DESC LIMIT ?"), append(args, limit)...)
+		return readMessageHits(res, err)
 	}
 	cond := " m.customer_id = ? AND m." + live + " AND m.text ILIKE ?" + join
 	args := append([]any{customerID, likePattern(p.Query)}, visArgs...)
 	bound, boundArgs := pos.postgresBounds("m")
 	walk := "SELECT " + cols + " FROM (SELECT * FROM messages m" + strings.Replace(bound, " AND", " WHERE", 1) +
 		" ORDER BY id DESC LIMIT ?) m CROSS JOIN conversations c WHERE" + cond + " ORDER BY m.id DESC LIMIT ?"
-	found, err := t.readMessageHits(ctx, walk, append(append(boundArgs, limit*searchWalkBudget), append(args, limit)...)...)
+	found, err := readMessageHits(t.queryInOrder(ctx, walk, append(append(boundArgs, limit*searchWalkBudget), append(args, limit)...)...))
 	if err != nil || len(found) == limit {
 		return found, err
 	}
-	return t.readMessageHits(ctx, "SELECT "+cols+" FROM messages m CROSS JOIN conversations c WHERE"+cond+bound+" ORDER BY m.id DESC LIMIT ?",
-		append(append(args, boundArgs...), limit)...)
+	res, err := t.queryByTrigrams(ctx, "SELECT "+cols+" FROM messages m CROSS JOIN conversations c WHERE m.text ILIKE ? AND"+
+		onlyFilter(" m.customer_id = ? AND m."+live+bound)+join+" ORDER BY m.id DESC LIMIT ?",
+		append(append(append([]any{likePattern(p.Query), customerID}, boundArgs...), visArgs...), limit)...)
+	return readMessageHits(res, err)
 }
 
 // sqliteBounds adds pos to a SQLite search of table (alias a) walking its
@@ -198,10 +207,39 @@ func (pos searchPos) postgresBounds(a string) (string, []any) {
 	return b.String(), args
 }
 
-// readMessageHits reads rows of a message's columns followed by its
-// conversation's.
-func (t *tx) readMessageHits(ctx context.Context, query string, args ...any) ([]*convo.SearchHit, error) {
-	res, err := t.q.QueryContext(ctx, t.sql(query), args...)
+// onlyFilter writes conds (joined by AND, with a leading space) so that no
+// index can take them: without statistics PostgreSQL ANDed the customer's
+// btree indexes and checked the query on each of its rows instead of
+// asking the trigram index.
+func onlyFilter(conds string) string {
+	parts := strings.Split(strings.TrimSpace(conds), " AND ")
+	for i, c := range parts {
+		parts[i] = "(" + c + ") IS TRUE"
+	}
+	return " " + strings.Join(parts, " AND ")
+}
+
+// trigramsSQL keeps PostgreSQL from reading a whole table for a search:
+// with statistics it judged a common trigram cheaper to check on every row
+// than to look up, and read every conversation's peer.
+const (
+	trigramsSQL   = "SELECT set_config('enable_seqscan', 'off', true)"
+	untrigramsSQL = "SELECT set_config('enable_seqscan', 'on', true)"
+)
+
+// queryByTrigrams runs a PostgreSQL search query that the trigram index must serve.
+func (t *tx) queryByTrigrams(ctx context.Context, query string, args ...any) (rows, error) {
+	if p, ok := t.q.(interface {
+		queryPinnedWith(ctx context.Context, pin, unpin, query string, args []any) (rows, error)
+	}); ok {
+		return p.queryPinnedWith(ctx, trigramsSQL, untrigramsSQL, t.sql(query), args)
+	}
+	return t.q.QueryContext(ctx, t.sql(query), args...)
+}
+
+// readMessageHits reads the result of a query of a message's columns
+// followed by its conversation's, or err.
+func readMessageHits(res rows, err error) ([]*convo.SearchHit, error) {
 	if err != nil {
 		return nil, interpretError(err, messages.kind)
 	}
