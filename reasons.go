@@ -46,3 +46,11 @@ const (
 	// response to take the text from.
 	ReasonTextAndCannedResponse = "TEXT_AND_CANNED_RESPONSE"
 )
+
+// Reasons of a refused search (400): q shorter than MinSearchQuery
+// characters, q holding control characters, a type filter convo does not know.
+const (
+	ReasonQueryTooShort     = "QUERY_TOO_SHORT"
+	ReasonInvalidQuery      = "INVALID_QUERY"
+	ReasonInvalidSearchType = "INVALID_TYPE"
+)

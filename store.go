@@ -123,6 +123,11 @@ type Tx interface {
 	GetMessageByProviderID(ctx context.Context, accountID, providerID string) (*Message, error)
 	ListMessages(ctx context.Context, p MessageListParams) ([]*Message, error)
 	UpdateMessage(ctx context.Context, m *Message) error
+	// Search finds a customer's conversations whose name, peer name or
+	// target or dialog id hold p.Query, then messages whose text does, each
+	// kind newest first in the order the database stored them, using its
+	// trigram index; see SearchParams.
+	Search(ctx context.Context, p SearchParams) ([]*SearchHit, error)
 
 	// CreateJob records work to run after the commit.
 	CreateJob(ctx context.Context, j *Job) error

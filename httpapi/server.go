@@ -51,6 +51,7 @@ func New(svc *service.Service, logger *slog.Logger) *Server {
 	s.routeTags()
 	s.routeCannedResponses()
 	s.routeNotes()
+	s.routeSearch()
 	s.routeServiceAgents()
 	s.routeAccessKeys()
 	s.routeAccounts()

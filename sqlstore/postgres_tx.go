@@ -123,10 +123,15 @@ func (t *pgTx) QueryContext(ctx context.Context, query string, args ...any) (row
 // queryPinned runs query with pinSQL sent ahead of it and its undoing
 // held back for the next statement: the transaction may go on.
 func (t *pgTx) queryPinned(ctx context.Context, query string, args []any) (rows, error) {
-	t.execLater(kind{}, pinSQL, nil)
+	return t.queryPinnedWith(ctx, pinSQL, unpinSQL, query, args)
+}
+
+// queryPinnedWith is queryPinned with other settings: pin, undone by unpin.
+func (t *pgTx) queryPinnedWith(ctx context.Context, pin, unpin, query string, args []any) (rows, error) {
+	t.execLater(kind{}, pin, nil)
 	r, err := t.QueryContext(ctx, query, args...)
 	if err == nil {
-		t.execLater(kind{}, unpinSQL, nil)
+		t.execLater(kind{}, unpin, nil)
 	}
 	return r, err
 }
@@ -205,13 +210,19 @@ type pgView struct {
 }
 
 func (v pgView) queryPinned(ctx context.Context, query string, args []any) (rows, error) {
+	return v.queryPinnedWith(ctx, pinSQL, "", query, args)
+}
+
+// queryPinnedWith is queryPinned with other settings, which the end of the
+// transaction undoes.
+func (v pgView) queryPinnedWith(ctx context.Context, pin, _ string, query string, args []any) (rows, error) {
 	conn, err := v.pool.Acquire(ctx)
 	if err != nil {
 		return nil, err
 	}
 	b := &pgx.Batch{}
 	b.Queue("begin")
-	b.Queue(pinSQL)
+	b.Queue(pin)
 	b.Queue(query, pgArgs(args)...)
 	b.Queue("commit")
 	br := conn.Conn().SendBatch(ctx, b)

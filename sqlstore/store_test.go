@@ -37,6 +37,7 @@ func TestStore(t *testing.T) {
 			{"Tags", testTags},
 			{"CannedResponses", testCannedResponses},
 			{"Notes", testNotes},
+			{"Search", testSearch},
 			{"Accounts", testAccounts},
 			{"Conversations", testConversations},
 			{"Pagination", testPagination},

@@ -1,0 +1,259 @@
+package sqlstore
+
+import (
+	"context"
+	"strings"
+
+	"github.com/convohq/convo"
+)
+
+// Search reads hits newest first without sorting all matches: a common
+// trigram matches millions of rows, a rare one a handful, and either way a
+// page must cost about its own rows.
+//
+// SQLite walks the FTS5 index by rowid, descending, which FTS5 does without
+// sorting, and joins each candidate to its row: a page of a common query
+// stops after about its own rows, a rare query reads its short doclist.
+//
+// PostgreSQL's GIN index yields its matches unordered. A search first walks
+// the newest rows by primary key (UUIDv7, so creation order) up to a budget,
+// checking the query on each: a common query fills its page there. Only a
+// query that did not is rare enough to gather all its matches through the
+// trigram index and sort them.
+
+// searchWalkBudget is the rows a PostgreSQL search walks per row of its
+// page before it turns to the trigram index.
+const searchWalkBudget = 40
+
+// searchCols returns the columns of tb prefixed with alias.
+func searchCols[T any](tb *table[T], alias string) string {
+	return alias + "." + strings.Join(tb.columns, ", "+alias+".")
+}
+
+// searchPos is where a page of a search starts within one kind of hits.
+type searchPos struct {
+	// afterID, when set, starts after the row with that id.
+	afterID string
+	// before, when not zero, keeps rows created before it (microseconds).
+	before int64
+}
+
+func (t *tx) Search(ctx context.Context, p convo.SearchParams) ([]*convo.SearchHit, error) {
+	limit := p.Limit
+	if limit <= 0 {
+		limit = convo.MaxPageSize
+	}
+	var convPos, msgPos searchPos
+	inMessages := false
+	if c := p.After; c != nil {
+		if c.ID == "" {
+			convPos.before, msgPos.before = c.Time.Micros(), c.Time.Micros()
+		} else {
+			id, ok := canonicalID(c.ID)
+			if !ok {
+				return nil, convo.Invalid(convo.ReasonInvalidToken, "the page cursor is not valid")
+			}
+			var n int
+			if err := t.q.QueryRowContext(ctx, t.sql("SELECT count(*) FROM messages WHERE id = ?"), id).Scan(&n); err != nil {
+				return nil, interpretError(err, messages.kind)
+			}
+			// Conversations come first: a cursor on a message is past them all.
+			inMessages = n > 0
+			if inMessages {
+				msgPos.afterID = id
+			} else {
+				convPos.afterID = id
+			}
+		}
+	}
+	hits := []*convo.SearchHit{}
+	if p.Kind != convo.SearchMessage && !inMessages {
+		convs, err := t.searchConversations(ctx, p, convPos, limit)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range convs {
+			hits = append(hits, &convo.SearchHit{Conversation: c})
+		}
+	}
+	if p.Kind != convo.SearchConversation && len(hits) < limit {
+		msgHits, err := t.searchMessages(ctx, p, msgPos, limit-len(hits))
+		if err != nil {
+			return nil, err
+		}
+		hits = append(hits, msgHits...)
+	}
+	return hits, nil
+}
+
+// visibility returns the condition on conversation alias c of a plain
+// agent's search, and its arguments; "" for everyone else.
+func visibility(v *convo.SearchVisibility) (string, []any) {
+	if v == nil {
+		return "", nil
+	}
+	if v.OrUnassigned {
+		return " AND (c.owner_id = ? OR c.owner_type = '')", []any{v.OwnerID}
+	}
+	return " AND c.owner_id = ?", []any{v.OwnerID}
+}
+
+// ftsPhrase quotes q as one FTS5 phrase: with the trigram tokenizer, a
+// substring match ignoring case.
+func ftsPhrase(q string) string {
+	return `"` + strings.ReplaceAll(q, `"`, `""`) + `"`
+}
+
+// likePattern is an ILIKE pattern holding q as a literal substring
+// (backslash is PostgreSQL's default escape).
+func likePattern(q string) string { return "%" + likeEscape(q) + "%" }
+
+// conversationSearchText is the expression the trigram index of
+// conversations covers (migration 00018); queries must repeat it exactly.
+const conversationSearchText = "(c.name || chr(31) || coalesce(c.peer::jsonb ->> 'target_name', '') || chr(31) || coalesce(c.peer::jsonb ->> 'name', '')" +
+	" || chr(31) || coalesce(c.peer::jsonb ->> 'target', '') || chr(31) || c.dialog_id)"
+
+func (t *tx) searchConversations(ctx context.Context, p convo.SearchParams, pos searchPos, limit int) ([]*convo.Conversation, error) {
+	customerID, ok := canonicalID(p.CustomerID)
+	if !ok {
+		return []*convo.Conversation{}, nil
+	}
+	vis, visArgs := visibility(p.Visible)
+	cols := searchCols(conversations, "c")
+	if !t.postgres {
+		query := cols + " FROM conversations_search s CROSS JOIN conversations c" +
+			" WHERE conversations_search MATCH ? AND c.rowid = s.rowid AND c.customer_id = ? AND c." + live + vis
+		args := append([]any{ftsPhrase(p.Query), customerID}, visArgs...)
+		query, args = pos.sqliteBounds(query, args, "conversations", "c")
+		return conversations.query(ctx, t, "SELECT "+query+" ORDER BY s.rowid DESC LIMIT ?", append(args, limit)...)
+	}
+	// The stored text of the fields first, which is cheap and rules out
+	// most rows, then the fields themselves, which parse the peer.
+	cond := " c.customer_id = ? AND c." + live + " AND (c.name || c.peer || c.dialog_id) ILIKE ? AND " + conversationSearchText + " ILIKE ?" + vis
+	args := append([]any{customerID, likePattern(p.Query), likePattern(p.Query)}, visArgs...)
+	bound, boundArgs := pos.postgresBounds("c")
+	walk := "SELECT " + cols + " FROM (SELECT * FROM conversations c" + strings.Replace(bound, " AND", " WHERE", 1) +
+		" ORDER BY id DESC LIMIT ?) c WHERE" + cond + " ORDER BY c.id DESC LIMIT ?"
+	// In order: with statistics, a sort of the whole table looked cheaper.
+	res, err := t.queryInOrder(ctx, walk, append(append(boundArgs, limit*searchWalkBudget), append(args, limit)...)...)
+	found, err := conversations.read(t, res, err)
+	if err != nil || len(found) == limit {
+		return found, err
+	}
+	res, err = t.queryByTrigrams(ctx, "SELECT "+cols+" FROM conversations c WHERE "+conversationSearchText+" ILIKE ? AND"+
+		onlyFilter(" c.customer_id = ? AND c."+live+vis+bound)+" ORDER BY c.id DESC LIMIT ?",
+		append(append(append([]any{likePattern(p.Query), customerID}, visArgs...), boundArgs...), limit)...)
+	return conversations.read(t, res, err)
+}
+
+func (t *tx) searchMessages(ctx context.Context, p convo.SearchParams, pos searchPos, limit int) ([]*convo.SearchHit, error) {
+	customerID, ok := canonicalID(p.CustomerID)
+	if !ok {
+		return []*convo.SearchHit{}, nil
+	}
+	vis, visArgs := visibility(p.Visible)
+	cols := searchCols(messages, "m") + ", " + searchCols(conversations, "c")
+	join := " AND c.id = m.conversation_id AND c.customer_id = m.customer_id AND c." + live + vis
+	if !t.postgres {
+		query := cols + " FROM messages_search s CROSS JOIN messages m CROSS JOIN conversations c" +
+			" WHERE messages_search MATCH ? AND m.rowid = s.rowid AND m.customer_id = ? AND m." + live + join
+		args := append([]any{ftsPhrase(p.Query), customerID}, visArgs...)
+		query, args = pos.sqliteBounds(query, args, "messages", "m")
+		res, err := t.q.QueryContext(ctx, t.sql("SELECT "+query+" ORDER BY s.rowid DESC LIMIT ?"), append(args, limit)...)
+		return readMessageHits(res, err)
+	}
+	cond := " m.customer_id = ? AND m." + live + " AND m.text ILIKE ?" + join
+	args := append([]any{customerID, likePattern(p.Query)}, visArgs...)
+	bound, boundArgs := pos.postgresBounds("m")
+	walk := "SELECT " + cols + " FROM (SELECT * FROM messages m" + strings.Replace(bound, " AND", " WHERE", 1) +
+		" ORDER BY id DESC LIMIT ?) m CROSS JOIN conversations c WHERE" + cond + " ORDER BY m.id DESC LIMIT ?"
+	found, err := readMessageHits(t.queryInOrder(ctx, walk, append(append(boundArgs, limit*searchWalkBudget), append(args, limit)...)...))
+	if err != nil || len(found) == limit {
+		return found, err
+	}
+	res, err := t.queryByTrigrams(ctx, "SELECT "+cols+" FROM messages m CROSS JOIN conversations c WHERE m.text ILIKE ? AND"+
+		onlyFilter(" m.customer_id = ? AND m."+live+bound)+join+" ORDER BY m.id DESC LIMIT ?",
+		append(append(append([]any{likePattern(p.Query), customerID}, boundArgs...), visArgs...), limit)...)
+	return readMessageHits(res, err)
+}
+
+// sqliteBounds adds pos to a SQLite search of table (alias a) walking its
+// FTS index s by rowid.
+func (pos searchPos) sqliteBounds(query string, args []any, table, a string) (string, []any) {
+	if pos.afterID != "" {
+		query += " AND s.rowid < (SELECT rowid FROM " + table + " WHERE id = ?)"
+		args = append(args, pos.afterID)
+	}
+	if pos.before != 0 {
+		query += " AND " + a + ".tm_create < ?"
+		args = append(args, pos.before)
+	}
+	return query, args
+}
+
+// postgresBounds returns the conditions of pos on alias a (each starting
+// with " AND") and their arguments.
+func (pos searchPos) postgresBounds(a string) (string, []any) {
+	var b strings.Builder
+	var args []any
+	if pos.afterID != "" {
+		b.WriteString(" AND " + a + ".id < ?")
+		args = append(args, pos.afterID)
+	}
+	if pos.before != 0 {
+		b.WriteString(" AND " + a + ".tm_create < ?")
+		args = append(args, pos.before)
+	}
+	return b.String(), args
+}
+
+// onlyFilter writes conds (joined by AND, with a leading space) so that no
+// index can take them: without statistics PostgreSQL ANDed the customer's
+// btree indexes and checked the query on each of its rows instead of
+// asking the trigram index.
+func onlyFilter(conds string) string {
+	parts := strings.Split(strings.TrimSpace(conds), " AND ")
+	for i, c := range parts {
+		parts[i] = "(" + c + ") IS TRUE"
+	}
+	return " " + strings.Join(parts, " AND ")
+}
+
+// trigramsSQL keeps PostgreSQL from reading a whole table for a search:
+// with statistics it judged a common trigram cheaper to check on every row
+// than to look up, and read every conversation's peer.
+const (
+	trigramsSQL   = "SELECT set_config('enable_seqscan', 'off', true)"
+	untrigramsSQL = "SELECT set_config('enable_seqscan', 'on', true)"
+)
+
+// queryByTrigrams runs a PostgreSQL search query that the trigram index must serve.
+func (t *tx) queryByTrigrams(ctx context.Context, query string, args ...any) (rows, error) {
+	if p, ok := t.q.(interface {
+		queryPinnedWith(ctx context.Context, pin, unpin, query string, args []any) (rows, error)
+	}); ok {
+		return p.queryPinnedWith(ctx, trigramsSQL, untrigramsSQL, t.sql(query), args)
+	}
+	return t.q.QueryContext(ctx, t.sql(query), args...)
+}
+
+// readMessageHits reads the result of a query of a message's columns
+// followed by its conversation's, or err.
+func readMessageHits(res rows, err error) ([]*convo.SearchHit, error) {
+	if err != nil {
+		return nil, interpretError(err, messages.kind)
+	}
+	defer res.Close()
+	hits := []*convo.SearchHit{}
+	for res.Next() {
+		h := &convo.SearchHit{Message: new(convo.Message), Conversation: new(convo.Conversation)}
+		if err := res.Scan(append(messages.fields(h.Message), conversations.fields(h.Conversation)...)...); err != nil {
+			return nil, interpretError(err, messages.kind)
+		}
+		hits = append(hits, h)
+	}
+	if err := res.Err(); err != nil {
+		return nil, interpretError(err, messages.kind)
+	}
+	return hits, nil
+}

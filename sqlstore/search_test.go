@@ -1,0 +1,140 @@
+package sqlstore_test
+
+import (
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/convohq/convo"
+	"github.com/convohq/convo/sqlstore"
+)
+
+// testSearch: Search finds conversations by name, peer and dialog and
+// messages by text as substrings, written by any insert path and kept in
+// step with updates; it leaves out deleted rows, other customers' rows and
+// conversations the visibility excludes, and pages without repeats.
+func testSearch(t *testing.T, db *sqlstore.DB) {
+	ctx := t.Context()
+	word := "Quokka" + convo.NewID()[30:]
+	cust, other, account := convo.NewID(), convo.NewID(), convo.NewID()
+	agentX, agentY := convo.NewID(), convo.NewID()
+	conv := func(dialog, name string, owner string) *convo.Conversation {
+		c := newConversation(cust, account, dialog, at(0))
+		c.Name = name
+		if owner != "" {
+			c.OwnerType, c.OwnerID = convo.OwnerAgent, owner
+		}
+		return c
+	}
+	mine := conv("+15550201", "about the "+word, agentX)
+	free := conv("+15550202", "plain", "")
+	theirs := conv("+15550203", "plain", agentY)
+	theirs.Peer.TargetName = "Mr " + word
+	gone := conv("+15550204", word, "")
+	foreign := newConversation(other, account, "+15550205", at(0))
+	foreign.Name = word
+	update(t, db, func(tx convo.Tx) error {
+		return createAll(ctx, tx.CreateConversation, mine, free, theirs, gone, foreign)
+	})
+	msg := func(c *convo.Conversation, text string) *convo.Message {
+		m := newMessage(c.CustomerID, c.ID, account, "", at(time.Second))
+		m.Text = text
+		return m
+	}
+	m1, m2, m3 := msg(mine, "one "+word), msg(free, "two "+word+"!"), msg(theirs, "three "+word)
+	m4, m5, m6 := msg(gone, word), msg(foreign, word), msg(mine, "nothing to see")
+	update(t, db, func(tx convo.Tx) error { return tx.CreateMessage(ctx, m1) })
+	update(t, db, func(tx convo.Tx) error { _, err := tx.CreateMessages(ctx, []*convo.Message{m2, m3}); return err })
+	update(t, db, func(tx convo.Tx) error { return tx.CreateNewMessages(ctx, []*convo.Message{m4, m5, m6}) })
+	imported := *msg(free, "imported "+word)
+	if err := db.Import(ctx, nil, []convo.Message{imported}); err != nil {
+		t.Fatal(err)
+	}
+	gone.TMDelete = at(time.Hour)
+	update(t, db, func(tx convo.Tx) error { return tx.UpdateConversation(ctx, gone) })
+
+	search := func(p convo.SearchParams) []string {
+		t.Helper()
+		p.CustomerID = cust
+		if p.Query == "" {
+			p.Query = word
+		}
+		return ids(read(t, db, func(tx convo.Tx) ([]*convo.SearchHit, error) { return tx.Search(ctx, p) }), func(h *convo.SearchHit) string {
+			if h.Message != nil {
+				if h.Conversation == nil || h.Conversation.ID != h.Message.ConversationID {
+					t.Errorf("message hit %s comes with conversation %v", h.Message.ID, h.Conversation)
+				}
+				return h.Message.ID
+			}
+			return h.Conversation.ID
+		})
+	}
+	all := []string{theirs.ID, mine.ID, imported.ID, m3.ID, m2.ID, m1.ID}
+	if got := search(convo.SearchParams{Limit: 10}); !slices.Equal(got, all) {
+		t.Errorf("hits %v, want conversations then messages, newest first: %v", got, all)
+	}
+	if got := search(convo.SearchParams{Query: "QUOKKA" + word[6:] + "!", Limit: 10}); !slices.Equal(got, []string{m2.ID}) {
+		t.Errorf("a longer, upper-case query finds %v", got)
+	}
+	if got := search(convo.SearchParams{Query: "okk%", Limit: 10}); len(got) != 0 {
+		t.Errorf("%% is a wildcard: %v", got)
+	}
+	if got := search(convo.SearchParams{Kind: convo.SearchConversation, Limit: 10}); !slices.Equal(got, all[:2]) {
+		t.Errorf("conversations only: %v", got)
+	}
+	if got := search(convo.SearchParams{Kind: convo.SearchMessage, Limit: 10}); !slices.Equal(got, all[2:]) {
+		t.Errorf("messages only: %v", got)
+	}
+	if got := search(convo.SearchParams{Visible: &convo.SearchVisibility{OwnerID: agentX}, Limit: 10}); !slices.Equal(got, []string{mine.ID, m1.ID}) {
+		t.Errorf("agent X sees %v", got)
+	}
+	if got := search(convo.SearchParams{Visible: &convo.SearchVisibility{OwnerID: agentX, OrUnassigned: true}, Limit: 10}); !slices.Equal(got, []string{mine.ID, imported.ID, m2.ID, m1.ID}) {
+		t.Errorf("agent X with the unassigned sees %v", got)
+	}
+
+	// Pages of two, each after the last hit of the one before.
+	var walked []string
+	var after *convo.Cursor
+	for range 10 {
+		page := read(t, db, func(tx convo.Tx) ([]*convo.SearchHit, error) {
+			return tx.Search(ctx, convo.SearchParams{CustomerID: cust, Query: word, After: after, Limit: 2})
+		})
+		if len(page) == 0 {
+			break
+		}
+		last := page[len(page)-1]
+		after = &convo.Cursor{Time: last.Conversation.TMCreate, ID: last.Conversation.ID}
+		if last.Message != nil {
+			after = &convo.Cursor{Time: last.Message.TMCreate, ID: last.Message.ID}
+		}
+		walked = append(walked, ids(page, func(h *convo.SearchHit) string {
+			if h.Message != nil {
+				return h.Message.ID
+			}
+			return h.Conversation.ID
+		})...)
+	}
+	if !slices.Equal(walked, all) {
+		t.Errorf("pages walk %v, want %v", walked, all)
+	}
+	if got := search(convo.SearchParams{After: &convo.Cursor{Time: at(time.Millisecond)}, Limit: 10}); !slices.Equal(got, all[:2]) {
+		t.Errorf("before a time: %v", got)
+	}
+
+	// Changes reach the index: a new text, a new name, a deleted message.
+	m1.Text, mine.Name = "rewritten", "renamed"
+	m3.TMDelete = at(time.Hour)
+	update(t, db, func(tx convo.Tx) error {
+		return errors.Join(tx.UpdateMessage(ctx, m1), tx.UpdateMessage(ctx, m3), tx.UpdateConversation(ctx, mine))
+	})
+	if got := search(convo.SearchParams{Limit: 10}); !slices.Equal(got, []string{theirs.ID, imported.ID, m2.ID}) {
+		t.Errorf("after the changes: %v", got)
+	}
+	if got := search(convo.SearchParams{Query: "ewritte", Limit: 10}); !slices.Equal(got, []string{m1.ID}) {
+		t.Errorf("the new text finds %v", got)
+	}
+	if got := search(convo.SearchParams{Query: "enamed", Limit: 10}); !slices.Equal(got, []string{mine.ID}) {
+		t.Errorf("the new name finds %v", got)
+	}
+}
