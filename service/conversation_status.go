@@ -161,7 +161,7 @@ const (
 func (s *Service) ensureAutoResolve(ctx context.Context) error {
 	now := s.now()
 	return s.store.Update(ctx, func(tx convo.Tx) error {
-		return tx.EnsureJob(ctx, &convo.Job{ID: convo.AutoResolveJobID, Kind: convo.JobAutoResolve, RunAt: now, TMCreate: now})
+		return tx.EnsureJob(ctx, &convo.Job{ID: convo.AutoResolveJobID, Kind: convo.JobAutoResolve, RefID: convo.NilID, RunAt: now, TMCreate: now})
 	})
 }
 
