@@ -231,4 +231,3 @@ func TestConversationStatus(t *testing.T) {
 		})
 	})
 }
-
