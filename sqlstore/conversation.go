@@ -156,9 +156,10 @@ func (t *tx) UpdateConversation(ctx context.Context, c *convo.Conversation) erro
 }
 
 // touchSQL moves a conversation's last message forward: a touch older than
-// the one recorded changes nothing. Never (no message yet) is the greatest
-// time, hence its own case.
-const touchSQL = "tm_activity = ?, tm_last_message = ?, last_message = ? WHERE id = ? AND (tm_last_message = 253370764800000000 OR tm_last_message < ?)"
+// the one recorded changes nothing; of two at the same microsecond the
+// later write wins. Never (no message yet) is the greatest time, hence its
+// own case.
+const touchSQL = "tm_activity = ?, tm_last_message = ?, last_message = ? WHERE id = ? AND (tm_last_message = 253370764800000000 OR tm_last_message <= ?)"
 
 func (t *tx) TouchConversations(ctx context.Context, touches []convo.Touch) error {
 	if len(touches) == 0 {
@@ -190,7 +191,7 @@ func (t *tx) TouchConversations(ctx context.Context, touches []convo.Touch) erro
 		}
 		return t.execLater(ctx, conversations.kind, "UPDATE conversations c SET tm_activity = v.us, tm_last_message = v.us, last_message = v.last "+
 			"FROM unnest(?::uuid[], ?::bigint[], ?::text[]) AS v(id, us, last) "+
-			"WHERE c.id = v.id AND (c.tm_last_message = 253370764800000000 OR c.tm_last_message < v.us)", ids, times, texts)
+			"WHERE c.id = v.id AND (c.tm_last_message = 253370764800000000 OR c.tm_last_message <= v.us)", ids, times, texts)
 	}
 	for _, r := range rows {
 		if err := t.execLater(ctx, conversations.kind, "UPDATE conversations SET "+touchSQL, r[1], r[1], r[2], r[0], r[1]); err != nil {
