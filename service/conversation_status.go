@@ -79,10 +79,10 @@ func setStatus(conv *convo.Conversation, status string, until convo.Time) bool {
 // read locked, so of concurrent takes exactly one wins. A plain agent may
 // take only while its customer lets agents take unassigned conversations.
 func (s *Service) TakeConversation(ctx context.Context, c *convo.Caller, id string) (*convo.Conversation, error) {
-	if convo.IsNilID(c.AgentID) {
-		return nil, convo.Forbidden("only an agent can take a conversation; an access key assigns with PUT owner_id")
-	}
 	return s.changeConversation(ctx, c, id, convo.EventConversationUpdated, func(tx convo.Tx, conv *convo.Conversation) (bool, error) {
+		if convo.IsNilID(c.AgentID) {
+			return false, convo.Forbidden("only an agent can take a conversation; an access key assigns with PUT owner_id")
+		}
 		if !c.IsManager() {
 			takes, err := s.agentsTakeUnassigned(ctx, tx, c)
 			if err != nil {
