@@ -39,6 +39,8 @@ func TestStore(t *testing.T) {
 			{"Notes", testNotes},
 			{"Accounts", testAccounts},
 			{"Conversations", testConversations},
+			{"Touches", testTouches},
+			{"Supersede", testSupersede},
 			{"Pagination", testPagination},
 			{"ConcurrentConversation", func(t *testing.T, db *sqlstore.DB) { testConcurrentConversation(t, replicas(t, db, b.DSN)) }},
 			{"ConcurrentRenames", func(t *testing.T, db *sqlstore.DB) { testConcurrentRenames(t, replicas(t, db, b.DSN)) }},
