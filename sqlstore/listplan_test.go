@@ -463,7 +463,7 @@ func seedLists(t *testing.T, db *DB) listSeed {
 		acct := tn.accounts[i%3]
 		c := convo.Conversation{ID: id(), CustomerID: tn.customer.ID, OwnerID: convo.NilID, AccountID: acct.ID, Type: acct.Type,
 			DialogID: fmt.Sprintf("U%d", i), Self: convo.Address{Type: acct.Type}, Peer: convo.Address{Type: acct.Type, Target: fmt.Sprintf("U%d", i)},
-			Status: []string{convo.StatusOpen, convo.StatusOpen, convo.StatusResolved, convo.StatusPending, convo.StatusSnoozed}[i%5],
+			Status:       []string{convo.StatusOpen, convo.StatusOpen, convo.StatusResolved, convo.StatusPending, convo.StatusSnoozed}[i%5],
 			SnoozedUntil: convo.Never, TMLastMessage: convo.Never,
 			// Activity in another order than creation: a message came to some.
 			TMCreate: at(i), TMUpdate: at(i), TMDelete: liveOrDelete(i, 25), TMActivity: at((i * 7919) % 24000)}
