@@ -223,14 +223,33 @@ type Message struct {
 	Destination    Address `json:"destination"`
 	Text           string  `json:"text"`
 	Medias         []Media `json:"medias"`
-	TMCreate       Time    `json:"tm_create"`
-	TMUpdate       Time    `json:"tm_update"`
-	TMDelete       Time    `json:"tm_delete"`
+	// Sender is who sent an outgoing message; nil (null) for an incoming one,
+	// whose peer is its Source, and for one sent before senders were kept.
+	Sender   *MessageSender `json:"sender"`
+	TMCreate Time           `json:"tm_create"`
+	TMUpdate Time           `json:"tm_update"`
+	TMDelete Time           `json:"tm_delete"`
 	// AccountID is the account the message went through.
 	AccountID string `json:"-"`
 	// ProviderID is the provider's id of the message (LINE message id, wamid,
 	// MessageSid); with AccountID it identifies a provider retry. Empty when unknown.
 	ProviderID string `json:"-"`
+}
+
+// Sender types of outgoing messages.
+const (
+	SenderAgent     = "agent"
+	SenderFlow      = "flow"
+	SenderAccessKey = "accesskey"
+	SenderSystem    = "system"
+)
+
+// MessageSender is who sent an outgoing message: the agent whose request
+// sent it, the activeflow whose conversation_send did (ID: the activeflow),
+// the access key whose request did, or convo itself (SenderSystem, NilID).
+type MessageSender struct {
+	Type string `json:"type"`
+	ID   string `json:"id"`
 }
 
 // Media types.

@@ -54,3 +54,12 @@ const (
 	// ReasonInvalidFilter refuses list filters that contradict each other or are unknown.
 	ReasonInvalidFilter = "INVALID_FILTER"
 )
+
+// Reasons of sending a message.
+const (
+	// ReasonEmptyMessage: nothing to send, neither text nor medias.
+	ReasonEmptyMessage = "EMPTY_MESSAGE"
+	// ReasonTextAndCannedResponse: a send names both its text and a canned
+	// response to take the text from.
+	ReasonTextAndCannedResponse = "TEXT_AND_CANNED_RESPONSE"
+)

@@ -37,6 +37,8 @@ type Server struct {
 	ops *routeMux
 	// times is how timestamps are written in answers and stream frames.
 	times convo.TimeFormat
+	// streams ends the open realtime streams at shutdown.
+	streams streamSet
 }
 
 // New returns a Server with every route registered.
@@ -59,6 +61,7 @@ func New(svc *service.Service, logger *slog.Logger) *Server {
 	s.routeFlows()
 	s.routeRealtime()
 	s.routeOpenAPI()
+	s.routeInbox()
 	s.mux.HandleFunc("/", s.handleNoRoute)
 	return s
 }

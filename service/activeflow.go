@@ -284,11 +284,12 @@ func (s *Service) flowSend(ctx context.Context, tx convo.Tx, af *convo.Activeflo
 		err = convo.NotFound(convo.ReasonConversationNotFound, "conversation")
 	}
 	if err == nil && strings.TrimSpace(opt.Text) == "" {
-		err = convo.Invalid("EMPTY_MESSAGE", "no text to send")
+		err = convo.Invalid(convo.ReasonEmptyMessage, "no text to send")
 	}
 	var job *convo.Job
 	if err == nil {
-		_, job, err = s.queueOutgoing(ctx, tx, conv, opt.Text, []convo.Media{}, s.clock.Now().Add(sendBackstop))
+		sender := &convo.MessageSender{Type: convo.SenderFlow, ID: af.ID}
+		_, job, err = s.queueOutgoing(ctx, tx, conv, sender, opt.Text, []convo.Media{}, s.clock.Now().Add(sendBackstop))
 	}
 	if st := convo.ErrorStatus(err); st == convo.ENotFound || st == convo.EPrecondition || st == convo.EInvalid {
 		s.logger.Warn("conversation_send skipped", "activeflow_id", af.ID, "conversation_id", id, "reason", convo.ErrorMessage(err))

@@ -126,3 +126,34 @@ func (s *Service) DeleteCannedResponse(ctx context.Context, c *convo.Caller, id 
 		return s.audit(ctx, tx, c, convo.AuditDeleted, convo.ResourceCannedResponse, r.ID, nil)
 	})
 }
+
+// cannedText is the text of the canned response id, sent on conv by c, with
+// its ${...} variables replaced as a flow's are (unknown ones become ""): a
+// flow's conversation variables, the sending agent's (empty for an access
+// key) and the customer's name. A canned response that is not a live one
+// of the caller's customer is refused as any other id in a body is (400).
+func cannedText(ctx context.Context, tx convo.Tx, c *convo.Caller, conv *convo.Conversation, id string) (string, error) {
+	r, err := customerCannedResponse(ctx, tx, c, id)
+	if convo.ErrorStatus(err) == convo.ENotFound {
+		return "", convo.Invalid(convo.ReasonCannedResponseNotFound, "canned_response_id names no canned response of yours")
+	} else if err != nil {
+		return "", err
+	}
+	if !strings.Contains(r.Text, "${") {
+		return r.Text, nil
+	}
+	vars := conversationVariables(conv)
+	if c.AccessKeyID == "" {
+		a, err := tx.GetAgent(ctx, c.AgentID)
+		if err != nil {
+			return "", err
+		}
+		vars["voipbin.agent.id"], vars["voipbin.agent.name"] = a.ID, a.Name
+	}
+	cust, err := tx.GetCustomer(ctx, c.CustomerID)
+	if err != nil {
+		return "", err
+	}
+	vars["voipbin.customer.name"] = cust.Name
+	return convo.Substitute(r.Text, vars), nil
+}

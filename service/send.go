@@ -3,16 +3,19 @@ package service
 import (
 	"context"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/convohq/convo"
 	"github.com/convohq/convo/internal/outage"
 )
 
-// MessageSend is the body of POST /conversations/{id}/messages.
+// MessageSend is the body of POST /conversations/{id}/messages: text, or
+// a canned response whose text is sent with its variables replaced.
 type MessageSend struct {
-	Text   string       `json:"text"`
-	Medias []MediaInput `json:"medias"`
+	Text             string       `json:"text"`
+	Medias           []MediaInput `json:"medias"`
+	CannedResponseID string       `json:"canned_response_id"`
 }
 
 // MediaInput is an attachment to send: its type and URL.
@@ -28,14 +31,39 @@ const (
 	sendBackstop = 10 * time.Second
 )
 
-// validate checks a message to send and returns its medias.
-func (in *MessageSend) validate(customerID string, now convo.Time) ([]convo.Media, error) {
-	if in.Text == "" && len(in.Medias) == 0 {
-		return nil, convo.Invalid("EMPTY_MESSAGE", "a message needs text or medias")
+// validate checks a message to send and returns its medias and the canned
+// response it names ("" for none; the nil UUID names none).
+func (in *MessageSend) validate(customerID string, now convo.Time) ([]convo.Media, string, error) {
+	cannedID := ""
+	if !convo.IsNilID(in.CannedResponseID) {
+		id, err := parseID(in.CannedResponseID, "canned_response_id")
+		if err != nil {
+			return nil, "", err
+		}
+		if in.Text != "" {
+			return nil, "", convo.Invalid(convo.ReasonTextAndCannedResponse, "give text or canned_response_id, not both")
+		}
+		cannedID = id
 	}
-	if err := convo.CheckLen("text", in.Text, convo.MaxText); err != nil {
-		return nil, err
+	if cannedID == "" {
+		if err := checkSendText(in.Text, len(in.Medias)); err != nil {
+			return nil, "", err
+		}
 	}
+	medias, err := in.validateMedias(customerID, now)
+	return medias, cannedID, err
+}
+
+// checkSendText refuses a message without text and medias, and an overlong text.
+func checkSendText(text string, medias int) error {
+	if text == "" && medias == 0 {
+		return convo.Invalid(convo.ReasonEmptyMessage, "a message needs text or medias")
+	}
+	return convo.CheckLen("text", text, convo.MaxText)
+}
+
+// validateMedias checks the medias to send and returns them.
+func (in *MessageSend) validateMedias(customerID string, now convo.Time) ([]convo.Media, error) {
 	if len(in.Medias) > maxMedias {
 		return nil, convo.Invalid("TOO_MANY_MEDIAS", "a message has at most %d medias", maxMedias)
 	}
@@ -64,14 +92,15 @@ func (in *MessageSend) validate(customerID string, now convo.Time) ([]convo.Medi
 // SendMessage stores an outgoing message as progressing together with the
 // job that sends it, then sends it and waits a short while for the
 // provider's answer (admin/manager, or the conversation's owner). A slow or
-// failing provider never loses the message: the job finishes it.
+// failing provider never loses the message: the job finishes it. The
+// caller is the message's sender.
 func (s *Service) SendMessage(ctx context.Context, c *convo.Caller, conversationID string, in MessageSend) (*convo.Message, error) {
 	id, err := parseID(conversationID, "id")
 	if err != nil {
 		return nil, err
 	}
 	now := s.now()
-	medias, err := in.validate(c.CustomerID, now)
+	medias, cannedID, err := in.validate(c.CustomerID, now)
 	if err != nil {
 		return nil, err
 	}
@@ -82,8 +111,21 @@ func (s *Service) SendMessage(ctx context.Context, c *convo.Caller, conversation
 		if err != nil {
 			return err
 		}
+		text := in.Text
+		if cannedID != "" {
+			if text, err = cannedText(ctx, tx, c, conv, cannedID); err != nil {
+				return err
+			}
+			// Variables that stand for nothing may leave no text worth sending.
+			if strings.TrimSpace(text) == "" {
+				text = ""
+			}
+			if err := checkSendText(text, len(medias)); err != nil {
+				return err
+			}
+		}
 		// This request sends at once; the job is the backstop should it not get to.
-		msg, job, err = s.queueOutgoing(ctx, tx, conv, in.Text, medias, now.Add(sendBackstop))
+		msg, job, err = s.queueOutgoing(ctx, tx, conv, senderOf(c), text, medias, now.Add(sendBackstop))
 		return err
 	})
 	if err != nil {
@@ -107,9 +149,17 @@ func (s *Service) SendMessage(ctx context.Context, c *convo.Caller, conversation
 	return msg, err
 }
 
-// queueOutgoing stores an outgoing message on a live conversation of a live
-// account, with its event and the job that sends it from runAt on.
-func (s *Service) queueOutgoing(ctx context.Context, tx convo.Tx, conv *convo.Conversation, text string, medias []convo.Media, runAt time.Time) (*convo.Message, *convo.Job, error) {
+// senderOf is who sends the messages of a request: its agent, or its access key.
+func senderOf(c *convo.Caller) *convo.MessageSender {
+	if c.AccessKeyID != "" {
+		return &convo.MessageSender{Type: convo.SenderAccessKey, ID: c.AccessKeyID}
+	}
+	return &convo.MessageSender{Type: convo.SenderAgent, ID: c.AgentID}
+}
+
+// queueOutgoing stores an outgoing message of sender on a live conversation
+// of a live account, with its event and the job that sends it from runAt on.
+func (s *Service) queueOutgoing(ctx context.Context, tx convo.Tx, conv *convo.Conversation, sender *convo.MessageSender, text string, medias []convo.Media, runAt time.Time) (*convo.Message, *convo.Job, error) {
 	if conv.IsDeleted() {
 		return nil, nil, convo.Errorf(convo.EPrecondition, "CONVERSATION_DELETED", "the conversation is deleted")
 	}
@@ -128,7 +178,7 @@ func (s *Service) queueOutgoing(ctx context.Context, tx convo.Tx, conv *convo.Co
 		ID: convo.NewID(), CustomerID: conv.CustomerID, ConversationID: conv.ID,
 		Direction: convo.DirectionOutgoing, Status: convo.MessageProgressing,
 		ReferenceType: conv.Type, ReferenceID: a.ID, Source: conv.Self, Destination: conv.Peer,
-		Text: text, Medias: medias, TMCreate: now, TMUpdate: now, TMDelete: convo.Never, AccountID: a.ID,
+		Text: text, Medias: medias, Sender: sender, TMCreate: now, TMUpdate: now, TMDelete: convo.Never, AccountID: a.ID,
 	}
 	if err := tx.CreateMessage(ctx, msg); err != nil {
 		return nil, nil, err

@@ -13,7 +13,7 @@ import (
 )
 
 // adapterValue returns the plain value a column adapter (micros,
-// optionalID, jsonText, folded) stands for now; ok is false for any other argument.
+// optionalID, jsonText, folded, senderPart) stands for now; ok is false for any other argument.
 func adapterValue(a any) (v any, ok bool, err error) {
 	switch a := a.(type) {
 	case micros:
@@ -30,6 +30,8 @@ func adapterValue(a any) (v any, ok bool, err error) {
 		return s, true, err
 	case seconds:
 		return a.value(), true, nil
+	case senderPart:
+		return a.text(), true, nil
 	}
 	return nil, false, nil
 }
@@ -154,5 +156,46 @@ func (s seconds) Scan(src any) error {
 		return fmt.Errorf("sqlstore: duration column holds %T", src)
 	}
 	*s.d = convo.Duration(time.Duration(n) * time.Second)
+	return nil
+}
+
+// senderPart stores one half of a message's sender: its type, or with id
+// its id; both are "" when there is none. The type column must be read
+// before the id column, which fills the sender the type made.
+type senderPart struct {
+	s  **convo.MessageSender
+	id bool
+}
+
+func (p senderPart) text() string {
+	switch {
+	case *p.s == nil:
+		return ""
+	case p.id:
+		return (*p.s).ID
+	}
+	return (*p.s).Type
+}
+
+func (p senderPart) Value() (driver.Value, error) { return p.text(), nil }
+
+func (p senderPart) Scan(src any) error {
+	var v string
+	switch s := src.(type) {
+	case string:
+		v = s
+	case []byte:
+		v = string(s)
+	default:
+		return fmt.Errorf("sqlstore: sender column holds %T", src)
+	}
+	switch {
+	case !p.id && v == "":
+		*p.s = nil
+	case !p.id:
+		*p.s = &convo.MessageSender{Type: v}
+	case *p.s != nil:
+		(*p.s).ID = v
+	}
 	return nil
 }

@@ -19,7 +19,9 @@ func testMessages(t *testing.T, db *sqlstore.DB) {
 	m1.Medias = nil
 	m2 := newMessage(cust, conv, account, "", at(time.Second))
 	m2.TMUpdate = convo.Never
+	m2.Direction, m2.Sender = convo.DirectionOutgoing, &convo.MessageSender{Type: convo.SenderAgent, ID: convo.NewID()}
 	m3 := newMessage(cust, conv, account, "", at(2*time.Second))
+	m3.Direction, m3.Sender = convo.DirectionOutgoing, &convo.MessageSender{Type: convo.SenderSystem, ID: convo.NilID}
 	gone := newMessage(cust, conv, account, "wamid.gone", at(3*time.Second))
 	gone.TMDelete = at(time.Hour)
 	elsewhere := newMessage(cust, convo.NewID(), account, "wamid.2", at(4*time.Second))
@@ -28,8 +30,9 @@ func testMessages(t *testing.T, db *sqlstore.DB) {
 	got := read(t, db, func(tx convo.Tx) (*convo.Message, error) { return tx.GetMessage(ctx, m1.ID) })
 	m1.Medias = []convo.Media{}
 	same(t, got, m1)
-	wantJSON(t, got, `"medias":[]`, `"tm_create":"2024-05-01 12:00:00.123456"`, `"tm_delete":"9999-01-01 00:00:00.000000"`)
+	wantJSON(t, got, `"medias":[]`, `"sender":null`, `"tm_create":"2024-05-01 12:00:00.123456"`, `"tm_delete":"9999-01-01 00:00:00.000000"`)
 	same(t, read(t, db, func(tx convo.Tx) (*convo.Message, error) { return tx.GetMessage(ctx, m2.ID) }), m2)
+	wantJSON(t, read(t, db, func(tx convo.Tx) (*convo.Message, error) { return tx.GetMessage(ctx, m3.ID) }), `"sender":{"type":"system","id":"00000000-0000-0000-0000-000000000000"}`)
 	same(t, read(t, db, func(tx convo.Tx) (*convo.Message, error) { return tx.GetMessage(ctx, gone.ID) }), gone)
 	same(t, read(t, db, func(tx convo.Tx) (*convo.Message, error) { return tx.GetMessageByProviderID(ctx, account, "wamid.1") }), m1)
 	for _, providerID := range []string{"", "wamid.unknown"} {
@@ -50,6 +53,7 @@ func testMessages(t *testing.T, db *sqlstore.DB) {
 	}
 
 	m3.Status, m3.Text, m3.Medias, m3.TMUpdate = convo.MessageDone, "edited", nil, at(time.Minute)
+	m3.Sender = &convo.MessageSender{Type: convo.SenderFlow, ID: convo.NewID()}
 	update(t, db, func(tx convo.Tx) error { return tx.UpdateMessage(ctx, m3) })
 	m3.Medias = []convo.Media{}
 	same(t, read(t, db, func(tx convo.Tx) (*convo.Message, error) { return tx.GetMessage(ctx, m3.ID) }), m3)
@@ -79,6 +83,9 @@ func testBatches(t *testing.T, db *sqlstore.DB) {
 	var batch []*convo.Message
 	for i := range 68 {
 		batch = append(batch, newMessage(cust, convo.NewID(), account, fmt.Sprintf("batch.%d", i), at(time.Duration(i)*time.Millisecond)))
+		if i%2 == 1 {
+			batch[i].Direction, batch[i].Sender = convo.DirectionOutgoing, &convo.MessageSender{Type: convo.SenderAccessKey, ID: convo.NewID()}
+		}
 	}
 	retry := newMessage(cust, convo.NewID(), account, "batch.stored", at(time.Second))
 	repeat := newMessage(cust, convo.NewID(), account, "batch.7", at(time.Second))
@@ -104,6 +111,7 @@ func testBatches(t *testing.T, db *sqlstore.DB) {
 	// twice in the batch), the transaction fails as a conflict and keeps
 	// nothing, not even the writes before it.
 	fresh := []*convo.Message{newMessage(cust, convo.NewID(), account, "new.1", base), newMessage(cust, convo.NewID(), account, "new.2", base)}
+	fresh[1].Direction, fresh[1].Sender = convo.DirectionOutgoing, &convo.MessageSender{Type: convo.SenderFlow, ID: convo.NewID()}
 	update(t, db, func(tx convo.Tx) error { return tx.CreateNewMessages(ctx, fresh) })
 	for _, m := range fresh {
 		same(t, read(t, db, func(tx convo.Tx) (*convo.Message, error) { return tx.GetMessage(ctx, m.ID) }), m)

@@ -164,6 +164,50 @@ func TestMigrationQueuesUndelivered(t *testing.T) {
 	})
 }
 
+// TestMigrationOldMessagesHaveNoSender: messages stored before senders
+// were kept read back with none (null on the wire), since nobody recorded
+// who sent them; those written afterwards keep theirs.
+func TestMigrationOldMessagesHaveNoSender(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
+		ctx := t.Context()
+		db, provider := openMigratedTo(t, b, 18) // the schema before senders
+		old := convo.NewID()
+		_, err := db.writer.ExecContext(ctx, rebindFor(db, `INSERT INTO messages (id, customer_id, conversation_id, direction, status,
+			reference_type, reference_id, source, destination, text, medias, account_id, provider_id, tm_create, tm_update, tm_delete)
+			VALUES (?, ?, ?, 'outgoing', 'done', 'line', '', '{}', '{}', 'sent long ago', '[]', ?, '', 0, 0, 253370764800000000)`),
+			old, convo.NewID(), convo.NewID(), convo.NewID())
+		if err != nil {
+			t.Fatalf("message as the old schema stored it: %v", err)
+		}
+		if _, err := provider.Up(ctx); err != nil {
+			t.Fatalf("up: %v", err)
+		}
+		newer := &convo.Message{ID: convo.NewID(), CustomerID: convo.NewID(), ConversationID: convo.NewID(), Direction: convo.DirectionOutgoing,
+			Status: convo.MessageProgressing, Medias: []convo.Media{}, Sender: &convo.MessageSender{Type: convo.SenderAgent, ID: convo.NewID()},
+			AccountID: convo.NewID(), TMCreate: convo.NewTime(time.Unix(1, 0)), TMUpdate: convo.NewTime(time.Unix(1, 0)), TMDelete: convo.Never}
+		err = db.Update(ctx, func(tx convo.Tx) error {
+			if err := tx.CreateMessage(ctx, newer); err != nil {
+				return err
+			}
+			m, err := tx.GetMessage(ctx, old)
+			if err == nil && (m.Sender != nil || m.Text != "sent long ago") {
+				t.Errorf("the old message reads back with sender %+v, text %q; want none and its text", m.Sender, m.Text)
+			}
+			if err != nil {
+				return err
+			}
+			m, err = tx.GetMessage(ctx, newer.ID)
+			if err == nil && (m.Sender == nil || *m.Sender != *newer.Sender) {
+				t.Errorf("a new message reads back with sender %+v, want %+v", m.Sender, newer.Sender)
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
 // openMigratedTo opens b's store as openMigrated does, then takes its
 // schema down to version.
 func openMigratedTo(t *testing.T, b testdb.Backend, version int64) (*DB, *goose.Provider) {

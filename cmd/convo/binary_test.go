@@ -26,6 +26,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := reportAPICheck(m.Run())
+	closeBrowser()
 	testbin.Cleanup()
 	os.Exit(code)
 }

@@ -241,6 +241,7 @@ func (m *Main) Open(ctx context.Context) error {
 	handler.Observe(m.metrics)
 	ops := handler.EnableOps(httpapi.Ops{Metrics: m.metrics.Handler(), Apart: m.Config.MetricsListen != ""})
 	m.server = m.httpServer(handler)
+	m.server.RegisterOnShutdown(handler.CloseStreams)
 	m.listener = httpapi.LimitConnections(m.listener, cmp.Or(m.Config.MaxConnections, defaultMaxConnections))
 	if m.Config.DebugListen != "" {
 		if err := m.serveDebug(); err != nil {

@@ -143,6 +143,12 @@ func TestTenancy(t *testing.T) {
 				t.Errorf("A's account gives %q, a missing one %q: want the same answer", foreign["message"], missing["message"])
 			}
 			bAPI.fails("PUT", "/v1.0/conversations/"+convB, map[string]any{"owner_id": agentA}, http.StatusBadRequest, convo.ReasonAgentNotFound)
+			cannedA := str(t, a.in(t).ok("POST", "/v1.0/canned_responses", map[string]any{"short_code": unique("a"), "text": "A's"}), "id")
+			foreign = bAPI.fails("POST", "/v1.0/conversations/"+convB+"/messages", map[string]any{"canned_response_id": cannedA}, http.StatusBadRequest, convo.ReasonCannedResponseNotFound)
+			missing = bAPI.fails("POST", "/v1.0/conversations/"+convB+"/messages", map[string]any{"canned_response_id": convo.NewID()}, http.StatusBadRequest, convo.ReasonCannedResponseNotFound)
+			if foreign["message"] != missing["message"] {
+				t.Errorf("A's canned response gives %q, a missing one %q: want the same answer", foreign["message"], missing["message"])
+			}
 			if c := bAPI.ok("GET", "/v1.0/conversations/"+convB, nil); c["owner_id"] != agentB {
 				t.Errorf("refused assignment changed the owner to %v", c["owner_id"])
 			}
