@@ -1,6 +1,10 @@
 package convo
 
-import "strings"
+import (
+	"strconv"
+	"strings"
+	"time"
+)
 
 // Account types.
 const (
@@ -21,6 +25,12 @@ type Account struct {
 	Token         string       `json:"-"`
 	ProviderData  ProviderData `json:"provider_data"`
 	MessageFlowID string       `json:"message_flow_id"`
+	// ResolvedInbound is what an inbound message does to a resolved
+	// conversation: ResolvedReopen or ResolvedNew.
+	ResolvedInbound string `json:"resolved_inbound"`
+	// AutoResolveAfter resolves an open or pending conversation with no
+	// message for this long; 0 is off.
+	AutoResolveAfter Duration `json:"auto_resolve_after"`
 	// HookURL is where the provider posts inbound traffic for this account.
 	HookURL string `json:"hook_url"`
 	// Configured is false while the account lacks a setting its provider
@@ -110,9 +120,81 @@ type Conversation struct {
 	DialogID   string  `json:"dialog_id"`
 	Self       Address `json:"self"`
 	Peer       Address `json:"peer"`
-	TMCreate   Time    `json:"tm_create"`
-	TMUpdate   Time    `json:"tm_update"`
-	TMDelete   Time    `json:"tm_delete"`
+	// Status is one of StatusOpen, StatusPending, StatusSnoozed, StatusResolved.
+	Status string `json:"status"`
+	// SnoozedUntil is when a snoozed conversation opens again; Never otherwise.
+	SnoozedUntil Time `json:"snoozed_until"`
+	// TMLastMessage and LastMessage describe the newest message, either
+	// direction (Never and nil while there is none). They are written only
+	// by Tx.TouchConversations, never by UpdateConversation.
+	TMLastMessage Time         `json:"tm_last_message"`
+	LastMessage   *LastMessage `json:"last_message"`
+	TMCreate      Time         `json:"tm_create"`
+	TMUpdate      Time         `json:"tm_update"`
+	TMDelete      Time         `json:"tm_delete"`
+	// TMActivity orders lists by last message: TMLastMessage, or TMCreate
+	// while there is no message. Never rendered.
+	TMActivity Time `json:"-"`
+}
+
+// Conversation statuses.
+const (
+	StatusOpen     = "open"
+	StatusPending  = "pending"
+	StatusSnoozed  = "snoozed"
+	StatusResolved = "resolved"
+)
+
+// ValidConversationStatus reports whether s is a conversation status.
+func ValidConversationStatus(s string) bool {
+	switch s {
+	case StatusOpen, StatusPending, StatusSnoozed, StatusResolved:
+		return true
+	}
+	return false
+}
+
+// What an inbound message does to a resolved conversation (account setting
+// resolved_inbound).
+const (
+	// ResolvedReopen opens the conversation again.
+	ResolvedReopen = "reopen"
+	// ResolvedNew leaves it resolved and starts a new conversation with the peer.
+	ResolvedNew = "new"
+)
+
+// LastMessageText is how many characters (runes) of a message's text the
+// conversation's last_message keeps.
+const LastMessageText = 140
+
+// LastMessage is the newest message of a conversation, in short.
+type LastMessage struct {
+	ID        string `json:"id"`
+	Direction string `json:"direction"`
+	Text      string `json:"text"`
+	TMCreate  Time   `json:"tm_create"`
+}
+
+// Touch is a message that may be its conversation's newest.
+type Touch struct {
+	ConversationID string
+	Message        LastMessage
+}
+
+// TouchOf is the touch of m on its conversation, its text cut to
+// LastMessageText runes.
+func TouchOf(m *Message) Touch {
+	text := m.Text
+	if n := 0; len(text) > LastMessageText {
+		for i := range text {
+			if n == LastMessageText {
+				text = text[:i]
+				break
+			}
+			n++
+		}
+	}
+	return Touch{ConversationID: m.ConversationID, Message: LastMessage{ID: m.ID, Direction: m.Direction, Text: text, TMCreate: m.TMCreate}}
 }
 
 // IsDeleted reports whether the conversation was deleted.
@@ -204,4 +286,45 @@ func MessageStatusRank(s string) int {
 		return 2
 	}
 	return -1
+}
+
+// Duration is a span of time written on the wire as a duration string
+// ("48h", "90m"); zero is "" (not set).
+type Duration time.Duration
+
+// String renders d in its shortest whole unit: hours, minutes or seconds.
+func (d Duration) String() string {
+	td := time.Duration(d)
+	switch {
+	case td <= 0:
+		return ""
+	case td%time.Hour == 0:
+		return strconv.FormatInt(int64(td/time.Hour), 10) + "h"
+	case td%time.Minute == 0:
+		return strconv.FormatInt(int64(td/time.Minute), 10) + "m"
+	}
+	return strconv.FormatInt(int64(td/time.Second), 10) + "s"
+}
+
+// MarshalJSON renders d as a JSON string.
+func (d Duration) MarshalJSON() ([]byte, error) { return []byte(`"` + d.String() + `"`), nil }
+
+// Bounds of auto_resolve_after.
+const (
+	MinAutoResolve = time.Minute
+	MaxAutoResolve = 365 * 24 * time.Hour
+)
+
+// ParseAutoResolve reads an auto_resolve_after setting: "" is off,
+// otherwise a Go duration ("48h", "90m") of whole seconds within bounds.
+func ParseAutoResolve(s string) (Duration, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < MinAutoResolve || d > MaxAutoResolve || d%time.Second != 0 {
+		return 0, Invalid(ReasonInvalidAutoResolve, "auto_resolve_after must be a duration such as \"48h\" or \"90m\", from 1m to 8760h, or \"\" for off")
+	}
+	return Duration(d), nil
 }

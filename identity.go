@@ -45,9 +45,12 @@ type Customer struct {
 	WebhookURI    string `json:"webhook_uri"`
 	// WebhookSecret signs webhooks; write-only.
 	WebhookSecret string `json:"-"`
-	TMCreate      Time   `json:"tm_create"`
-	TMUpdate      Time   `json:"tm_update"`
-	TMDelete      Time   `json:"tm_delete"`
+	// AgentsTakeUnassigned lets plain agents list and take unassigned
+	// conversations (default true).
+	AgentsTakeUnassigned bool `json:"agents_take_unassigned"`
+	TMCreate             Time `json:"tm_create"`
+	TMUpdate             Time `json:"tm_update"`
+	TMDelete             Time `json:"tm_delete"`
 }
 
 // Agent is a login of a customer.

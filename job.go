@@ -8,6 +8,13 @@ const (
 	JobPeerName = "peer_name"
 	// JobActiveflow runs an activeflow's next actions (RefID: the activeflow).
 	JobActiveflow = "activeflow"
+	// JobUnsnooze opens a snoozed conversation at its snoozed_until (RefID:
+	// the conversation); a no-op if the conversation changed status or was
+	// snoozed again since.
+	JobUnsnooze = "unsnooze"
+	// JobAutoResolve is the one job, rescheduled after each run, that
+	// resolves conversations idle for their account's auto_resolve_after.
+	JobAutoResolve = "auto_resolve"
 )
 
 // Job is durable work that runs after the commit that created it, so that a
@@ -28,6 +35,9 @@ type Job struct {
 	LastError   string
 	TMCreate    Time
 }
+
+// AutoResolveJobID is the id of the one JobAutoResolve.
+const AutoResolveJobID = "00000000-0000-7000-8000-00000000a001"
 
 // ClaimJobsParams selects jobs to claim: due ones whose lease has expired,
 // or one job by ID regardless of when it is due.

@@ -38,6 +38,23 @@ const (
 	ReasonLoginThrottleExists    = "LOGIN_THROTTLE_EXISTS"
 )
 
+// Reasons of conversation status and the unassigned queue.
+const (
+	// ReasonAlreadyAssigned answers a take of a conversation someone owns.
+	ReasonAlreadyAssigned = "ALREADY_ASSIGNED"
+	// ReasonInvalidStatus refuses an unknown conversation status.
+	ReasonInvalidStatus = "INVALID_STATUS"
+	// ReasonInvalidSnoozedUntil refuses a snooze without a future snoozed_until.
+	ReasonInvalidSnoozedUntil = "INVALID_SNOOZED_UNTIL"
+	// ReasonInvalidResolvedInbound refuses a resolved_inbound other than reopen or new.
+	ReasonInvalidResolvedInbound = "INVALID_RESOLVED_INBOUND"
+	// ReasonInvalidAutoResolve refuses an auto_resolve_after that is not a
+	// duration between MinAutoResolve and MaxAutoResolve.
+	ReasonInvalidAutoResolve = "INVALID_AUTO_RESOLVE_AFTER"
+	// ReasonInvalidFilter refuses list filters that contradict each other or are unknown.
+	ReasonInvalidFilter = "INVALID_FILTER"
+)
+
 // Reasons of sending a message.
 const (
 	// ReasonEmptyMessage: nothing to send, neither text nor medias.

@@ -105,7 +105,26 @@ type Tx interface {
 	// changes one of them rereads it with GetConversation first.
 	GetLiveConversations(ctx context.Context, accountID string, dialogIDs []string) ([]*Conversation, error)
 	ListConversations(ctx context.Context, p ConversationListParams) ([]*Conversation, error)
+	// UpdateConversation writes a conversation's changeable fields; never
+	// its last message, which only TouchConversations writes.
 	UpdateConversation(ctx context.Context, c *Conversation) error
+	// TouchConversations records each touch's message as its conversation's
+	// last message, and its time as the conversation's activity, where it is
+	// newer than the one recorded: a conversation's last message only moves
+	// forward, whatever the order of concurrent writers. It writes those
+	// columns alone, so it and UpdateConversation never undo each other.
+	TouchConversations(ctx context.Context, touches []Touch) error
+	// SupersedeConversation makes a resolved conversation no longer the
+	// live one of its dialog (it stays listed and readable), so that a new
+	// one may be created; it reports false when it was not the live one or
+	// not resolved (a concurrent writer superseded, reopened or deleted it).
+	SupersedeConversation(ctx context.Context, id string) (bool, error)
+	// ListIdleConversations lists the live conversations of an account in
+	// a status whose last activity came before p.Before, oldest first.
+	ListIdleConversations(ctx context.Context, p IdleConversationParams) ([]*Conversation, error)
+	// ListAutoResolveAccounts lists the live accounts, of every customer,
+	// whose auto_resolve_after is set.
+	ListAutoResolveAccounts(ctx context.Context) ([]*Account, error)
 
 	// CreateMessage fails with EConflict, without aborting the transaction,
 	// when a message with the same non-empty (AccountID, ProviderID) exists.
@@ -131,6 +150,8 @@ type Tx interface {
 
 	// CreateJob records work to run after the commit.
 	CreateJob(ctx context.Context, j *Job) error
+	// EnsureJob creates j unless a job with its id exists.
+	EnsureJob(ctx context.Context, j *Job) error
 	// ClaimJobs leases due jobs (or the one with p.ID) to the caller until
 	// p.LeaseUntil and counts the attempt; jobs leased by others are skipped.
 	ClaimJobs(ctx context.Context, p ClaimJobsParams) ([]*Job, error)
@@ -259,11 +280,27 @@ type AccountListParams struct {
 type ConversationListParams struct {
 	CustomerID string
 	OwnerID    string
+	// Unassigned keeps conversations nobody owns (OwnerID is then empty).
+	Unassigned bool
 	AccountID  string
 	Type       string
 	DialogID   string
-	Deleted    bool
+	// Statuses keeps conversations in any of these statuses.
+	Statuses []string
+	Deleted  bool
+	// ByActivity orders the list by last activity (TMActivity), newest
+	// first, and the page's cursor is read as such; else by TMCreate.
+	ByActivity bool
 	Page
+}
+
+// IdleConversationParams selects conversations for auto-resolution.
+type IdleConversationParams struct {
+	CustomerID string
+	AccountID  string
+	Status     string
+	Before     Time
+	Limit      int
 }
 
 // FlowListParams selects the live flows of a customer.

@@ -72,7 +72,8 @@ func seedConversations(ctx context.Context, store *sqlstore.DB, s seedSpec) (*se
 			name, detail := convo.AutoTitle(convo.AccountLine, peer)
 			c := convo.Conversation{ID: convo.NewID(), CustomerID: s.CustomerID, OwnerID: convo.NilID, AccountID: s.AccountID,
 				Name: name, Detail: detail, Type: convo.ConversationLine, DialogID: peer.Target, Self: self, Peer: peer,
-				TMCreate: created, TMUpdate: created, TMDelete: convo.Never}
+				Status: convo.StatusOpen, SnoozedUntil: convo.Never, TMLastMessage: convo.Never,
+				TMCreate: created, TMUpdate: created, TMDelete: convo.Never, TMActivity: created}
 			if len(s.Agents) > 0 && i%10 == 0 {
 				c.OwnerType, c.OwnerID = convo.OwnerAgent, s.Agents[(i/10)%len(s.Agents)]
 			}
@@ -88,6 +89,8 @@ func seedConversations(ctx context.Context, store *sqlstore.DB, s seedSpec) (*se
 				}
 				msgs = append(msgs, m)
 				c.TMUpdate = at
+				last := convo.TouchOf(&m).Message
+				c.TMLastMessage, c.LastMessage, c.TMActivity = at, &last, at
 			}
 			convs = append(convs, c)
 			if i%sampleEvery == 0 && len(res.Sample) < 1000 {

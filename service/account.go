@@ -17,6 +17,10 @@ type AccountInput struct {
 	Token         *string            `json:"token"`
 	ProviderData  *ProviderDataInput `json:"provider_data"`
 	MessageFlowID *string            `json:"message_flow_id"`
+	// ResolvedInbound and AutoResolveAfter are convo's own settings;
+	// VoIPbin's clients leave them out, which keeps them as they are.
+	ResolvedInbound  *string `json:"resolved_inbound"`
+	AutoResolveAfter *string `json:"auto_resolve_after"`
 }
 
 // ProviderDataInput is provider_data as clients send it, secrets included.
@@ -65,6 +69,21 @@ func (in *AccountInput) apply(a *convo.Account) error {
 			}
 			a.MessageFlowID = id
 		}
+	}
+	if in.ResolvedInbound != nil {
+		switch v := strings.TrimSpace(*in.ResolvedInbound); v {
+		case convo.ResolvedReopen, convo.ResolvedNew:
+			a.ResolvedInbound = v
+		default:
+			return convo.Invalid(convo.ReasonInvalidResolvedInbound, "resolved_inbound must be reopen or new")
+		}
+	}
+	if in.AutoResolveAfter != nil {
+		d, err := convo.ParseAutoResolve(*in.AutoResolveAfter)
+		if err != nil {
+			return err
+		}
+		a.AutoResolveAfter = d
 	}
 	p := a.ProviderData
 	if err := checkLengths(lengthCheck{"name", a.Name, convo.MaxText}, lengthCheck{"detail", a.Detail, convo.MaxText},
@@ -132,7 +151,7 @@ func (s *Service) CreateAccount(ctx context.Context, c *convo.Caller, in Account
 	}
 	now := s.now()
 	a := &convo.Account{ID: convo.NewID(), CustomerID: c.CustomerID, Type: trimmed(in.Type, ""),
-		MessageFlowID: convo.NilID, TMCreate: now, TMUpdate: now, TMDelete: convo.Never}
+		MessageFlowID: convo.NilID, ResolvedInbound: convo.ResolvedReopen, TMCreate: now, TMUpdate: now, TMDelete: convo.Never}
 	if err := in.apply(a); err != nil {
 		return nil, err
 	}

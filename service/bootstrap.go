@@ -25,7 +25,7 @@ type BootstrapResult struct {
 // transaction; a taken username fails with EConflict and creates nothing.
 func (s *Service) Bootstrap(ctx context.Context, in BootstrapInput) (*BootstrapResult, error) {
 	now := s.now()
-	cust := &convo.Customer{ID: convo.NewID(), Name: in.CustomerName, TMCreate: now, TMUpdate: now, TMDelete: convo.Never}
+	cust := &convo.Customer{ID: convo.NewID(), Name: in.CustomerName, AgentsTakeUnassigned: true, TMCreate: now, TMUpdate: now, TMDelete: convo.Never}
 	if err := (&CustomerInput{}).apply(cust); err != nil {
 		return nil, err
 	}

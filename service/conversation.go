@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"slices"
 	"strings"
 
 	"github.com/convohq/convo"
@@ -14,7 +15,18 @@ type ConversationFilter struct {
 	Type      string
 	DialogID  string
 	Deleted   bool
+	// Statuses keeps conversations in any of them (the repeated status).
+	Statuses []string
+	// Unassigned is the unassigned parameter: "true" lists the unassigned
+	// queue; "" and "false" do not filter.
+	Unassigned string
+	// Order is "" (newest created first) or "last_message" (newest
+	// activity first).
+	Order string
 }
+
+// OrderLastMessage orders a conversation list by last activity.
+const OrderLastMessage = "last_message"
 
 // ConversationCreate is the body of POST /conversations.
 type ConversationCreate struct {
@@ -43,13 +55,44 @@ func customerConversation(ctx context.Context, tx convo.Tx, c *convo.Caller, id 
 	return conv, err
 }
 
-// canSee reports whether c may read conv and its messages: admins and
-// managers see all of their customer's, a plain agent only what it owns.
-func canSee(c *convo.Caller, conv *convo.Conversation) error {
+// canSee is the one rule of who may read a conversation and what hangs off
+// it (its messages, notes, read state, search results, stream events):
+// admins and managers (access keys too) see all of their customer's; a
+// plain agent sees those it owns and, while its customer lets agents take
+// unassigned conversations (agents_take_unassigned), the unassigned ones.
+// conv must be of c's customer. Reads of another customer's are answered
+// as missing before this rule is asked.
+func (s *Service) canSee(ctx context.Context, tx convo.Tx, c *convo.Caller, conv *convo.Conversation) error {
+	if canAct(c, conv) == nil {
+		return nil
+	}
+	if conv.OwnerType == convo.OwnerNone {
+		takes, err := s.agentsTakeUnassigned(ctx, tx, c)
+		if err != nil || takes {
+			return err
+		}
+	}
+	return convo.Forbidden("the conversation is not assigned to you")
+}
+
+// canAct reports whether c may change conv or send on it: admins and
+// managers, or its owner. Seeing an unassigned conversation is not enough:
+// a plain agent takes it first.
+func canAct(c *convo.Caller, conv *convo.Conversation) error {
 	if c.IsManager() || (conv.OwnerType == convo.OwnerAgent && conv.OwnerID == c.AgentID) {
 		return nil
 	}
 	return convo.Forbidden("the conversation is not assigned to you")
+}
+
+// agentsTakeUnassigned reports the setting of c's customer that lets plain
+// agents see, list and take unassigned conversations.
+func (s *Service) agentsTakeUnassigned(ctx context.Context, tx convo.Tx, c *convo.Caller) (bool, error) {
+	cust, err := tx.GetCustomer(ctx, c.CustomerID)
+	if err != nil {
+		return false, err
+	}
+	return cust.AgentsTakeUnassigned, nil
 }
 
 // visibleConversation returns a conversation the caller may read.
@@ -58,7 +101,16 @@ func (s *Service) visibleConversation(ctx context.Context, tx convo.Tx, c *convo
 	if err != nil {
 		return nil, err
 	}
-	return conv, canSee(c, conv)
+	return conv, s.canSee(ctx, tx, c, conv)
+}
+
+// workedConversation returns a conversation the caller may send on.
+func (s *Service) workedConversation(ctx context.Context, tx convo.Tx, c *convo.Caller, id string) (*convo.Conversation, error) {
+	conv, err := customerConversation(ctx, tx, c, id)
+	if err != nil {
+		return nil, err
+	}
+	return conv, canAct(c, conv)
 }
 
 // GetConversation returns one conversation (admin/manager, or its owner).
@@ -76,27 +128,46 @@ func (s *Service) GetConversation(ctx context.Context, c *convo.Caller, id strin
 }
 
 // ListConversations lists the caller's customer's conversations. A plain
-// agent must filter on itself as owner.
+// agent must filter on itself as owner, or list the unassigned queue when
+// its customer allows.
 func (s *Service) ListConversations(ctx context.Context, c *convo.Caller, f ConversationFilter, pr convo.PageRequest) (convo.List[*convo.Conversation], error) {
 	p, allowed := conversationListParams(c, f)
+	at := func(c *convo.Conversation) convo.Cursor { return cursorOf(c.TMCreate, c.ID) }
+	if p.ByActivity {
+		// The cursor carries the activity it was read with: a conversation
+		// whose activity moves on goes to the head of the list, so a walk
+		// never returns a row twice but may miss one that moved past it
+		// (see the README).
+		at = func(c *convo.Conversation) convo.Cursor { return cursorOf(c.TMActivity, c.ID) }
+	}
 	return listPage(ctx, s, pr, allowed, func(tx convo.Tx, page convo.Page) ([]*convo.Conversation, error) {
+		if p.Unassigned && !c.IsManager() {
+			takes, err := s.agentsTakeUnassigned(ctx, tx, c)
+			if err != nil {
+				return nil, err
+			}
+			if !takes {
+				return nil, convo.Forbidden("your customer does not let agents take unassigned conversations")
+			}
+		}
 		p.Page = page
 		return tx.ListConversations(ctx, p)
-	}, func(c *convo.Conversation) convo.Cursor { return cursorOf(c.TMCreate, c.ID) })
+	}, at)
 }
 
 // ListServiceAgentConversations lists what an agent works on: for a plain
-// agent the conversations it owns, for admins and managers all of them.
-func (s *Service) ListServiceAgentConversations(ctx context.Context, c *convo.Caller, pr convo.PageRequest) (convo.List[*convo.Conversation], error) {
-	f := ConversationFilter{}
-	if !c.IsManager() {
+// agent the conversations it owns (or the unassigned queue), for admins
+// and managers all of them; f's owner_id is not read.
+func (s *Service) ListServiceAgentConversations(ctx context.Context, c *convo.Caller, f ConversationFilter, pr convo.PageRequest) (convo.List[*convo.Conversation], error) {
+	f.OwnerID = ""
+	if !c.IsManager() && f.Unassigned != "true" {
 		f.OwnerID = c.AgentID
 	}
 	return s.ListConversations(ctx, c, f, pr)
 }
 
 // conversationListParams checks a list's filters and the caller's right to
-// list: a plain agent must filter on itself as owner.
+// list: a plain agent must filter on itself as owner or list the unassigned.
 func conversationListParams(c *convo.Caller, f ConversationFilter) (convo.ConversationListParams, error) {
 	p := convo.ConversationListParams{CustomerID: c.CustomerID, Type: strings.TrimSpace(f.Type), DialogID: strings.TrimSpace(f.DialogID), Deleted: f.Deleted}
 	var err error
@@ -105,8 +176,33 @@ func conversationListParams(c *convo.Caller, f ConversationFilter) (convo.Conver
 			return p, convo.Invalid(convo.ReasonInvalidID, "owner_id must be a UUID")
 		}
 	}
-	if !c.IsManager() && (p.OwnerID == "" || p.OwnerID != c.AgentID) {
-		return p, convo.Forbidden("an agent lists only its own conversations: pass owner_id set to your agent id")
+	switch f.Unassigned {
+	case "", "false":
+	case "true":
+		if p.OwnerID != "" {
+			return p, convo.Invalid(convo.ReasonInvalidFilter, "unassigned=true lists conversations of no owner: leave owner_id out")
+		}
+		p.Unassigned = true
+	default:
+		return p, convo.Invalid(convo.ReasonInvalidFilter, "unassigned must be true or false")
+	}
+	for _, st := range f.Statuses {
+		if !convo.ValidConversationStatus(st) {
+			return p, convo.Invalid(convo.ReasonInvalidStatus, "status must be open, pending, snoozed or resolved")
+		}
+		if !slices.Contains(p.Statuses, st) {
+			p.Statuses = append(p.Statuses, st)
+		}
+	}
+	switch f.Order {
+	case "":
+	case OrderLastMessage:
+		p.ByActivity = true
+	default:
+		return p, convo.Invalid(convo.ReasonInvalidFilter, "order must be last_message, or left out for newest created first")
+	}
+	if !c.IsManager() && !p.Unassigned && (p.OwnerID == "" || p.OwnerID != c.AgentID) {
+		return p, convo.Forbidden("an agent lists only its own conversations, or the unassigned ones: pass owner_id set to your agent id, or unassigned=true")
 	}
 	if !convo.IsNilID(f.AccountID) {
 		if p.AccountID, err = convo.ParseID(f.AccountID); err != nil {
@@ -188,7 +284,8 @@ func (s *Service) findOrCreateConversation(ctx context.Context, tx convo.Tx, pro
 func (s *Service) createLiveConversation(ctx context.Context, tx convo.Tx, proto *convo.Conversation) (*convo.Conversation, bool, error) {
 	now := s.now()
 	proto.ID, proto.OwnerType, proto.OwnerID = convo.NewID(), convo.OwnerNone, convo.NilID
-	proto.TMCreate, proto.TMUpdate, proto.TMDelete = now, now, convo.Never
+	proto.Status, proto.SnoozedUntil, proto.TMLastMessage, proto.LastMessage = convo.StatusOpen, convo.Never, convo.Never, nil
+	proto.TMCreate, proto.TMUpdate, proto.TMDelete, proto.TMActivity = now, now, convo.Never, now
 	err := tx.CreateConversation(ctx, proto)
 	if convo.ErrorStatus(err) == convo.EConflict {
 		conv, err := tx.GetLiveConversation(ctx, proto.AccountID, proto.DialogID)
@@ -278,7 +375,7 @@ func assign(ctx context.Context, tx convo.Tx, c *convo.Caller, conv *convo.Conve
 // UnassignConversation clears the owner (admin/manager, or the owner itself).
 func (s *Service) UnassignConversation(ctx context.Context, c *convo.Caller, id string) (*convo.Conversation, error) {
 	return s.changeConversation(ctx, c, id, convo.EventConversationUpdated, func(tx convo.Tx, conv *convo.Conversation) (bool, error) {
-		if err := canSee(c, conv); err != nil {
+		if err := canAct(c, conv); err != nil {
 			return false, err
 		}
 		before := *conv

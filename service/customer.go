@@ -20,8 +20,11 @@ type CustomerInput struct {
 	WebhookMethod *string `json:"webhook_method"`
 	WebhookURI    *string `json:"webhook_uri"`
 	WebhookSecret *string `json:"webhook_secret"`
-	Username      *string `json:"username"`
-	Password      *string `json:"password"`
+	// AgentsTakeUnassigned lets plain agents list and take unassigned
+	// conversations; left out, it stays as it is.
+	AgentsTakeUnassigned *bool   `json:"agents_take_unassigned"`
+	Username             *string `json:"username"`
+	Password             *string `json:"password"`
 }
 
 // apply validates in and writes it onto c.
@@ -35,6 +38,9 @@ func (in *CustomerInput) apply(c *convo.Customer) error {
 	c.WebhookURI = trimmed(in.WebhookURI, c.WebhookURI)
 	if in.WebhookSecret != nil {
 		c.WebhookSecret = *in.WebhookSecret
+	}
+	if in.AgentsTakeUnassigned != nil {
+		c.AgentsTakeUnassigned = *in.AgentsTakeUnassigned
 	}
 	if err := checkLengths(lengthCheck{"name", c.Name, convo.MaxText}, lengthCheck{"detail", c.Detail, convo.MaxText},
 		lengthCheck{"address", c.Address, convo.MaxText}, lengthCheck{"email", c.Email, convo.MaxEmail},
@@ -160,7 +166,7 @@ func (s *Service) CreateCustomer(ctx context.Context, c *convo.Caller, in Custom
 		return nil, err
 	}
 	now := s.now()
-	cust := &convo.Customer{ID: convo.NewID(), TMCreate: now, TMUpdate: now, TMDelete: convo.Never}
+	cust := &convo.Customer{ID: convo.NewID(), AgentsTakeUnassigned: true, TMCreate: now, TMUpdate: now, TMDelete: convo.Never}
 	if err := in.apply(cust); err != nil {
 		return nil, err
 	}

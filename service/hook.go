@@ -216,7 +216,7 @@ func (s *Service) ingestBatch(ctx context.Context, tx convo.Tx, batch []*inbound
 	for _, r := range batch {
 		a := r.account
 		for _, f := range r.in.Follows {
-			_, job, err := s.receivePeer(ctx, etx, a, f, live)
+			_, job, err := s.receivePeer(ctx, etx, a, f, live, false)
 			if err != nil {
 				return nil, false, err
 			}
@@ -225,7 +225,7 @@ func (s *Service) ingestBatch(ctx context.Context, tx convo.Tx, batch []*inbound
 			}
 		}
 		for _, m := range r.in.Messages {
-			conv, job, err := s.receivePeer(ctx, etx, a, m.InboundPeer, live)
+			conv, job, err := s.receivePeer(ctx, etx, a, m.InboundPeer, live, true)
 			if err != nil {
 				return nil, false, err
 			}
@@ -262,6 +262,24 @@ func (s *Service) ingestBatch(ctx context.Context, tx convo.Tx, batch []*inbound
 			}
 		}
 		etx.events = kept
+	}
+	// Each conversation's last message, one write per conversation of the
+	// batch, not one per message.
+	touched := map[string]int{}
+	var touches []convo.Touch
+	for i, m := range msgs {
+		if !stored[i] {
+			continue
+		}
+		if at, ok := touched[m.conv.ID]; ok {
+			touches[at] = convo.TouchOf(m.msg)
+		} else {
+			touched[m.conv.ID] = len(touches)
+			touches = append(touches, convo.TouchOf(m.msg))
+		}
+	}
+	if err := tx.TouchConversations(ctx, touches); err != nil {
+		return nil, false, err
 	}
 	for i, m := range msgs {
 		if !stored[i] {
@@ -321,12 +339,45 @@ func liveConversations(ctx context.Context, tx convo.Tx, batch []*inbound) (map[
 
 // receivePeer finds or creates the live conversation with a peer on an
 // account, learning the peer's name when the hook carries one. live
-// holds the conversations read or made so far by the batch. It returns the
-// display-name lookup it queued, if any, for the caller to start.
-func (s *Service) receivePeer(ctx context.Context, tx convo.Tx, a *convo.Account, p convo.InboundPeer, live map[dialogKey]*convo.Conversation) (*convo.Conversation, *peerLookup, error) {
+// holds the conversations read or made so far by the batch. For a message
+// (not a follow), a conversation that is not open opens again, or, resolved
+// on an account whose resolved_inbound is new, is superseded by a new one.
+// It returns the display-name lookup it queued, if any, for the caller to start.
+func (s *Service) receivePeer(ctx context.Context, tx convo.Tx, a *convo.Account, p convo.InboundPeer, live map[dialogKey]*convo.Conversation, message bool) (*convo.Conversation, *peerLookup, error) {
 	peer := p.Peer.Normalized()
 	key := dialogKey{a.ID, p.DialogID}
 	conv := live[key]
+	if conv != nil && message && conv.Status != convo.StatusOpen {
+		if conv.Status == convo.StatusResolved && a.ResolvedInbound == convo.ResolvedNew {
+			superseded, err := tx.SupersedeConversation(ctx, conv.ID)
+			if err != nil {
+				return nil, nil, err
+			}
+			conv = nil
+			if !superseded {
+				// Changed since the batch read it: superseded by a
+				// concurrent batch, reopened or deleted. The dialog's live
+				// conversation now, if any, takes the message.
+				conv, err = tx.GetLiveConversation(ctx, a.ID, p.DialogID)
+				if convo.ErrorStatus(err) == convo.ENotFound {
+					conv, err = nil, nil
+				} else if err == nil && conv.Status != convo.StatusOpen {
+					conv, err = s.reopen(ctx, tx, conv)
+				}
+				if err != nil {
+					return nil, nil, err
+				}
+				live[key] = conv
+			}
+		} else {
+			fresh, err := s.reopen(ctx, tx, conv)
+			if err != nil {
+				return nil, nil, err
+			}
+			conv = fresh
+			live[key] = conv
+		}
+	}
 	if conv == nil {
 		self := convo.SelfAddress(a)
 		if self.Target == "" && p.SelfTarget != "" {

@@ -105,6 +105,10 @@ func (s *Service) runJob(ctx context.Context, j *convo.Job) error {
 		return s.runPeerName(ctx, j)
 	case convo.JobActiveflow:
 		return s.runActiveflow(ctx, j)
+	case convo.JobUnsnooze:
+		return s.runUnsnooze(ctx, j)
+	case convo.JobAutoResolve:
+		return s.runAutoResolve(ctx, j)
 	}
 	s.logger.Error("unknown job kind; dropped", "job_id", j.ID, "kind", j.Kind)
 	return s.store.Update(ctx, func(tx convo.Tx) error { return tx.DeleteJob(ctx, j.ID) })

@@ -158,7 +158,29 @@ func TestRulesPermissions(t *testing.T) {
 		{"read an unassigned conversation", func(c *convo.Caller) error {
 			_, err := w.s.GetConversation(w.ctx, c, w.conversation(w.key).ID)
 			return err
+		}, [4]string{ok, ok, ok, ok}},
+		{"read an unassigned conversation the customer keeps from agents", func(c *convo.Caller) error {
+			conv := w.conversation(w.key)
+			w.takeUnassigned(false)
+			defer w.takeUnassigned(true)
+			_, err := w.s.GetConversation(w.ctx, c, conv.ID)
+			return err
 		}, [4]string{ok, ok, ok, no}},
+		{"set the status of an unassigned conversation", func(c *convo.Caller) error {
+			_, err := w.s.SetConversationStatus(w.ctx, c, w.conversation(w.key).ID, service.StatusChange{Status: ptr(convo.StatusPending)})
+			return err
+		}, [4]string{ok, ok, ok, no}},
+		{"take an unassigned conversation", func(c *convo.Caller) error {
+			_, err := w.s.TakeConversation(w.ctx, c, w.conversation(w.key).ID)
+			return err
+		}, [4]string{no, ok, ok, ok}},
+		{"take an unassigned conversation the customer keeps from agents", func(c *convo.Caller) error {
+			conv := w.conversation(w.key)
+			w.takeUnassigned(false)
+			defer w.takeUnassigned(true)
+			_, err := w.s.TakeConversation(w.ctx, c, conv.ID)
+			return err
+		}, [4]string{no, ok, ok, no}},
 		{"unassign a conversation it owns", func(c *convo.Caller) error {
 			conv := w.conversation(w.key)
 			w.assign(conv, w.agent)
@@ -404,7 +426,8 @@ func TestRulesAssignment(t *testing.T) {
 		t.Errorf("a refused assignment moved the owner to %s", c.OwnerID)
 	}
 
-	// The owner lets it go, and then no longer sees it.
+	// The owner lets it go, and then sees it only as the unassigned
+	// queue's, which the customer may keep from its agents.
 	got, err = w.s.UnassignConversation(w.ctx, w.agent, conv.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -412,9 +435,14 @@ func TestRulesAssignment(t *testing.T) {
 	if got.OwnerType != convo.OwnerNone || got.OwnerID != convo.NilID {
 		t.Errorf("after unassigning: owner %q/%s, want none", got.OwnerType, got.OwnerID)
 	}
-	if _, err := w.s.GetConversation(w.ctx, w.agent, conv.ID); status(err) != convo.EForbidden {
-		t.Errorf("the former owner reads it: %v, want %s", err, convo.EForbidden)
+	if _, err := w.s.GetConversation(w.ctx, w.agent, conv.ID); err != nil {
+		t.Errorf("the former owner reads it from the queue: %v", err)
 	}
+	w.takeUnassigned(false)
+	if _, err := w.s.GetConversation(w.ctx, w.agent, conv.ID); status(err) != convo.EForbidden {
+		t.Errorf("the former owner reads it off the queue: %v, want %s", err, convo.EForbidden)
+	}
+	w.takeUnassigned(true)
 
 	// The nil UUID unassigns too.
 	w.assign(conv, w.other)

@@ -107,7 +107,7 @@ func (s *Service) SendMessage(ctx context.Context, c *convo.Caller, conversation
 	var msg *convo.Message
 	var job *convo.Job
 	err = s.update(ctx, func(tx convo.Tx) error {
-		conv, err := s.visibleConversation(ctx, tx, c, id)
+		conv, err := s.workedConversation(ctx, tx, c, id)
 		if err != nil {
 			return err
 		}
@@ -181,6 +181,9 @@ func (s *Service) queueOutgoing(ctx context.Context, tx convo.Tx, conv *convo.Co
 		Text: text, Medias: medias, Sender: sender, TMCreate: now, TMUpdate: now, TMDelete: convo.Never, AccountID: a.ID,
 	}
 	if err := tx.CreateMessage(ctx, msg); err != nil {
+		return nil, nil, err
+	}
+	if err := tx.TouchConversations(ctx, []convo.Touch{convo.TouchOf(msg)}); err != nil {
 		return nil, nil, err
 	}
 	if err := s.emitMessage(ctx, tx, convo.EventMessageCreated, msg); err != nil {

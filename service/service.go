@@ -149,6 +149,9 @@ func (s *Service) Init(ctx context.Context) error {
 	if s.jwtKey, err = hex.DecodeString(key); err != nil {
 		return err
 	}
+	if err := s.ensureAutoResolve(ctx); err != nil {
+		return err
+	}
 	s.dummyHash, err = bcrypt.GenerateFromPassword([]byte(randomHex(16)), s.config.PasswordCost)
 	return err
 }

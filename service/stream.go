@@ -155,8 +155,15 @@ func (s *Service) visibleEvents(ctx context.Context, c *convo.Caller, batch []*c
 					conv, err := tx.GetConversation(ctx, e.ConversationID)
 					if convo.ErrorStatus(err) == convo.ENotFound {
 						return nil
+					} else if err != nil {
+						return err
 					}
-					mine = err == nil && conv.OwnerType == convo.OwnerAgent && conv.OwnerID == c.AgentID
+					// The conversation as it is now: one assigned away since leaves the stream.
+					err = s.canSee(ctx, tx, c, conv)
+					mine = err == nil
+					if convo.ErrorStatus(err) == convo.EForbidden {
+						err = nil
+					}
 					return err
 				})
 				if err != nil {

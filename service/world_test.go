@@ -249,3 +249,11 @@ func eventually(t *testing.T, check func() error) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// takeUnassigned sets the customer's agents_take_unassigned.
+func (w *world) takeUnassigned(on bool) {
+	w.t.Helper()
+	if _, err := w.s.UpdateOwnCustomer(w.ctx, w.key, service.CustomerInput{AgentsTakeUnassigned: &on}); err != nil {
+		w.t.Fatal(err)
+	}
+}

@@ -9,10 +9,11 @@ import (
 var accounts = newTable(
 	kind{what: "account", notFound: convo.ReasonAccountNotFound, conflict: convo.ReasonAccountExists, conflictDetail: "the account exists"},
 	"accounts", "id, customer_id, tm_create",
-	"type, name, detail, secret, token, provider_data, app_secret, message_flow_id, tm_update, tm_delete", "",
+	"type, name, detail, secret, token, provider_data, app_secret, message_flow_id, resolved_inbound, auto_resolve_after, tm_update, tm_delete", "",
 	func(a *convo.Account) []any {
 		return []any{&a.ID, &a.CustomerID, micros{&a.TMCreate},
-			&a.Type, &a.Name, &a.Detail, &a.Secret, &a.Token, jsonText{&a.ProviderData}, &a.ProviderData.AppSecret, &a.MessageFlowID, micros{&a.TMUpdate}, micros{&a.TMDelete}}
+			&a.Type, &a.Name, &a.Detail, &a.Secret, &a.Token, jsonText{&a.ProviderData}, &a.ProviderData.AppSecret, &a.MessageFlowID,
+			&a.ResolvedInbound, seconds{&a.AutoResolveAfter}, micros{&a.TMUpdate}, micros{&a.TMDelete}}
 	}).listedBy(
 	deletedBy("accounts_deleted_by_customer", "customer_id"),
 	allBy("accounts_by_customer", "customer_id"),
@@ -35,4 +36,9 @@ func (t *tx) ListAccounts(ctx context.Context, p convo.AccountListParams) ([]*co
 
 func (t *tx) UpdateAccount(ctx context.Context, a *convo.Account) error {
 	return accounts.update(ctx, t, a)
+}
+
+func (t *tx) ListAutoResolveAccounts(ctx context.Context) ([]*convo.Account, error) {
+	// Accounts are a few a customer: read whole.
+	return accounts.query(ctx, t, accounts.selectSQL+" WHERE auto_resolve_after > 0 AND "+live)
 }

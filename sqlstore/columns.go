@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	jsonv1 "github.com/go-json-experiment/json/v1"
 
@@ -24,6 +25,11 @@ func adapterValue(a any) (v any, ok bool, err error) {
 		return s, true, err
 	case folded:
 		return a.text(), true, nil
+	case optionalJSON:
+		s, err := a.text()
+		return s, true, err
+	case seconds:
+		return a.value(), true, nil
 	case senderPart:
 		return a.text(), true, nil
 	}
@@ -104,6 +110,52 @@ func (o optionalID) Scan(src any) error {
 	default:
 		return fmt.Errorf("sqlstore: id column holds %T", src)
 	}
+	return nil
+}
+
+// optionalJSON stores a pointer as JSON text, and nil as "".
+type optionalJSON struct{ v any }
+
+func (o optionalJSON) Value() (driver.Value, error) { return o.text() }
+
+func (o optionalJSON) text() (string, error) {
+	b, err := json.Marshal(o.v)
+	if string(b) == "null" {
+		return "", err
+	}
+	return string(b), err
+}
+
+// Scan reads "" as nil; o.v points to a pointer, which it sets.
+func (o optionalJSON) Scan(src any) error {
+	var b []byte
+	switch s := src.(type) {
+	case string:
+		b = []byte(s)
+	case []byte:
+		b = s
+	default:
+		return fmt.Errorf("sqlstore: JSON column holds %T", src)
+	}
+	if len(b) == 0 {
+		b = []byte("null")
+	}
+	return jsonv1.Unmarshal(b, o.v)
+}
+
+// seconds stores a convo.Duration as whole seconds.
+type seconds struct{ d *convo.Duration }
+
+func (s seconds) value() int64 { return int64(time.Duration(*s.d) / time.Second) }
+
+func (s seconds) Value() (driver.Value, error) { return s.value(), nil }
+
+func (s seconds) Scan(src any) error {
+	n, ok := src.(int64)
+	if !ok {
+		return fmt.Errorf("sqlstore: duration column holds %T", src)
+	}
+	*s.d = convo.Duration(time.Duration(n) * time.Second)
 	return nil
 }
 

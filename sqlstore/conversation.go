@@ -8,19 +8,29 @@ import (
 	"github.com/convohq/convo"
 )
 
+// The last message and activity are fixed columns: written by the insert
+// and by TouchConversations, never by the update of the whole row, so that
+// neither undoes the other.
 var conversations = newTable(
 	kind{what: "conversation", notFound: convo.ReasonConversationNotFound, conflict: convo.ReasonConversationExists, conflictDetail: "a live conversation of this account and dialog exists"},
-	"conversations", "id, customer_id, tm_create",
-	"owner_type, owner_id, account_id, name, detail, type, dialog_id, self, peer, tm_update, tm_delete",
-	"(account_id, dialog_id) WHERE "+live,
+	"conversations", "id, customer_id, tm_create, tm_activity, tm_last_message, last_message",
+	"owner_type, owner_id, account_id, name, detail, type, dialog_id, self, peer, status, snoozed_until, tm_update, tm_delete",
+	"(account_id, dialog_id) WHERE "+liveDialog,
 	func(c *convo.Conversation) []any {
-		return []any{&c.ID, &c.CustomerID, micros{&c.TMCreate},
-			&c.OwnerType, optionalID{&c.OwnerID}, &c.AccountID, &c.Name, &c.Detail, &c.Type, &c.DialogID, jsonText{&c.Self}, jsonText{&c.Peer}, micros{&c.TMUpdate}, micros{&c.TMDelete}}
+		return []any{&c.ID, &c.CustomerID, micros{&c.TMCreate}, micros{&c.TMActivity}, micros{&c.TMLastMessage}, optionalJSON{&c.LastMessage},
+			&c.OwnerType, optionalID{&c.OwnerID}, &c.AccountID, &c.Name, &c.Detail, &c.Type, &c.DialogID, jsonText{&c.Self}, jsonText{&c.Peer},
+			&c.Status, micros{&c.SnoozedUntil}, micros{&c.TMUpdate}, micros{&c.TMDelete}}
 	}).listedBy(
 	// A dialog holds a conversation or two, live or deleted; an owner fewer
 	// than an account. Live rows are walked in indexes of every row (see the
-	// migration 00010).
-	allBy("conversations_by_dialog", "customer_id", "dialog_id"),
+	// migration 00010). Lists by last activity walk the indexes of
+	// migration 00016; a status, or an owner (the unassigned queue is the
+	// nil owner), leads where the list compares it.
+	fewBy("conversations_by_dialog", "customer_id", "dialog_id"),
+	orderedBy("tm_activity", "conversations_activity_by_owner_status", "customer_id", "owner_id", "status"),
+	orderedBy("tm_activity", "conversations_activity_by_owner", "customer_id", "owner_id"),
+	orderedBy("tm_activity", "conversations_activity_by_status", "customer_id", "status"),
+	orderedBy("tm_activity", "conversations_activity_by_customer", "customer_id"),
 	deletedBy("conversations_deleted_by_owner", "customer_id", "owner_id"),
 	allBy("conversations_by_owner", "customer_id", "owner_id"),
 	deletedBy("conversations_deleted_by_account", "customer_id", "account_id"),
@@ -29,12 +39,27 @@ var conversations = newTable(
 	allBy("conversations_by_customer", "customer_id"),
 )
 
+// liveDialog selects the live conversation of each (account, dialog): not
+// deleted, not superseded by a newer one. It must match the unique index
+// conversations_live_dialog, which keeps one such row per pair.
+const liveDialog = live + " AND superseded = 0"
+
 func (t *tx) CreateConversation(ctx context.Context, c *convo.Conversation) error {
+	withActivity(c)
 	return conversations.insert(ctx, t, c)
 }
 
 func (t *tx) CreateNewConversation(ctx context.Context, c *convo.Conversation) error {
+	withActivity(c)
 	return conversations.insertNew(ctx, t, []*convo.Conversation{c})
+}
+
+// withActivity sets an unset activity to the creation time: the zero Time
+// would be stored as Never, at the head of every list by last message.
+func withActivity(c *convo.Conversation) {
+	if c.TMActivity.IsZero() {
+		c.TMActivity = c.TMCreate
+	}
 }
 
 func (t *tx) GetConversation(ctx context.Context, id string) (*convo.Conversation, error) {
@@ -74,7 +99,7 @@ func (t *tx) GetLiveConversation(ctx context.Context, accountID, dialogID string
 	if !ok {
 		return nil, convo.NotFound(conversations.notFound, conversations.what)
 	}
-	return conversations.get(ctx, t, "account_id = ? AND dialog_id = ? AND "+live, accountID, dialogID)
+	return conversations.get(ctx, t, "account_id = ? AND dialog_id = ? AND "+liveDialog, accountID, dialogID)
 }
 
 func (t *tx) GetLiveConversations(ctx context.Context, accountID string, dialogIDs []string) ([]*convo.Conversation, error) {
@@ -88,7 +113,7 @@ func (t *tx) GetLiveConversations(ctx context.Context, accountID string, dialogI
 		// join's cached generic plan, made while the table was young, walked
 		// the account's whole index range instead.
 		return conversations.query(ctx, t, "SELECT c.* FROM unnest(?::text[]) AS d(want) CROSS JOIN LATERAL ("+
-			conversations.selectSQL+" WHERE account_id = ? AND dialog_id = d.want AND "+live+" LIMIT 1) c", dialogIDs, accountID)
+			conversations.selectSQL+" WHERE account_id = ? AND dialog_id = d.want AND "+liveDialog+" LIMIT 1) c", dialogIDs, accountID)
 	}
 	var found []*convo.Conversation
 	err := inChunks(len(dialogIDs), func(start, n int) error {
@@ -97,7 +122,7 @@ func (t *tx) GetLiveConversations(ctx context.Context, accountID string, dialogI
 			args = append(args, accountID, d)
 		}
 		// One exact lookup per dialog; a statement costs no round trip here.
-		branch := conversations.selectSQL + " WHERE account_id = ? AND dialog_id = ? AND " + live
+		branch := conversations.selectSQL + " WHERE account_id = ? AND dialog_id = ? AND " + liveDialog
 		rows, err := conversations.query(ctx, t, branch+strings.Repeat(" UNION ALL "+branch, n-1), args...)
 		found = append(found, rows...)
 		return err
@@ -112,13 +137,93 @@ func (t *tx) ListConversations(ctx context.Context, p convo.ConversationListPara
 	var f filter
 	f.equalID("customer_id", p.CustomerID)
 	f.equalID("owner_id", p.OwnerID)
+	if p.Unassigned {
+		f.equalID("owner_id", convo.NilID)
+	}
 	f.equalID("account_id", p.AccountID)
 	f.equal("type", p.Type)
 	f.equal("dialog_id", p.DialogID)
+	f.oneOf("status", p.Statuses)
 	f.deleted(p.Deleted)
+	if p.ByActivity {
+		f.order = "tm_activity"
+	}
 	return conversations.list(ctx, t, f, p.Page)
 }
 
 func (t *tx) UpdateConversation(ctx context.Context, c *convo.Conversation) error {
 	return conversations.update(ctx, t, c)
+}
+
+// touchSQL moves a conversation's last message forward: a touch older than
+// the one recorded changes nothing; of two at the same microsecond the
+// later write wins. Never (no message yet) is the greatest time, hence its
+// own case.
+const touchSQL = "tm_activity = ?, tm_last_message = ?, last_message = ? WHERE id = ? AND (tm_last_message = 253370764800000000 OR tm_last_message <= ?)"
+
+func (t *tx) TouchConversations(ctx context.Context, touches []convo.Touch) error {
+	if len(touches) == 0 {
+		return nil
+	}
+	// In id order, as LockConversations locks, so that two writers of the
+	// same rows cannot each wait for the other.
+	touches = slices.Clone(touches)
+	slices.SortStableFunc(touches, func(a, b convo.Touch) int { return strings.Compare(a.ConversationID, b.ConversationID) })
+	rows := make([][]any, 0, len(touches))
+	for _, tc := range touches {
+		id, ok := canonicalID(tc.ConversationID)
+		if !ok {
+			return convo.NotFound(conversations.notFound, conversations.what)
+		}
+		last := tc.Message
+		text, err := optionalJSON{&last}.text()
+		if err != nil {
+			return err
+		}
+		us := last.TMCreate.Micros()
+		rows = append(rows, []any{id, us, text})
+	}
+	if t.postgres {
+		// One statement for the whole batch; the rows travel as arrays.
+		ids, times, texts := make([]string, len(rows)), make([]int64, len(rows)), make([]string, len(rows))
+		for i, r := range rows {
+			ids[i], times[i], texts[i] = r[0].(string), r[1].(int64), r[2].(string)
+		}
+		return t.execLater(ctx, conversations.kind, "UPDATE conversations c SET tm_activity = v.us, tm_last_message = v.us, last_message = v.last "+
+			"FROM unnest(?::uuid[], ?::bigint[], ?::text[]) AS v(id, us, last) "+
+			"WHERE c.id = v.id AND (c.tm_last_message = 253370764800000000 OR c.tm_last_message <= v.us)", ids, times, texts)
+	}
+	for _, r := range rows {
+		if err := t.execLater(ctx, conversations.kind, "UPDATE conversations SET "+touchSQL, r[1], r[1], r[2], r[0], r[1]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *tx) SupersedeConversation(ctx context.Context, id string) (bool, error) {
+	id, ok := canonicalID(id)
+	if !ok {
+		return false, nil
+	}
+	res, err := t.q.ExecContext(ctx, t.sql("UPDATE conversations SET superseded = 1 WHERE id = ? AND status = ? AND "+liveDialog), id, convo.StatusResolved)
+	if err != nil {
+		return false, interpretError(err, conversations.kind)
+	}
+	n, err := res.RowsAffected()
+	return n > 0, interpretError(err, conversations.kind)
+}
+
+func (t *tx) ListIdleConversations(ctx context.Context, p convo.IdleConversationParams) ([]*convo.Conversation, error) {
+	customerID, ok1 := canonicalID(p.CustomerID)
+	accountID, ok2 := canonicalID(p.AccountID)
+	if !ok1 || !ok2 {
+		return []*convo.Conversation{}, nil
+	}
+	// Walks the customer's rows of the status from the oldest activity on
+	// and stops at Before; other accounts' rows are checked on the way.
+	res, err := t.queryInOrder(ctx, conversations.columnsSQL+t.walking(conversations.name, &listIndex{name: "conversations_activity_by_status"})+
+		" WHERE customer_id = ? AND status = ? AND tm_activity < ? AND (account_id = ?) IS TRUE AND "+live+" ORDER BY tm_activity, id LIMIT ?",
+		customerID, p.Status, p.Before.Micros(), accountID, max(p.Limit, 1))
+	return conversations.read(t, res, err)
 }

@@ -9,10 +9,10 @@ import (
 var customers = newTable(
 	kind{what: "customer", notFound: convo.ReasonCustomerNotFound, conflict: convo.ReasonCustomerExists, conflictDetail: "the customer exists"},
 	"customers", "id, tm_create",
-	"name, detail, email, phone_number, address, webhook_method, webhook_uri, webhook_secret, tm_update, tm_delete", "",
+	"name, detail, email, phone_number, address, webhook_method, webhook_uri, webhook_secret, agents_take_unassigned, tm_update, tm_delete", "",
 	func(c *convo.Customer) []any {
 		return []any{&c.ID, micros{&c.TMCreate},
-			&c.Name, &c.Detail, &c.Email, &c.PhoneNumber, &c.Address, &c.WebhookMethod, &c.WebhookURI, &c.WebhookSecret, micros{&c.TMUpdate}, micros{&c.TMDelete}}
+			&c.Name, &c.Detail, &c.Email, &c.PhoneNumber, &c.Address, &c.WebhookMethod, &c.WebhookURI, &c.WebhookSecret, &c.AgentsTakeUnassigned, micros{&c.TMUpdate}, micros{&c.TMDelete}}
 	}).listedBy(
 	allBy("customers_by_time"),
 )

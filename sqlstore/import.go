@@ -24,6 +24,9 @@ const importRowsPerStatement = 500
 // transaction. It writes no events, jobs or audit entries, and leaves the
 // tables without planner statistics, as a bulk import does (see Analyze).
 func (db *DB) Import(ctx context.Context, convs []convo.Conversation, msgs []convo.Message) error {
+	for i := range convs {
+		withActivity(&convs[i])
+	}
 	return db.seedTx(ctx, func(q querier) error {
 		if err := insertRows(ctx, db.tx(q), "conversations", conversations, convs); err != nil {
 			return err

@@ -17,6 +17,11 @@ func (t *tx) CreateJob(ctx context.Context, j *convo.Job) error {
 		j.ID, j.Kind, j.RefID, j.RunAt.Micros(), lockedUntil, j.Attempts, j.TMCreate.Micros())
 }
 
+func (t *tx) EnsureJob(ctx context.Context, j *convo.Job) error {
+	return t.execLater(ctx, jobs, "INSERT INTO jobs (id, kind, ref_id, run_at, locked_until, attempts, last_error, tm_create) VALUES (?, ?, ?, ?, 0, 0, '', ?) ON CONFLICT (id) DO NOTHING",
+		j.ID, j.Kind, j.RefID, j.RunAt.Micros(), j.TMCreate.Micros())
+}
+
 func (t *tx) ClaimJobs(ctx context.Context, p convo.ClaimJobsParams) ([]*convo.Job, error) {
 	now := p.Now.Micros()
 	due, args := "run_at <= ? AND locked_until <= ? ORDER BY run_at LIMIT ?", []any{p.LeaseUntil.Micros(), now, now, max(p.Limit, 1)}

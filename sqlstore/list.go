@@ -15,12 +15,16 @@ import (
 // (see where and queryInOrder).
 
 // listIndex is an index lists may walk: keys are its leading columns, which
-// the list compares for equality, followed by tm_create and id; pred is its
-// partial index predicate (live or deleted), "" for an index of every row.
+// the list compares for equality, followed by its order column (tm_create,
+// or order when set) and id; pred is its partial index predicate (live or
+// deleted), "" for an index of every row. An index whose keys select a few
+// rows alone (few) serves a list in any order: its rows are sorted.
 type listIndex struct {
-	name string
-	keys []string
-	pred string
+	name  string
+	keys  []string
+	pred  string
+	order string
+	few   bool
 }
 
 // allBy and deletedBy describe an index of every row and one of the
@@ -33,13 +37,24 @@ func deletedBy(name string, keys ...string) listIndex {
 	return listIndex{name: name, keys: keys, pred: deleted}
 }
 
+// orderedBy describes an index of every row in order of column.
+func orderedBy(column, name string, keys ...string) listIndex {
+	return listIndex{name: name, keys: keys, order: column}
+}
+
+// fewBy describes an index of every row whose keys select a few rows.
+func fewBy(name string, keys ...string) listIndex {
+	return listIndex{name: name, keys: keys, few: true}
+}
+
 // listedBy sets the indexes tb's lists walk, the preferred first.
 func (tb *table[T]) listedBy(indexes ...listIndex) *table[T] {
 	tb.indexes = indexes
 	return tb
 }
 
-// list returns the rows matching f, newest first, from the page's cursor on.
+// list returns the rows matching f, newest first (by f's order column),
+// from the page's cursor on.
 func (tb *table[T]) list(ctx context.Context, t *tx, f filter, p convo.Page) ([]*T, error) {
 	if err := f.after(p.After); err != nil {
 		return nil, err
@@ -53,7 +68,13 @@ func (tb *table[T]) list(ctx context.Context, t *tx, f filter, p convo.Page) ([]
 	}
 	idx := f.index(tb.indexes)
 	where, args := f.where(idx)
-	res, err := t.queryInOrder(ctx, tb.columnsSQL+t.walking(tb.name, idx)+" WHERE "+where+" ORDER BY tm_create DESC, id DESC LIMIT ?", append(args, limit)...)
+	query := tb.columnsSQL + t.walking(tb.name, idx) + " WHERE " + where + " ORDER BY " + f.orderColumn() + " DESC, id DESC LIMIT ?"
+	if idx != nil && idx.few && idx.order != f.order {
+		// The index's few rows are read whole and sorted.
+		res, err := t.q.QueryContext(ctx, t.sql(query), append(args, limit)...)
+		return tb.read(t, res, err)
+	}
+	res, err := t.queryInOrder(ctx, query, append(args, limit)...)
 	return tb.read(t, res, err)
 }
 
@@ -68,6 +89,16 @@ type filter struct {
 	args  []any
 	// none is set when a filter can match no row (an id that is not a UUID).
 	none bool
+	// order is the column the list is ordered by, newest first; "" is tm_create.
+	order string
+}
+
+// orderColumn is the column f's list is ordered by.
+func (f *filter) orderColumn() string {
+	if f.order == "" {
+		return "tm_create"
+	}
+	return f.order
 }
 
 type term struct {
@@ -85,17 +116,17 @@ func (f *filter) after(c *convo.Cursor) error {
 	if c == nil {
 		return nil
 	}
-	us := c.Time.Micros()
+	us, col := c.Time.Micros(), f.orderColumn()
 	if c.ID == "" {
-		f.add("tm_create < ?", us)
+		f.add(col+" < ?", us)
 		return nil
 	}
 	id, ok := canonicalID(c.ID)
 	if !ok {
 		return convo.Invalid(convo.ReasonInvalidToken, "the page cursor is not valid")
 	}
-	// The bare tm_create bound lets both databases scan the index range.
-	f.add("tm_create <= ? AND (tm_create < ? OR id < ?)", us, us, id)
+	// The bare bound on the order column lets both databases scan the index range.
+	f.add(col+" <= ? AND ("+col+" < ? OR id < ?)", us, us, id)
 	return nil
 }
 
@@ -116,6 +147,23 @@ func (f *filter) equalID(column, v string) {
 	f.terms = append(f.terms, term{column, id})
 }
 
+// oneOf keeps rows whose column holds any of vs; none does not filter. A
+// single value is a term an index may lead with; several are checked on
+// the rows walked.
+func (f *filter) oneOf(column string, vs []string) {
+	switch len(vs) {
+	case 0:
+	case 1:
+		f.equal(column, vs[0])
+	default:
+		args := make([]any, len(vs))
+		for i, v := range vs {
+			args[i] = v
+		}
+		f.add("("+column+" IN ("+placeholders(len(vs))+")) IS TRUE", args...)
+	}
+}
+
 // deleted keeps deleted rows when wanted, live rows otherwise.
 func (f *filter) deleted(want bool) {
 	f.rows = live
@@ -125,11 +173,15 @@ func (f *filter) deleted(want bool) {
 }
 
 // index returns the first of indexes that a list of f can walk: one of the
-// rows f lists whose keys f all compares. None fits a list of no customer,
-// which only tests make: the planner then has its way.
+// rows f lists, in f's order (or of a few rows), whose keys f all compares.
+// None fits a list of no customer, which only tests make: the planner then
+// has its way.
 func (f *filter) index(indexes []listIndex) *listIndex {
 	for i, idx := range indexes {
 		if idx.pred != "" && idx.pred != f.rows {
+			continue
+		}
+		if idx.order != f.order && !idx.few {
 			continue
 		}
 		if !slices.ContainsFunc(idx.keys, func(k string) bool {

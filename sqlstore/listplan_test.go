@@ -170,6 +170,32 @@ func listPlanCases(s listSeed) []listPlanCase {
 				})
 			}
 		}
+		// Lists by last activity: an owner's (the unassigned queue is the
+		// nil owner's) or the customer's, of one status, of several or of any.
+		for mask := range 16 {
+			p := convo.ConversationListParams{CustomerID: s.customer, ByActivity: true}
+			var filters []string
+			switch {
+			case mask&1 != 0:
+				p.OwnerID, filters = s.owner, append(filters, "owner")
+			case mask&2 != 0:
+				p.Unassigned, filters = true, append(filters, "unassigned")
+			}
+			switch {
+			case mask&4 != 0:
+				p.Statuses, filters = []string{convo.StatusOpen}, append(filters, "open")
+			case mask&8 != 0:
+				p.Statuses, filters = []string{convo.StatusOpen, convo.StatusPending}, append(filters, "open or pending")
+			}
+			if mask&3 == 3 || mask&12 == 12 {
+				p.AccountID, filters = s.account, append(filters, "account")
+			}
+			add(fmt.Sprintf("conversations by activity %v", filters), activityIndex(p), func(ctx context.Context, tx *tx, page convo.Page) error {
+				p.Page = page
+				_, err := tx.ListConversations(ctx, p)
+				return err
+			})
+		}
 		add("customers", "customers_by_time", func(ctx context.Context, tx *tx, p convo.Page) error {
 			_, err := tx.ListCustomers(ctx, convo.CustomerListParams{Page: p})
 			return err
@@ -265,6 +291,11 @@ func listPlanCases(s listSeed) []listPlanCase {
 	}
 	after := int64(1000)
 	cases = append(cases,
+		listPlanCase{name: "idle conversations to resolve", index: "conversations_activity_by_status", run: func(ctx context.Context, tx *tx) error {
+			_, err := tx.ListIdleConversations(ctx, convo.IdleConversationParams{CustomerID: s.customer, AccountID: s.account, Status: convo.StatusOpen,
+				Before: convo.NewTime(time.Now().Add(-24 * time.Hour)), Limit: 100})
+			return err
+		}},
 		// The positions of all customers' events may serve one with most of them.
 		listPlanCase{name: "realtime replay", index: "(events_by_customer_pos|events_pos)", run: func(ctx context.Context, tx *tx) error {
 			_, err := tx.ListEvents(ctx, convo.EventListParams{CustomerID: s.customer, AfterPos: &after, Page: convo.Page{Limit: 100}})
@@ -302,6 +333,20 @@ func conversationIndex(p convo.ConversationListParams) string {
 		return "conversations_deleted_by_customer"
 	}
 	return "conversations_by_customer"
+}
+
+// activityIndex is the index a conversation list by activity of p walks.
+func activityIndex(p convo.ConversationListParams) string {
+	owner := p.OwnerID != "" || p.Unassigned
+	switch {
+	case owner && len(p.Statuses) == 1:
+		return "conversations_activity_by_owner_status"
+	case owner:
+		return "conversations_activity_by_owner"
+	case len(p.Statuses) == 1:
+		return "conversations_activity_by_status"
+	}
+	return "conversations_activity_by_customer"
 }
 
 // listTables are the tables seedLists writes.
@@ -418,7 +463,10 @@ func seedLists(t *testing.T, db *DB) listSeed {
 		acct := tn.accounts[i%3]
 		c := convo.Conversation{ID: id(), CustomerID: tn.customer.ID, OwnerID: convo.NilID, AccountID: acct.ID, Type: acct.Type,
 			DialogID: fmt.Sprintf("U%d", i), Self: convo.Address{Type: acct.Type}, Peer: convo.Address{Type: acct.Type, Target: fmt.Sprintf("U%d", i)},
-			TMCreate: at(i), TMUpdate: at(i), TMDelete: liveOrDelete(i, 25)}
+			Status:       []string{convo.StatusOpen, convo.StatusOpen, convo.StatusResolved, convo.StatusPending, convo.StatusSnoozed}[i%5],
+			SnoozedUntil: convo.Never, TMLastMessage: convo.Never,
+			// Activity in another order than creation: a message came to some.
+			TMCreate: at(i), TMUpdate: at(i), TMDelete: liveOrDelete(i, 25), TMActivity: at((i * 7919) % 24000)}
 		if i%3 == 0 {
 			c.OwnerType, c.OwnerID = convo.OwnerAgent, tn.agents[(i/3)%len(tn.agents)]
 		}

@@ -40,6 +40,8 @@ func TestStore(t *testing.T) {
 			{"Search", testSearch},
 			{"Accounts", testAccounts},
 			{"Conversations", testConversations},
+			{"Touches", testTouches},
+			{"Supersede", testSupersede},
 			{"Pagination", testPagination},
 			{"ConcurrentConversation", func(t *testing.T, db *sqlstore.DB) { testConcurrentConversation(t, replicas(t, db, b.DSN)) }},
 			{"ConcurrentRenames", func(t *testing.T, db *sqlstore.DB) { testConcurrentRenames(t, replicas(t, db, b.DSN)) }},
@@ -258,7 +260,8 @@ func newConversation(customerID, accountID, dialogID string, tm convo.Time) *con
 	return &convo.Conversation{ID: convo.NewID(), CustomerID: customerID, OwnerType: convo.OwnerNone, OwnerID: convo.NilID,
 		AccountID: accountID, Name: "chat", Detail: "with a peer", Type: convo.ConversationWhatsApp, DialogID: dialogID,
 		Self: convo.Address{Type: convo.AddressWhatsApp, Target: "+15550100"}, Peer: convo.Address{Type: convo.AddressWhatsApp, Target: dialogID, TargetName: "Bob"},
-		TMCreate: tm, TMUpdate: tm, TMDelete: convo.Never}
+		Status: convo.StatusOpen, SnoozedUntil: convo.Never, TMLastMessage: convo.Never,
+		TMCreate: tm, TMUpdate: tm, TMDelete: convo.Never, TMActivity: tm}
 }
 
 // testImport: rows imported in bulk read back as the store wrote them, and

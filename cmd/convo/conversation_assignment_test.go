@@ -99,8 +99,12 @@ func TestConversationAssignment(t *testing.T) {
 			c := owner.ok("POST", path+"/unassign", nil)
 			owned(t, c, "", convo.NilID)
 			owned(t, admin.in(t).ok("GET", path, nil), "", convo.NilID)
-			// No longer the owner, the agent loses sight of it.
+			// No longer the owner, the agent sees it only as the unassigned
+			// queue's, and not at all once its customer turns that off.
+			owner.ok("GET", path, nil)
+			admin.in(t).ok("PUT", "/v1.0/customer", map[string]any{"agents_take_unassigned": false})
 			owner.fails("GET", path, nil, http.StatusForbidden, convo.ReasonPermission)
+			admin.in(t).ok("PUT", "/v1.0/customer", map[string]any{"agents_take_unassigned": true})
 			if got := ids(t, owner.ok("GET", "/v1.0/conversations"+q("owner_id", ownerID), nil)); len(got) != 0 {
 				t.Errorf("owner's filtered list after unassign %v, want none", got)
 			}

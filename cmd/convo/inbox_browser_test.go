@@ -207,7 +207,9 @@ func TestInboxBrowser(t *testing.T) {
 		a.until("Bob's conversation in Mine", has("#list .row .peer", "Bob"))
 		inbound(bob, "anyone?")
 		bobRow := `[...document.querySelectorAll("#list .row")].find(r => r.textContent.includes("Bob"))`
-		a.until("Bob's unread count", bobRow+`?.querySelector(".badge")?.textContent === "1"`)
+		// Both of Bob's messages reached Ann's stream: the first while his
+		// conversation was in the unassigned queue, which agents see.
+		a.until("Bob's unread count", bobRow+`?.querySelector(".badge")?.textContent === "2"`)
 		var top string
 		a.js(`document.querySelector("#list .row .peer").textContent`, &top)
 		if top != "Bob" {
@@ -252,6 +254,9 @@ func TestInboxBrowser(t *testing.T) {
 	})
 
 	t.Run("another agent sees none of it", func(t *testing.T) {
+		// The customer keeps the unassigned queue from its agents.
+		admin.ok("PUT", "/v1.0/customer", map[string]any{"agents_take_unassigned": false})
+		defer admin.ok("PUT", "/v1.0/customer", map[string]any{"agents_take_unassigned": true})
 		b := newTab(t, base)
 		b.login(ben.Username, ben.Password)
 		b.until("an empty Mine", has("#list-state", "No conversations here."))

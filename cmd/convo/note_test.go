@@ -133,9 +133,14 @@ func TestNotes(t *testing.T) {
 			if len(listed) != 1 || sget(listed[0].(map[string]any), "id") != byManager || sget(listed[0].(map[string]any), "text") != "fixed by the admin" {
 				t.Errorf("after the changes the owner lists %v", listed)
 			}
-			// Unassigned, the conversation's notes leave the former owner's sight.
+			// Unassigned, the conversation's notes stay in the former owner's
+			// sight as the unassigned queue's, and leave it once its customer
+			// turns that off.
 			admin.ok("PUT", "/v1.0/conversations/"+conv, map[string]any{"owner_id": ""})
+			owner.ok("GET", "/v1.0/conversations/"+conv+"/notes", nil)
+			admin.ok("PUT", "/v1.0/customer", map[string]any{"agents_take_unassigned": false})
 			owner.fails("GET", "/v1.0/conversations/"+conv+"/notes", nil, http.StatusNotFound, convo.ReasonConversationNotFound)
+			admin.ok("PUT", "/v1.0/customer", map[string]any{"agents_take_unassigned": true})
 		})
 
 		t.Run("another customer's notes are missing", func(t *testing.T) {

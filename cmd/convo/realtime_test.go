@@ -273,6 +273,10 @@ func TestRealtimeStream(t *testing.T) {
 		})
 
 		t.Run("a plain agent sees only its conversations", func(t *testing.T) {
+			// Unassigned conversations are every agent's to see unless the
+			// customer keeps them from plain agents (tested in status_test.go).
+			admin.ok("PUT", "/v1.0/customer", map[string]any{"agents_take_unassigned": false})
+			defer admin.ok("PUT", "/v1.0/customer", map[string]any{"agents_take_unassigned": true})
 			agentA, tokenA := admin.newAgent(convo.PermissionCustomerAgent)
 			agentB, tokenB := admin.newAgent(convo.PermissionCustomerAgent)
 			peerA, peerB := uniquePhone(), uniquePhone()

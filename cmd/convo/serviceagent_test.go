@@ -179,6 +179,8 @@ func TestServiceAgentStream(t *testing.T) {
 		mine := sget(admin.newConversation(acc.ID), "id")
 		theirs := sget(admin.newConversation(acc.ID), "id")
 		admin.ok("PUT", "/v1.0/conversations/"+mine, map[string]any{"owner_id": agentID})
+		otherID, _ := admin.newAgent(convo.PermissionCustomerAgent)
+		admin.ok("PUT", "/v1.0/conversations/"+theirs, map[string]any{"owner_id": otherID})
 
 		auth := "token=" + url.QueryEscape(token)
 		plain := dialLive(t, admin, auth, nil)
