@@ -38,12 +38,14 @@ func searchQuery(q string) (string, error) {
 }
 
 // searchVisibility is canSee as a store condition: nil for admins,
-// managers and access keys, the plain agent's own conversations otherwise.
-func searchVisibility(c *convo.Caller) *convo.SearchVisibility {
+// managers and access keys; for a plain agent its own conversations and,
+// while its customer lets agents take them, the unassigned ones.
+func (s *Service) searchVisibility(ctx context.Context, tx convo.Tx, c *convo.Caller) (*convo.SearchVisibility, error) {
 	if c.IsManager() {
-		return nil
+		return nil, nil
 	}
-	return &convo.SearchVisibility{OwnerID: c.AgentID}
+	takes, err := s.agentsTakeUnassigned(ctx, tx, c)
+	return &convo.SearchVisibility{OwnerID: c.AgentID, OrUnassigned: takes}, err
 }
 
 // Search finds the conversations and messages of the caller's customer that
@@ -63,9 +65,13 @@ func (s *Service) Search(ctx context.Context, c *convo.Caller, q, kind string, p
 		return convo.NewList[*convo.SearchResult](pr, nil, nil), err
 	}
 	var hits []*convo.SearchHit
-	err = s.store.View(ctx, func(tx convo.Tx) (err error) {
+	err = s.store.View(ctx, func(tx convo.Tx) error {
+		visible, err := s.searchVisibility(ctx, tx, c)
+		if err != nil {
+			return err
+		}
 		hits, err = tx.Search(ctx, convo.SearchParams{CustomerID: c.CustomerID, Query: q, Kind: kind,
-			Visible: searchVisibility(c), After: page.After, Limit: page.Limit})
+			Visible: visible, After: page.After, Limit: page.Limit})
 		return err
 	})
 	results := make([]*convo.SearchResult, len(hits))

@@ -194,7 +194,8 @@ func TestSearch(t *testing.T) {
 				who  *api
 				want []string
 			}{
-				{e.as(t, ownerToken), []string{mine}}, {e.as(t, otherToken), []string{theirs}},
+				// The unassigned queue is every agent's while the customer lets agents take from it.
+				{e.as(t, ownerToken), []string{mine, nobodys}}, {e.as(t, otherToken), []string{theirs, nobodys}},
 				{e.as(t, managerToken), []string{mine, theirs, nobodys}}, {a, []string{mine, theirs, nobodys}},
 			} {
 				want := slices.Clone(c.want)
@@ -203,6 +204,11 @@ func TestSearch(t *testing.T) {
 					t.Errorf("finds conversations %v, want %v", got, want)
 				}
 			}
+			a.ok("PUT", "/v1.0/customer", map[string]any{"agents_take_unassigned": false})
+			if got := convsOfHits(search(e.as(t, ownerToken), word)); !slices.Equal(got, []string{mine}) {
+				t.Errorf("with the queue kept from agents, a plain agent finds %v, want only %v", got, mine)
+			}
+			a.ok("PUT", "/v1.0/customer", map[string]any{"agents_take_unassigned": true})
 			owner := e.as(t, ownerToken)
 			if hits := search(owner, theirPeer[3:20]); len(hits) != 0 {
 				t.Errorf("a plain agent finds another's conversation by its peer: %+v", hits)
