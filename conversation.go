@@ -113,6 +113,13 @@ type Conversation struct {
 	TMCreate   Time    `json:"tm_create"`
 	TMUpdate   Time    `json:"tm_update"`
 	TMDelete   Time    `json:"tm_delete"`
+	// Labels are the names of its live labels, sorted (SortLabelNames);
+	// nil until read with the conversation, which every rendering does.
+	Labels []string `json:"labels"`
+	// UnreadCount is the number of incoming messages after the calling
+	// agent's read mark; 0 for an access key and in events, which are
+	// nobody's in particular.
+	UnreadCount int `json:"unread_count"`
 }
 
 // IsDeleted reports whether the conversation was deleted.

@@ -13,11 +13,14 @@ func (s *Server) routeConversations() {
 	s.handle("GET /v1.0/conversations", func(r *http.Request, c *convo.Caller) (any, error) {
 		q := r.URL.Query()
 		f := service.ConversationFilter{OwnerID: q.Get("owner_id"), AccountID: q.Get("account_id"),
-			Type: q.Get("type"), DialogID: q.Get("dialog_id"), Deleted: q.Get("deleted") == "true"}
+			Type: q.Get("type"), DialogID: q.Get("dialog_id"), Deleted: q.Get("deleted") == "true",
+			Labels: q["label"], Unread: q.Get("unread")}
 		return s.svc.ListConversations(r.Context(), c, f, pageRequest(r))
 	})
 	s.handle("GET /v1.0/service_agents/conversations", func(r *http.Request, c *convo.Caller) (any, error) {
-		return s.svc.ListServiceAgentConversations(r.Context(), c, pageRequest(r))
+		q := r.URL.Query()
+		f := service.ConversationFilter{Labels: q["label"], Unread: q.Get("unread")}
+		return s.svc.ListServiceAgentConversations(r.Context(), c, f, pageRequest(r))
 	})
 	s.handle("POST /v1.0/conversations", func(r *http.Request, c *convo.Caller) (any, error) {
 		in, err := bodyOf[service.ConversationCreate](r)
@@ -39,6 +42,20 @@ func (s *Server) routeConversations() {
 		})
 		s.handle("POST "+prefix+"/{id}/unassign", func(r *http.Request, c *convo.Caller) (any, error) {
 			return s.svc.UnassignConversation(r.Context(), c, r.PathValue("id"))
+		})
+		s.handle("PUT "+prefix+"/{id}/labels", func(r *http.Request, c *convo.Caller) (any, error) {
+			in, err := bodyOf[service.ConversationLabelsInput](r)
+			if err != nil {
+				return nil, err
+			}
+			return s.svc.SetConversationLabels(r.Context(), c, r.PathValue("id"), in)
+		})
+		s.handle("POST "+prefix+"/{id}/read", func(r *http.Request, c *convo.Caller) (any, error) {
+			in, err := bodyOf[service.ReadInput](r)
+			if err != nil {
+				return nil, err
+			}
+			return s.svc.MarkRead(r.Context(), c, r.PathValue("id"), in)
 		})
 		s.handle("GET "+prefix+"/{id}/messages", func(r *http.Request, c *convo.Caller) (any, error) {
 			return s.svc.ListMessages(r.Context(), c, r.PathValue("id"), pageRequest(r))

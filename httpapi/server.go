@@ -48,6 +48,7 @@ func New(svc *service.Service, logger *slog.Logger) *Server {
 	s.routeAgents()
 	s.routeTags()
 	s.routeCannedResponses()
+	s.routeLabels()
 	s.routeNotes()
 	s.routeServiceAgents()
 	s.routeAccessKeys()

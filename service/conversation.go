@@ -14,6 +14,10 @@ type ConversationFilter struct {
 	Type      string
 	DialogID  string
 	Deleted   bool
+	// Labels keeps conversations holding each of these labels (by name).
+	Labels []string
+	// Unread is "true" for the conversations unread by the calling agent.
+	Unread string
 }
 
 // ConversationCreate is the body of POST /conversations.
@@ -69,8 +73,10 @@ func (s *Service) GetConversation(ctx context.Context, c *convo.Caller, id strin
 	}
 	var conv *convo.Conversation
 	err = s.store.View(ctx, func(tx convo.Tx) (err error) {
-		conv, err = s.visibleConversation(ctx, tx, c, id)
-		return err
+		if conv, err = s.visibleConversation(ctx, tx, c, id); err != nil {
+			return err
+		}
+		return s.decorate(ctx, tx, c, conv)
 	})
 	return conv, err
 }
@@ -81,14 +87,19 @@ func (s *Service) ListConversations(ctx context.Context, c *convo.Caller, f Conv
 	p, allowed := conversationListParams(c, f)
 	return listPage(ctx, s, pr, allowed, func(tx convo.Tx, page convo.Page) ([]*convo.Conversation, error) {
 		p.Page = page
-		return tx.ListConversations(ctx, p)
+		convs, err := tx.ListConversations(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		return convs, s.decorate(ctx, tx, c, convs...)
 	}, func(c *convo.Conversation) convo.Cursor { return cursorOf(c.TMCreate, c.ID) })
 }
 
 // ListServiceAgentConversations lists what an agent works on: for a plain
 // agent the conversations it owns, for admins and managers all of them.
-func (s *Service) ListServiceAgentConversations(ctx context.Context, c *convo.Caller, pr convo.PageRequest) (convo.List[*convo.Conversation], error) {
-	f := ConversationFilter{}
+// Of f, only the label and unread filters apply.
+func (s *Service) ListServiceAgentConversations(ctx context.Context, c *convo.Caller, f ConversationFilter, pr convo.PageRequest) (convo.List[*convo.Conversation], error) {
+	f = ConversationFilter{Labels: f.Labels, Unread: f.Unread}
 	if !c.IsManager() {
 		f.OwnerID = c.AgentID
 	}
@@ -113,7 +124,7 @@ func conversationListParams(c *convo.Caller, f ConversationFilter) (convo.Conver
 			return p, convo.Invalid(convo.ReasonInvalidID, "account_id must be a UUID")
 		}
 	}
-	return p, nil
+	return p, workingSetFilters(c, f, &p)
 }
 
 // CreateConversation starts an outbound thread with a peer on an account, or
@@ -159,11 +170,15 @@ func (s *Service) CreateConversation(ctx context.Context, c *convo.Caller, in Co
 			return err
 		}
 		var created bool
-		if conv, created, err = s.findOrCreateConversation(ctx, tx, conv); err != nil || !created {
+		if conv, created, err = s.findOrCreateConversation(ctx, tx, conv); err != nil {
 			return err
 		}
-		lookup, err = s.queuePeerName(ctx, tx, a, conv)
-		return err
+		if created {
+			if lookup, err = s.queuePeerName(ctx, tx, a, conv); err != nil {
+				return err
+			}
+		}
+		return s.decorate(ctx, tx, c, conv)
 	})
 	if err == nil && lookup != nil {
 		s.startPeerLookup(context.WithoutCancel(ctx), lookup)
@@ -189,6 +204,7 @@ func (s *Service) createLiveConversation(ctx context.Context, tx convo.Tx, proto
 	now := s.now()
 	proto.ID, proto.OwnerType, proto.OwnerID = convo.NewID(), convo.OwnerNone, convo.NilID
 	proto.TMCreate, proto.TMUpdate, proto.TMDelete = now, now, convo.Never
+	proto.Labels = []string{}
 	err := tx.CreateConversation(ctx, proto)
 	if convo.ErrorStatus(err) == convo.EConflict {
 		conv, err := tx.GetLiveConversation(ctx, proto.AccountID, proto.DialogID)
@@ -214,14 +230,19 @@ func (s *Service) changeConversation(ctx context.Context, c *convo.Caller, id, e
 			return convo.Errorf(convo.EPrecondition, "CONVERSATION_DELETED", "the conversation is deleted")
 		}
 		changed, err := change(tx, conv)
-		if err != nil || !changed {
+		if err != nil {
 			return err
 		}
-		conv.TMUpdate = s.now()
-		if err := tx.UpdateConversation(ctx, conv); err != nil {
-			return err
+		if changed {
+			conv.TMUpdate = s.now()
+			if err := tx.UpdateConversation(ctx, conv); err != nil {
+				return err
+			}
+			if err := s.emitConversation(ctx, tx, eventType, conv); err != nil {
+				return err
+			}
 		}
-		return s.emitConversation(ctx, tx, eventType, conv)
+		return s.decorate(ctx, tx, c, conv)
 	})
 	return conv, err
 }
@@ -250,7 +271,7 @@ func (s *Service) UpdateConversation(ctx context.Context, c *convo.Caller, id st
 				return false, err
 			}
 		}
-		return *conv != before, nil
+		return conv.Name != before.Name || conv.Detail != before.Detail || conv.OwnerID != before.OwnerID, nil
 	})
 }
 

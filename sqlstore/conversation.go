@@ -116,6 +116,16 @@ func (t *tx) ListConversations(ctx context.Context, p convo.ConversationListPara
 	f.equal("type", p.Type)
 	f.equal("dialog_id", p.DialogID)
 	f.deleted(p.Deleted)
+	if len(p.Labels) > 0 {
+		customerID, ok := canonicalID(p.CustomerID)
+		f.none = f.none || !ok
+		for _, name := range p.Labels {
+			labelFilter(&f, customerID, name)
+		}
+	}
+	if p.UnreadFor != "" {
+		unreadFilter(&f, p.UnreadFor)
+	}
 	return conversations.list(ctx, t, f, p.Page)
 }
 
