@@ -37,6 +37,8 @@ func TestStore(t *testing.T) {
 			{"Tags", testTags},
 			{"CannedResponses", testCannedResponses},
 			{"Notes", testNotes},
+			{"Labels", testLabels},
+			{"ReadMarks", testReadMarks},
 			{"Accounts", testAccounts},
 			{"Conversations", testConversations},
 			{"Pagination", testPagination},
