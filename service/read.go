@@ -18,11 +18,9 @@ type ReadInput struct {
 
 // MarkRead records that the calling agent has read a conversation it may
 // see up to a message of it. The mark only moves forward: a message before
-// it changes nothing. An access key has no read state (403).
+// it changes nothing. An access key has no read state (403, once the
+// conversation is found).
 func (s *Service) MarkRead(ctx context.Context, c *convo.Caller, conversationID string, in ReadInput) (*convo.ReadState, error) {
-	if !isAgent(c) {
-		return nil, convo.Errorf(convo.EForbidden, convo.ReasonReadNeedsAgent, "read state is an agent's own: an access key has none")
-	}
 	id, err := parseID(conversationID, "id")
 	if err != nil {
 		return nil, err
@@ -39,6 +37,10 @@ func (s *Service) MarkRead(ctx context.Context, c *convo.Caller, conversationID 
 		conv, err := s.visibleConversation(ctx, tx, c, id)
 		if err != nil {
 			return err
+		}
+		// After the lookup, so that a missing conversation is 404 for every caller.
+		if !isAgent(c) {
+			return convo.Errorf(convo.EForbidden, convo.ReasonReadNeedsAgent, "read state is an agent's own: an access key has none")
 		}
 		msg, err := tx.GetMessage(ctx, messageID)
 		if convo.ErrorStatus(err) == convo.ENotFound || (err == nil && msg.ConversationID != conv.ID) {

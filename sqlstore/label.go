@@ -39,8 +39,10 @@ func (t *tx) GetLiveLabelsByName(ctx context.Context, customerID string, names [
 	}
 	lock := ""
 	if t.lockRows {
-		// Held against a concurrent delete, which takes the label off every conversation.
-		lock = " FOR UPDATE"
+		// Held against a concurrent delete, which takes the label off every
+		// conversation. Shared: two conversations labelled at once with the
+		// same labels neither wait for nor deadlock with each other.
+		lock = " FOR SHARE"
 	}
 	err := inChunks(len(names), func(start, n int) error {
 		args := []any{customerID}

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -212,6 +213,56 @@ func TestLabels(t *testing.T) {
 			// A deleted conversation takes no labels.
 			admin.ok("DELETE", "/v1.0/conversations/"+conv, nil)
 			admin.fails("PUT", "/v1.0/conversations/"+conv+"/labels", map[string]any{"labels": []string{}}, http.StatusConflict, "CONVERSATION_DELETED")
+		})
+
+		t.Run("labelling many conversations at once with the same labels, while one is deleted", func(t *testing.T) {
+			admin := admin.in(t)
+			a, bb, doomed := unique("ca"), unique("cb"), unique("doomed")
+			newLabel(t, admin, a)
+			newLabel(t, admin, bb)
+			doomedID := newLabel(t, admin, doomed)
+			convs := make([]string, 8)
+			for i := range convs {
+				convs[i] = newConv(t, "")
+			}
+			var wg sync.WaitGroup
+			codes := make([]int, len(convs)+1)
+			for i, conv := range convs {
+				names := []string{a, bb, doomed}
+				if i%2 == 1 {
+					slices.Reverse(names)
+				}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					codes[i] = call(t, "PUT", e.ts.URL()+"/v1.0/conversations/"+conv+"/labels", e.ts.AdminKey, map[string]any{"labels": names}).Status
+				}()
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				codes[len(convs)] = call(t, "DELETE", e.ts.URL()+"/v1.0/labels/"+doomedID, e.ts.AdminKey, nil).Status
+			}()
+			wg.Wait()
+			for i, code := range codes[:len(convs)] {
+				// Before the delete a set succeeds; after it, the doomed name is unknown.
+				if code != http.StatusOK && code != http.StatusBadRequest {
+					t.Errorf("labelling conversation %d answered %d", i, code)
+				}
+			}
+			if codes[len(convs)] != http.StatusOK {
+				t.Errorf("the delete answered %d", codes[len(convs)])
+			}
+			for i, conv := range convs {
+				got := labelsOf(t, admin.ok("GET", "/v1.0/conversations/"+conv, nil))
+				want := []string{a, bb}
+				if codes[i] == http.StatusBadRequest {
+					want = []string{}
+				}
+				if !slices.Equal(got, want) {
+					t.Errorf("conversation %d (answered %d) has %q, want %q: a deleted label never stays", i, codes[i], got, want)
+				}
+			}
 		})
 
 		t.Run("the label filter keeps conversations holding every label named", func(t *testing.T) {

@@ -169,8 +169,8 @@ func TestReadState(t *testing.T) {
 			admin.fails("POST", path, map[string]any{"message_id": msg}, http.StatusForbidden, convo.ReasonReadNeedsAgent)
 			stranger.fails("POST", path, map[string]any{"message_id": msg}, http.StatusForbidden, "")
 			foreign.fails("POST", path, map[string]any{"message_id": msg}, http.StatusNotFound, convo.ReasonConversationNotFound)
-			// An access key has no read state, of its customer's conversations or any other.
-			e.as(t, foreignKey).fails("POST", path, map[string]any{"message_id": msg}, http.StatusForbidden, convo.ReasonReadNeedsAgent)
+			// An access key has no read state; another customer's conversation is missing to it as to anybody.
+			e.as(t, foreignKey).fails("POST", path, map[string]any{"message_id": msg}, http.StatusNotFound, convo.ReasonConversationNotFound)
 			owner.fails("POST", path, map[string]any{"message_id": sget(otherMsgs[0], "id")}, http.StatusBadRequest, convo.ReasonMessageNotFound)
 			owner.fails("POST", path, map[string]any{"message_id": convo.NewID()}, http.StatusBadRequest, convo.ReasonMessageNotFound)
 			owner.fails("POST", path, map[string]any{}, http.StatusBadRequest, convo.ReasonInvalidID)
