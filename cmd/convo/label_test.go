@@ -347,8 +347,10 @@ func TestLabels(t *testing.T) {
 			labelsBefore := string(admin.do("GET", "/v1.0/labels", nil).Body)
 			convBefore := string(admin.do("GET", "/v1.0/conversations/"+conv, nil).Body)
 			tooMany := make([]string, convo.MaxConversationLabels+1)
+			var tooManyFilters []string
 			for i := range tooMany {
 				tooMany[i] = unique("many")
+				tooManyFilters = append(tooManyFilters, "label", tooMany[i])
 			}
 			for _, c := range []struct {
 				method, path string
@@ -382,6 +384,7 @@ func TestLabels(t *testing.T) {
 				{"GET", "/v1.0/conversations" + q("label", " "), nil, convo.ReasonInvalidLabelName},
 				{"GET", "/v1.0/conversations" + q("label", strings.Repeat("x", convo.MaxLabelName+1)), nil, convo.ReasonTooLong},
 				{"GET", "/v1.0/service_agents/conversations" + q("label", ""), nil, convo.ReasonInvalidLabelName},
+				{"GET", "/v1.0/conversations" + q(tooManyFilters...), nil, convo.ReasonInvalidLabels},
 			} {
 				admin.fails(c.method, c.path, c.body, http.StatusBadRequest, c.reason)
 			}
