@@ -35,6 +35,7 @@ const (
 	ResourceActiveflow     = "activeflow"
 	ResourceTag            = "tag"
 	ResourceCannedResponse = "canned_response"
+	ResourceLabel          = "label"
 )
 
 // Redacted stands for a secret's value in an audit entry: that it changed

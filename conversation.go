@@ -135,6 +135,13 @@ type Conversation struct {
 	// TMActivity orders lists by last message: TMLastMessage, or TMCreate
 	// while there is no message. Never rendered.
 	TMActivity Time `json:"-"`
+	// Labels are the names of its live labels, sorted (SortLabelNames);
+	// nil until read with the conversation, which every rendering does.
+	Labels []string `json:"labels"`
+	// UnreadCount is the number of incoming messages after the calling
+	// agent's read mark; 0 for an access key and in events, which are
+	// nobody's in particular.
+	UnreadCount int `json:"unread_count"`
 }
 
 // Conversation statuses.

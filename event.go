@@ -16,6 +16,9 @@ const (
 	EventNoteCreated         = "conversation_note_created"
 	EventNoteUpdated         = "conversation_note_updated"
 	EventNoteDeleted         = "conversation_note_deleted"
+	// EventConversationRead tells an agent's own realtime streams that it
+	// read a conversation (its other tabs); never sent to a webhook.
+	EventConversationRead = "conversation_read"
 )
 
 // Delivery statuses of an event's customer webhook.
@@ -58,6 +61,9 @@ type Event struct {
 	TargetURI    string `json:"target_uri,omitempty"`
 	TargetMethod string `json:"target_method,omitempty"`
 	ContentType  string `json:"-"`
+	// AudienceID, when set (not the nil UUID), is the one agent whose
+	// realtime streams get the event; no webhook gets it.
+	AudienceID string `json:"-"`
 	// Pos is the event's place in the total order, given as it is written;
 	// ordered readers pass it only once it is settled (see Tx.SettledEvents).
 	Pos           int64  `json:"-"`

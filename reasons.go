@@ -24,6 +24,9 @@ const (
 	ReasonTagNameTaken           = "TAG_NAME_TAKEN"
 	ReasonCannedResponseNotFound = "CANNED_RESPONSE_NOT_FOUND"
 	ReasonShortCodeTaken         = "SHORT_CODE_TAKEN"
+	ReasonLabelNotFound          = "LABEL_NOT_FOUND"
+	ReasonLabelNameTaken         = "LABEL_NAME_TAKEN"
+	ReasonReadMarkNotFound       = "READ_MARK_NOT_FOUND"
 	ReasonNoteNotFound           = "NOTE_NOT_FOUND"
 	ReasonNoteExists             = "NOTE_EXISTS"
 	ReasonEventNotFound          = "EVENT_NOT_FOUND"
@@ -70,4 +73,23 @@ const (
 	ReasonQueryTooShort     = "QUERY_TOO_SHORT"
 	ReasonInvalidQuery      = "INVALID_QUERY"
 	ReasonInvalidSearchType = "INVALID_TYPE"
+)
+
+// Reasons of the labels and read state of conversations.
+const (
+	// ReasonInvalidLabelName refuses a label name that is empty, too long
+	// or holds a comma.
+	ReasonInvalidLabelName = "INVALID_LABEL_NAME"
+	// ReasonInvalidLabelColor refuses a color that is not "#rrggbb".
+	ReasonInvalidLabelColor = "INVALID_LABEL_COLOR"
+	// ReasonUnknownLabel refuses labels for a conversation that name no
+	// live label of the customer.
+	ReasonUnknownLabel = "UNKNOWN_LABEL"
+	// ReasonInvalidLabels refuses a labels body that is not a list of names.
+	ReasonInvalidLabels = "INVALID_LABELS"
+	// ReasonReadNeedsAgent (EForbidden) refuses a read mark from an access
+	// key: read state belongs to an agent.
+	ReasonReadNeedsAgent = "READ_NEEDS_AGENT"
+	// ReasonInvalidUnread refuses an unread filter other than true or false.
+	ReasonInvalidUnread = "INVALID_UNREAD"
 )

@@ -64,6 +64,35 @@ type Tx interface {
 	GetCannedResponse(ctx context.Context, id string) (*CannedResponse, error)
 	ListCannedResponses(ctx context.Context, p CannedResponseListParams) ([]*CannedResponse, error)
 	UpdateCannedResponse(ctx context.Context, r *CannedResponse) error
+	// CreateLabel fails with EConflict when a live label of the customer
+	// has the name, ignoring case; so does UpdateLabel, possibly only at a
+	// later call or the commit.
+	CreateLabel(ctx context.Context, l *Label) error
+	GetLabel(ctx context.Context, id string) (*Label, error)
+	// GetLiveLabelsByName returns the live labels of a customer whose names
+	// are among names, ignoring case, in no particular order; in an Update
+	// they stay locked until the commit.
+	GetLiveLabelsByName(ctx context.Context, customerID string, names []string) ([]*Label, error)
+	ListLabels(ctx context.Context, p LabelListParams) ([]*Label, error)
+	UpdateLabel(ctx context.Context, l *Label) error
+	// SetConversationLabels makes labelIDs the labels of a conversation.
+	SetConversationLabels(ctx context.Context, conversationID string, labelIDs []string) error
+	// UnlabelConversations takes a label off every conversation.
+	UnlabelConversations(ctx context.Context, labelID string) error
+	// ConversationLabels returns the names of the live labels of each of
+	// the conversations that has any, in no particular order.
+	ConversationLabels(ctx context.Context, conversationIDs []string) (map[string][]string, error)
+
+	// MarkRead moves an agent's read mark of a conversation forward to m:
+	// a mark at or after m stays. It returns the mark in force.
+	MarkRead(ctx context.Context, m *ReadMark) (*ReadMark, error)
+	// GetReadMark returns an agent's read mark of a conversation (ENotFound
+	// when it has read none of it).
+	GetReadMark(ctx context.Context, agentID, conversationID string) (*ReadMark, error)
+	// UnreadCounts counts, for each of the conversations that has any, the
+	// incoming messages after the agent's read mark (all of them without one).
+	UnreadCounts(ctx context.Context, agentID string, conversationIDs []string) (map[string]int, error)
+
 	CreateNote(ctx context.Context, n *Note) error
 	GetNote(ctx context.Context, id string) (*Note, error)
 	// ListNotes lists a conversation's live notes, newest first.
@@ -291,6 +320,14 @@ type ConversationListParams struct {
 	// ByActivity orders the list by last activity (TMActivity), newest
 	// first, and the page's cursor is read as such; else by TMCreate.
 	ByActivity bool
+	// Labels keeps conversations holding a live label of each of these
+	// names (compared ignoring case); a name no live label has matches
+	// nothing.
+	Labels []string
+	// UnreadFor, when set, keeps conversations with an incoming message
+	// after that agent's read mark (any incoming message when it has none);
+	// the nil UUID (an access key, which has no read state) keeps none.
+	UnreadFor string
 	Page
 }
 

@@ -14,12 +14,14 @@ func (s *Server) routeConversations() {
 		q := r.URL.Query()
 		f := service.ConversationFilter{OwnerID: q.Get("owner_id"), AccountID: q.Get("account_id"),
 			Type: q.Get("type"), DialogID: q.Get("dialog_id"), Deleted: q.Get("deleted") == "true",
-			Statuses: q["status"], Unassigned: q.Get("unassigned"), Order: q.Get("order")}
+			Statuses: q["status"], Unassigned: q.Get("unassigned"), Order: q.Get("order"),
+			Labels: q["label"], Unread: q.Get("unread")}
 		return s.svc.ListConversations(r.Context(), c, f, pageRequest(r))
 	})
 	s.handle("GET /v1.0/service_agents/conversations", func(r *http.Request, c *convo.Caller) (any, error) {
 		q := r.URL.Query()
-		f := service.ConversationFilter{Statuses: q["status"], Unassigned: q.Get("unassigned"), Order: q.Get("order")}
+		f := service.ConversationFilter{Statuses: q["status"], Unassigned: q.Get("unassigned"), Order: q.Get("order"),
+			Labels: q["label"], Unread: q.Get("unread")}
 		return s.svc.ListServiceAgentConversations(r.Context(), c, f, pageRequest(r))
 	})
 	s.handle("POST /v1.0/conversations", func(r *http.Request, c *convo.Caller) (any, error) {
@@ -52,6 +54,20 @@ func (s *Server) routeConversations() {
 		})
 		s.handle("POST "+prefix+"/{id}/take", func(r *http.Request, c *convo.Caller) (any, error) {
 			return s.svc.TakeConversation(r.Context(), c, r.PathValue("id"))
+		})
+		s.handle("PUT "+prefix+"/{id}/labels", func(r *http.Request, c *convo.Caller) (any, error) {
+			in, err := bodyOf[service.ConversationLabelsInput](r)
+			if err != nil {
+				return nil, err
+			}
+			return s.svc.SetConversationLabels(r.Context(), c, r.PathValue("id"), in)
+		})
+		s.handle("POST "+prefix+"/{id}/read", func(r *http.Request, c *convo.Caller) (any, error) {
+			in, err := bodyOf[service.ReadInput](r)
+			if err != nil {
+				return nil, err
+			}
+			return s.svc.MarkRead(r.Context(), c, r.PathValue("id"), in)
 		})
 		s.handle("GET "+prefix+"/{id}/messages", func(r *http.Request, c *convo.Caller) (any, error) {
 			return s.svc.ListMessages(r.Context(), c, r.PathValue("id"), pageRequest(r))

@@ -50,6 +50,7 @@ func New(svc *service.Service, logger *slog.Logger) *Server {
 	s.routeAgents()
 	s.routeTags()
 	s.routeCannedResponses()
+	s.routeLabels()
 	s.routeNotes()
 	s.routeSearch()
 	s.routeServiceAgents()

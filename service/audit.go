@@ -55,7 +55,7 @@ type AuditLogFilter struct {
 
 var (
 	auditResourceTypes = []string{convo.ResourceAgent, convo.ResourceAccessKey, convo.ResourceAccount, convo.ResourceConversation,
-		convo.ResourceCustomer, convo.ResourceFlow, convo.ResourceActiveflow, convo.ResourceTag, convo.ResourceCannedResponse}
+		convo.ResourceCustomer, convo.ResourceFlow, convo.ResourceActiveflow, convo.ResourceTag, convo.ResourceCannedResponse, convo.ResourceLabel}
 	auditActions = []string{convo.AuditLogin, convo.AuditLoginFailed, convo.AuditLogout, convo.AuditCreated, convo.AuditDeleted,
 		convo.AuditAssigned, convo.AuditUnassigned, convo.AuditPermissionChanged, convo.AuditPasswordChanged,
 		convo.AuditStatusChanged, convo.AuditWebhookChanged, convo.AuditCredentialsChanged}

@@ -23,6 +23,10 @@ type ConversationFilter struct {
 	// Order is "" (newest created first) or "last_message" (newest
 	// activity first).
 	Order string
+	// Labels keeps conversations holding each of these labels (by name).
+	Labels []string
+	// Unread is "true" for the conversations unread by the calling agent.
+	Unread string
 }
 
 // OrderLastMessage orders a conversation list by last activity.
@@ -121,8 +125,10 @@ func (s *Service) GetConversation(ctx context.Context, c *convo.Caller, id strin
 	}
 	var conv *convo.Conversation
 	err = s.store.View(ctx, func(tx convo.Tx) (err error) {
-		conv, err = s.visibleConversation(ctx, tx, c, id)
-		return err
+		if conv, err = s.visibleConversation(ctx, tx, c, id); err != nil {
+			return err
+		}
+		return s.decorate(ctx, tx, c, conv)
 	})
 	return conv, err
 }
@@ -151,7 +157,11 @@ func (s *Service) ListConversations(ctx context.Context, c *convo.Caller, f Conv
 			}
 		}
 		p.Page = page
-		return tx.ListConversations(ctx, p)
+		convs, err := tx.ListConversations(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		return convs, s.decorate(ctx, tx, c, convs...)
 	}, at)
 }
 
@@ -209,7 +219,7 @@ func conversationListParams(c *convo.Caller, f ConversationFilter) (convo.Conver
 			return p, convo.Invalid(convo.ReasonInvalidID, "account_id must be a UUID")
 		}
 	}
-	return p, nil
+	return p, workingSetFilters(c, f, &p)
 }
 
 // CreateConversation starts an outbound thread with a peer on an account, or
@@ -255,11 +265,15 @@ func (s *Service) CreateConversation(ctx context.Context, c *convo.Caller, in Co
 			return err
 		}
 		var created bool
-		if conv, created, err = s.findOrCreateConversation(ctx, tx, conv); err != nil || !created {
+		if conv, created, err = s.findOrCreateConversation(ctx, tx, conv); err != nil {
 			return err
 		}
-		lookup, err = s.queuePeerName(ctx, tx, a, conv)
-		return err
+		if created {
+			if lookup, err = s.queuePeerName(ctx, tx, a, conv); err != nil {
+				return err
+			}
+		}
+		return s.decorate(ctx, tx, c, conv)
 	})
 	if err == nil && lookup != nil {
 		s.startPeerLookup(context.WithoutCancel(ctx), lookup)
@@ -286,6 +300,7 @@ func (s *Service) createLiveConversation(ctx context.Context, tx convo.Tx, proto
 	proto.ID, proto.OwnerType, proto.OwnerID = convo.NewID(), convo.OwnerNone, convo.NilID
 	proto.Status, proto.SnoozedUntil, proto.TMLastMessage, proto.LastMessage = convo.StatusOpen, convo.Never, convo.Never, nil
 	proto.TMCreate, proto.TMUpdate, proto.TMDelete, proto.TMActivity = now, now, convo.Never, now
+	proto.Labels = []string{}
 	err := tx.CreateConversation(ctx, proto)
 	if convo.ErrorStatus(err) == convo.EConflict {
 		conv, err := tx.GetLiveConversation(ctx, proto.AccountID, proto.DialogID)
@@ -311,14 +326,19 @@ func (s *Service) changeConversation(ctx context.Context, c *convo.Caller, id, e
 			return convo.Errorf(convo.EPrecondition, "CONVERSATION_DELETED", "the conversation is deleted")
 		}
 		changed, err := change(tx, conv)
-		if err != nil || !changed {
+		if err != nil {
 			return err
 		}
-		conv.TMUpdate = s.now()
-		if err := tx.UpdateConversation(ctx, conv); err != nil {
-			return err
+		if changed {
+			conv.TMUpdate = s.now()
+			if err := tx.UpdateConversation(ctx, conv); err != nil {
+				return err
+			}
+			if err := s.emitConversation(ctx, tx, eventType, conv); err != nil {
+				return err
+			}
 		}
-		return s.emitConversation(ctx, tx, eventType, conv)
+		return s.decorate(ctx, tx, c, conv)
 	})
 	return conv, err
 }
@@ -347,7 +367,7 @@ func (s *Service) UpdateConversation(ctx context.Context, c *convo.Caller, id st
 				return false, err
 			}
 		}
-		return *conv != before, nil
+		return conv.Name != before.Name || conv.Detail != before.Detail || conv.OwnerID != before.OwnerID, nil
 	})
 }
 

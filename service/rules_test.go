@@ -43,6 +43,14 @@ func TestRulesPermissions(t *testing.T) {
 			_, err := w.s.DeleteTag(w.ctx, c, w.tag(w.key).ID)
 			return err
 		}, [4]string{ok, ok, ok, no}},
+		{"create label", func(c *convo.Caller) error {
+			_, err := w.s.CreateLabel(w.ctx, c, service.LabelInput{Name: ptr(unique("label"))})
+			return err
+		}, [4]string{ok, ok, ok, no}},
+		{"list labels", func(c *convo.Caller) error {
+			_, err := w.s.ListLabels(w.ctx, c, convo.PageRequest{})
+			return err
+		}, [4]string{ok, ok, ok, ok}},
 		{"create flow", func(c *convo.Caller) error {
 			_, err := w.s.CreateFlow(w.ctx, c, service.FlowInput{Name: ptr("f"), Actions: &[]convo.Action{{Type: convo.ActionStop}}})
 			return err

@@ -138,6 +138,9 @@ func (s *Service) visibleEvents(ctx context.Context, c *convo.Caller, batch []*c
 		if e.TargetURI != "" {
 			continue // a flow's own webhook, not a change event
 		}
+		if !convo.IsNilID(e.AudienceID) && e.AudienceID != c.AgentID {
+			continue // another agent's own event, its conversation_read
+		}
 		var env struct {
 			Type string          `json:"type"`
 			Data json.RawMessage `json:"data"`

@@ -45,9 +45,16 @@ func (s *Service) newEvent(eventType, customerID, streamID, conversationID strin
 	}
 }
 
-// emitConversation writes a conversation event (webhook form of the conversation).
+// emitConversation writes a conversation event (webhook form of the
+// conversation), with its labels, read first if c lacks them. Its
+// unread_count is 0: an event is nobody's in particular.
 func (s *Service) emitConversation(ctx context.Context, tx convo.Tx, eventType string, c *convo.Conversation) error {
-	return s.emit(ctx, tx, eventType, c.CustomerID, c.ID, c.ID, convo.WebhookConversation(c))
+	if err := s.loadLabels(ctx, tx, c); err != nil {
+		return err
+	}
+	w := convo.WebhookConversation(c)
+	w.UnreadCount = 0
+	return s.emit(ctx, tx, eventType, c.CustomerID, c.ID, c.ID, w)
 }
 
 // emitMessage writes a message event, ordered with its conversation's events.

@@ -67,7 +67,7 @@ func (s *Service) RetryDelivery(ctx context.Context, c *convo.Caller, id string)
 	var d *Delivery
 	err = s.update(ctx, func(tx convo.Tx) error {
 		e, err := tx.GetEvent(ctx, id)
-		if err == nil && e.CustomerID != c.CustomerID {
+		if err == nil && (e.CustomerID != c.CustomerID || !convo.IsNilID(e.AudienceID)) {
 			err = convo.NotFound(convo.ReasonEventNotFound, "event")
 		}
 		if err != nil {

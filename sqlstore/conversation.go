@@ -148,6 +148,16 @@ func (t *tx) ListConversations(ctx context.Context, p convo.ConversationListPara
 	if p.ByActivity {
 		f.order = "tm_activity"
 	}
+	if len(p.Labels) > 0 {
+		customerID, ok := canonicalID(p.CustomerID)
+		f.none = f.none || !ok
+		for _, name := range p.Labels {
+			labelFilter(&f, customerID, name)
+		}
+	}
+	if p.UnreadFor != "" {
+		unreadFilter(&f, p.UnreadFor)
+	}
 	return conversations.list(ctx, t, f, p.Page)
 }
 

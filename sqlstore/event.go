@@ -10,12 +10,12 @@ import (
 
 var events = kind{what: "event", notFound: convo.ReasonEventNotFound, conflict: convo.ReasonEventExists, conflictDetail: "the event exists"}
 
-const eventColumns = "id, customer_id, type, stream_id, conversation_id, payload, target_uri, target_method, content_type, pos, status, attempts, next_attempt_at, locked_until, last_error, tm_create, tm_delivered"
+const eventColumns = "id, customer_id, type, stream_id, conversation_id, payload, target_uri, target_method, content_type, pos, status, attempts, next_attempt_at, locked_until, last_error, tm_create, tm_delivered, audience_id"
 
 // eventFields returns pointers to e's fields in the order of eventColumns.
 func eventFields(e *convo.Event, pos *sql.NullInt64) []any {
 	return []any{&e.ID, &e.CustomerID, &e.Type, &e.StreamID, &e.ConversationID, (*[]byte)(&e.Payload), &e.TargetURI, &e.TargetMethod, &e.ContentType, pos, &e.Status, &e.Attempts,
-		micros{&e.NextAttemptAt}, micros{&e.LockedUntil}, &e.LastError, micros{&e.TMCreate}, micros{&e.TMDelivered}}
+		micros{&e.NextAttemptAt}, micros{&e.LockedUntil}, &e.LastError, micros{&e.TMCreate}, micros{&e.TMDelivered}, &e.AudienceID}
 }
 
 // queryEvents runs a query returning eventColumns.
@@ -74,11 +74,13 @@ func (t *tx) settled(column string) string {
 	return " AND " + column + " < " + pgSettled
 }
 
-// eventStatus decides at insert whether anybody would receive an event: no
-// target of its own and a customer without a webhook (or deleted) skip it.
-// target and customerID are the SQL of the event's target and customer.
-func eventStatus(target, customerID string) string {
-	return "CASE WHEN " + target + " = '' AND EXISTS (SELECT 1 FROM customers c WHERE c.id = " + customerID +
+// eventStatus decides at insert whether a webhook would receive an event:
+// one for an agent's streams alone, and one with no target of its own for
+// a customer without a webhook (or deleted), are skipped. audience, target
+// and customerID are the SQL of the event's audience, target and customer.
+func eventStatus(audience, target, customerID string) string {
+	return "CASE WHEN " + audience + " <> '" + convo.NilID + "' THEN 'skipped' WHEN " + target +
+		" = '' AND EXISTS (SELECT 1 FROM customers c WHERE c.id = " + customerID +
 		" AND (c.webhook_uri = '' OR c." + deleted + ")) THEN 'skipped' ELSE 'pending' END"
 }
 
@@ -108,7 +110,10 @@ func (t *tx) nextEventPos(ctx context.Context) (int64, error) {
 // placeEvent puts e's ids in canonical form and returns what goes into
 // its position (see nextEventPos).
 func (t *tx) placeEvent(ctx context.Context, e *convo.Event) (int64, error) {
-	for _, id := range []*string{&e.ID, &e.CustomerID, &e.StreamID, &e.ConversationID} {
+	if e.AudienceID == "" {
+		e.AudienceID = convo.NilID
+	}
+	for _, id := range []*string{&e.ID, &e.CustomerID, &e.StreamID, &e.ConversationID, &e.AudienceID} {
 		c, ok := canonicalID(*id)
 		if !ok {
 			return 0, convo.Invalid(convo.ReasonInvalidID, "event id fields must be UUIDs")
@@ -184,6 +189,9 @@ func (t *tx) ListEvents(ctx context.Context, p convo.EventListParams) ([]*convo.
 		case p.Status == convo.DeliveryDead:
 			return t.listAmong(ctx, "dead_events", f, p.Page)
 		}
+		// An agent's own events (conversation_read) are no webhook's: the
+		// list of deliveries leaves them out. They are never waiting nor dead.
+		f.add("audience_id = ?", convo.NilID)
 		return t.listNewestFirst(ctx, f, p.Page)
 	}
 	f.add("pos > ?", *p.AfterPos)

@@ -130,6 +130,22 @@ func TestHotQueryPlans(t *testing.T) {
 			_, err := tx.ListConversations(ctx, convo.ConversationListParams{CustomerID: id(), AccountID: id(), Page: convo.Page{After: cursor, Limit: 100}})
 			return err
 		}},
+		{"conversation list by label", []string{"INDEX conversations_by_customer", "INDEX conversation_labels_by_label", "INDEX labels_live_name"}, func(tx *tx) error {
+			_, err := tx.ListConversations(ctx, convo.ConversationListParams{CustomerID: id(), Labels: []string{"vip", "billing"}, Page: convo.Page{After: cursor, Limit: 100}})
+			return err
+		}},
+		{"unread conversation list", []string{"INDEX conversations_by_owner", "INDEX messages_by_conversation", "PRIMARY KEY"}, func(tx *tx) error {
+			_, err := tx.ListConversations(ctx, convo.ConversationListParams{CustomerID: id(), OwnerID: id(), UnreadFor: id(), Page: convo.Page{After: cursor, Limit: 100}})
+			return err
+		}},
+		{"labels of a page", []string{"PRIMARY KEY", "sqlite_autoindex_labels_1"}, func(tx *tx) error {
+			_, err := tx.ConversationLabels(ctx, []string{id(), id(), id()})
+			return err
+		}},
+		{"unread counts of a page", []string{"sqlite_autoindex_conversations_1", "PRIMARY KEY", "INDEX messages_by_conversation"}, func(tx *tx) error {
+			_, err := tx.UnreadCounts(ctx, id(), []string{id(), id(), id()})
+			return err
+		}},
 		{"message list page", []string{"INDEX messages_by_conversation"}, func(tx *tx) error {
 			_, err := tx.ListMessages(ctx, convo.MessageListParams{ConversationID: id(), Page: convo.Page{After: cursor, Limit: 100}})
 			return err

@@ -24,7 +24,7 @@ func (t *tx) createEventsColumns(ctx context.Context, es []*convo.Event) error {
 	}
 	n := len(es)
 	ids, customers, types, streams, convs := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	payloads, targets, methods, contentTypes := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	payloads, targets, methods, contentTypes, audiences := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	ranks, nextAttempts, created, delivered := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
 	for i, e := range es {
 		rank, err := t.placeEvent(ctx, e)
@@ -32,18 +32,18 @@ func (t *tx) createEventsColumns(ctx context.Context, es []*convo.Event) error {
 			return err
 		}
 		ids[i], customers[i], types[i], streams[i], convs[i] = e.ID, e.CustomerID, e.Type, e.StreamID, e.ConversationID
-		payloads[i], targets[i], methods[i], contentTypes[i] = string(e.Payload), e.TargetURI, e.TargetMethod, e.ContentType
+		payloads[i], targets[i], methods[i], contentTypes[i], audiences[i] = string(e.Payload), e.TargetURI, e.TargetMethod, e.ContentType, e.AudienceID
 		ranks[i], nextAttempts[i], created[i], delivered[i] = rank, e.NextAttemptAt.Micros(), e.TMCreate.Micros(), e.TMDelivered.Micros()
 	}
 	// Those somebody receives wait for delivery in the queue.
 	return t.execLater(ctx, events, `WITH e AS (INSERT INTO events (`+eventColumns+`)
 		SELECT v.id::uuid, v.customer_id::uuid, v.type, v.stream_id::uuid, v.conversation_id::uuid, v.payload, v.target_uri, v.target_method, v.content_type,
-			`+pgTxPos+` + v.rank, `+eventStatus("v.target_uri", "v.customer_id::uuid")+`, 0, v.next_attempt_at, 0, '', v.tm_create, v.tm_delivered
-		FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[])
-			AS v(id, customer_id, type, stream_id, conversation_id, payload, target_uri, target_method, content_type, rank, next_attempt_at, tm_create, tm_delivered)
+			`+pgTxPos+` + v.rank, `+eventStatus("v.audience_id", "v.target_uri", "v.customer_id::uuid")+`, 0, v.next_attempt_at, 0, '', v.tm_create, v.tm_delivered, v.audience_id::uuid
+		FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::text[])
+			AS v(id, customer_id, type, stream_id, conversation_id, payload, target_uri, target_method, content_type, rank, next_attempt_at, tm_create, tm_delivered, audience_id)
 		RETURNING pos, stream_id, status, next_attempt_at)
 		INSERT INTO event_queue (pos, stream_id, next_attempt_at, locked_until) SELECT e.pos, e.stream_id, `+queueWait+`, 0 FROM e WHERE e.status = 'pending'`,
-		ids, customers, types, streams, convs, payloads, targets, methods, contentTypes, ranks, nextAttempts, created, delivered)
+		ids, customers, types, streams, convs, payloads, targets, methods, contentTypes, ranks, nextAttempts, created, delivered, audiences)
 }
 
 // claimPostgres is ClaimEvents on PostgreSQL: the lease is the queue's,

@@ -11,16 +11,16 @@ import (
 // followed by the queueing of its events that somebody receives.
 func (t *tx) createEventsRows(ctx context.Context, es []*convo.Event) error {
 	return inChunks(len(es), func(start, n int) error {
-		args := make([]any, 0, n*15)
+		args := make([]any, 0, n*17)
 		for _, e := range es[start : start+n] {
 			pos, err := t.placeEvent(ctx, e)
 			if err != nil {
 				return err
 			}
 			args = append(args, e.ID, e.CustomerID, e.Type, e.StreamID, e.ConversationID, string(e.Payload), e.TargetURI, e.TargetMethod, e.ContentType,
-				pos, e.TargetURI, e.CustomerID, e.NextAttemptAt.Micros(), e.TMCreate.Micros(), e.TMDelivered.Micros())
+				pos, e.AudienceID, e.TargetURI, e.CustomerID, e.NextAttemptAt.Micros(), e.TMCreate.Micros(), e.TMDelivered.Micros(), e.AudienceID)
 		}
-		row := "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, " + eventStatus("?", "?") + ", 0, ?, 0, '', ?, ?)"
+		row := "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, " + eventStatus("?", "?", "?") + ", 0, ?, 0, '', ?, ?, ?)"
 		// Nothing reads an event back in the transaction that makes it.
 		if err := t.execLater(ctx, events, "INSERT INTO events ("+eventColumns+") VALUES "+row+strings.Repeat(", "+row, n-1), args...); err != nil {
 			return err

@@ -38,6 +38,8 @@ func TestStore(t *testing.T) {
 			{"CannedResponses", testCannedResponses},
 			{"Notes", testNotes},
 			{"Search", testSearch},
+			{"Labels", testLabels},
+			{"ReadMarks", testReadMarks},
 			{"Accounts", testAccounts},
 			{"Conversations", testConversations},
 			{"Touches", testTouches},

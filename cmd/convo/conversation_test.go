@@ -163,8 +163,8 @@ var seedConversationKeys = []string{"id", "customer_id", "owner_type", "owner_id
 	"dialog_id", "self", "peer", "tm_create", "tm_update", "tm_delete"}
 
 // ownConversationKeys are the fields convo adds to the seed's conversation
-// (VoIPbin's clients ignore them).
-var ownConversationKeys = []string{"status", "snoozed_until", "tm_last_message", "last_message"}
+// for an agent's working set (VoIPbin's clients ignore them).
+var ownConversationKeys = []string{"status", "snoozed_until", "tm_last_message", "last_message", "labels", "unread_count"}
 
 var addressKeys = []string{"type", "target", "target_name", "name", "detail"}
 
@@ -174,6 +174,12 @@ func checkConversationShape(t testing.TB, c map[string]any) {
 	t.Helper()
 	if want := slices.Concat(seedConversationKeys, ownConversationKeys); !sameSet(keysOf(c), want) {
 		t.Errorf("conversation keys %v, want exactly the seed's and convo's own %v", keysOf(c), want)
+	}
+	if _, ok := c["labels"].([]any); !ok {
+		t.Errorf("labels = %v, want an array", c["labels"])
+	}
+	if n, ok := c["unread_count"].(float64); !ok || n < 0 {
+		t.Errorf("unread_count = %v, want a count", c["unread_count"])
 	}
 	for _, k := range seedConversationKeys {
 		switch k {

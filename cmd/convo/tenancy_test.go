@@ -53,6 +53,8 @@ func TestTenancy(t *testing.T) {
 					{"PUT", "/v1.0/conversations/" + conv, map[string]any{"name": "taken"}},
 					{"POST", "/v1.0/conversations/" + conv + "/unassign", nil},
 					{"GET", "/v1.0/conversations/" + conv + "/messages", nil},
+					{"PUT", "/v1.0/conversations/" + conv + "/labels", map[string]any{"labels": []string{}}},
+					{"POST", "/v1.0/conversations/" + conv + "/read", map[string]any{"message_id": convo.NewID()}},
 					{"GET", "/v1.0/service_agents/conversations/" + conv, nil},
 					{"PUT", "/v1.0/service_agents/conversations/" + conv, map[string]any{"name": "taken"}},
 					{"POST", "/v1.0/service_agents/conversations/" + conv + "/unassign", nil},
