@@ -72,7 +72,15 @@ func (s *Service) Search(ctx context.Context, c *convo.Caller, q, kind string, p
 		}
 		hits, err = tx.Search(ctx, convo.SearchParams{CustomerID: c.CustomerID, Query: q, Kind: kind,
 			Visible: visible, After: page.After, Limit: page.Limit})
-		return err
+		if err != nil {
+			return err
+		}
+		// A hit's conversation renders as everywhere else: labels, unread count.
+		convs := make([]*convo.Conversation, len(hits))
+		for i, h := range hits {
+			convs[i] = h.Conversation
+		}
+		return s.decorate(ctx, tx, c, convs...)
 	})
 	results := make([]*convo.SearchResult, len(hits))
 	for i, h := range hits {
