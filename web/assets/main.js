@@ -153,10 +153,8 @@ function onEvent(e) {
   switch (e.type) {
     case "conversation_created":
     case "conversation_updated":
-      app.list.upsert(d);
-      break;
     case "conversation_deleted":
-      app.list.upsert(d);
+      app.list.fromStream(d);
       break;
     case "conversation_message_created":
       app.list.message(d);

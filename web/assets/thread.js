@@ -257,14 +257,14 @@ export function createThread(app) {
     }
   }
 
-  // markRead tells the server (when it keeps read state) that the newest
-  // message is read, and the list that nothing is unread.
+  // markRead tells the server that the newest message is read (its other
+  // tabs learn it from the stream), and the list that nothing is unread.
   function markRead(s) {
     if (document.visibilityState !== "visible") return;
     const newest = [...s.messages.values()].filter((m) => !m.id.startsWith("local-"))
       .sort((a, b) => at(b) - at(a))[0];
     app.list.read(s.id, 0);
-    if (newest && "unread_count" in s.conv) post(`/v1.0/conversations/${s.id}/read`, { message_id: newest.id }).catch(() => {});
+    if (newest) post(`/v1.0/conversations/${s.id}/read`, { message_id: newest.id }).catch(() => {});
   }
 
   // event applies a stream event to the open conversation.
@@ -293,7 +293,8 @@ export function createThread(app) {
         break;
       case "conversation_updated":
       case "conversation_deleted":
-        if (d.id === s.id) changed(s, d);
+        // An event's unread_count is nobody's: the page keeps its own.
+        if (d.id === s.id) changed(s, (({ unread_count: _, ...rest }) => rest)(d));
         break;
     }
   }
