@@ -15,6 +15,15 @@ export function peerName(c) {
 
 export const channelName = (c) => t("channel_" + c.type);
 
+// labelChip shows a label's name with its colour as a dot (set through the
+// style object, which the page's policy allows, never a style attribute).
+export function labelChip(app, name, ...extra) {
+  const l = app.labels.find((x) => x.name.toLowerCase() === name.toLowerCase());
+  const dot = h("span", { class: "dot", "aria-hidden": "true" });
+  if (l && /^#[0-9a-fA-F]{6}$/.test(l.color)) dot.style.background = l.color;
+  return h("span", { class: "chip" }, dot, name, ...extra);
+}
+
 export const isDeleted = (c) => parseTime(c.tm_delete) !== null;
 
 // unreadOf is the calling agent's count of unread incoming messages.
@@ -38,8 +47,8 @@ export function createList(app) {
     if (app.view === "mine" && !(owned && c.owner_id === app.me.id)) return false;
     if (app.view === "unassigned" && owned) return false;
     const f = app.filters;
-    if (f.status && "status" in c && c.status !== f.status) return false;
-    if (f.label && Array.isArray(c.labels) && !c.labels.includes(f.label)) return false;
+    if (f.status && c.status !== f.status) return false;
+    if (f.label && !(c.labels || []).some((l) => l.toLowerCase() === f.label.toLowerCase())) return false;
     if (f.account && c.account_id !== f.account) return false;
     return true;
   }
@@ -113,9 +122,9 @@ export function createList(app) {
           h("span", { class: "chan" }, channelName(c)),
           h("span", { class: "preview" }, last ? last.text || "" : ""),
           n ? h("span", { class: "badge", "aria-label": t("unread", n) }, String(n)) : null),
-        "status" in c && c.status !== "open" ? h("span", { class: "state " + c.status }, t("conv_" + c.status)) : null,
-        Array.isArray(c.labels) && c.labels.length
-          ? h("span", { class: "row-labels" }, c.labels.map((l) => h("span", { class: "chip" }, l))) : null));
+        c.status !== "open" ? h("span", { class: "state " + c.status }, t("conv_" + c.status)) : null,
+        c.labels && c.labels.length
+          ? h("span", { class: "row-labels" }, c.labels.map((l) => labelChip(app, l))) : null));
   }
 
   function render() {
