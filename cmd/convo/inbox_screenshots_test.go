@@ -40,6 +40,8 @@ func TestInboxScreenshots(t *testing.T) {
 		first = str(t, convWith(admin, acc.ID, user), "id")
 		admin.ok("PUT", "/v1.0/conversations/"+first, map[string]any{"owner_id": dana.ID})
 	}
+	admin.ok("POST", "/v1.0/labels", map[string]any{"name": "delivery", "color": "#1e7a3a"})
+	admin.ok("PUT", "/v1.0/conversations/"+first+"/labels", map[string]any{"labels": []string{"delivery"}})
 	admin.ok("POST", "/v1.0/conversations/"+first+"/messages", map[string]any{"text": "Of course. Which address should we use?"})
 	peer := str(t, obj(t, admin.ok("GET", "/v1.0/conversations/"+first, nil), "peer"), "target")
 	wantStatus(t, e.postLine(t, acc, lineWebhook(lineMessage(lineUser(peer), lineText("12 Harbour Street, please.")))), http.StatusOK)

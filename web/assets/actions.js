@@ -1,10 +1,10 @@
 // What an agent does to a conversation: take, assign, unassign; resolve,
-// reopen and snooze; labels. Status and labels show when the server keeps
-// them (the conversation has the fields).
-import { post, put, APIError } from "./api.js";
+// reopen and snooze; labels.
+import { get, post, put, APIError } from "./api.js";
 import { h } from "./dom.js";
 import { t } from "./i18n.js";
 import { long, toAPI } from "./fmt.js";
+import { labelChip } from "./list.js";
 
 const NIL = "00000000-0000-0000-0000-000000000000";
 
@@ -17,22 +17,16 @@ export function renderActions(app, c, { notice, changed }) {
     try {
       changed(await fn());
     } catch (e) {
-      if (e instanceof APIError && e.missingRoute) notice(t("not_available"));
-      else if (e instanceof APIError && e.reason === "ALREADY_ASSIGNED") notice(t("already_assigned"));
+      if (e instanceof APIError && e.reason === "ALREADY_ASSIGNED") {
+        notice(t("already_assigned"));
+        // Show who has it now; gone from sight, it leaves the list.
+        get("/v1.0/conversations/" + c.id).then(changed, () => app.list.remove(c.id));
+      } else if (e instanceof APIError && e.reason === "UNKNOWN_LABEL") notice(t("unknown_label"));
       else notice(t("error", e.message));
     }
   }
 
-  // take uses the race-safe route; where the server lacks it, a manager
-  // assigns itself.
-  const take = () => act(async () => {
-    try {
-      return await post(`/v1.0/conversations/${c.id}/take`);
-    } catch (e) {
-      if (e instanceof APIError && e.missingRoute && app.isManager) return put("/v1.0/conversations/" + c.id, { owner_id: app.me.id });
-      throw e;
-    }
-  });
+  const take = () => act(() => post(`/v1.0/conversations/${c.id}/take`));
   const setStatus = (status, until) => act(() => post(`/v1.0/conversations/${c.id}/status`,
     until ? { status, snoozed_until: toAPI(until) } : { status }));
 
@@ -52,21 +46,19 @@ export function renderActions(app, c, { notice, changed }) {
     out.append(h("button", { type: "button", class: "unassign", onclick: () => act(() => post(`/v1.0/conversations/${c.id}/unassign`)) }, t("unassign")));
   }
 
-  if ("status" in c) {
-    out.append(h("span", { class: "state " + c.status }, c.status === "snoozed" && c.snoozed_until
-      ? t("snoozed_until", long(c.snoozed_until)) : t("conv_" + c.status)));
-    if (mayChange) {
-      if (c.status === "resolved" || c.status === "snoozed" || c.status === "pending") {
-        out.append(h("button", { type: "button", class: "reopen", onclick: () => setStatus("open") }, t("reopen")));
-      }
-      if (c.status !== "resolved") {
-        out.append(h("button", { type: "button", class: "resolve", onclick: () => setStatus("resolved") }, t("resolve")));
-      }
-      out.append(snoozeMenu((until) => setStatus("snoozed", until)));
+  out.append(h("span", { class: "state " + c.status }, c.status === "snoozed" && c.snoozed_until
+    ? t("snoozed_until", long(c.snoozed_until)) : t("conv_" + c.status)));
+  if (mayChange) {
+    if (c.status !== "open") {
+      out.append(h("button", { type: "button", class: "reopen", onclick: () => setStatus("open") }, t("reopen")));
     }
+    if (c.status !== "resolved") {
+      out.append(h("button", { type: "button", class: "resolve", onclick: () => setStatus("resolved") }, t("resolve")));
+    }
+    out.append(snoozeMenu((until) => setStatus("snoozed", until)));
   }
 
-  if (Array.isArray(c.labels)) out.append(labelEditor(app, c, mayChange, (labels) =>
+  out.append(labelEditor(app, c, mayChange, (labels) =>
     act(() => put(`/v1.0/conversations/${c.id}/labels`, { labels }))));
   return out;
 }
@@ -93,7 +85,7 @@ function snoozeMenu(snooze) {
 
 function labelEditor(app, c, may, save) {
   const wrap = h("div", { class: "labels", "aria-label": t("labels") },
-    c.labels.map((l) => h("span", { class: "chip" }, l,
+    c.labels.map((l) => labelChip(app, l,
       may ? h("button", { type: "button", class: "x", "aria-label": t("remove_label", l),
         onclick: () => save(c.labels.filter((x) => x !== l)) }, "×") : null)));
   if (may) {

@@ -1,23 +1,31 @@
 // The composer: Enter sends, Shift+Enter starts a new line, "/" offers the
 // customer's canned responses; a second mode writes a private note.
+//
+// A canned response without variables is put in the composer to edit, as
+// agents expect. One with ${...} variables is sent as itself
+// (canned_response_id): the server fills them as it does for flows, so the
+// rules stay in one place; the composer shows it read-only until sent or
+// dropped with Esc.
 import { get } from "./api.js";
 import { h } from "./dom.js";
 import { t } from "./i18n.js";
 
 export function attachComposer(app, s, { send, note }) {
   let mode = "reply";
-  let options = [], chosen = -1, query = 0;
+  let options = [], chosen = -1, query = 0, canned = null;
   const ta = h("textarea", { id: "composer", rows: "3", "aria-label": t("reply"), placeholder: t("composer_placeholder"),
     "aria-autocomplete": "list", "aria-controls": "canned", "aria-expanded": "false" });
   const menu = h("ul", { id: "canned", class: "canned popup", role: "listbox", "aria-label": t("canned"), hidden: true });
   const replyTab = h("button", { type: "button", role: "tab", class: "mode", "aria-selected": "true", onclick: () => setMode("reply") }, t("reply"));
   const noteTab = h("button", { type: "button", role: "tab", class: "mode", "aria-selected": "false", onclick: () => setMode("note") }, t("note"));
   const submit = h("button", { type: "submit", class: "primary" }, t("send"));
+  const hint = h("p", { class: "canned-hint", id: "canned-hint", hidden: true });
   const form = h("form", { class: "composer" + (mode === "note" ? " noting" : ""), method: "post", action: "/" },
-    h("div", { class: "modes", role: "tablist" }, replyTab, noteTab), menu, ta, submit);
+    h("div", { class: "modes", role: "tablist" }, replyTab, noteTab), menu, hint, ta, submit);
   s.composer.replaceChildren(form);
 
   function setMode(m) {
+    if (m === "note") dropCanned();
     mode = m;
     form.classList.toggle("noting", m === "note");
     replyTab.setAttribute("aria-selected", String(m === "reply"));
@@ -30,6 +38,12 @@ export function attachComposer(app, s, { send, note }) {
   }
 
   async function go() {
+    if (canned) {
+      const o = canned;
+      dropCanned();
+      send({ canned_response_id: o.id }, o.text);
+      return;
+    }
     const text = ta.value.trim();
     if (!text) return;
     if (mode === "note") {
@@ -37,7 +51,7 @@ export function attachComposer(app, s, { send, note }) {
       return;
     }
     ta.value = "";
-    send(text);
+    send({ text }, text);
   }
 
   form.addEventListener("submit", (e) => {
@@ -46,6 +60,12 @@ export function attachComposer(app, s, { send, note }) {
   });
 
   ta.addEventListener("keydown", (e) => {
+    if (canned && (e.key === "Escape" || e.key === "Backspace" || e.key === "Delete")) {
+      e.preventDefault();
+      e.stopPropagation();
+      dropCanned();
+      return;
+    }
     if (!menu.hidden) {
       if (e.key === "ArrowDown" || e.key === "ArrowUp") {
         e.preventDefault();
@@ -98,9 +118,27 @@ export function attachComposer(app, s, { send, note }) {
   }
 
   function pick(o) {
-    ta.value = o.text;
     closeMenu();
+    ta.value = o.text;
+    if (/\$\{[^}]*\}/.test(o.text)) {
+      canned = o;
+      ta.readOnly = true;
+      ta.classList.add("canned-chosen");
+      hint.textContent = t("canned_filled", "/" + o.short_code);
+      hint.hidden = false;
+      ta.setAttribute("aria-describedby", "canned-hint");
+    }
     ta.focus();
+  }
+
+  function dropCanned() {
+    if (!canned) return;
+    canned = null;
+    ta.value = "";
+    ta.readOnly = false;
+    ta.classList.remove("canned-chosen");
+    hint.hidden = true;
+    ta.removeAttribute("aria-describedby");
   }
 
   function closeMenu() {

@@ -15,11 +15,19 @@ export function peerName(c) {
 
 export const channelName = (c) => t("channel_" + c.type);
 
+// labelChip shows a label's name with its colour as a dot (set through the
+// style object, which the page's policy allows, never a style attribute).
+export function labelChip(app, name, ...extra) {
+  const l = app.labels.find((x) => x.name.toLowerCase() === name.toLowerCase());
+  const dot = h("span", { class: "dot", "aria-hidden": "true" });
+  if (l && /^#[0-9a-fA-F]{6}$/.test(l.color)) dot.style.background = l.color;
+  return h("span", { class: "chip" }, dot, name, ...extra);
+}
+
 export const isDeleted = (c) => parseTime(c.tm_delete) !== null;
 
-// unreadOf is the API's count when it gives one, else what arrived while
-// this page was open.
-export const unreadOf = (c) => ("unread_count" in c ? c.unread_count : c._unread || 0);
+// unreadOf is the calling agent's count of unread incoming messages.
+export const unreadOf = (c) => c.unread_count || 0;
 
 function lastActivity(c) {
   return (parseTime(c.tm_last_message) || parseTime(c.last_message && c.last_message.tm_create) ||
@@ -39,8 +47,8 @@ export function createList(app) {
     if (app.view === "mine" && !(owned && c.owner_id === app.me.id)) return false;
     if (app.view === "unassigned" && owned) return false;
     const f = app.filters;
-    if (f.status && "status" in c && c.status !== f.status) return false;
-    if (f.label && Array.isArray(c.labels) && !c.labels.includes(f.label)) return false;
+    if (f.status && c.status !== f.status) return false;
+    if (f.label && !(c.labels || []).some((l) => l.toLowerCase() === f.label.toLowerCase())) return false;
     if (f.account && c.account_id !== f.account) return false;
     return true;
   }
@@ -114,9 +122,9 @@ export function createList(app) {
           h("span", { class: "chan" }, channelName(c)),
           h("span", { class: "preview" }, last ? last.text || "" : ""),
           n ? h("span", { class: "badge", "aria-label": t("unread", n) }, String(n)) : null),
-        "status" in c && c.status !== "open" ? h("span", { class: "state " + c.status }, t("conv_" + c.status)) : null,
-        Array.isArray(c.labels) && c.labels.length
-          ? h("span", { class: "row-labels" }, c.labels.map((l) => h("span", { class: "chip" }, l))) : null));
+        c.status !== "open" ? h("span", { class: "state " + c.status }, t("conv_" + c.status)) : null,
+        c.labels && c.labels.length
+          ? h("span", { class: "row-labels" }, c.labels.map((l) => labelChip(app, l))) : null));
   }
 
   function render() {
@@ -140,33 +148,48 @@ export function createList(app) {
     render();
   }
 
+  // fromStream takes a conversation of a stream event. An event is nobody's
+  // in particular, so its unread_count is always 0: the page keeps its own,
+  // and asks the server for this agent's count when it has none yet.
+  async function fromStream(c) {
+    const { unread_count: _, ...rest } = c;
+    const old = rows.get(c.id) || app.known.get(c.id);
+    upsert(rest);
+    if (old && "unread_count" in old) return;
+    if (!matches(app.known.get(c.id))) return;
+    try {
+      upsert(await get("/v1.0/conversations/" + c.id));
+    } catch {
+      // Gone or no longer visible: the stream says so next.
+    }
+  }
+
   // message records a message of a conversation: its preview and time,
-  // and one more unread when it is incoming and not being read.
+  // and one more unread when it is incoming and not being read. A
+  // conversation fetched now already counts it.
   async function message(m) {
     let c = rows.get(m.conversation_id) || app.known.get(m.conversation_id);
-    if (!c) {
+    let counted = false;
+    if (!c || !("unread_count" in c)) {
       try {
         c = await get("/v1.0/conversations/" + m.conversation_id);
+        counted = true;
       } catch {
         return;
       }
     }
     c = { ...c, _last: { text: m.text, direction: m.direction }, _lastAt: parseTime(m.tm_create) || new Date() };
-    if (c.last_message) c.last_message = { id: m.id, direction: m.direction, text: (m.text || "").slice(0, 140), tm_create: m.tm_create };
+    if ("last_message" in c) c.last_message = { id: m.id, direction: m.direction, text: (m.text || "").slice(0, 140), tm_create: m.tm_create };
+    if ("tm_last_message" in c) c.tm_last_message = m.tm_create;
     const reading = app.openID === c.id && document.visibilityState === "visible";
-    if (m.direction === "incoming" && !reading) {
-      if ("unread_count" in c) c.unread_count++;
-      else c._unread = (c._unread || 0) + 1;
-    }
+    if (m.direction === "incoming" && !reading && !counted) c.unread_count = (c.unread_count || 0) + 1;
     upsert(c);
   }
 
   function read(id, count) {
     const c = rows.get(id) || app.known.get(id);
     if (!c) return;
-    const next = { ...c, _unread: 0 };
-    if ("unread_count" in c) next.unread_count = count || 0;
-    upsert(next);
+    upsert({ ...c, unread_count: count || 0 });
   }
 
   function remove(id) {
@@ -190,5 +213,5 @@ export function createList(app) {
     if (entries.some((e) => e.isIntersecting)) loadMore();
   }, { root: scroller, rootMargin: "200px" }).observe($("#list-more"));
 
-  return { reload, loadMore, upsert, message, read, remove, move, render, get: (id) => rows.get(id) || app.known.get(id) };
+  return { reload, loadMore, upsert, fromStream, message, read, remove, move, render, get: (id) => rows.get(id) || app.known.get(id) };
 }

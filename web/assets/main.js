@@ -8,9 +8,10 @@ import { createSearch } from "./search.js";
 import { Stream } from "./stream.js";
 
 const MANAGER = 1 | 32 | 64; // super-admin, admin, manager
+const ADMIN = 1 | 32;
 
 const app = {
-  me: null, isManager: false, agents: new Map(), labels: [], known: new Map(), sentByMe: new Set(),
+  me: null, isManager: false, agents: new Map(), keys: new Map(), labels: [], known: new Map(), sentByMe: new Set(),
   view: "mine", filters: { status: "open", label: "", account: "" }, openID: "",
   agentName(id) {
     const a = this.agents.get(id);
@@ -86,12 +87,16 @@ async function start() {
   $("#me-name").textContent = app.me.name || app.me.username;
   $("#my-status").value = app.me.status || "available";
   $('[data-view="all"]').hidden = !app.isManager;
-  const [agents, accounts, labels] = await Promise.all([
+  const [agents, accounts, labels, keys] = await Promise.all([
     all("/v1.0/service_agents/agents").catch(() => []),
     app.isManager ? all("/v1.0/conversation_accounts").catch(() => []) : [],
     all("/v1.0/labels").catch(() => []),
+    // Only admins may list access keys; others show "API key".
+    app.me.permission & ADMIN ? all("/v1.0/accesskeys").catch(() => []) : [],
   ]);
   agents.forEach((a) => app.agents.set(a.id, a));
+  app.keys.clear();
+  keys.forEach((k) => app.keys.set(k.id, k.name || k.token_prefix));
   app.labels = labels;
   fillSelect($("#f-account"), accounts.map((a) => [a.id, a.name || a.type]));
   fillSelect($("#f-label"), labels.map((l) => [l.name, l.name]));
@@ -153,10 +158,8 @@ function onEvent(e) {
   switch (e.type) {
     case "conversation_created":
     case "conversation_updated":
-      app.list.upsert(d);
-      break;
     case "conversation_deleted":
-      app.list.upsert(d);
+      app.list.fromStream(d);
       break;
     case "conversation_message_created":
       app.list.message(d);

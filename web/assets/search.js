@@ -28,19 +28,26 @@ export function createSearch(app) {
       box.replaceChildren(...(items.length ? items : [h("p", {}, t("search_none"))]));
     } catch (err) {
       if (mine !== asked) return;
-      box.replaceChildren(h("p", {}, err instanceof APIError && err.missingRoute ? t("search_unavailable") : t("error", err.message)));
+      box.replaceChildren(h("p", {}, err instanceof APIError && err.reason === "QUERY_TOO_SHORT" ? t("search_short") : t("error", err.message)));
     }
   });
 
-  // result reads a hit defensively: a conversation, or a message with the
-  // conversation it belongs to, and the matched fragment.
+  // result is a hit: its conversation's peer, what matched, and the
+  // fragment with the match marked, all as text nodes.
   function result(r) {
-    const conv = r.conversation || (r.type === "conversation" ? r : null) || {};
-    const convID = r.conversation_id || conv.id || (r.message && r.message.conversation_id);
-    const msgID = (r.message && r.message.id) || r.message_id || "";
-    const fragment = r.fragment || r.snippet || (r.message && r.message.text) || "";
-    return h("button", { type: "button", class: "hit", onclick: () => { hide(); app.go(convID, msgID); } },
-      h("strong", {}, peerName(conv) || conv.name || convID), fragment ? h("span", {}, fragment) : null);
+    const conv = r.conversation;
+    const msgID = r.message ? r.message.id : "";
+    return h("button", { type: "button", class: "hit " + r.type, dataset: { conversation: conv.id, message: msgID },
+      onclick: () => { hide(); input.blur(); app.go(conv.id, msgID); } },
+      h("strong", {}, peerName(conv) || conv.name || conv.id, " ", h("small", {}, t("field_" + r.field))),
+      h("span", { class: "fragment" }, marked(r.fragment, r.match)));
+  }
+
+  // marked splits text at match ([start, end] in UTF-16 units, as JavaScript
+  // indexes strings) into text and a <mark> of text.
+  function marked(text, match) {
+    if (!Array.isArray(match) || match[1] > text.length || match[0] >= match[1]) return [text];
+    return [text.slice(0, match[0]), h("mark", {}, text.slice(match[0], match[1])), text.slice(match[1])];
   }
 
   input.addEventListener("keydown", (e) => {

@@ -36,6 +36,8 @@ export function createThread(app) {
       app.list.upsert(conv);
     } catch (e) {
       if (cur !== s) return;
+      // Taken or assigned away by someone else: it leaves the list too.
+      if (e instanceof APIError && e.status === 404) app.list.remove(id);
       pane.replaceChildren(h("p", { class: "empty error" }, t("load_failed", e.message)));
       return;
     }
@@ -61,7 +63,7 @@ export function createThread(app) {
       if (s.timeline.scrollTop < 80 && s.older && !s.loadingOlder) loadOlder(s).then(() => renderTimeline(s, {}));
     });
     renderHead(s);
-    attachComposer(app, s, { send: (text) => send(s, text), note: (text) => addNote(s, text) });
+    attachComposer(app, s, { send: (body, preview) => send(s, body, preview), note: (text) => addNote(s, text) });
   }
 
   function renderHead(s) {
@@ -135,7 +137,7 @@ export function createThread(app) {
     const who = m.sender;
     if (who && who.type === "agent") return app.agentName(who.id);
     if (who && who.type === "flow") return t("sender_bot");
-    if (who && who.type === "accesskey") return t("sender_api");
+    if (who && who.type === "accesskey") return app.keys.has(who.id) ? t("sender_key", app.keys.get(who.id)) : t("sender_api");
     if (who && who.type === "system") return t("sender_system");
     return app.sentByMe.has(m.id) || m._mine ? app.me.name || t("you") : t("sender_outgoing");
   }
@@ -220,13 +222,13 @@ export function createThread(app) {
   let tmp = 0;
   // send shows the message at once as progressing; the answer and the
   // stream move it on.
-  async function send(s, text) {
+  async function send(s, body, preview) {
     const local = { id: "local-" + ++tmp, conversation_id: s.id, direction: "outgoing", status: "progressing",
-      text, medias: [], tm_create: new Date().toISOString(), _mine: true };
+      text: preview, medias: [], tm_create: new Date().toISOString(), _mine: true };
     s.messages.set(local.id, local);
     renderTimeline(s, { bottom: true });
     try {
-      const m = await post(`/v1.0/conversations/${s.id}/messages`, { text });
+      const m = await post(`/v1.0/conversations/${s.id}/messages`, body);
       app.sentByMe.add(m.id);
       s.messages.delete(local.id);
       take(s, m);
@@ -257,14 +259,14 @@ export function createThread(app) {
     }
   }
 
-  // markRead tells the server (when it keeps read state) that the newest
-  // message is read, and the list that nothing is unread.
+  // markRead tells the server that the newest message is read (its other
+  // tabs learn it from the stream), and the list that nothing is unread.
   function markRead(s) {
     if (document.visibilityState !== "visible") return;
     const newest = [...s.messages.values()].filter((m) => !m.id.startsWith("local-"))
       .sort((a, b) => at(b) - at(a))[0];
     app.list.read(s.id, 0);
-    if (newest && "unread_count" in s.conv) post(`/v1.0/conversations/${s.id}/read`, { message_id: newest.id }).catch(() => {});
+    if (newest) post(`/v1.0/conversations/${s.id}/read`, { message_id: newest.id }).catch(() => {});
   }
 
   // event applies a stream event to the open conversation.
@@ -293,7 +295,8 @@ export function createThread(app) {
         break;
       case "conversation_updated":
       case "conversation_deleted":
-        if (d.id === s.id) changed(s, d);
+        // An event's unread_count is nobody's: the page keeps its own.
+        if (d.id === s.id) changed(s, (({ unread_count: _, ...rest }) => rest)(d));
         break;
     }
   }
