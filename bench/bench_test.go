@@ -320,7 +320,7 @@ func TestMain(m *testing.M) {
 
 // convoBinary is the convo command: bench starts the binary it runs in, as
 // its server and its baseline.
-func convoBinary(t testing.TB) string { return testbin.Convo(t) }
+func convoBinary(t testing.TB) string { return testbin.ConvoWithoutRace(t) }
 
 // commandEnv is the environment of a child process.
 func commandEnv() []string { return testbin.Env() }

@@ -14,36 +14,63 @@ import (
 	"testing"
 )
 
-var built struct {
+// build is one build of the convo command, made on first use.
+type build struct {
 	once      sync.Once
 	dir, path string
 	err       error
 }
 
+var built, builtWithoutRace build
+
 // Convo returns the path of the convo command, built with `go build` on
-// first use.
+// first use, with the flags of the test run (GOFLAGS, -race included).
 func Convo(t testing.TB) string {
 	t.Helper()
-	built.once.Do(func() {
-		if built.dir, built.err = os.MkdirTemp("", "convo-bin-"); built.err != nil {
+	return built.get(t, os.Environ())
+}
+
+// ConvoWithoutRace is Convo built without the race detector, for tests of
+// `convo bench`: its timed phases run for seconds, and under the detector
+// the server's SQLite (C translated to Go, all of it instrumented) runs
+// several times slower. The server's code is race-tested in process by the
+// tests of cmd/convo.
+func ConvoWithoutRace(t testing.TB) string {
+	t.Helper()
+	env := slices.Clone(os.Environ())
+	for i, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "GOFLAGS="); ok {
+			env[i] = "GOFLAGS=" + strings.Join(slices.DeleteFunc(strings.Fields(v), func(f string) bool { return f == "-race" || f == "-race=true" }), " ")
+		}
+	}
+	return builtWithoutRace.get(t, env)
+}
+
+func (b *build) get(t testing.TB, env []string) string {
+	t.Helper()
+	b.once.Do(func() {
+		if b.dir, b.err = os.MkdirTemp("", "convo-bin-"); b.err != nil {
 			return
 		}
-		built.path = filepath.Join(built.dir, "convo")
-		out, err := exec.Command("go", "build", "-o", built.path, "github.com/convohq/convo/cmd/convo").CombinedOutput()
-		if err != nil {
-			built.err = fmt.Errorf("go build: %v\n%s", err, out)
+		b.path = filepath.Join(b.dir, "convo")
+		cmd := exec.Command("go", "build", "-o", b.path, "github.com/convohq/convo/cmd/convo")
+		cmd.Env = env
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.err = fmt.Errorf("go build: %v\n%s", err, out)
 		}
 	})
-	if built.err != nil {
-		t.Fatal(built.err)
+	if b.err != nil {
+		t.Fatal(b.err)
 	}
-	return built.path
+	return b.path
 }
 
 // Cleanup removes the build; a TestMain calls it after m.Run.
 func Cleanup() {
-	if built.dir != "" {
-		os.RemoveAll(built.dir)
+	for _, b := range []*build{&built, &builtWithoutRace} {
+		if b.dir != "" {
+			os.RemoveAll(b.dir)
+		}
 	}
 }
 
