@@ -38,6 +38,7 @@ func TestStore(t *testing.T) {
 			{"CannedResponses", testCannedResponses},
 			{"Notes", testNotes},
 			{"Search", testSearch},
+			{"SearchConcurrentWrites", testSearchConcurrentWrites},
 			{"Accounts", testAccounts},
 			{"Conversations", testConversations},
 			{"Pagination", testPagination},
