@@ -546,7 +546,7 @@ func checkSearchPlans(t *testing.T, db *DB, customer string) {
 				if !strings.Contains(all, "Bitmap Index Scan on "+kind+"s_search") {
 					t.Errorf("%s, %s: the plan does not ask the trigram index:\n%s", kind, mode, all)
 				}
-				if regexp.MustCompile(`Seq Scan|Index Scan (Backward )?using (messages|conversations)_pkey on `+kind).MatchString(all) {
+				if regexp.MustCompile(`Seq Scan|Index Scan (Backward )?using (messages|conversations)_pkey on ` + kind).MatchString(all) {
 					t.Errorf("%s, %s: the plan walks a table:\n%s", kind, mode, all)
 				}
 			}
