@@ -129,6 +129,11 @@ func (db *DB) seedTx(ctx context.Context, fn func(querier) error) error {
 	if err := fn(sqlQuerier{sqlTx}); err != nil {
 		return fmt.Errorf("sqlstore: import: %w", err)
 	}
+	if db.dialect != DialectPostgres {
+		if err := indexPending(ctx, sqlQuerier{sqlTx}); err != nil {
+			return err
+		}
+	}
 	if err := sqlTx.Commit(); err != nil {
 		return fmt.Errorf("sqlstore: import: commit: %w", err)
 	}

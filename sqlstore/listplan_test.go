@@ -64,6 +64,9 @@ func TestListPlans(t *testing.T) {
 						checkSQLiteWalk(t, plan, c)
 					})
 				}
+				if db.dialect == DialectPostgres {
+					checkSearchPlans(t, db, s.customer)
+				}
 			})
 		}
 	})
@@ -563,4 +566,38 @@ func seedLists(t *testing.T, db *DB) listSeed {
 		}
 	}
 	return s
+}
+
+// checkSearchPlans fails t unless a search too rare to fill its page from
+// the newest rows asks the trigram indexes, in the plan made for its values
+// and in the generic plan, and never walks a whole table or its primary
+// key: after ANALYZE the generic plan walked every message newest first.
+func checkSearchPlans(t *testing.T, db *DB, customer string) {
+	t.Run("search", func(t *testing.T) {
+		for _, kind := range []string{convo.SearchConversation, convo.SearchMessage} {
+			rec := &recorder{q: sqlQuerier{db.writer}}
+			p := convo.SearchParams{CustomerID: customer, Query: "no such text", Kind: kind, Limit: 50}
+			if _, err := (&tx{q: rec, postgres: true}).Search(t.Context(), p); err != nil {
+				t.Fatal(err)
+			}
+			var trigram []recorded
+			for i, st := range rec.stmts {
+				if st.query == trigramsSQL && i+1 < len(rec.stmts) {
+					trigram = append(trigram, st, rec.stmts[i+1])
+				}
+			}
+			if len(trigram) == 0 {
+				t.Fatalf("%s: no query asked the trigram index", kind)
+			}
+			for _, mode := range []string{"force_custom_plan", "force_generic_plan"} {
+				all := strings.Join(explainPrepared(t, db, trigram, "SELECT", mode), "\n")
+				if !strings.Contains(all, "Bitmap Index Scan on "+kind+"s_search") {
+					t.Errorf("%s, %s: the plan does not ask the trigram index:\n%s", kind, mode, all)
+				}
+				if regexp.MustCompile(`Seq Scan|Index Scan (Backward )?using (messages|conversations)_pkey on ` + kind).MatchString(all) {
+					t.Errorf("%s, %s: the plan walks a table:\n%s", kind, mode, all)
+				}
+			}
+		}
+	})
 }

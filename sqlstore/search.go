@@ -219,12 +219,15 @@ func onlyFilter(conds string) string {
 	return " " + strings.Join(parts, " AND ")
 }
 
-// trigramsSQL keeps PostgreSQL from reading a whole table for a search:
-// with statistics it judged a common trigram cheaper to check on every row
-// than to look up, and read every conversation's peer.
+// trigramsSQL leaves PostgreSQL bitmap scans alone, which is the trigram
+// index's only way: with statistics it judged a common trigram cheaper to
+// check on every row than to look up, and read every conversation's peer;
+// and the generic plan a cached statement switches to, which cannot see
+// how rare the query is, walked the primary key newest first, checking
+// the query on every row of the table.
 const (
-	trigramsSQL   = "SELECT set_config('enable_seqscan', 'off', true)"
-	untrigramsSQL = "SELECT set_config('enable_seqscan', 'on', true)"
+	trigramsSQL   = "SELECT set_config('enable_seqscan', 'off', true), set_config('enable_indexscan', 'off', true)"
+	untrigramsSQL = "SELECT set_config('enable_seqscan', 'on', true), set_config('enable_indexscan', 'on', true)"
 )
 
 // queryByTrigrams runs a PostgreSQL search query that the trigram index must serve.

@@ -3,6 +3,8 @@ package sqlstore_test
 import (
 	"errors"
 	"slices"
+	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -136,5 +138,90 @@ func testSearch(t *testing.T, db *sqlstore.DB) {
 	}
 	if got := search(convo.SearchParams{Query: "enamed", Limit: 10}); !slices.Equal(got, []string{mine.ID}) {
 		t.Errorf("the new name finds %v", got)
+	}
+}
+
+// testSearchConcurrentWrites: Updates committed together (one SQLite
+// transaction, each in a savepoint) are each found or not by their own
+// outcome: a failed Update's message and conversation are never hits, and
+// a message written and rewritten in the same commit is found once, by its
+// new text.
+func testSearchConcurrentWrites(t *testing.T, db *sqlstore.DB) {
+	ctx := t.Context()
+	word := "Wombat" + convo.NewID()[30:]
+	cust, account := convo.NewID(), convo.NewID()
+	failed := errors.New("fails on purpose")
+	const writers = 24
+	var (
+		mu   sync.Mutex
+		kept []string
+		wg   sync.WaitGroup
+	)
+	for i := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := newConversation(cust, account, "+1555030"+strconv.Itoa(i), at(0))
+			c.Name = word + " conversation"
+			m := newMessage(cust, c.ID, account, "", at(time.Second))
+			m.Text = "first " + word
+			err := db.Update(ctx, func(tx convo.Tx) error {
+				if err := tx.CreateConversation(ctx, c); err != nil {
+					return err
+				}
+				if err := tx.CreateMessage(ctx, m); err != nil {
+					return err
+				}
+				switch i % 3 {
+				case 0:
+					return failed
+				case 1:
+					m.Text = "second " + word
+					return tx.UpdateMessage(ctx, m)
+				}
+				return nil
+			})
+			if err != nil && !errors.Is(err, failed) {
+				t.Error(err)
+			}
+			if err == nil {
+				mu.Lock()
+				kept = append(kept, c.ID, m.ID)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	var found []string
+	var after *convo.Cursor
+	for range writers {
+		page := read(t, db, func(tx convo.Tx) ([]*convo.SearchHit, error) {
+			return tx.Search(ctx, convo.SearchParams{CustomerID: cust, Query: word, After: after, Limit: 10})
+		})
+		if len(page) == 0 {
+			break
+		}
+		for _, h := range page {
+			after = &convo.Cursor{Time: h.Conversation.TMCreate, ID: h.Conversation.ID}
+			if h.Message != nil {
+				after = &convo.Cursor{Time: h.Message.TMCreate, ID: h.Message.ID}
+			}
+			found = append(found, after.ID)
+		}
+	}
+	slices.Sort(found)
+	slices.Sort(kept)
+	if !slices.Equal(found, kept) || len(kept) != 2*writers*2/3 {
+		t.Errorf("found %d hits %v, want the %d rows of the Updates that succeeded %v", len(found), found, len(kept), kept)
+	}
+	second := read(t, db, func(tx convo.Tx) ([]*convo.SearchHit, error) {
+		return tx.Search(ctx, convo.SearchParams{CustomerID: cust, Query: "second " + word, Limit: 50})
+	})
+	first := read(t, db, func(tx convo.Tx) ([]*convo.SearchHit, error) {
+		return tx.Search(ctx, convo.SearchParams{CustomerID: cust, Query: "first " + word, Limit: 50})
+	})
+	if len(second) != writers/3 || len(first) != writers/3 {
+		t.Errorf("the rewritten messages are found %d times by their new text and %d times by the old, want %d and 0 more",
+			len(second), len(first)-writers/3, writers/3)
 	}
 }

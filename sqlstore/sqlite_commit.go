@@ -93,6 +93,9 @@ func (db *DB) runAlone(u *update) error {
 	if err := call(u.fn, db.tx(detached{sqlQuerier{sqlTx}})); err != nil {
 		return err
 	}
+	if err := indexPending(context.Background(), sqlQuerier{sqlTx}); err != nil {
+		return err
+	}
 	if err := sqlTx.Commit(); err != nil {
 		return fmt.Errorf("sqlstore: commit: %w", err)
 	}
@@ -125,6 +128,9 @@ func (db *DB) runShared(group []*update) ([]error, error) {
 		if _, err := sqlTx.Exec("RELEASE SAVEPOINT u"); err != nil {
 			return nil, fmt.Errorf("sqlstore: release savepoint: %w", err)
 		}
+	}
+	if err := indexPending(context.Background(), sqlQuerier{sqlTx}); err != nil {
+		return nil, err
 	}
 	if err := sqlTx.Commit(); err != nil {
 		return nil, fmt.Errorf("sqlstore: commit: %w", err)

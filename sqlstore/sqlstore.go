@@ -75,6 +75,14 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 		db.Close()
 		return nil, err
 	}
+	// Rows noted for the search index by a writer that stopped short of
+	// indexing them (none does) are indexed now.
+	if db.dialect != DialectPostgres {
+		if err := db.seedTx(ctx, func(querier) error { return nil }); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
 	if db.readiness, err = readinessProvider(db); err != nil {
 		db.Close()
 		return nil, err

@@ -40,6 +40,7 @@ func TestStore(t *testing.T) {
 			{"Search", testSearch},
 			{"Labels", testLabels},
 			{"ReadMarks", testReadMarks},
+			{"SearchConcurrentWrites", testSearchConcurrentWrites},
 			{"Accounts", testAccounts},
 			{"Conversations", testConversations},
 			{"Touches", testTouches},
