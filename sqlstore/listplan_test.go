@@ -600,4 +600,38 @@ func checkSearchPlans(t *testing.T, db *DB, customer string) {
 			}
 		}
 	})
+	// An agent owning a few conversations: their rows alone, by btree
+	// indexes, never the trigram index nor a whole table.
+	t.Run("search of a few conversations", func(t *testing.T) {
+		for _, kind := range []string{convo.SearchConversation, convo.SearchMessage} {
+			rec := &recorder{q: sqlQuerier{db.writer}}
+			p := convo.SearchParams{CustomerID: customer, Query: "ord", Kind: kind, Limit: 50,
+				Visible: &convo.SearchVisibility{OwnerID: convo.NewID()}}
+			if _, err := (&tx{q: rec, postgres: true}).Search(t.Context(), p); err != nil {
+				t.Fatal(err)
+			}
+			var scoped []recorded
+			for i, st := range rec.stmts {
+				if st.query == scopeSQL && i+1 < len(rec.stmts) {
+					scoped = append(scoped, st, rec.stmts[i+1])
+				}
+			}
+			if len(scoped) != 4 {
+				t.Fatalf("%s: %d statements ran with scopeSQL, want the count and the search", kind, len(scoped)/2)
+			}
+			want := regexp.MustCompile(`Index (Only )?Scan using conversations_\w*by_owner\w* on conversations`)
+			if kind == convo.SearchMessage {
+				want = regexp.MustCompile(`Index Scan using messages_by_conversation on messages`)
+			}
+			for _, mode := range []string{"force_custom_plan", "force_generic_plan"} {
+				all := strings.Join(explainPrepared(t, db, scoped, "SELECT", mode), "\n")
+				if !want.MatchString(all) {
+					t.Errorf("%s, %s: the plan does not use %s:\n%s", kind, mode, want, all)
+				}
+				if regexp.MustCompile(`Seq Scan|Bitmap|_search|_pkey|Hash|Merge`).MatchString(all) {
+					t.Errorf("%s, %s: the plan reads beyond the conversations' rows:\n%s", kind, mode, all)
+				}
+			}
+		}
+	})
 }

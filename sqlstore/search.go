@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"strings"
 
 	"github.com/convohq/convo"
@@ -20,6 +21,111 @@ import (
 // checking the query on each: a common query fills its page there. Only a
 // query that did not is rare enough to gather all its matches through the
 // trigram index and sort them.
+
+// A plain agent, or a small customer in a large database, may see a few
+// conversations only: walking the index, newest first, a common query
+// meets every match of the database before its page is full. A search
+// first counts the conversations it may see, up to searchScopeMax, on an
+// index of conversations by customer (and owner); when they are no more,
+// it reads their messages through messages_by_conversation and checks the
+// query on each row, which costs the scope's rows, whatever the database.
+
+// searchScopeMax is the most conversations a search reads whole; a
+// variable so that tests can take either path.
+var searchScopeMax = 500
+
+// searchScope is the conversations a search may see, when few: cond
+// (starting with " AND") on alias c and its arguments select them, or a
+// superset, on the SQLite index named.
+type searchScope struct {
+	index string
+	cond  string
+	args  []any
+}
+
+// scopeSQL leaves PostgreSQL nested loops over btree index scans alone:
+// bitmap scans would ask the trigram index, and hash or merge joins read
+// whole tables.
+const (
+	scopeSQL = "SELECT set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'off', true)," +
+		" set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)"
+	unscopeSQL = "SELECT set_config('enable_seqscan', 'on', true), set_config('enable_bitmapscan', 'on', true)," +
+		" set_config('enable_hashjoin', 'on', true), set_config('enable_mergejoin', 'on', true)"
+)
+
+// smallScope returns the conversations of customerID that v lets a search
+// see when they are at most searchScopeMax, nil when more.
+func (t *tx) smallScope(ctx context.Context, customerID string, v *convo.SearchVisibility) (*searchScope, error) {
+	sc := &searchScope{index: "conversations_by_customer", cond: " AND c.customer_id = ?", args: []any{customerID}}
+	if v != nil {
+		owner, ok := canonicalID(v.OwnerID)
+		if !ok {
+			return nil, nil
+		}
+		sc.index = "conversations_by_owner"
+		if v.OrUnassigned {
+			// Nobody's conversations have the nil owner (service/conversation.go).
+			sc.cond += " AND c.owner_id IN (?, ?)"
+			sc.args = append(sc.args, owner, convo.NilID)
+		} else {
+			sc.cond += " AND c.owner_id = ?"
+			sc.args = append(sc.args, owner)
+		}
+	}
+	var n int
+	err := t.queryRowScoped(ctx, "SELECT count(*) FROM (SELECT 1 FROM conversations c"+t.scopeIndex(sc)+
+		" WHERE"+strings.TrimPrefix(sc.cond, " AND")+" LIMIT ?) s", append(sc.args, searchScopeMax+1)...).Scan(&n)
+	if err != nil || n > searchScopeMax {
+		return nil, interpretError(err, conversations.kind)
+	}
+	return sc, nil
+}
+
+// scopeIndex is the INDEXED BY clause a SQLite search of sc walks.
+func (t *tx) scopeIndex(sc *searchScope) string {
+	if t.postgres {
+		return ""
+	}
+	return " INDEXED BY " + sc.index
+}
+
+// queryScoped runs a query of a small scope; on PostgreSQL, with scopeSQL in force.
+func (t *tx) queryScoped(ctx context.Context, query string, args ...any) (rows, error) {
+	if p, ok := t.q.(interface {
+		queryPinnedWith(ctx context.Context, pin, unpin, query string, args []any) (rows, error)
+	}); ok && t.postgres {
+		return p.queryPinnedWith(ctx, scopeSQL, unscopeSQL, t.sql(query), args)
+	}
+	return t.q.QueryContext(ctx, t.sql(query), args...)
+}
+
+// queryRowScoped is queryScoped for a query of one row.
+func (t *tx) queryRowScoped(ctx context.Context, query string, args ...any) row {
+	r, err := t.queryScoped(ctx, query, args...)
+	return &scopedRow{r: r, err: err}
+}
+
+type scopedRow struct {
+	r   rows
+	err error
+}
+
+func (s *scopedRow) Scan(dest ...any) error {
+	if s.err != nil {
+		return s.err
+	}
+	defer s.r.Close()
+	if !s.r.Next() {
+		if err := s.r.Err(); err != nil {
+			return err
+		}
+		return sql.ErrNoRows
+	}
+	if err := s.r.Scan(dest...); err != nil {
+		return err
+	}
+	return s.r.Close()
+}
 
 // searchWalkBudget is the rows a PostgreSQL search walks per row of its
 // page before it turns to the trigram index.
@@ -66,9 +172,16 @@ func (t *tx) Search(ctx context.Context, p convo.SearchParams) ([]*convo.SearchH
 			}
 		}
 	}
+	var scope *searchScope
+	if customerID, ok := canonicalID(p.CustomerID); ok {
+		var err error
+		if scope, err = t.smallScope(ctx, customerID, p.Visible); err != nil {
+			return nil, err
+		}
+	}
 	hits := []*convo.SearchHit{}
 	if p.Kind != convo.SearchMessage && !inMessages {
-		convs, err := t.searchConversations(ctx, p, convPos, limit)
+		convs, err := t.searchConversations(ctx, p, scope, convPos, limit)
 		if err != nil {
 			return nil, err
 		}
@@ -77,7 +190,7 @@ func (t *tx) Search(ctx context.Context, p convo.SearchParams) ([]*convo.SearchH
 		}
 	}
 	if p.Kind != convo.SearchConversation && len(hits) < limit {
-		msgHits, err := t.searchMessages(ctx, p, msgPos, limit-len(hits))
+		msgHits, err := t.searchMessages(ctx, p, scope, msgPos, limit-len(hits))
 		if err != nil {
 			return nil, err
 		}
@@ -113,18 +226,35 @@ func likePattern(q string) string { return "%" + likeEscape(q) + "%" }
 const conversationSearchText = "(c.name || chr(31) || coalesce(c.peer::jsonb ->> 'target_name', '') || chr(31) || coalesce(c.peer::jsonb ->> 'name', '')" +
 	" || chr(31) || coalesce(c.peer::jsonb ->> 'target', '') || chr(31) || c.dialog_id)"
 
-func (t *tx) searchConversations(ctx context.Context, p convo.SearchParams, pos searchPos, limit int) ([]*convo.Conversation, error) {
+func (t *tx) searchConversations(ctx context.Context, p convo.SearchParams, sc *searchScope, pos searchPos, limit int) ([]*convo.Conversation, error) {
 	customerID, ok := canonicalID(p.CustomerID)
 	if !ok {
 		return []*convo.Conversation{}, nil
 	}
 	vis, visArgs := visibility(p.Visible)
 	cols := searchCols(conversations, "c")
+	if sc != nil {
+		query := "SELECT " + cols + " FROM conversations c" + t.scopeIndex(sc) + " WHERE" + strings.TrimPrefix(sc.cond, " AND") +
+			" AND c." + live + vis
+		args := append(append([]any{}, sc.args...), visArgs...)
+		if !t.postgres {
+			query += " AND " + searchMatchFunc + "(?, c.name, json_extract(c.peer, '$.target_name'), json_extract(c.peer, '$.name')," +
+				" json_extract(c.peer, '$.target'), c.dialog_id)"
+			query, args = pos.sqliteBounds(query, append(args, p.Query), "conversations", "c", "c.rowid")
+			query += " ORDER BY c.rowid DESC LIMIT ?"
+		} else {
+			bound, boundArgs := pos.postgresBounds("c")
+			query += " AND " + conversationSearchText + " ILIKE ?" + bound + " ORDER BY c.id DESC LIMIT ?"
+			args = append(append(args, likePattern(p.Query)), boundArgs...)
+		}
+		res, err := t.queryScoped(ctx, query, append(args, limit)...)
+		return conversations.read(t, res, err)
+	}
 	if !t.postgres {
 		query := cols + " FROM conversations_search s CROSS JOIN conversations c" +
 			" WHERE conversations_search MATCH ? AND c.rowid = s.rowid AND c.customer_id = ? AND c." + live + vis
 		args := append([]any{ftsPhrase(p.Query), customerID}, visArgs...)
-		query, args = pos.sqliteBounds(query, args, "conversations", "c")
+		query, args = pos.sqliteBounds(query, args, "conversations", "c", "s.rowid")
 		return conversations.query(ctx, t, "SELECT "+query+" ORDER BY s.rowid DESC LIMIT ?", append(args, limit)...)
 	}
 	// The stored text of the fields first, which is cheap and rules out
@@ -146,19 +276,22 @@ func (t *tx) searchConversations(ctx context.Context, p convo.SearchParams, pos 
 	return conversations.read(t, res, err)
 }
 
-func (t *tx) searchMessages(ctx context.Context, p convo.SearchParams, pos searchPos, limit int) ([]*convo.SearchHit, error) {
+func (t *tx) searchMessages(ctx context.Context, p convo.SearchParams, sc *searchScope, pos searchPos, limit int) ([]*convo.SearchHit, error) {
 	customerID, ok := canonicalID(p.CustomerID)
 	if !ok {
 		return []*convo.SearchHit{}, nil
 	}
 	vis, visArgs := visibility(p.Visible)
 	cols := searchCols(messages, "m") + ", " + searchCols(conversations, "c")
+	if sc != nil {
+		return t.searchScopeMessages(ctx, p.Query, sc, vis, visArgs, cols, pos, limit)
+	}
 	join := " AND c.id = m.conversation_id AND c.customer_id = m.customer_id AND c." + live + vis
 	if !t.postgres {
 		query := cols + " FROM messages_search s CROSS JOIN messages m CROSS JOIN conversations c" +
 			" WHERE messages_search MATCH ? AND m.rowid = s.rowid AND m.customer_id = ? AND m." + live + join
 		args := append([]any{ftsPhrase(p.Query), customerID}, visArgs...)
-		query, args = pos.sqliteBounds(query, args, "messages", "m")
+		query, args = pos.sqliteBounds(query, args, "messages", "m", "s.rowid")
 		res, err := t.q.QueryContext(ctx, t.sql("SELECT "+query+" ORDER BY s.rowid DESC LIMIT ?"), append(args, limit)...)
 		return readMessageHits(res, err)
 	}
@@ -177,11 +310,36 @@ func (t *tx) searchMessages(ctx context.Context, p convo.SearchParams, pos searc
 	return readMessageHits(res, err)
 }
 
+// searchScopeMessages reads the messages of a small scope holding q, each
+// conversation's through messages_by_conversation, in the order of the
+// index's walk: newest first by rowid on SQLite, by id on PostgreSQL.
+func (t *tx) searchScopeMessages(ctx context.Context, q string, sc *searchScope, vis string, visArgs []any, cols string,
+	pos searchPos, limit int) ([]*convo.SearchHit, error) {
+	var query string
+	var args []any
+	if !t.postgres {
+		query = "SELECT " + cols + " FROM conversations c" + t.scopeIndex(sc) + " CROSS JOIN messages m INDEXED BY messages_by_conversation" +
+			" WHERE" + strings.TrimPrefix(sc.cond, " AND") + " AND c." + live + vis +
+			" AND m.conversation_id = c.id AND m.customer_id = c.customer_id AND m." + live + " AND " + searchMatchFunc + "(?, m.text)"
+		query, args = pos.sqliteBounds(query, append(append(append([]any{}, sc.args...), visArgs...), q), "messages", "m", "m.rowid")
+		query += " ORDER BY m.rowid DESC LIMIT ?"
+	} else {
+		// OFFSET 0 keeps the subquery a lateral one, run per conversation on
+		// its index, rather than a join the planner would reorder.
+		bound, boundArgs := pos.postgresBounds("m")
+		query = "SELECT " + cols + " FROM conversations c CROSS JOIN LATERAL (SELECT * FROM messages m" +
+			" WHERE m.conversation_id = c.id AND m.customer_id = c.customer_id AND m." + live + " AND m.text ILIKE ?" + bound +
+			" OFFSET 0) m WHERE" + strings.TrimPrefix(sc.cond, " AND") + " AND c." + live + vis + " ORDER BY m.id DESC LIMIT ?"
+		args = append(append(append([]any{likePattern(q)}, boundArgs...), sc.args...), visArgs...)
+	}
+	return readMessageHits(t.queryScoped(ctx, query, append(args, limit)...))
+}
+
 // sqliteBounds adds pos to a SQLite search of table (alias a) walking its
-// FTS index s by rowid.
-func (pos searchPos) sqliteBounds(query string, args []any, table, a string) (string, []any) {
+// rows in order of rowid, the column (s.rowid for its FTS index).
+func (pos searchPos) sqliteBounds(query string, args []any, table, a, rowid string) (string, []any) {
 	if pos.afterID != "" {
-		query += " AND s.rowid < (SELECT rowid FROM " + table + " WHERE id = ?)"
+		query += " AND " + rowid + " < (SELECT rowid FROM " + table + " WHERE id = ?)"
 		args = append(args, pos.afterID)
 	}
 	if pos.before != 0 {

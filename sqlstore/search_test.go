@@ -16,7 +16,21 @@ import (
 // messages by text as substrings, written by any insert path and kept in
 // step with updates; it leaves out deleted rows, other customers' rows and
 // conversations the visibility excludes, and pages without repeats.
+// testSearch runs on both paths of a search: reading the few conversations
+// a customer or agent sees, and walking the search index.
 func testSearch(t *testing.T, db *sqlstore.DB) {
+	for _, path := range []struct {
+		name  string
+		scope int
+	}{{"few conversations", 500}, {"search index", 0}} {
+		t.Run(path.name, func(t *testing.T) {
+			defer sqlstore.SetSearchScopeMax(path.scope)()
+			testSearchPath(t, db)
+		})
+	}
+}
+
+func testSearchPath(t *testing.T, db *sqlstore.DB) {
 	ctx := t.Context()
 	word := "Quokka" + convo.NewID()[30:]
 	cust, other, account := convo.NewID(), convo.NewID(), convo.NewID()
@@ -45,7 +59,7 @@ func testSearch(t *testing.T, db *sqlstore.DB) {
 		return m
 	}
 	m1, m2, m3 := msg(mine, "one "+word), msg(free, "two "+word+"!"), msg(theirs, "three "+word)
-	m4, m5, m6 := msg(gone, word), msg(foreign, word), msg(mine, "nothing to see")
+	m4, m5, m6 := msg(gone, word), msg(foreign, word), msg(mine, "nothing to see in ŽLUŤOUČKÝ KŮŇ")
 	update(t, db, func(tx convo.Tx) error { return tx.CreateMessage(ctx, m1) })
 	update(t, db, func(tx convo.Tx) error { _, err := tx.CreateMessages(ctx, []*convo.Message{m2, m3}); return err })
 	update(t, db, func(tx convo.Tx) error { return tx.CreateNewMessages(ctx, []*convo.Message{m4, m5, m6}) })
@@ -78,6 +92,9 @@ func testSearch(t *testing.T, db *sqlstore.DB) {
 	}
 	if got := search(convo.SearchParams{Query: "QUOKKA" + word[6:] + "!", Limit: 10}); !slices.Equal(got, []string{m2.ID}) {
 		t.Errorf("a longer, upper-case query finds %v", got)
+	}
+	if got := search(convo.SearchParams{Query: "žluťoučký", Limit: 10}); !slices.Equal(got, []string{m6.ID}) {
+		t.Errorf("a lower-case query beyond ASCII finds %v", got)
 	}
 	if got := search(convo.SearchParams{Query: "okk%", Limit: 10}); len(got) != 0 {
 		t.Errorf("%% is a wildcard: %v", got)

@@ -2,7 +2,12 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql/driver"
 	"fmt"
+	"strings"
+	"unicode"
+
+	"modernc.org/sqlite"
 )
 
 // SQLite's search indexes are written at the end of each writing
@@ -47,4 +52,59 @@ func wrapIndexPending(err error) error {
 		return fmt.Errorf("sqlstore: search index: %w", err)
 	}
 	return nil
+}
+
+// searchMatchFunc is the SQL function that tells whether any of its
+// arguments after the first holds the first as FTS5's trigram tokenizer
+// matches it: a substring ignoring case as FTS5 folds it. Small searches
+// check it on their scope's rows instead of asking the index (search.go).
+const searchMatchFunc = "convo_search_match"
+
+func init() {
+	sqlite.MustRegisterDeterministicScalarFunction(searchMatchFunc, -1, func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+		if len(args) < 2 {
+			return nil, fmt.Errorf("%s: want a query and a text", searchMatchFunc)
+		}
+		q, ok := args[0].(string)
+		if !ok {
+			return false, nil
+		}
+		q = ftsFold(q)
+		for _, a := range args[1:] {
+			var text string
+			switch v := a.(type) {
+			case string:
+				text = v
+			case []byte:
+				text = string(v)
+			case nil:
+				continue
+			default:
+				text = fmt.Sprint(v)
+			}
+			if strings.Contains(ftsFold(text), q) {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+}
+
+// ftsFold folds s as FTS5's tokenizers do without remove_diacritics: its
+// table covers the Basic Multilingual Plane and, beyond it, Deseret alone.
+func ftsFold(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r < 0x80:
+			if 'A' <= r && r <= 'Z' {
+				return r + 'a' - 'A'
+			}
+			return r
+		case r < 0x10000:
+			return unicode.ToLower(r)
+		case 0x10400 <= r && r < 0x10428:
+			return r + 40
+		}
+		return r
+	}, s)
 }
