@@ -138,7 +138,7 @@ func (t *pgTx) queryPinnedWith(ctx context.Context, pin, unpin, query string, ar
 
 func (t *pgTx) QueryRowContext(ctx context.Context, query string, args ...any) row {
 	r, err := t.QueryContext(ctx, query, args...)
-	return &pgRow{rows: r, err: err}
+	return &firstRow{rows: r, err: err}
 }
 
 // commit sends what is held back and COMMIT in one round trip. A
@@ -244,13 +244,13 @@ func (v pgView) queryPinnedWith(ctx context.Context, pin, _ string, query string
 	return &pgRows{Rows: r, batch: br, release: conn.Release}, nil
 }
 
-// pgRow is the first row of a query.
-type pgRow struct {
+// firstRow is the first row of a query, on either engine.
+type firstRow struct {
 	rows rows
 	err  error
 }
 
-func (r *pgRow) Scan(dest ...any) error {
+func (r *firstRow) Scan(dest ...any) error {
 	if r.err != nil {
 		return r.err
 	}

@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"strings"
 
 	"github.com/convohq/convo"
@@ -102,29 +101,7 @@ func (t *tx) queryScoped(ctx context.Context, query string, args ...any) (rows, 
 // queryRowScoped is queryScoped for a query of one row.
 func (t *tx) queryRowScoped(ctx context.Context, query string, args ...any) row {
 	r, err := t.queryScoped(ctx, query, args...)
-	return &scopedRow{r: r, err: err}
-}
-
-type scopedRow struct {
-	r   rows
-	err error
-}
-
-func (s *scopedRow) Scan(dest ...any) error {
-	if s.err != nil {
-		return s.err
-	}
-	defer s.r.Close()
-	if !s.r.Next() {
-		if err := s.r.Err(); err != nil {
-			return err
-		}
-		return sql.ErrNoRows
-	}
-	if err := s.r.Scan(dest...); err != nil {
-		return err
-	}
-	return s.r.Close()
+	return &firstRow{rows: r, err: err}
 }
 
 // searchWalkBudget is the rows a PostgreSQL search walks per row of its
