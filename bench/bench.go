@@ -41,6 +41,9 @@ scenarios:
   list     conversation and message lists on a seeded database, before
            and after ANALYZE
   webhook  customer webhook deliveries to a local receiver answering 200
+  inbox    a plain agent's inbox (open, unread, unassigned), a label filter
+           and search on the database seeded as for list (seeded once
+           when both run), after ANALYZE
   all      all of the above
 
 flags:`
@@ -79,8 +82,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.database, "database", "", "database to measure: empty for a fresh SQLite file in a temporary folder, sqlite:PATH (a new file), or postgres://... (a fresh schema, dropped afterwards)")
 	fs.DurationVar(&cfg.duration, "duration", 10*time.Second, "how long each timed measurement runs")
 	fs.IntVar(&cfg.concurrency, "concurrency", 32, "concurrent clients")
-	fs.StringVar(&cfg.scenario, "scenario", "all", "ingest, list, webhook or all (comma-separated for several)")
-	fs.IntVar(&cfg.seedConversations, "seed-conversations", 1_000_000, "conversations seeded for the list scenario")
+	fs.StringVar(&cfg.scenario, "scenario", "all", "ingest, list, webhook, inbox or all (comma-separated for several)")
+	fs.IntVar(&cfg.seedConversations, "seed-conversations", 1_000_000, "conversations seeded for the list and inbox scenarios")
 	fs.IntVar(&cfg.seedMessages, "seed-messages-per-conversation", 5, "messages per seeded conversation")
 	fs.IntVar(&cfg.listRequests, "list-requests", 300, "requests per list query")
 	fs.IntVar(&cfg.webhookMessages, "webhook-messages", 20_000, "at most this many messages are ingested (for at most --duration) to make webhook events")
@@ -130,7 +133,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-var benchScenarios = []string{"ingest", "webhook", "list"}
+var benchScenarios = []string{"ingest", "webhook", "list", "inbox"}
 
 func parseBenchScenarios(s string) (map[string]bool, error) {
 	set := map[string]bool{}
@@ -140,10 +143,10 @@ func parseBenchScenarios(s string) (map[string]bool, error) {
 			for _, n := range benchScenarios {
 				set[n] = true
 			}
-		case "ingest", "list", "webhook":
+		case "ingest", "list", "webhook", "inbox":
 			set[name] = true
 		default:
-			return nil, fmt.Errorf("bench: unknown scenario %q (ingest, list, webhook, all)", name)
+			return nil, fmt.Errorf("bench: unknown scenario %q (ingest, list, webhook, inbox, all)", name)
 		}
 	}
 	return set, nil
@@ -178,9 +181,13 @@ type bench struct {
 	customerID string
 	accountID  string
 	agents     []string
-	peers      benchPeers
-	seq        atomic.Uint64
-	idBase     uint64
+	// agentLogins are the username and password of each of agents.
+	agentLogins [][2]string
+	seeded      *benchSeeded
+	analyzed    bool
+	peers       benchPeers
+	seq         atomic.Uint64
+	idBase      uint64
 }
 
 func (b *bench) run(ctx context.Context) (_ *benchReport, err error) {
@@ -292,6 +299,11 @@ func (b *bench) run(ctx context.Context) (_ *benchReport, err error) {
 	}
 	if b.scenarios["list"] {
 		if err := b.runList(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if b.scenarios["inbox"] {
+		if err := b.runInbox(ctx); err != nil {
 			return nil, err
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -52,6 +53,7 @@ func TestBenchReportsEveryFigure(t *testing.T) {
 		"ratios.ingest_db", "ratios.ingest_http",
 		"list.first_page_p99_ms", "list.deep_page_p99_ms", "list.owner_filter_p99_ms", "list.messages_p99_ms",
 		"list.analyzed.first_page_p99_ms", "list.analyzed.deep_page_p99_ms", "list.analyzed.owner_filter_p99_ms", "list.analyzed.messages_p99_ms",
+		"inbox.queries.open_first.p99_ms", "inbox.queries.unread.p99_ms", "inbox.queries.search3_agent.p99_ms",
 		"webhook.events_per_sec", "webhook.p99_delay_ms", "webhook.paced.events_per_sec", "webhook.paced.p99_delay_ms", "webhook.paced.ingest_p99_ms",
 		"webhook.cpu_us_per_event.server", "webhook.paced.cpu_us_per_event.server",
 		"webhook.backlog_events_per_sec", "webhook.pending_list.p99_ms", "webhook.dead_list.p99_ms", "webhook.outbox_events",
@@ -80,6 +82,51 @@ func TestBenchReportsEveryFigure(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Logf("report:\n%s", stdout.String())
+	}
+}
+
+// TestBenchInbox runs the inbox scenario on a tiny seed: every query is
+// measured, and the seeded inbox state shows through the API (the agent's
+// open, unread and unassigned lists, both labels, search as admin and agent).
+func TestBenchInbox(t *testing.T) {
+	if testing.Short() {
+		t.Skip("seeds a small database")
+	}
+	stdout, stderr, err := runBenchCommand(t, "--scenario", "inbox", "--seed-conversations", "3000",
+		"--seed-messages-per-conversation", "3", "--list-requests", "5")
+	if err != nil {
+		t.Fatalf("convo bench: %v\nstderr:\n%s", err, stderr)
+	}
+	var report struct {
+		Scenarios []string `json:"scenarios"`
+		Inbox     *struct {
+			Queries   map[string]struct{ Requests int } `json:"queries"`
+			Results   map[string]float64                `json:"results_per_answer"`
+			AgentOpen int                               `json:"agent_open_conversations"`
+		} `json:"inbox"`
+		List *json.RawMessage `json:"list"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &report); err != nil {
+		t.Fatalf("stdout is not the JSON report: %v\n%s", err, stdout)
+	}
+	if report.Inbox == nil || report.List != nil || !slices.Equal(report.Scenarios, []string{"inbox"}) {
+		t.Fatalf("scenarios %v, inbox %v, list %v: want the inbox alone", report.Scenarios, report.Inbox != nil, report.List != nil)
+	}
+	// 3000 conversations, 9 in 10 owned by 10 agents, 15% open: ~40 for the agent.
+	if n := report.Inbox.AgentOpen; n < 10 || n > 100 {
+		t.Errorf("the agent owns %d open conversations, want about 40", n)
+	}
+	for _, name := range []string{"open_first", "open_deep", "unread", "unassigned", "label", "label_rare",
+		"search3_admin", "search3_agent", "search10_admin", "search10_agent"} {
+		if q, ok := report.Inbox.Queries[name]; !ok || q.Requests != 5 {
+			t.Errorf("inbox query %s: %+v, want 5 requests measured", name, q)
+		}
+	}
+	// Lists asked for pages of 100, search for 50: the seed fills them.
+	for name, want := range map[string]float64{"open_first": 10, "unread": 10, "unassigned": 10, "label": 50, "search3_admin": 50, "search3_agent": 50} {
+		if got := report.Inbox.Results[name]; got < want {
+			t.Errorf("inbox query %s found %v results an answer, want at least %v", name, got, want)
+		}
 	}
 }
 

@@ -16,31 +16,71 @@ import (
 	"github.com/convohq/convo/sqlstore"
 )
 
-// runList seeds the database and measures list queries on it.
-func (b *bench) runList(ctx context.Context) error {
-	if len(b.agents) == 0 {
-		for i := range 5 {
-			var agent struct {
-				ID string `json:"id"`
-			}
-			name := fmt.Sprintf("bench-agent-%d-%s", i, benchHex(4))
-			if err := b.api(ctx, http.MethodPost, "/v1.0/agents", map[string]any{
-				"username": name, "password": benchHex(12), "name": name, "permission": convo.PermissionCustomerAgent}, &agent); err != nil {
-				return fmt.Errorf("bench: create an agent: %w", err)
-			}
-			b.agents = append(b.agents, agent.ID)
+// benchSeeded is the seeded database the list and inbox scenarios share.
+type benchSeeded struct {
+	spec seedSpec
+	res  *seedResult
+	// labels are the names of the seeded labels, the rare one last.
+	labels []string
+}
+
+// seedLabels are the labels of the seed and the share of conversations
+// each is on: about one in ten holds one, and the last is rare.
+var seedLabels = []struct {
+	name  string
+	share float64
+}{{"billing", 0.05}, {"shipping", 0.03}, {"complaint", 0.02}, {"vip", 0.0005}}
+
+// seedAgentCount is how many plain agents own the seeded conversations.
+const seedAgentCount = 10
+
+// ensureAgents creates the plain agents the seed gives conversations to,
+// once, keeping their credentials to log in as them.
+func (b *bench) ensureAgents(ctx context.Context) error {
+	for len(b.agents) < seedAgentCount {
+		var agent struct {
+			ID string `json:"id"`
 		}
+		name, password := fmt.Sprintf("bench-agent-%d-%s", len(b.agents), benchHex(4)), benchHex(12)
+		if err := b.api(ctx, http.MethodPost, "/v1.0/agents", map[string]any{
+			"username": name, "password": password, "name": name, "permission": convo.PermissionCustomerAgent}, &agent); err != nil {
+			return fmt.Errorf("bench: create an agent: %w", err)
+		}
+		b.agents = append(b.agents, agent.ID)
+		b.agentLogins = append(b.agentLogins, [2]string{name, password})
+	}
+	return nil
+}
+
+// ensureSeed seeds the database once, with the inbox state of its
+// conversations: statuses, owners, labels and read marks.
+func (b *bench) ensureSeed(ctx context.Context) (*benchSeeded, error) {
+	if b.seeded != nil {
+		return b.seeded, nil
+	}
+	if err := b.ensureAgents(ctx); err != nil {
+		return nil, err
 	}
 	n, m := b.cfg.seedConversations, b.cfg.seedMessages
 	span := 365 * 24 * time.Hour
 	spec := seedSpec{CustomerID: b.customerID, AccountID: b.accountID, Conversations: n, MessagesPerConversation: m,
 		Agents: b.agents, Interval: span / time.Duration(n)}
 	spec.First = time.Now().Add(-time.Hour - time.Duration(n)*spec.Interval)
+	seeded := &benchSeeded{spec: spec}
+	for _, l := range seedLabels {
+		var label struct {
+			ID string `json:"id"`
+		}
+		if err := b.api(ctx, http.MethodPost, "/v1.0/labels", map[string]any{"name": l.name}, &label); err != nil {
+			return nil, fmt.Errorf("bench: create a label: %w", err)
+		}
+		spec.Labels, spec.LabelShares = append(spec.Labels, label.ID), append(spec.LabelShares, l.share)
+		seeded.labels = append(seeded.labels, l.name)
+	}
 	var done atomic.Int64
 	total := n * (1 + m)
-	var res *seedResult
 	var seedTime time.Duration
-	err := b.withStore(ctx, "list", func(store *sqlstore.DB) (err error) {
+	err := b.withStore(ctx, "seed", func(store *sqlstore.DB) (err error) {
 		start := time.Now()
 		b.progress.set(func() string {
 			d, el := done.Load(), time.Since(start)
@@ -48,20 +88,31 @@ func (b *bench) runList(ctx context.Context) error {
 			if d > 0 {
 				eta = (time.Duration(float64(el) * float64(int64(total)-d) / float64(d))).Round(time.Second).String()
 			}
-			return fmt.Sprintf("list: seeding %d conversations, %d messages  %d/%d rows (%.0f%%)  %.0f rows/s  %s left",
+			return fmt.Sprintf("seeding %d conversations, %d messages  %d/%d rows (%.0f%%)  %.0f rows/s  %s left",
 				n, n*m, d, total, 100*float64(d)/float64(total), float64(d)/el.Seconds(), eta)
 		})
 		spec.Progress = func(d, _ int) { done.Store(int64(d)) }
-		res, err = seedConversations(ctx, store, spec)
+		seeded.res, err = seedConversations(ctx, store, spec)
 		seedTime = time.Since(start)
 		return err
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	b.report.Seed = &benchSeed{Conversations: n, Messages: n * m, Seconds: benchRound(seedTime.Seconds()), RowsPerSec: benchRound(float64(total) / seedTime.Seconds())}
 	b.report.FirstAnswerMS, b.report.FirstAnswerOn = b.srv.firstAnswerMS(), "seeded"
+	seeded.spec = spec
+	b.seeded = seeded
+	return seeded, nil
+}
 
+// runList seeds the database and measures list queries on it.
+func (b *bench) runList(ctx context.Context) error {
+	seeded, err := b.ensureSeed(ctx)
+	if err != nil {
+		return err
+	}
+	spec, res, n := seeded.spec, seeded.res, seeded.spec.Conversations
 	rng := mathrand.New(mathrand.NewPCG(uint64(time.Now().UnixNano()), 1))
 	deep := n * 9 / 10
 	deepToken := func() string {
@@ -105,11 +156,7 @@ func (b *bench) runList(ctx context.Context) error {
 	if lr.benchListRound, err = measure("(never analyzed)"); err != nil {
 		return err
 	}
-	err = b.withStore(ctx, "list", func(store *sqlstore.DB) error {
-		b.progress.set(func() string { return "list: ANALYZE" })
-		return store.Analyze(ctx)
-	})
-	if err != nil {
+	if err := b.analyze(ctx, "list"); err != nil {
 		return err
 	}
 	if lr.Analyzed, err = measure("(analyzed)"); err != nil {
@@ -129,7 +176,15 @@ func latencyOf(lat []time.Duration) benchLatency {
 // unmeasured ones, and returns their sorted latencies. Every answer must be
 // 200 with at least minRows results.
 func (b *bench) sequential(ctx context.Context, label string, n, minRows int, path func() string) ([]time.Duration, error) {
+	lat, _, err := b.sequentialAs(ctx, b.key, label, n, minRows, path)
+	return lat, err
+}
+
+// sequentialAs is sequential with another bearer token; it also returns
+// how many results the measured answers held in all.
+func (b *bench) sequentialAs(ctx context.Context, token, label string, n, minRows int, path func() string) ([]time.Duration, int, error) {
 	lat := make([]time.Duration, 0, n)
+	rows := 0
 	warm := min(20, n)
 	var mu sync.Mutex
 	b.progress.set(func() string {
@@ -139,26 +194,40 @@ func (b *bench) sequential(ctx context.Context, label string, n, minRows int, pa
 	})
 	for i := range warm + n {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		p := path()
 		start := time.Now()
 		var page struct {
 			Result []json.RawMessage `json:"result"`
 		}
-		if err := b.api(ctx, http.MethodGet, p, nil, &page); err != nil {
-			return nil, fmt.Errorf("bench: %s: %w", label, err)
+		if err := b.apiAs(ctx, token, http.MethodGet, p, nil, &page); err != nil {
+			return nil, 0, fmt.Errorf("bench: %s: %w", label, err)
 		}
 		d := time.Since(start)
 		if len(page.Result) < minRows {
-			return nil, fmt.Errorf("bench: %s: GET %s returned %d rows, want at least %d", label, p, len(page.Result), minRows)
+			return nil, 0, fmt.Errorf("bench: %s: GET %s returned %d rows, want at least %d", label, p, len(page.Result), minRows)
 		}
 		if i >= warm {
 			mu.Lock()
 			lat = append(lat, d)
+			rows += len(page.Result)
 			mu.Unlock()
 		}
 	}
 	slices.Sort(lat)
-	return lat, nil
+	return lat, rows, nil
+}
+
+// analyze has the database gather planner statistics of the seeded tables, once.
+func (b *bench) analyze(ctx context.Context, phase string) error {
+	if b.analyzed {
+		return nil
+	}
+	err := b.withStore(ctx, phase, func(store *sqlstore.DB) error {
+		b.progress.set(func() string { return phase + ": ANALYZE" })
+		return store.Analyze(ctx)
+	})
+	b.analyzed = err == nil
+	return err
 }

@@ -35,6 +35,7 @@ type benchReport struct {
 	HTTPLimit      *benchHTTPLimit    `json:"http_limit,omitempty"`
 	Ratios         *benchRatios       `json:"ratios,omitempty"`
 	List           *benchList         `json:"list,omitempty"`
+	Inbox          *benchInbox        `json:"inbox,omitempty"`
 	Webhook        *benchWebhook      `json:"webhook,omitempty"`
 	Seed           *benchSeed         `json:"seed,omitempty"`
 	PeakRSSMB      float64            `json:"peak_rss_mb"`
@@ -374,6 +375,19 @@ func printBenchTable(w io.Writer, r *benchReport) {
 			v, a := l.Queries[q.key], l.Analyzed.Queries[q.key]
 			row(q.label, "p99 "+f(v.P99MS)+" / "+f(a.P99MS)+" ms", fmt.Sprintf("p50 %s / %s ms, max %s / %s ms, %d requests each; %s",
 				f(v.P50MS), f(a.P50MS), f(v.MaxMS), f(a.MaxMS), v.Requests, q.detail))
+		}
+	}
+	if in := r.Inbox; in != nil {
+		detail := fmt.Sprintf("after ANALYZE; the agent owns %d open conversations; targets p99 < %s ms (lists), < %s ms (search)",
+			in.AgentOpen, f(in.ListTargetMS), f(in.SearchTargetMS))
+		if len(in.Missed) > 0 {
+			detail += "; MISSED: " + strings.Join(in.Missed, ", ")
+		}
+		row("inbox", "", detail+checkpointNote(in.DatabaseCheckpoints))
+		for _, name := range in.order {
+			q := in.Queries[name]
+			row("inbox "+name, "p99 "+f(q.P99MS)+" ms", fmt.Sprintf("p50 %s ms, max %s ms, %d requests, %s results each; %s",
+				f(q.P50MS), f(q.MaxMS), q.Requests, f(in.Results[name]), in.details[name]))
 		}
 	}
 	if wh := r.Webhook; wh != nil {

@@ -19,8 +19,13 @@ type seedSpec struct {
 	// Conversations is how many LINE conversations to write, each with
 	// MessagesPerConversation messages (alternately incoming and outgoing).
 	Conversations, MessagesPerConversation int
-	// Agents own every tenth conversation, in turn; none when empty.
+	// Agents own nine conversations in ten, in turn; the tenth is in the
+	// unassigned queue (all are when Agents is empty).
 	Agents []string
+	// Labels put labels on conversations at random, label k on a share
+	// LabelShares[k] of them.
+	Labels      []string
+	LabelShares []float64
 	// Conversation i (0 is the oldest) is created at First + i*Interval; its
 	// messages follow it at even steps within the interval (at most a minute apart).
 	First    time.Time
@@ -34,6 +39,23 @@ type seedSpec struct {
 type seedResult struct {
 	// Sample holds up to 1000 conversation ids spread evenly over the seed.
 	Sample []string
+	// FirstAgentOpen is the activity of each open conversation of
+	// Agents[0], oldest first: where the pages of its inbox start.
+	FirstAgentOpen []convo.Time
+}
+
+// seedStatus draws a conversation's status: most are resolved, as in an
+// inbox that has run for a while.
+func seedStatus(rng *mathrand.Rand) string {
+	switch r := rng.Float64(); {
+	case r < 0.80:
+		return convo.StatusResolved
+	case r < 0.95:
+		return convo.StatusOpen
+	case r < 0.98:
+		return convo.StatusPending
+	}
+	return convo.StatusSnoozed
 }
 
 // seedRowsPerTx is the rows written in one transaction.
@@ -63,6 +85,8 @@ func seedConversations(ctx context.Context, store *sqlstore.DB, s seedSpec) (*se
 		last := min(first+batch, s.Conversations)
 		convs := make([]convo.Conversation, 0, last-first)
 		msgs := make([]convo.Message, 0, (last-first)*s.MessagesPerConversation)
+		var labels []sqlstore.ImportedLabel
+		var marks []convo.ReadMark
 		for i := first; i < last; i++ {
 			created := convo.NewTime(s.First.Add(time.Duration(i) * s.Interval))
 			var dialog [16]byte
@@ -74,9 +98,18 @@ func seedConversations(ctx context.Context, store *sqlstore.DB, s seedSpec) (*se
 				Name: name, Detail: detail, Type: convo.ConversationLine, DialogID: peer.Target, Self: self, Peer: peer,
 				Status: convo.StatusOpen, SnoozedUntil: convo.Never, TMLastMessage: convo.Never,
 				TMCreate: created, TMUpdate: created, TMDelete: convo.Never, TMActivity: created}
-			if len(s.Agents) > 0 && i%10 == 0 {
+			if len(s.Agents) > 0 && i%10 != 0 {
 				c.OwnerType, c.OwnerID = convo.OwnerAgent, s.Agents[(i/10)%len(s.Agents)]
 			}
+			if c.Status = seedStatus(rng); c.Status == convo.StatusSnoozed {
+				c.SnoozedUntil = convo.NewTime(time.Now().Add(time.Duration(1+rng.IntN(7*24)) * time.Hour))
+			}
+			for k, id := range s.Labels {
+				if rng.Float64() < s.LabelShares[k] {
+					labels = append(labels, sqlstore.ImportedLabel{ConversationID: c.ID, LabelID: id})
+				}
+			}
+			from := len(msgs)
 			for j := range s.MessagesPerConversation {
 				at := convo.NewTime(created.Add(time.Duration(j+1) * gap))
 				m := convo.Message{ID: convo.NewID(), CustomerID: s.CustomerID, ConversationID: c.ID,
@@ -92,12 +125,20 @@ func seedConversations(ctx context.Context, store *sqlstore.DB, s seedSpec) (*se
 				last := convo.TouchOf(&m).Message
 				c.TMLastMessage, c.LastMessage, c.TMActivity = at, &last, at
 			}
+			if c.OwnerID != convo.NilID && s.MessagesPerConversation > 0 {
+				if m, ok := seedReadMark(rng, &c, msgs[from:]); ok {
+					marks = append(marks, m)
+				}
+			}
+			if c.OwnerID == s.Agents0() && c.Status == convo.StatusOpen {
+				res.FirstAgentOpen = append(res.FirstAgentOpen, c.TMActivity)
+			}
 			convs = append(convs, c)
 			if i%sampleEvery == 0 && len(res.Sample) < 1000 {
 				res.Sample = append(res.Sample, c.ID)
 			}
 		}
-		if err := store.Import(ctx, convs, msgs); err != nil {
+		if err := store.ImportBatch(ctx, sqlstore.ImportBatch{Conversations: convs, Messages: msgs, Labels: labels, ReadMarks: marks}); err != nil {
 			return nil, err
 		}
 		done += len(convs) + len(msgs)
@@ -106,4 +147,32 @@ func seedConversations(ctx context.Context, store *sqlstore.DB, s seedSpec) (*se
 		}
 	}
 	return res, nil
+}
+
+// Agents0 is the first agent, or no one.
+func (s seedSpec) Agents0() string {
+	if len(s.Agents) == 0 {
+		return ""
+	}
+	return s.Agents[0]
+}
+
+// seedReadMark draws the owner's read mark of c: resolved conversations are
+// mostly read to the end, live ones less often; some were read part way,
+// some never opened.
+func seedReadMark(rng *mathrand.Rand, c *convo.Conversation, msgs []convo.Message) (convo.ReadMark, bool) {
+	read := 0.5
+	if c.Status == convo.StatusResolved {
+		read = 0.9
+	}
+	at := len(msgs) - 1
+	switch r := rng.Float64(); {
+	case r < read:
+	case r < read+(1-read)/3 && at > 0:
+		at = rng.IntN(at)
+	default:
+		return convo.ReadMark{}, false
+	}
+	m := &msgs[at]
+	return convo.ReadMark{AgentID: c.OwnerID, ConversationID: c.ID, MessageID: m.ID, TMMessage: m.TMCreate, TMUpdate: m.TMCreate}, true
 }

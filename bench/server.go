@@ -198,6 +198,11 @@ func (w *benchLineWriter) Write(p []byte) (int, error) {
 
 // api calls the server with the access key and decodes a 200 answer into out.
 func (b *bench) api(ctx context.Context, method, path string, body, out any) error {
+	return b.apiAs(ctx, b.key, method, path, body, out)
+}
+
+// apiAs is api with another bearer token: an agent's login token.
+func (b *bench) apiAs(ctx context.Context, token, method, path string, body, out any) error {
 	var rd io.Reader
 	if body != nil {
 		data, err := json.Marshal(body)
@@ -210,7 +215,7 @@ func (b *bench) api(ctx context.Context, method, path string, body, out any) err
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+b.key)
+	req.Header.Set("Authorization", "Bearer "+token)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}

@@ -24,14 +24,48 @@ const importRowsPerStatement = 500
 // transaction. It writes no events, jobs or audit entries, and leaves the
 // tables without planner statistics, as a bulk import does (see Analyze).
 func (db *DB) Import(ctx context.Context, convs []convo.Conversation, msgs []convo.Message) error {
-	for i := range convs {
-		withActivity(&convs[i])
+	return db.ImportBatch(ctx, ImportBatch{Conversations: convs, Messages: msgs})
+}
+
+// ImportBatch is what ImportBatch writes in one transaction, in this order.
+type ImportBatch struct {
+	Conversations []convo.Conversation
+	Messages      []convo.Message
+	// Labels put labels (which must exist) on conversations.
+	Labels []ImportedLabel
+	// ReadMarks are agents' read marks, as MarkRead would have left them.
+	ReadMarks []convo.ReadMark
+}
+
+// ImportedLabel puts the label LabelID on the conversation ConversationID.
+type ImportedLabel struct {
+	ConversationID, LabelID string
+}
+
+// ImportBatch writes b as Import does, with the inbox state of its
+// conversations: labels and read marks.
+func (db *DB) ImportBatch(ctx context.Context, b ImportBatch) error {
+	for i := range b.Conversations {
+		withActivity(&b.Conversations[i])
 	}
 	return db.seedTx(ctx, func(q querier) error {
-		if err := insertRows(ctx, db.tx(q), "conversations", conversations, convs); err != nil {
+		t := db.tx(q)
+		if err := insertRows(ctx, t, "conversations", conversations, b.Conversations); err != nil {
 			return err
 		}
-		return insertRows(ctx, db.tx(q), "messages", messages, msgs)
+		if err := insertRows(ctx, t, "messages", messages, b.Messages); err != nil {
+			return err
+		}
+		err := insertChunks(ctx, t, "conversation_labels", []string{"conversation_id", "label_id"}, len(b.Labels), func(i int) []any {
+			return []any{b.Labels[i].ConversationID, b.Labels[i].LabelID}
+		})
+		if err != nil {
+			return err
+		}
+		return insertChunks(ctx, t, "read_marks", strings.Split(readMarkColumns, ", "), len(b.ReadMarks), func(i int) []any {
+			m := &b.ReadMarks[i]
+			return []any{m.AgentID, m.ConversationID, m.MessageID, m.TMMessage.Micros(), m.TMUpdate.Micros()}
+		})
 	})
 }
 
@@ -41,7 +75,7 @@ func (db *DB) Import(ctx context.Context, convs []convo.Conversation, msgs []con
 func (db *DB) Analyze(ctx context.Context) error {
 	query := "ANALYZE"
 	if db.dialect == DialectPostgres {
-		query = "ANALYZE conversations, messages"
+		query = "ANALYZE conversations, messages, conversation_labels, read_marks"
 	}
 	if _, err := db.writer.ExecContext(ctx, query); err != nil {
 		return fmt.Errorf("sqlstore: analyze: %w", err)

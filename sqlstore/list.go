@@ -78,6 +78,28 @@ func (tb *table[T]) list(ctx context.Context, t *tx, f filter, p convo.Page) ([]
 	return tb.read(t, res, err)
 }
 
+// listAmong is list over the rows of ids alone, a few (see
+// fewLabelled): read whole through the primary key pk and sorted, where
+// a walk of an index in order would meet them too far apart.
+func (tb *table[T]) listAmong(ctx context.Context, t *tx, f filter, p convo.Page, pk string, ids []any) ([]*T, error) {
+	if err := f.after(p.After); err != nil {
+		return nil, err
+	}
+	if f.none || len(ids) == 0 {
+		return []*T{}, nil
+	}
+	limit := p.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	f.add("id IN ("+placeholders(len(ids))+")", ids...)
+	// An index of no keys: every term is checked on the rows read.
+	where, args := f.where(&listIndex{name: pk})
+	query := tb.columnsSQL + t.walking(tb.name, &listIndex{name: pk}) + " WHERE " + where + " ORDER BY " + f.orderColumn() + " DESC, id DESC LIMIT ?"
+	res, err := t.q.QueryContext(ctx, t.sql(query), append(args, limit)...)
+	return tb.read(t, res, err)
+}
+
 // filter collects the conditions of a list query.
 type filter struct {
 	// terms are the conditions column = value, in the order added.

@@ -98,3 +98,32 @@ func labelFilter(f *filter, customerID, name string) {
 	f.add("EXISTS (SELECT 1 FROM conversation_labels cl WHERE cl.conversation_id = conversations.id AND cl.label_id = "+
 		"(SELECT l.id FROM labels l WHERE l.customer_id = ? AND l.name_fold = ? AND l."+live+"))", customerID, folded{&name}.text())
 }
+
+// fewLabelled is the most conversations a label may hold for its list to
+// read them whole and sort them; a list of a label on more walks the
+// conversations in order and checks each (labelFilter), as it meets
+// enough of them soon.
+const fewLabelled = 2000
+
+// labelledFew returns the conversations holding the live label of that
+// name, when they are at most fewLabelled; few is false when there are more.
+func (t *tx) labelledFew(ctx context.Context, customerID, name string) (ids []any, few bool, err error) {
+	res, err := t.q.QueryContext(ctx, t.sql("SELECT cl.conversation_id FROM conversation_labels cl WHERE cl.label_id = "+
+		"(SELECT l.id FROM labels l WHERE l.customer_id = ? AND l.name_fold = ? AND l."+live+") LIMIT ?"),
+		customerID, folded{&name}.text(), fewLabelled+1)
+	if err != nil {
+		return nil, false, interpretError(err, conversationLabels)
+	}
+	defer res.Close()
+	for res.Next() {
+		var id string
+		if err := res.Scan(&id); err != nil {
+			return nil, false, interpretError(err, conversationLabels)
+		}
+		ids = append(ids, id)
+	}
+	if err := res.Err(); err != nil {
+		return nil, false, interpretError(err, conversationLabels)
+	}
+	return ids, len(ids) <= fewLabelled, nil
+}

@@ -284,6 +284,30 @@ func testImport(t *testing.T, db *sqlstore.DB) {
 	}), m1)
 	same(t, read(t, db, func(tx convo.Tx) (*convo.Message, error) { return tx.GetMessage(ctx, m2.ID) }), m2)
 
+	// A batch with inbox state: the label and the read mark read back as
+	// the API's writes would have left them.
+	label := newLabel(cust, "billing", at(0))
+	update(t, db, func(tx convo.Tx) error { return tx.CreateLabel(ctx, label) })
+	c2 := newConversation(cust, account, "+15550178", at(time.Minute))
+	m3 := newMessage(cust, c2.ID, account, "wamid.import.3", at(time.Minute+time.Second))
+	agent := convo.NewID()
+	mark := convo.ReadMark{AgentID: agent, ConversationID: c2.ID, MessageID: m3.ID, TMMessage: m3.TMCreate, TMUpdate: m3.TMCreate}
+	err := db.ImportBatch(ctx, sqlstore.ImportBatch{Conversations: []convo.Conversation{*c2}, Messages: []convo.Message{*m3},
+		Labels: []sqlstore.ImportedLabel{{ConversationID: c2.ID, LabelID: label.ID}}, ReadMarks: []convo.ReadMark{mark}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := sortedLabels(t, db, c.ID, c2.ID); !reflect.DeepEqual(got, map[string][]string{c2.ID: {"billing"}}) {
+		t.Errorf("labels after ImportBatch = %v", got)
+	}
+	same(t, read(t, db, func(tx convo.Tx) (*convo.ReadMark, error) { return tx.GetReadMark(ctx, agent, c2.ID) }), &mark)
+	unread := read(t, db, func(tx convo.Tx) ([]*convo.Conversation, error) {
+		return tx.ListConversations(ctx, convo.ConversationListParams{CustomerID: cust, UnreadFor: agent, Page: convo.Page{Limit: 10}})
+	})
+	if len(unread) != 1 || unread[0].ID != c.ID {
+		t.Errorf("unread for the agent after ImportBatch: %v, want the conversation it has no mark of", unread)
+	}
+
 	events := []sqlstore.ImportedEvent{{Type: convo.EventMessageCreated, StreamID: c.ID, ConversationID: c.ID, Payload: []byte(`{}`)},
 		{Type: convo.EventMessageCreated, StreamID: c.ID, Payload: []byte(`{}`)}}
 	if err := db.ImportEvents(ctx, cust, events); err != nil {
