@@ -103,7 +103,7 @@ func labelFilter(f *filter, customerID, name string) {
 // read them whole and sort them; a list of a label on more walks the
 // conversations in order and checks each (labelFilter), as it meets
 // enough of them soon.
-const fewLabelled = 2000
+var fewLabelled = 2000 // a variable for the plan tests
 
 // labelledFew returns the conversations holding the live label of that
 // name, when they are at most fewLabelled; few is false when there are more.
