@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -312,4 +313,27 @@ func (a *api) walkPages(path string, kv ...string) []string {
 	}
 	a.t.Fatalf("%s: paging did not end after 100 pages", path)
 	return nil
+}
+
+// deleteAndCheckGone deletes the resource base/id and checks that it is
+// gone wherever an admin looks: marked deleted, 404 notFound to get,
+// update and delete again, off the list, and in the audit log created
+// and deleted once each.
+func (a *api) deleteAndCheckGone(base, id, notFound, resourceType string, update map[string]any) {
+	t := a.t
+	t.Helper()
+	deleted := a.ok("DELETE", base+"/"+id, nil)
+	if deleted["tm_delete"] == convo.Never.String() {
+		t.Errorf("deleted %v", deleted)
+	}
+	a.fails("GET", base+"/"+id, nil, http.StatusNotFound, notFound)
+	a.fails("PUT", base+"/"+id, update, http.StatusNotFound, notFound)
+	a.fails("DELETE", base+"/"+id, nil, http.StatusNotFound, notFound)
+	if slices.Contains(ids(t, a.ok("GET", base, nil)), id) {
+		t.Errorf("a deleted %s is listed", resourceType)
+	}
+	entries := auditLog(a, url.Values{"resource_type": {resourceType}, "resource_id": {id}})
+	if len(findAudit(entries, convo.AuditCreated, id)) != 1 || len(findAudit(entries, convo.AuditDeleted, id)) != 1 {
+		t.Errorf("audit of %s %s: %v", resourceType, id, entries)
+	}
 }

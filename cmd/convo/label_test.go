@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -92,20 +91,7 @@ func TestLabels(t *testing.T) {
 			if got := admin.ok("PUT", "/v1.0/labels/"+id, map[string]any{}); !sameJSON(got["name"], changed["name"]) || got["color"] != "#00ff00" {
 				t.Errorf("an empty PUT changed it: %v", got)
 			}
-			deleted := admin.ok("DELETE", "/v1.0/labels/"+id, nil)
-			if deleted["tm_delete"] == convo.Never.String() {
-				t.Errorf("deleted %v", deleted)
-			}
-			admin.fails("GET", "/v1.0/labels/"+id, nil, http.StatusNotFound, convo.ReasonLabelNotFound)
-			admin.fails("PUT", "/v1.0/labels/"+id, map[string]any{"name": "again"}, http.StatusNotFound, convo.ReasonLabelNotFound)
-			admin.fails("DELETE", "/v1.0/labels/"+id, nil, http.StatusNotFound, convo.ReasonLabelNotFound)
-			if slices.Contains(ids(t, admin.ok("GET", "/v1.0/labels", nil)), id) {
-				t.Error("a deleted label is listed")
-			}
-			entries := auditLog(admin, url.Values{"resource_type": {"label"}, "resource_id": {id}})
-			if len(findAudit(entries, convo.AuditCreated, id)) != 1 || len(findAudit(entries, convo.AuditDeleted, id)) != 1 {
-				t.Errorf("audit of label %s: %v", id, entries)
-			}
+			admin.deleteAndCheckGone("/v1.0/labels", id, convo.ReasonLabelNotFound, "label", map[string]any{"name": "again"})
 			// A plain agent reads but may not write.
 			plain.fails("POST", "/v1.0/labels", map[string]any{"name": unique("x")}, http.StatusForbidden, "")
 			other := newLabel(t, admin, unique("ro"))
