@@ -222,41 +222,35 @@ func (f *Line) waitGate(r *http.Request) {
 }
 
 func (f *Line) profile(w http.ResponseWriter, r *http.Request) {
-	if _, ok := f.authorized(w, r); !ok {
-		return
-	}
-	id := r.PathValue("userId")
-	if !lineUserPattern.MatchString(id) {
-		f.violate("profile lookup of %q, which is not a userId", id)
-	}
-	f.waitGate(r)
-	f.mu.Lock()
-	name, ok := f.profiles[id]
-	f.mu.Unlock()
-	if !ok {
-		writeJSON(w, http.StatusNotFound, `{"message":"Not found"}`)
-		return
-	}
-	b, _ := json.Marshal(map[string]string{"userId": id, "displayName": name, "pictureUrl": "https://profile.line-scdn.net/" + id, "language": "en"})
-	writeJSON(w, http.StatusOK, string(b))
+	f.lookup(w, r, "userId", lineUserPattern, "profile lookup", f.profiles, func(id, name string) map[string]string {
+		return map[string]string{"userId": id, "displayName": name, "pictureUrl": "https://profile.line-scdn.net/" + id, "language": "en"}
+	})
 }
 
 func (f *Line) groupSummary(w http.ResponseWriter, r *http.Request) {
+	f.lookup(w, r, "groupId", lineGroupPattern, "group summary", f.groups, func(id, name string) map[string]string {
+		return map[string]string{"groupId": id, "groupName": name, "pictureUrl": "https://profile.line-scdn.net/" + id}
+	})
+}
+
+// lookup answers LINE's name lookups (a user's profile, a group's summary):
+// the id in path value key must match pattern, and names maps ids to names.
+func (f *Line) lookup(w http.ResponseWriter, r *http.Request, key string, pattern *regexp.Regexp, what string, names map[string]string, render func(id, name string) map[string]string) {
 	if _, ok := f.authorized(w, r); !ok {
 		return
 	}
-	id := r.PathValue("groupId")
-	if !lineGroupPattern.MatchString(id) {
-		f.violate("group summary of %q, which is not a groupId", id)
+	id := r.PathValue(key)
+	if !pattern.MatchString(id) {
+		f.violate("%s of %q, which is not a %s", what, id, key)
 	}
 	f.waitGate(r)
 	f.mu.Lock()
-	name, ok := f.groups[id]
+	name, ok := names[id]
 	f.mu.Unlock()
 	if !ok {
 		writeJSON(w, http.StatusNotFound, `{"message":"Not found"}`)
 		return
 	}
-	b, _ := json.Marshal(map[string]string{"groupId": id, "groupName": name, "pictureUrl": "https://profile.line-scdn.net/" + id})
+	b, _ := json.Marshal(render(id, name))
 	writeJSON(w, http.StatusOK, string(b))
 }
