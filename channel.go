@@ -2,6 +2,7 @@ package convo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -54,12 +55,13 @@ type SendRequest struct {
 	StatusCallback string
 }
 
-// SendResult is a provider's answer to a send: its id of the message and
-// the status that answer means (done, or progressing when a later status
-// report decides).
+// SendResult is a provider's answer to a send: its id of the message, the
+// status that answer means (done, or progressing when a later status
+// report decides) and the provider's own word for it (ProviderAccepted…).
 type SendResult struct {
-	ProviderID string
-	Status     string
+	ProviderID     string
+	Status         string
+	ProviderStatus string
 }
 
 // ChannelError is a provider failure. Temporary failures (network errors,
@@ -70,6 +72,29 @@ type ChannelError struct {
 	HTTPStatus int
 	// Detail is the provider's explanation, for the log.
 	Detail string
+	// Code and Message are the provider's own error code and text, shown on
+	// the failed message; empty when the provider gave none.
+	Code    string
+	Message string
+}
+
+// MessageErrorOf is the reason shown on a message whose send failed with
+// err: the provider's code and text when it gave them, convo's otherwise.
+func MessageErrorOf(err error) *MessageError {
+	var ce *ChannelError
+	if !errors.As(err, &ce) {
+		return &MessageError{Code: ReasonSendFailed, Message: "the message could not be sent"}
+	}
+	if ce.Code != "" || ce.Message != "" {
+		return &MessageError{Code: ce.Code, Message: ce.Message}
+	}
+	switch {
+	case ce.HTTPStatus == 0:
+		return &MessageError{Code: ReasonProviderUnreachable, Message: "the provider could not be reached: " + ce.Detail}
+	case ce.Temporary:
+		return &MessageError{Code: ReasonProviderUnavailable, Message: fmt.Sprintf("the provider answered %d after every retry", ce.HTTPStatus)}
+	}
+	return &MessageError{Code: ReasonProviderRefused, Message: fmt.Sprintf("the provider refused the message (%d): %s", ce.HTTPStatus, ce.Detail)}
 }
 
 // Error implements the error interface.
@@ -116,6 +141,13 @@ type StatusReport struct {
 	MessageID string
 	// Status is MessageDone, MessageFailed or MessageProgressing.
 	Status string
+	// ProviderStatus is the provider's own word (ProviderSent…); "" when
+	// the report says nothing the message does not already show.
+	ProviderStatus string
+	// At is when the provider says it happened; zero for "when received".
+	At Time
+	// Error is the provider's reason for a failure.
+	Error  *MessageError
 	Detail string
 }
 
@@ -137,6 +169,10 @@ func (in *Inbound) WithoutNUL() {
 	for i := range in.Statuses {
 		s := &in.Statuses[i]
 		s.ProviderID, s.MessageID, s.Status, s.Detail = StripNUL(s.ProviderID), StripNUL(s.MessageID), StripNUL(s.Status), StripNUL(s.Detail)
+		s.ProviderStatus = StripNUL(s.ProviderStatus)
+		if s.Error != nil {
+			s.Error = &MessageError{Code: StripNUL(s.Error.Code), Message: StripNUL(s.Error.Message)}
+		}
 	}
 }
 

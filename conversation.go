@@ -232,15 +232,58 @@ type Message struct {
 	Medias         []Media `json:"medias"`
 	// Sender is who sent an outgoing message; nil (null) for an incoming one,
 	// whose peer is its Source, and for one sent before senders were kept.
-	Sender   *MessageSender `json:"sender"`
-	TMCreate Time           `json:"tm_create"`
-	TMUpdate Time           `json:"tm_update"`
-	TMDelete Time           `json:"tm_delete"`
+	Sender *MessageSender `json:"sender"`
+	// ProviderStatus is the provider's word on an outgoing message (accepted,
+	// sent, delivered, read, failed); "" before it has said anything, and on
+	// incoming messages. Status keeps VoIPbin's meaning beside it.
+	ProviderStatus string `json:"provider_status"`
+	TMDelivered    Time   `json:"tm_delivered"`
+	TMRead         Time   `json:"tm_read"`
+	// Error is why the message failed; nil unless it did.
+	Error    *MessageError `json:"error"`
+	TMCreate Time          `json:"tm_create"`
+	TMUpdate Time          `json:"tm_update"`
+	TMDelete Time          `json:"tm_delete"`
 	// AccountID is the account the message went through.
 	AccountID string `json:"-"`
 	// ProviderID is the provider's id of the message (LINE message id, wamid,
 	// MessageSid); with AccountID it identifies a provider retry. Empty when unknown.
 	ProviderID string `json:"-"`
+}
+
+// Provider statuses of outgoing messages, in the order they happen.
+const (
+	ProviderAccepted  = "accepted"
+	ProviderSent      = "sent"
+	ProviderDelivered = "delivered"
+	ProviderRead      = "read"
+	ProviderFailed    = "failed"
+)
+
+// ProviderStatusRank orders provider statuses so that one only moves
+// forward: reports arrive out of order (a read before its delivered), and
+// a failure is final. Unknown statuses rank below all.
+func ProviderStatusRank(s string) int {
+	switch s {
+	case ProviderAccepted:
+		return 1
+	case ProviderSent:
+		return 2
+	case ProviderDelivered:
+		return 3
+	case ProviderRead:
+		return 4
+	case ProviderFailed:
+		return 5
+	}
+	return 0
+}
+
+// MessageError is why a message failed: the provider's own code and text
+// (Meta's 131047, Twilio's 21610), or convo's reason when no provider said.
+type MessageError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
 }
 
 // Sender types of outgoing messages.

@@ -93,3 +93,17 @@ const (
 	// ReasonInvalidUnread refuses an unread filter other than true or false.
 	ReasonInvalidUnread = "INVALID_UNREAD"
 )
+
+// Codes of convo's own on a failed message's error, when no provider gave
+// one. Provider codes (Meta's, Twilio's, LINE's) are shown as they came.
+const (
+	// ReasonProviderUnreachable: no answer from the provider after every retry.
+	ReasonProviderUnreachable = "PROVIDER_UNREACHABLE"
+	// ReasonProviderUnavailable: the provider answered 5xx or 429 after every retry.
+	ReasonProviderUnavailable = "PROVIDER_UNAVAILABLE"
+	// ReasonProviderRefused: the provider refused the message without a code.
+	ReasonProviderRefused = "PROVIDER_REFUSED"
+	// ReasonSendFailed: the message could not be sent for a reason of convo's
+	// (its account was deleted or lost its settings).
+	ReasonSendFailed = "SEND_FAILED"
+)
