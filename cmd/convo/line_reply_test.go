@@ -77,6 +77,10 @@ func TestLineReplyTokens(t *testing.T) {
 			if pushes(user) != 1 || len(replies(user)) != 1 {
 				t.Errorf("LINE got %d pushes and %d replies, want 1 each", pushes(user), len(replies(user)))
 			}
+			// convo knows the token is spent: it does not try it again.
+			if n := e.line.ReplyAttempts(user); n != 1 {
+				t.Errorf("convo tried %d replies, want 1", n)
+			}
 			// A new event brings a new token.
 			e.lineInbound(t, acc, user, "one more question")
 			wantMethod(t, lineSent(a, conv, send(a, conv, map[string]any{"text": "sure"})), convo.LineReply)
@@ -131,6 +135,9 @@ func TestLineReplyTokens(t *testing.T) {
 			}
 			if methods[convo.LineReply] != 1 || methods[convo.LinePush] != n-1 || len(replies(user)) != 1 || pushes(user) != n-1 {
 				t.Errorf("methods %v, LINE got %d replies and %d pushes; want 1 reply and %d pushes", methods, len(replies(user)), pushes(user), n-1)
+			}
+			if tried := e.line.ReplyAttempts(user); tried != 1 {
+				t.Errorf("concurrent sends tried the token %d times, want once", tried)
 			}
 		})
 

@@ -33,6 +33,8 @@ type replyToken struct {
 type lineQuota struct {
 	replyTokens map[string]*replyToken
 	replies     []LineReply
+	// tried counts well-formed reply requests per chat, refused ones too.
+	tried map[string]int
 	limits      map[string]int64 // channel token -> monthly limit
 	usage       map[string]int64 // messages pushed this month
 	rateLimited map[string]int   // pushes still to answer with the rate limit
@@ -78,6 +80,14 @@ func (f *Line) RateLimit(token string, n int) {
 		f.rateLimited = map[string]int{}
 	}
 	f.rateLimited[token] = n
+}
+
+// ReplyAttempts is how many well-formed replies were asked for with tokens
+// of chat to, whether LINE took the token or not.
+func (f *Line) ReplyAttempts(to string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.tried[to]
 }
 
 // Replies are the replies the fake accepted.
@@ -179,6 +189,12 @@ func (f *Line) reply(w http.ResponseWriter, r *http.Request) {
 	}
 	f.mu.Lock()
 	rt := f.replyTokens[body.ReplyToken]
+	if rt != nil {
+		if f.tried == nil {
+			f.tried = map[string]int{}
+		}
+		f.tried[rt.to]++
+	}
 	valid := rt != nil && !rt.used && time.Since(rt.issued) < LineReplyTokenLife
 	if valid {
 		rt.used = true
