@@ -34,7 +34,7 @@ type lineQuota struct {
 	replyTokens map[string]*replyToken
 	replies     []LineReply
 	// tried counts well-formed reply requests per chat, refused ones too.
-	tried map[string]int
+	tried       map[string]int
 	limits      map[string]int64 // channel token -> monthly limit
 	usage       map[string]int64 // messages pushed this month
 	rateLimited map[string]int   // pushes still to answer with the rate limit
