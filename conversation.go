@@ -138,6 +138,9 @@ type Conversation struct {
 	// Labels are the names of its live labels, sorted (SortLabelNames);
 	// nil until read with the conversation, which every rendering does.
 	Labels []string `json:"labels"`
+	// PeerOptedOut is true while the peer has opted out of the account's
+	// messages (SMS STOP): sends are refused.
+	PeerOptedOut bool `json:"peer_opted_out"`
 	// UnreadCount is the number of incoming messages after the calling
 	// agent's read mark; 0 for an access key and in events, which are
 	// nobody's in particular.
@@ -249,6 +252,9 @@ type Message struct {
 	// ProviderID is the provider's id of the message (LINE message id, wamid,
 	// MessageSid); with AccountID it identifies a provider retry. Empty when unknown.
 	ProviderID string `json:"-"`
+	// LineSendMethod is how LINE was asked to deliver an outgoing LINE
+	// message, LineReply or LinePush; "" before it was sent and elsewhere.
+	LineSendMethod string `json:"line_send_method"`
 }
 
 // Provider statuses of outgoing messages, in the order they happen.

@@ -171,6 +171,17 @@ type Tx interface {
 	GetMessageByProviderID(ctx context.Context, accountID, providerID string) (*Message, error)
 	ListMessages(ctx context.Context, p MessageListParams) ([]*Message, error)
 	UpdateMessage(ctx context.Context, m *Message) error
+	// SetPeerOptOut records that the peer of dialogID opted out of the
+	// account's messages (optedOut) or back in, and reports whether that
+	// changed anything.
+	SetPeerOptOut(ctx context.Context, accountID, dialogID string, optedOut bool, at Time) (bool, error)
+	// PeersOptedOut reports which of keys are opted out (absent: not).
+	PeersOptedOut(ctx context.Context, keys []PeerKey) (map[PeerKey]bool, error)
+	// SaveReplyTokens keeps each conversation's newest reply token.
+	SaveReplyTokens(ctx context.Context, tokens []ReplyToken) error
+	// ClaimReplyToken takes the conversation's reply token, once: it
+	// returns "" when there is none, or when it arrived before notBefore.
+	ClaimReplyToken(ctx context.Context, conversationID string, notBefore Time) (string, error)
 	// Search finds a customer's conversations whose name, peer name or
 	// target or dialog id hold p.Query, then messages whose text does, each
 	// kind newest first in the order the database stored them, using its

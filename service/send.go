@@ -173,6 +173,9 @@ func (s *Service) queueOutgoing(ctx context.Context, tx convo.Tx, conv *convo.Co
 	if err := a.NotConfigured(); err != nil {
 		return nil, nil, err
 	}
+	if err := s.refuseOptedOut(ctx, tx, a, conv); err != nil {
+		return nil, nil, err
+	}
 	now := s.now()
 	msg := &convo.Message{
 		ID: convo.NewID(), CustomerID: conv.CustomerID, ConversationID: conv.ID,
@@ -230,6 +233,7 @@ func (s *Service) runSend(ctx context.Context, j *convo.Job) error {
 		err = &convo.ChannelError{Detail: convo.ErrorMessage(notConfigured)}
 	default:
 		d.StatusCallback = s.config.PublicURL + "/v1.0/conversation/accounts/" + d.Account.ID + "/status?message_id=" + d.Message.ID
+		d.ReplyToken = s.replyTokenOf(d.Conversation.ID)
 		sendCtx, cancel := context.WithTimeout(ctx, providerTimeout)
 		res, err = ch.Send(sendCtx, d)
 		cancel()
@@ -241,6 +245,7 @@ func (s *Service) runSend(ctx context.Context, j *convo.Job) error {
 	}
 	var failure *convo.MessageError
 	if err != nil {
+		s.markOptedOut(ctx, d, err)
 		s.logger.Warn("message failed", "message_id", d.Message.ID, "conversation_id", d.Conversation.ID, "account_type", d.Account.Type, "reason", err.Error())
 		res, failure = convo.SendResult{Status: convo.MessageFailed, ProviderStatus: convo.ProviderFailed}, convo.MessageErrorOf(err)
 	}
@@ -261,6 +266,9 @@ func (s *Service) recordSend(ctx context.Context, j *convo.Job, res convo.SendRe
 		before := *msg
 		if msg.ProviderID == "" {
 			msg.ProviderID = convo.StripNUL(res.ProviderID)
+		}
+		if res.LineSendMethod != "" {
+			msg.LineSendMethod = res.LineSendMethod
 		}
 		s.moveMessage(msg, convo.StatusReport{Status: res.Status, ProviderStatus: res.ProviderStatus, Error: failure})
 		if err := s.saveMessageMove(ctx, tx, &before, msg); err != nil {

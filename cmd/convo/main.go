@@ -102,6 +102,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	cfg.WebhookAllowPrivate = env("CONVO_WEBHOOK_ALLOW_PRIVATE", "") == "true"
 	cfg.LineAPIURL = env("CONVO_LINE_API_URL", "")
+	cfg.LineVideoPreviewURL = env("CONVO_LINE_VIDEO_PREVIEW_URL", "")
 	cfg.WhatsAppAPIURL = env("CONVO_WHATSAPP_API_URL", "")
 	cfg.TwilioAPIURL = env("CONVO_TWILIO_API_URL", "")
 	cfg.DebugListen = env("CONVO_DEBUG_LISTEN", "")

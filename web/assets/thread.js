@@ -8,6 +8,7 @@ import { t } from "./i18n.js";
 import { peerName, channelName } from "./list.js";
 import { renderActions } from "./actions.js";
 import { attachComposer } from "./composer.js";
+import { sendMethodEl, optOutReason, quotaEl } from "./channel.js";
 
 // PAGE is how many messages a page holds; a shorter page is the oldest.
 const PAGE = 50;
@@ -64,7 +65,8 @@ export function createThread(app) {
       if (s.timeline.scrollTop < 80 && s.older && !s.loadingOlder) loadOlder(s).then(() => renderTimeline(s, {}));
     });
     renderHead(s);
-    attachComposer(app, s, { send: (body, preview) => send(s, body, preview), note: (text) => addNote(s, text) });
+    s.compose = attachComposer(app, s, { send: (body, preview) => send(s, body, preview), note: (text) => addNote(s, text) });
+    s.compose.block(optOutReason(s.conv));
   }
 
   function renderHead(s) {
@@ -73,7 +75,8 @@ export function createThread(app) {
       h("button", { type: "button", class: "back", onclick: () => app.go("") }, "← " + t("back")),
       h("div", { class: "title" },
         h("h2", {}, peerName(c)),
-        h("span", { class: "sub" }, channelName(c) + " · " + (c.peer && c.peer.target || c.dialog_id))),
+        h("span", { class: "sub" }, channelName(c) + " · " + (c.peer && c.peer.target || c.dialog_id)),
+        s.quota || (s.quota = quotaEl(app, c))),
       renderActions(app, c, { notice: (msg) => notice(s, msg), changed: (conv) => changed(s, conv) }));
   }
 
@@ -82,6 +85,7 @@ export function createThread(app) {
     s.conv = { ...s.conv, ...conv };
     app.list.upsert(s.conv);
     renderHead(s);
+    s.compose.block(optOutReason(s.conv));
   }
 
   function notice(s, msg) {
@@ -163,7 +167,8 @@ export function createThread(app) {
       h("header", {},
         h("span", { class: "who" }, senderOf(s, m)),
         h("time", { datetime: m.tm_create, title: long(m.tm_create) }, short(m.tm_create)),
-        m.direction === "outgoing" ? deliveryEl(m) : null),
+        m.direction === "outgoing" ? deliveryEl(m) : null,
+        sendMethodEl(m)),
       m.text ? h("p", { class: "text" }, m.text) : null,
       (m.medias || []).length ? h("div", { class: "medias" }, m.medias.map(mediaEl)) : null);
   }
