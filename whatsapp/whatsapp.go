@@ -5,6 +5,7 @@ package whatsapp
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -23,8 +24,22 @@ import (
 // DefaultBaseURL is the Graph API host.
 const DefaultBaseURL = "https://graph.facebook.com"
 
-// APIVersion is the Graph API version convo speaks.
-const APIVersion = "v19.0"
+// DefaultAPIVersion is the Graph API version convo speaks unless told
+// otherwise (CONVO_WHATSAPP_API_VERSION): Meta retires each version about
+// two years after the next, so it must be changeable without a release.
+const DefaultAPIVersion = "v26.0"
+
+// APIVersion is the version a Client without one speaks.
+//
+// Deprecated: use Client.APIVersion, which follows the setting.
+const APIVersion = DefaultAPIVersion
+
+// ValidAPIVersion reports whether v looks like a Graph API version ("v26.0").
+func ValidAPIVersion(v string) bool {
+	major, minor, ok := strings.Cut(strings.TrimPrefix(v, "v"), ".")
+	digits := func(s string) bool { return s != "" && strings.Trim(s, "0123456789") == "" }
+	return strings.HasPrefix(v, "v") && ok && digits(major) && digits(minor)
+}
 
 // Verify answers Meta's subscription handshake: it returns the challenge to
 // echo when mode is "subscribe" and token equals the account's verify token.
@@ -113,8 +128,12 @@ type hookBody struct {
 var ErrWrongPhoneNumber = fmt.Errorf("whatsapp: payload is for another phone_number_id")
 
 // Parse reads a hook body for the account with phoneNumberID. Media URLs
-// point at the Graph API media object under baseURL.
+// point at the Graph API media object under baseURL, in DefaultAPIVersion.
 func Parse(body []byte, phoneNumberID, baseURL string) (*convo.Inbound, error) {
+	return parse(body, phoneNumberID, baseURL, DefaultAPIVersion)
+}
+
+func parse(body []byte, phoneNumberID, baseURL, version string) (*convo.Inbound, error) {
 	var w hookBody
 	if err := json.Unmarshal(body, &w); err != nil {
 		return nil, fmt.Errorf("whatsapp: hook body: %w", err)
@@ -141,7 +160,7 @@ func Parse(body []byte, phoneNumberID, baseURL string) (*convo.Inbound, error) {
 					SelfTarget: e164(v.Metadata.DisplayPhoneNumber),
 				}}
 				mediaURL := func(id string) string {
-					return strings.TrimRight(baseURL, "/") + "/" + APIVersion + "/" + url.PathEscape(id)
+					return strings.TrimRight(baseURL, "/") + "/" + version + "/" + url.PathEscape(id)
 				}
 				for kind, md := range map[string]*media{convo.MediaImage: m.Image, convo.MediaVideo: m.Video, convo.MediaAudio: m.Audio, convo.MediaFile: m.Document, convo.MediaSticker: m.Sticker} {
 					if md != nil && md.ID != "" {
@@ -182,7 +201,18 @@ func Parse(body []byte, phoneNumberID, baseURL string) (*convo.Inbound, error) {
 // Client calls the WhatsApp Cloud API.
 type Client struct {
 	BaseURL string
-	HTTP    *http.Client
+	// APIVersion is the Graph API version in every path; "" is DefaultAPIVersion.
+	APIVersion string
+	HTTP       *http.Client
+}
+
+// url is the Graph API address of path (which starts with "/") in the client's version.
+func (c *Client) url(path string) string {
+	v := c.APIVersion
+	if v == "" {
+		v = DefaultAPIVersion
+	}
+	return strings.TrimRight(c.BaseURL, "/") + "/" + v + path
 }
 
 // ReadHook checks X-Hub-Signature-256 with the app secret and reads the
@@ -194,7 +224,7 @@ func (c *Client) ReadHook(a *convo.Account, h convo.HookRequest) (*convo.Inbound
 	if !ValidSignature(a.ProviderData.AppSecret, h.Body, h.Header("X-Hub-Signature-256")) {
 		return nil, convo.ErrBadSignature
 	}
-	in, err := Parse(h.Body, a.ProviderData.PhoneNumberID, c.BaseURL)
+	in, err := parse(h.Body, a.ProviderData.PhoneNumberID, c.BaseURL, cmp.Or(c.APIVersion, DefaultAPIVersion))
 	if err == ErrWrongPhoneNumber {
 		return nil, convo.Errorf(convo.EForbidden, "PHONE_NUMBER_MISMATCH", "the payload is for another phone_number_id than this account's")
 	} else if err != nil {
@@ -232,7 +262,7 @@ func (c *Client) Send(ctx context.Context, d convo.SendRequest) (convo.SendResul
 	var res convo.SendResult
 	for _, body := range bodies {
 		j, _ := json.Marshal(body)
-		u := strings.TrimRight(c.BaseURL, "/") + "/" + APIVersion + "/" + url.PathEscape(d.Account.ProviderData.PhoneNumberID) + "/messages"
+		u := c.url("/" + url.PathEscape(d.Account.ProviderData.PhoneNumberID) + "/messages")
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(j))
 		if err != nil {
 			return res, err

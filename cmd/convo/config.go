@@ -27,6 +27,8 @@ type Config struct {
 	PasswordCost int
 	// LineAPIURL, WhatsAppAPIURL and TwilioAPIURL are the provider hosts.
 	LineAPIURL, WhatsAppAPIURL, TwilioAPIURL string
+	// WhatsAppAPIVersion is the Graph API version ("v26.0"; "" the default).
+	WhatsAppAPIVersion string
 	// SendWait and RetryDelays tune sending (zero: the service defaults).
 	SendWait    time.Duration
 	RetryDelays []time.Duration
@@ -69,7 +71,7 @@ func (cfg Config) channels() map[string]convo.Channel {
 	}
 	return map[string]convo.Channel{
 		convo.AccountLine:     &line.Client{BaseURL: lineURL, DataURL: lineData, HTTP: client},
-		convo.AccountWhatsApp: &whatsapp.Client{BaseURL: cmp.Or(cfg.WhatsAppAPIURL, whatsapp.DefaultBaseURL), HTTP: client},
+		convo.AccountWhatsApp: &whatsapp.Client{BaseURL: cmp.Or(cfg.WhatsAppAPIURL, whatsapp.DefaultBaseURL), APIVersion: cfg.WhatsAppAPIVersion, HTTP: client},
 		convo.AccountSMS:      &twilio.Client{BaseURL: cmp.Or(cfg.TwilioAPIURL, twilio.DefaultBaseURL), HTTP: client},
 	}
 }

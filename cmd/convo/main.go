@@ -27,6 +27,7 @@ import (
 	"github.com/convohq/convo/metrics"
 	"github.com/convohq/convo/service"
 	"github.com/convohq/convo/sqlstore"
+	"github.com/convohq/convo/whatsapp"
 )
 
 // defaultGCPercent is the collector's target when GOGC is not set. The live
@@ -103,6 +104,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cfg.WebhookAllowPrivate = env("CONVO_WEBHOOK_ALLOW_PRIVATE", "") == "true"
 	cfg.LineAPIURL = env("CONVO_LINE_API_URL", "")
 	cfg.WhatsAppAPIURL = env("CONVO_WHATSAPP_API_URL", "")
+	cfg.WhatsAppAPIVersion = env("CONVO_WHATSAPP_API_VERSION", "")
 	cfg.TwilioAPIURL = env("CONVO_TWILIO_API_URL", "")
 	cfg.DebugListen = env("CONVO_DEBUG_LISTEN", "")
 	logger, logs := newLogger(stderr)
@@ -191,6 +193,9 @@ func (m *Main) Open(ctx context.Context) error {
 	times, err := convo.ParseTimeFormat(m.Config.TimeFormat)
 	if err != nil {
 		return fmt.Errorf("--time-format (CONVO_TIME_FORMAT): %w", err)
+	}
+	if v := m.Config.WhatsAppAPIVersion; v != "" && !whatsapp.ValidAPIVersion(v) {
+		return fmt.Errorf("CONVO_WHATSAPP_API_VERSION: %q is not a Graph API version such as %s", v, whatsapp.DefaultAPIVersion)
 	}
 	store, err := sqlstore.Open(ctx, m.Config.Database, sqlstore.Options{SQLiteSynchronous: m.Config.SQLiteSynchronous})
 	if err != nil {
