@@ -53,6 +53,10 @@ type SendRequest struct {
 	Message      *Message
 	// StatusCallback is where the provider reports later status (SMS).
 	StatusCallback string
+	// Parts, when set, remembers the parts of a message that takes several
+	// provider calls (WhatsApp's text, then each media) the provider has
+	// accepted, so that a retry sends only the others.
+	Parts PartLog
 }
 
 // SendResult is a provider's answer to a send: its id of the message, the

@@ -160,6 +160,12 @@ func senderOf(c *convo.Caller) *convo.MessageSender {
 // queueOutgoing stores an outgoing message of sender on a live conversation
 // of a live account, with its event and the job that sends it from runAt on.
 func (s *Service) queueOutgoing(ctx context.Context, tx convo.Tx, conv *convo.Conversation, sender *convo.MessageSender, text string, medias []convo.Media, runAt time.Time) (*convo.Message, *convo.Job, error) {
+	return s.queueOutgoingData(ctx, tx, conv, sender, text, medias, nil, runAt)
+}
+
+// queueOutgoingData is queueOutgoing for a message that also holds data
+// (a template, which alone may leave WhatsApp's window).
+func (s *Service) queueOutgoingData(ctx context.Context, tx convo.Tx, conv *convo.Conversation, sender *convo.MessageSender, text string, medias []convo.Media, data map[string]any, runAt time.Time) (*convo.Message, *convo.Job, error) {
 	if conv.IsDeleted() {
 		return nil, nil, convo.Errorf(convo.EPrecondition, "CONVERSATION_DELETED", "the conversation is deleted")
 	}
@@ -174,11 +180,16 @@ func (s *Service) queueOutgoing(ctx context.Context, tx convo.Tx, conv *convo.Co
 		return nil, nil, err
 	}
 	now := s.now()
+	if !isTemplate(data) {
+		if err := convo.WindowClosed(conv, now); err != nil {
+			return nil, nil, err
+		}
+	}
 	msg := &convo.Message{
 		ID: convo.NewID(), CustomerID: conv.CustomerID, ConversationID: conv.ID,
 		Direction: convo.DirectionOutgoing, Status: convo.MessageProgressing,
 		ReferenceType: conv.Type, ReferenceID: a.ID, Source: conv.Self, Destination: conv.Peer,
-		Text: text, Medias: medias, Sender: sender, TMCreate: now, TMUpdate: now, TMDelete: convo.Never, AccountID: a.ID,
+		Text: text, Medias: medias, Sender: sender, TMCreate: now, TMUpdate: now, TMDelete: convo.Never, AccountID: a.ID, Data: data,
 	}
 	if err := tx.CreateMessage(ctx, msg); err != nil {
 		return nil, nil, err
