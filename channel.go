@@ -130,6 +130,9 @@ type InboundMessage struct {
 	ProviderID string
 	Text       string
 	Medias     []InboundMedia
+	// Data is the structure of a message that is not plain text (a button
+	// reply, a reaction…), stored as the message's data; nil for others.
+	Data map[string]any
 }
 
 // InboundMedia is an attachment of an inbound message.

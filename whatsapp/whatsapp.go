@@ -89,28 +89,7 @@ type hookBody struct {
 						Name string `json:"name"`
 					} `json:"profile"`
 				} `json:"contacts"`
-				Messages []struct {
-					ID   string `json:"id"`
-					From string `json:"from"`
-					Type string `json:"type"`
-					Text struct {
-						Body string `json:"body"`
-					} `json:"text"`
-					Image    *media `json:"image"`
-					Video    *media `json:"video"`
-					Audio    *media `json:"audio"`
-					Document *media `json:"document"`
-					Sticker  *media `json:"sticker"`
-					Location *struct {
-						Latitude  float64 `json:"latitude"`
-						Longitude float64 `json:"longitude"`
-						Name      string  `json:"name"`
-						Address   string  `json:"address"`
-					} `json:"location"`
-					Button *struct {
-						Text string `json:"text"`
-					} `json:"button"`
-				} `json:"messages"`
+				Messages []hookMessage `json:"messages"`
 				Statuses []struct {
 					ID     string `json:"id"`
 					Status string `json:"status"`
@@ -174,8 +153,8 @@ func parse(body []byte, phoneNumberID, baseURL, version string) (*convo.Inbound,
 				case m.Location != nil:
 					im.Text = strings.TrimSpace(m.Location.Name + " " + m.Location.Address)
 					im.Medias = append(im.Medias, convo.InboundMedia{Type: convo.MediaLocation, URL: fmt.Sprintf("geo:%g,%g", m.Location.Latitude, m.Location.Longitude)})
-				case m.Button != nil:
-					im.Text = m.Button.Text
+				case len(im.Medias) == 0:
+					im.Text, im.Data = m.structured()
 				}
 				in.Messages = append(in.Messages, im)
 			}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -134,6 +135,86 @@ func TestWhatsAppWindow(t *testing.T) {
 				t.Errorf("an SMS conversation's window expires %v, want %s", c["whatsapp_window_expires"], neverTime)
 			}
 			send(a, str(t, c, "id"), map[string]any{"text": "no window here"})
+		})
+	})
+}
+
+func TestWhatsAppInboundTypes(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
+		e := newChannelEnv(t, b)
+		a := e.admin(t)
+		acc := e.newAccount(a, convo.AccountWhatsApp)
+		user := waID()
+		conv := e.openWindow(t, acc, user)
+		convID := str(t, conv, "id")
+		sent := send(a, convID, map[string]any{"text": "Shall we deliver tomorrow?"})
+		waitStatus(a, convID, str(t, sent, "id"), "done")
+		wamid := e.wa.Sent()[0].WAMID
+		vcard := map[string]any{"name": map[string]any{"formatted_name": "Jane Roe", "first_name": "Jane"},
+			"phones": []any{map[string]any{"phone": "+1 (940) 555-1234", "wa_id": "19405551234", "type": "HOME"}}}
+		cases := []struct {
+			name string
+			msg  map[string]any
+			text string
+			data map[string]any
+		}{
+			{"button reply", map[string]any{"type": "interactive", "interactive": map[string]any{"type": "button_reply", "button_reply": map[string]any{"id": "slot-am", "title": "Morning"}}},
+				"Morning", map[string]any{"type": "button_reply", "reply_id": "slot-am", "title": "Morning"}},
+			{"list reply", map[string]any{"type": "interactive", "interactive": map[string]any{"type": "list_reply", "list_reply": map[string]any{"id": "size-l", "title": "Large", "description": "40 cm"}}},
+				"Large", map[string]any{"type": "list_reply", "reply_id": "size-l", "title": "Large", "description": "40 cm"}},
+			{"template quick reply", map[string]any{"type": "button", "button": map[string]any{"text": "Stop promotions", "payload": "STOP_PROMO"}},
+				"Stop promotions", map[string]any{"type": "button", "reply_id": "STOP_PROMO", "title": "Stop promotions"}},
+			{"reaction", map[string]any{"type": "reaction", "reaction": map[string]any{"message_id": wamid, "emoji": "👍"}},
+				`Reacted 👍 to "Shall we deliver tomorrow?"`, map[string]any{"type": "reaction", "emoji": "👍", "provider_message_id": wamid, "message_id": sent["id"]}},
+			{"reaction taken back", map[string]any{"type": "reaction", "reaction": map[string]any{"message_id": wamid}},
+				`Removed a reaction to "Shall we deliver tomorrow?"`, map[string]any{"type": "reaction", "emoji": "", "provider_message_id": wamid, "message_id": sent["id"]}},
+			{"contacts", map[string]any{"type": "contacts", "contacts": []any{vcard}},
+				"Contact: Jane Roe +1 (940) 555-1234", map[string]any{"type": "contacts", "contacts": []any{vcard}}},
+			{"order", map[string]any{"type": "order", "order": map[string]any{"catalog_id": "cat-1", "text": "no onions", "product_items": []any{
+				map[string]any{"product_retailer_id": "pizza", "quantity": 2, "item_price": 9.5, "currency": "EUR"}}}},
+				"Order of 1 product(s): 2 × pizza; total 19.00 EUR — no onions", map[string]any{"type": "order", "catalog_id": "cat-1", "text": "no onions", "product_items": []any{
+					map[string]any{"product_retailer_id": "pizza", "quantity": 2.0, "item_price": 9.5, "currency": "EUR"}}}},
+			{"unsupported", map[string]any{"type": "unsupported", "errors": []any{map[string]any{"code": 131051, "title": "Message type unknown", "message": "Message type unknown"}}},
+				"unsupported message", map[string]any{"type": "unsupported", "message_type": "unsupported", "errors": []any{map[string]any{"code": 131051.0, "title": "Message type unknown", "message": "Message type unknown"}}}},
+		}
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				wantStatus(t, e.postWhatsApp(t, acc, waWebhook(acc, waInbound(user, "Dave", c.msg))), http.StatusOK)
+				m := msgsOf(a, convID)[0]
+				if m["text"] != c.text {
+					t.Errorf("text %q, want %q", m["text"], c.text)
+				}
+				if !reflect.DeepEqual(m["data"], c.data) {
+					t.Errorf("data %v, want %v", m["data"], c.data)
+				}
+			})
+		}
+
+		t.Run("a message with nothing to read is dropped, answered 200", func(t *testing.T) {
+			before := len(msgsOf(a, convID))
+			wantStatus(t, e.postWhatsApp(t, acc, waWebhook(acc, waInbound(user, "Dave", waText("")))), http.StatusOK)
+			stranger := waID()
+			wantStatus(t, e.postWhatsApp(t, acc, waWebhook(acc, waInbound(stranger, "Eve", map[string]any{"type": "text", "text": map[string]any{"body": "  "}}))), http.StatusOK)
+			if n := len(msgsOf(a, convID)); n != before {
+				t.Errorf("%d messages, want %d: an empty one was stored", n, before)
+			}
+			if n := len(rows(t, a.ok("GET", "/v1.0/conversations"+q("dialog_id", stranger), nil))); n != 0 {
+				t.Errorf("%d conversations for a peer whose only message was empty", n)
+			}
+		})
+
+		t.Run("flows see the reply id", func(t *testing.T) {
+			bot := e.newAccount(a, convo.AccountWhatsApp)
+			flowID := flowCreate(a, flowSendAction("", "you chose ${voipbin.conversation_message.data.reply_id}"))
+			a.ok("PUT", "/v1.0/conversation_accounts/"+bot.ID, map[string]any{"message_flow_id": flowID})
+			peer := waID()
+			reply := map[string]any{"type": "interactive", "interactive": map[string]any{"type": "button_reply", "button_reply": map[string]any{"id": "slot-pm", "title": "Afternoon"}}}
+			wantStatus(t, e.postWhatsApp(t, bot, waWebhook(bot, waInbound(peer, "Fay", reply))), http.StatusOK)
+			c := convWith(a, bot.ID, peer)
+			flowWaitEnded(a, flowOnlyActiveflow(a, str(t, c, "id"))["id"].(string))
+			if got := flowOutgoing(a, str(t, c, "id")); len(got) != 1 || got[0] != "you chose slot-pm" {
+				t.Errorf("the flow sent %q, want the reply id", got)
+			}
 		})
 	})
 }
