@@ -56,6 +56,7 @@ func New(svc *service.Service, logger *slog.Logger) *Server {
 	s.routeServiceAgents()
 	s.routeAccessKeys()
 	s.routeAccounts()
+	s.routeTemplates()
 	s.routeConversations()
 	s.routeMessages()
 	s.routeHooks()

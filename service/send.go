@@ -16,6 +16,8 @@ type MessageSend struct {
 	Text             string       `json:"text"`
 	Medias           []MediaInput `json:"medias"`
 	CannedResponseID string       `json:"canned_response_id"`
+	// Template is a WhatsApp message template, sent alone (see template.go).
+	Template *convo.Template `json:"template"`
 }
 
 // MediaInput is an attachment to send: its type and URL.
@@ -34,6 +36,9 @@ const (
 // validate checks a message to send and returns its medias and the canned
 // response it names ("" for none; the nil UUID names none).
 func (in *MessageSend) validate(customerID string, now convo.Time) ([]convo.Media, string, error) {
+	if in.Template != nil {
+		return []convo.Media{}, "", in.validateTemplate()
+	}
 	cannedID := ""
 	if !convo.IsNilID(in.CannedResponseID) {
 		id, err := parseID(in.CannedResponseID, "canned_response_id")
@@ -109,6 +114,10 @@ func (s *Service) SendMessage(ctx context.Context, c *convo.Caller, conversation
 	err = s.update(ctx, func(tx convo.Tx) error {
 		conv, err := s.workedConversation(ctx, tx, c, id)
 		if err != nil {
+			return err
+		}
+		if in.Template != nil {
+			msg, job, err = s.queueTemplate(ctx, tx, c, conv, in.Template, now.Add(sendBackstop))
 			return err
 		}
 		text := in.Text

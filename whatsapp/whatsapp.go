@@ -224,7 +224,12 @@ func (c *Client) Send(ctx context.Context, d convo.SendRequest) (convo.SendResul
 	base := func() map[string]any {
 		return map[string]any{"messaging_product": "whatsapp", "recipient_type": "individual", "to": d.Conversation.DialogID}
 	}
-	if d.Message.Text != "" {
+	if t := templateBody(d.Message); t != nil {
+		// A template is the whole message; its text is only convo's rendering.
+		b := base()
+		b["type"], b["template"] = t["type"], t["template"]
+		bodies = append(bodies, b)
+	} else if d.Message.Text != "" {
 		b := base()
 		b["type"], b["text"] = "text", map[string]any{"body": d.Message.Text}
 		bodies = append(bodies, b)

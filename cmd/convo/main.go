@@ -211,12 +211,18 @@ func (m *Main) Open(ctx context.Context) error {
 	}
 	m.metrics = metrics.New(metrics.Sources{Backlog: store.Backlog, Pools: store.Pools, Clock: m.Clock})
 	channels := m.Config.channels()
+	templates := map[string]convo.TemplateLister{}
+	for name, ch := range channels {
+		if tl, ok := ch.(convo.TemplateLister); ok {
+			templates[name] = tl
+		}
+	}
 	for name, ch := range channels {
 		channels[name] = m.metrics.Channel(name, ch)
 	}
 	svc := service.New(store, m.Clock, service.Config{
 		PublicURL: m.Config.PublicURL, PasswordCost: m.Config.PasswordCost, Logger: m.logger,
-		Channels: channels, SendWait: m.Config.SendWait, RetryDelays: m.Config.RetryDelays,
+		Channels: channels, Templates: templates, SendWait: m.Config.SendWait, RetryDelays: m.Config.RetryDelays,
 		WebhookAllowPrivate: m.Config.WebhookAllowPrivate, EventRetention: m.Config.EventRetention, AuditRetention: m.Config.AuditRetention,
 		WebhookRetryBase: m.Config.WebhookRetryBase, EventPoll: m.Config.EventPoll,
 		WebhookAttempted: m.metrics.WebhookAttempt, MaxStreamsPerCustomer: m.Config.MaxStreamsPerCustomer,

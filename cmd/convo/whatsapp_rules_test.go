@@ -9,6 +9,7 @@ import (
 
 	"github.com/convohq/convo"
 	"github.com/convohq/convo/internal/testdb"
+	"github.com/convohq/convo/service"
 )
 
 // WhatsApp's rules that convo applies: the Graph API version, the customer
@@ -214,6 +215,131 @@ func TestWhatsAppInboundTypes(t *testing.T) {
 			flowWaitEnded(a, flowOnlyActiveflow(a, str(t, c, "id"))["id"].(string))
 			if got := flowOutgoing(a, str(t, c, "id")); len(got) != 1 || got[0] != "you chose slot-pm" {
 				t.Errorf("the flow sent %q, want the reply id", got)
+			}
+		})
+	})
+}
+
+// waTemplates are a business's templates in Meta's listing shape.
+func waTemplates() []map[string]any {
+	return []map[string]any{
+		{"id": "1001", "name": "order_shipped", "language": "en_US", "status": "APPROVED", "category": "UTILITY", "components": []any{
+			map[string]any{"type": "HEADER", "format": "TEXT", "text": "Shipping update"},
+			map[string]any{"type": "BODY", "text": "Hi {{1}}, your order {{2}} has shipped."}}},
+		{"id": "1002", "name": "hello_world", "language": "en_US", "status": "APPROVED", "category": "UTILITY", "components": []any{
+			map[string]any{"type": "BODY", "text": "Hello, we are here to help."}}},
+		{"id": "1003", "name": "summer_sale", "language": "en_US", "status": "PENDING", "category": "MARKETING", "components": []any{
+			map[string]any{"type": "BODY", "text": "Sale!"}}},
+	}
+}
+
+func TestWhatsAppTemplates(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
+		e := newChannelEnv(t, b)
+		a := e.admin(t)
+		acc := e.newAccount(a, convo.AccountWhatsApp)
+		waba := "1029384756"
+		e.wa.AddTemplates(waba, acc.Token, waTemplates()...)
+		_, agentToken := a.newAgent(convo.PermissionCustomerAgent)
+		agent := e.as(t, agentToken)
+		path := "/v1.0/conversation_accounts/" + acc.ID + "/templates"
+		names := func(list map[string]any) []string {
+			var out []string
+			for _, r := range rows(t, list) {
+				out = append(out, r["name"].(string))
+			}
+			return out
+		}
+
+		t.Run("the account needs its business account id", func(t *testing.T) {
+			agent.fails("GET", path, nil, http.StatusConflict, convo.ReasonAccountNotConfigured)
+			a.fails("PUT", "/v1.0/conversation_accounts/"+acc.ID, map[string]any{"provider_data": map[string]any{"business_account_id": "../me"}}, http.StatusBadRequest, "INVALID_BUSINESS_ACCOUNT_ID")
+			got := a.ok("PUT", "/v1.0/conversation_accounts/"+acc.ID, map[string]any{"provider_data": map[string]any{"business_account_id": waba}})
+			if pd := obj(t, got, "provider_data"); pd["business_account_id"] != waba || pd["phone_number_id"] != acc.PhoneNumberID {
+				t.Errorf("provider_data %v, want the business account id added to the rest", pd)
+			}
+		})
+
+		t.Run("any agent lists the approved ones, cached until refreshed", func(t *testing.T) {
+			list := agent.ok("GET", path, nil)
+			if got := names(list); !reflect.DeepEqual(got, []string{"order_shipped", "hello_world"}) {
+				t.Errorf("templates %v, want the two approved ones", got)
+			}
+			first := rows(t, list)[0]
+			if first["language"] != "en_US" || first["status"] != "APPROVED" || first["category"] != "UTILITY" || len(first["components"].([]any)) != 2 {
+				t.Errorf("template %v, want Meta's fields", first)
+			}
+			agent.ok("GET", path, nil)
+			if n := e.wa.TemplateCalls(); n != 1 {
+				t.Errorf("Meta was asked %d times for two listings, want 1 (cached)", n)
+			}
+			e.wa.AddTemplates(waba, acc.Token, map[string]any{"id": "1004", "name": "back_in_stock", "language": "en_US", "status": "APPROVED", "category": "UTILITY",
+				"components": []any{map[string]any{"type": "BODY", "text": "It is back."}}})
+			if got := names(agent.ok("GET", path+"?refresh=true", nil)); len(got) != 3 || e.wa.TemplateCalls() != 2 {
+				t.Errorf("after refresh: %v in %d calls, want the new template from a second call", got, e.wa.TemplateCalls())
+			}
+		})
+
+		t.Run("refusals", func(t *testing.T) {
+			sms := e.newAccount(a, convo.AccountSMS)
+			a.fails("GET", "/v1.0/conversation_accounts/"+sms.ID+"/templates", nil, http.StatusBadRequest, service.ReasonTemplatesNotSupported)
+			_, otherKey := e.ts.superAdmin(t).newCustomer()
+			e.as(t, otherKey).fails("GET", path, nil, http.StatusNotFound, convo.ReasonAccountNotFound)
+			wrong := e.newAccount(a, convo.AccountWhatsApp)
+			a.ok("PUT", "/v1.0/conversation_accounts/"+wrong.ID, map[string]any{"provider_data": map[string]any{"business_account_id": waba}})
+			// Its token is not the business's: Meta refuses, and says why.
+			r := a.fails("GET", "/v1.0/conversation_accounts/"+wrong.ID+"/templates", nil, http.StatusConflict, service.ReasonProviderRefused)
+			if msg, _ := r["message"].(string); !strings.Contains(msg, "does not exist") {
+				t.Errorf("message %q, want Meta's reason", msg)
+			}
+		})
+
+		user := waID()
+		c := a.ok("POST", "/v1.0/conversations", map[string]any{"account_id": acc.ID, "peer": map[string]any{"type": "whatsapp", "target": user}})
+		convID := str(t, c, "id")
+		shipped := map[string]any{"name": "order_shipped", "language": map[string]any{"code": "en_US"}, "components": []any{
+			map[string]any{"type": "body", "parameters": []any{map[string]any{"type": "text", "text": "Dave"}, map[string]any{"type": "text", "text": "#42"}}}}}
+
+		t.Run("a template is sent outside the window", func(t *testing.T) {
+			m := send(a, convID, map[string]any{"template": shipped})
+			if m["text"] != "Hi Dave, your order #42 has shipped." {
+				t.Errorf("text %q, want the body with its parameters", m["text"])
+			}
+			if d := obj(t, m, "data"); d["type"] != "template" || !reflect.DeepEqual(d["template"], shipped) {
+				t.Errorf("data %v, want the template as sent", d)
+			}
+			waitStatus(a, convID, str(t, m, "id"), "done")
+			sends := e.wa.Sent()
+			last := sends[len(sends)-1]
+			if last.Type != "template" || !reflect.DeepEqual(last.Template, shipped) || strings.TrimPrefix(last.To, "+") != user {
+				t.Errorf("WhatsApp received %+v, want the template to %s", last, user)
+			}
+		})
+
+		t.Run("an uncached template reads [template name]; the owner sends it too", func(t *testing.T) {
+			other := e.newAccount(a, convo.AccountWhatsApp)
+			e.wa.AddTemplates("5647382910", other.Token, waTemplates()...)
+			agentID, ownerToken := a.newAgent(convo.PermissionCustomerAgent)
+			oc := a.ok("POST", "/v1.0/conversations", map[string]any{"account_id": other.ID, "peer": map[string]any{"type": "whatsapp", "target": waID()}})
+			a.ok("PUT", "/v1.0/conversations/"+str(t, oc, "id"), map[string]any{"owner_id": agentID})
+			hello := map[string]any{"name": "hello_world", "language": map[string]any{"code": "en_US"}}
+			m := e.as(t, ownerToken).ok("POST", "/v1.0/service_agents/conversations/"+str(t, oc, "id")+"/messages", map[string]any{"template": hello})
+			if m["text"] != "[template hello_world]" {
+				t.Errorf("text %q, want [template hello_world]", m["text"])
+			}
+			waitStatus(a, str(t, oc, "id"), str(t, m, "id"), "done")
+		})
+
+		t.Run("bad template sends", func(t *testing.T) {
+			a.fails("POST", "/v1.0/conversations/"+convID+"/messages", map[string]any{"template": shipped, "text": "and text"}, http.StatusBadRequest, service.ReasonTemplateAlone)
+			a.fails("POST", "/v1.0/conversations/"+convID+"/messages", map[string]any{"template": map[string]any{"name": "x"}}, http.StatusBadRequest, service.ReasonInvalidTemplate)
+			a.fails("POST", "/v1.0/conversations/"+convID+"/messages", map[string]any{"template": map[string]any{"name": "x", "language": map[string]any{"code": "en"}, "components": []any{map[string]any{"parameters": []any{}}}}},
+				http.StatusBadRequest, service.ReasonInvalidTemplate)
+			sms := e.newAccount(a, convo.AccountSMS)
+			sc := a.ok("POST", "/v1.0/conversations", map[string]any{"account_id": sms.ID, "peer": map[string]any{"type": "tel", "target": uniquePhone()}})
+			a.fails("POST", "/v1.0/conversations/"+str(t, sc, "id")+"/messages", map[string]any{"template": shipped}, http.StatusBadRequest, service.ReasonTemplateNotSupported)
+			if n := len(msgsOf(a, str(t, sc, "id"))); n != 0 {
+				t.Errorf("%d messages stored by refused template sends", n)
 			}
 		})
 	})

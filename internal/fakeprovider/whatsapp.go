@@ -23,6 +23,8 @@ type WhatsAppSend struct {
 	Link string
 	// WAMID is the id the fake answered with.
 	WAMID string
+	// Template is the template object of a template message.
+	Template map[string]any
 }
 
 // WhatsAppAPIVersion is the Graph API version the fake serves unless told
@@ -35,12 +37,21 @@ type WhatsApp struct {
 	version string
 	numbers map[string]string // phone_number_id -> access token
 	sends   []WhatsAppSend
+	// businesses are the WhatsApp Business Accounts: their token and templates.
+	businesses    map[string]*waBusiness
+	templateCalls int
+}
+
+type waBusiness struct {
+	token     string
+	templates []map[string]any
 }
 
 func NewWhatsApp(t testing.TB) *WhatsApp {
-	f := &WhatsApp{numbers: map[string]string{}, version: WhatsAppAPIVersion}
+	f := &WhatsApp{numbers: map[string]string{}, version: WhatsAppAPIVersion, businesses: map[string]*waBusiness{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /{version}/{phoneNumberID}/messages", f.versioned(f.messages))
+	mux.HandleFunc("GET /{version}/{wabaID}/message_templates", f.versioned(f.listTemplates))
 	f.start(t, "WhatsApp", mux)
 	return f
 }
@@ -143,6 +154,14 @@ func (f *WhatsApp) messages(w http.ResponseWriter, r *http.Request) {
 			bad("text.body must be 1 to 4096 characters")
 			return
 		}
+	case "template":
+		tmpl, _ := body["template"].(map[string]any)
+		if msg := f.checkTemplate(tmpl); msg != "" {
+			f.violate("messages: template: %s", msg)
+			writeJSON(w, http.StatusBadRequest, graphError(132001, "OAuthException", "(#132001) Template name does not exist in the translation: "+msg))
+			return
+		}
+		s.Template = tmpl
 	case "image", "video", "audio", "document", "sticker":
 		m, _ := body[s.Type].(map[string]any)
 		s.Link, _ = m["link"].(string)
