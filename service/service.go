@@ -80,7 +80,7 @@ type Service struct {
 	logger *slog.Logger
 	// templates caches the WhatsApp template lists (template.go).
 	templates templateCache
-	jobs   *jobrunner.Runner
+	jobs      *jobrunner.Runner
 	// outbox delivers the events use cases write to customers' webhooks.
 	outbox *outbox.Dispatcher
 	// settled is notified whenever events are settled further: realtime
