@@ -78,11 +78,11 @@ type Service struct {
 	clock  convo.Clock
 	config Config
 	logger *slog.Logger
-	// templates caches the WhatsApp template lists (template.go).
-	templates templateCache
-	jobs      *jobrunner.Runner
+	jobs   *jobrunner.Runner
 	// outbox delivers the events use cases write to customers' webhooks.
 	outbox *outbox.Dispatcher
+	// templates caches the WhatsApp template lists (template.go).
+	templates templateCache
 	// settled is notified whenever events are settled further: realtime
 	// streams wait on it.
 	settled *broadcast
