@@ -36,7 +36,7 @@ func WindowClosed(c *Conversation, now Time) error {
 // accepted, and the provider's id of each.
 type PartLog interface {
 	// Accepted returns the provider's id of part i if it was accepted.
-	Accepted(i int) (providerID string, ok bool)
+	Accepted(ctx context.Context, i int) (providerID string, ok bool, err error)
 	// Accept durably records that the provider accepted part i.
 	Accept(ctx context.Context, i int, providerID string) error
 }

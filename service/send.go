@@ -250,6 +250,7 @@ func (s *Service) runSend(ctx context.Context, j *convo.Job) error {
 		err = &convo.ChannelError{Detail: convo.ErrorMessage(notConfigured)}
 	default:
 		d.StatusCallback = s.config.PublicURL + "/v1.0/conversation/accounts/" + d.Account.ID + "/status?message_id=" + d.Message.ID
+		d.Parts = s.partLog(d.Message.ID)
 		sendCtx, cancel := context.WithTimeout(ctx, providerTimeout)
 		res, err = ch.Send(sendCtx, d)
 		cancel()

@@ -45,6 +45,7 @@ func TestStore(t *testing.T) {
 			{"Conversations", testConversations},
 			{"Touches", testTouches},
 			{"WhatsAppWindow", testWhatsAppWindow},
+			{"MessageParts", testMessageParts},
 			{"Supersede", testSupersede},
 			{"Pagination", testPagination},
 			{"ConcurrentConversation", func(t *testing.T, db *sqlstore.DB) { testConcurrentConversation(t, replicas(t, db, b.DSN)) }},

@@ -45,3 +45,29 @@ func testWhatsAppWindow(t *testing.T, db *sqlstore.DB) {
 		t.Errorf("a conversation touched without a window: %+v", p)
 	}
 }
+
+// testMessageParts: the accepted parts of a split send read back by index;
+// a part recorded twice keeps its first id.
+func testMessageParts(t *testing.T, db *sqlstore.DB) {
+	ctx := t.Context()
+	msg, other := convo.NewID(), convo.NewID()
+	update(t, db, func(tx convo.Tx) error {
+		for _, p := range []struct {
+			id   string
+			part int
+			wid  string
+		}{{msg, 0, "wamid.text"}, {msg, 2, "wamid.doc"}, {msg, 0, "wamid.again"}, {other, 0, "wamid.other"}} {
+			if err := tx.RecordMessagePart(ctx, p.id, p.part, p.wid, at(0)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	got := read(t, db, func(tx convo.Tx) (map[int]string, error) { return tx.MessageParts(ctx, msg) })
+	if len(got) != 2 || got[0] != "wamid.text" || got[2] != "wamid.doc" {
+		t.Errorf("parts %v, want 0: wamid.text and 2: wamid.doc", got)
+	}
+	if none := read(t, db, func(tx convo.Tx) (map[int]string, error) { return tx.MessageParts(ctx, convo.NewID()) }); len(none) != 0 {
+		t.Errorf("parts of a message never split: %v", none)
+	}
+}

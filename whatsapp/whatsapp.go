@@ -218,7 +218,9 @@ func (c *Client) VerifySubscription(a *convo.Account, q url.Values) (string, boo
 }
 
 // Send delivers the text, then each media link, to the peer's wa_id; the
-// first answer's wamid identifies the message.
+// first answer's wamid identifies the message. Each call is a part: with
+// d.Parts, parts accepted by an earlier try are skipped and each accepted
+// one is recorded before the next, so a retry never repeats a part.
 func (c *Client) Send(ctx context.Context, d convo.SendRequest) (convo.SendResult, error) {
 	var bodies []map[string]any
 	base := func() map[string]any {
@@ -244,7 +246,23 @@ func (c *Client) Send(ctx context.Context, d convo.SendRequest) (convo.SendResul
 		bodies = append(bodies, b)
 	}
 	var res convo.SendResult
-	for _, body := range bodies {
+	parts := d.Parts
+	if len(bodies) < 2 {
+		parts = nil // one call: nothing to keep apart
+	}
+	for i, body := range bodies {
+		if parts != nil {
+			id, ok, err := parts.Accepted(ctx, i)
+			if err != nil {
+				return res, err
+			}
+			if ok {
+				if res.ProviderID == "" {
+					res.ProviderID = id
+				}
+				continue
+			}
+		}
 		j, _ := json.Marshal(body)
 		u := c.url("/" + url.PathEscape(d.Account.ProviderData.PhoneNumberID) + "/messages")
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(j))
@@ -261,8 +279,17 @@ func (c *Client) Send(ctx context.Context, d convo.SendRequest) (convo.SendResul
 		if _, err := providerhttp.Do(c.HTTP, req, &answer); err != nil {
 			return res, err
 		}
-		if res.ProviderID == "" && len(answer.Messages) > 0 {
-			res.ProviderID = answer.Messages[0].ID
+		var id string
+		if len(answer.Messages) > 0 {
+			id = answer.Messages[0].ID
+		}
+		if res.ProviderID == "" {
+			res.ProviderID = id
+		}
+		if parts != nil {
+			if err := parts.Accept(ctx, i, id); err != nil {
+				return res, err
+			}
 		}
 	}
 	res.Status = convo.MessageDone

@@ -344,3 +344,30 @@ func TestWhatsAppTemplates(t *testing.T) {
 		})
 	})
 }
+
+func TestWhatsAppSplitSendRetriesOnlyTheFailedPart(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
+		e := newChannelEnv(t, b)
+		a := e.admin(t)
+		acc := e.newAccount(a, convo.AccountWhatsApp)
+		user := waID()
+		convID := str(t, e.openWindow(t, acc, user), "id")
+		photo, doc := "https://cdn.example.com/photo.jpg", "https://cdn.example.com/terms.pdf"
+		// Meta fails the image, the second call, once with a 500.
+		e.wa.BreakCall(acc.PhoneNumberID, 2)
+		m := send(a, convID, map[string]any{"text": "your receipt", "medias": []any{
+			map[string]any{"type": "image", "filename": photo}, map[string]any{"type": "file", "filename": doc}}})
+		waitStatus(a, convID, str(t, m, "id"), "done")
+		var got []string
+		for _, s := range e.wa.Sent() {
+			got = append(got, s.Type+":"+s.Text+s.Link)
+		}
+		want := []string{"text:your receipt", "image:" + photo, "document:" + doc}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("the peer received %q, want each part once: %q", got, want)
+		}
+		if n := e.wa.Calls(acc.PhoneNumberID); n != 4 {
+			t.Errorf("%d calls to Meta, want 4 (text, failed image, image again, document)", n)
+		}
+	})
+}
