@@ -47,9 +47,9 @@ type core struct {
 	// modes overrides mode per account (LINE token, phone_number_id, AccountSid).
 	modes      map[string]Mode
 	sendCalls  map[string]int
-	// breakAt is a send call of an account answered 500 once (BreakCall).
-	breakAt    map[string]int
 	violations []string
+	// breakAt is a send call of an account answered 500 once (BreakCall).
+	breakAt map[string]int
 }
 
 // start serves mux; when t ends the fake closes and every violation it
