@@ -2,6 +2,8 @@ package main
 
 import (
 	"net/http"
+	"os/exec"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -370,4 +372,18 @@ func TestWhatsAppSplitSendRetriesOnlyTheFailedPart(t *testing.T) {
 			t.Errorf("%d calls to Meta, want 4 (text, failed image, image again, document)", n)
 		}
 	})
+}
+
+// A Graph API version that is not one stops the server before it starts.
+func TestWhatsAppAPIVersionRefused(t *testing.T) {
+	dir := t.TempDir()
+	cmd := exec.Command(convoBinary(t), "serve", "--listen", "127.0.0.1:0", "--database", "sqlite:"+filepath.Join(dir, "convo.db"))
+	cmd.Env = commandEnv("CONVO_WHATSAPP_API_VERSION=26.0")
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("convo serve with CONVO_WHATSAPP_API_VERSION=26.0 exited 0:\n%s", out)
+	}
+	if want := `CONVO_WHATSAPP_API_VERSION: "26.0" is not a Graph API version such as v26.0`; !strings.Contains(string(out), want) {
+		t.Errorf("output does not say %q:\n%s", want, out)
+	}
 }
