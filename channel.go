@@ -55,6 +55,10 @@ type SendRequest struct {
 	StatusCallback string
 	// ReplyToken, when set, offers the conversation's reply token (LINE).
 	ReplyToken ReplyTokenSource
+	// Parts, when set, remembers the parts of a message that takes several
+	// provider calls (WhatsApp's text, then each media) the provider has
+	// accepted, so that a retry sends only the others.
+	Parts PartLog
 }
 
 // SendResult is a provider's answer to a send: its id of the message, the
@@ -138,6 +142,9 @@ type InboundMessage struct {
 	ProviderID string
 	Text       string
 	Medias     []InboundMedia
+	// Data is the structure of a message that is not plain text (a button
+	// reply, a reaction…), stored as the message's data; nil for others.
+	Data map[string]any
 }
 
 // InboundMedia is an attachment of an inbound message.

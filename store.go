@@ -169,6 +169,12 @@ type Tx interface {
 	CreateNewMessages(ctx context.Context, ms []*Message) error
 	GetMessage(ctx context.Context, id string) (*Message, error)
 	GetMessageByProviderID(ctx context.Context, accountID, providerID string) (*Message, error)
+	// MessageParts returns the provider's id of each part of a message sent
+	// in several calls that the provider accepted, by part index.
+	MessageParts(ctx context.Context, messageID string) (map[int]string, error)
+	// RecordMessagePart records that the provider accepted a part; a part
+	// recorded already keeps its first id.
+	RecordMessagePart(ctx context.Context, messageID string, part int, providerID string, at Time) error
 	ListMessages(ctx context.Context, p MessageListParams) ([]*Message, error)
 	UpdateMessage(ctx context.Context, m *Message) error
 	// SetPeerOptOut records that the peer of dialogID opted out of the

@@ -57,6 +57,7 @@ func New(svc *service.Service, logger *slog.Logger) *Server {
 	s.routeAccessKeys()
 	s.routeAccounts()
 	s.routeQuota()
+	s.routeTemplates()
 	s.routeConversations()
 	s.routeMessages()
 	s.routeHooks()

@@ -38,6 +38,7 @@ func (s *Service) ReceiveHook(ctx context.Context, accountID, pathAndQuery strin
 		return err
 	}
 	in.WithoutNUL()
+	s.dropEmpty(a, in)
 	if h.Kind == convo.HookStatus {
 		// Our own message id rides on the status callback URL, so a report
 		// that overtakes the provider's answer to the send still finds it.
@@ -236,6 +237,9 @@ func (s *Service) ingestBatch(ctx context.Context, tx convo.Tx, batch []*inbound
 				claimed = append(claimed, job)
 			}
 			msg := s.inboundMessage(a, conv, m)
+			if err := s.describeReaction(ctx, etx, msg); err != nil {
+				return nil, false, err
+			}
 			// Emitted now, in arrival order; dropped below if the message was a retry.
 			if err := s.emitMessage(ctx, etx, convo.EventMessageCreated, msg); err != nil {
 				return nil, false, err
@@ -449,7 +453,7 @@ func (s *Service) inboundMessage(a *convo.Account, conv *convo.Conversation, m c
 		ReferenceType: conv.Type, ReferenceID: a.ID, Source: conv.Peer, Destination: conv.Self,
 		Text: m.Text, Medias: make([]convo.Media, 0, len(m.Medias)),
 		TMCreate: now, TMUpdate: now, TMDelete: convo.Never,
-		AccountID: a.ID, ProviderID: m.ProviderID,
+		AccountID: a.ID, ProviderID: m.ProviderID, Data: m.Data,
 	}
 	for _, md := range m.Medias {
 		msg.Medias = append(msg.Medias, convo.Media{ID: convo.NewID(), CustomerID: a.CustomerID, Type: md.Type, Filename: md.URL,

@@ -9,6 +9,7 @@ import { peerName, channelName } from "./list.js";
 import { renderActions } from "./actions.js";
 import { attachComposer } from "./composer.js";
 import { sendMethodEl, optOutReason, quotaEl } from "./channel.js";
+import { renderWindow, windowState, opened, kindOf } from "./whatsapp.js";
 
 // PAGE is how many messages a page holds; a shorter page is the oldest.
 const PAGE = 50;
@@ -60,13 +61,26 @@ export function createThread(app) {
     s.timeline = h("div", { class: "timeline", tabindex: "0", "aria-label": t("conversations") });
     s.noticeEl = h("p", { class: "notice", role: "alert", hidden: true });
     s.composer = h("div", { class: "composer-wrap" });
-    pane.replaceChildren(s.head, s.noticeEl, s.timeline, s.composer);
+    s.waEl = h("div", { class: "wa", hidden: true });
+    pane.replaceChildren(s.head, s.noticeEl, s.timeline, s.waEl, s.composer);
     s.timeline.addEventListener("scroll", () => {
       if (s.timeline.scrollTop < 80 && s.older && !s.loadingOlder) loadOlder(s).then(() => renderTimeline(s, {}));
     });
     renderHead(s);
+    paintWindow(s);
     s.compose = attachComposer(app, s, { send: (body, preview) => send(s, body, preview), note: (text) => addNote(s, text) });
     s.compose.block(optOutReason(s.conv));
+  }
+
+  // paintWindow shows WhatsApp's window when it opened, closed or moved,
+  // leaving a template being chosen alone otherwise.
+  function paintWindow(s, force) {
+    const w = windowState(s.conv);
+    const key = w ? `${w.open}|${s.conv.whatsapp_window_expires}` : "";
+    if (!force && key === s.waKey) return;
+    s.waKey = key;
+    clearTimeout(s.waTimer);
+    s.waTimer = renderWindow(s.waEl, s.conv, (body, preview) => send(s, body, preview), () => cur === s && paintWindow(s, true));
   }
 
   function renderHead(s) {
@@ -86,6 +100,7 @@ export function createThread(app) {
     app.list.upsert(s.conv);
     renderHead(s);
     s.compose.block(optOutReason(s.conv));
+    paintWindow(s);
   }
 
   function notice(s, msg) {
@@ -167,6 +182,7 @@ export function createThread(app) {
       h("header", {},
         h("span", { class: "who" }, senderOf(s, m)),
         h("time", { datetime: m.tm_create, title: long(m.tm_create) }, short(m.tm_create)),
+        kindOf(m) ? h("span", { class: "kind" }, kindOf(m)) : null,
         m.direction === "outgoing" ? deliveryEl(m) : null,
         sendMethodEl(m)),
       m.text ? h("p", { class: "text" }, m.text) : null,
@@ -301,7 +317,11 @@ export function createThread(app) {
         if (d.conversation_id !== s.id) return;
         take(s, d);
         renderTimeline(s, {});
-        if (e.type === "conversation_message_created" && d.direction === "incoming") markRead(s);
+        if (e.type === "conversation_message_created" && d.direction === "incoming") {
+          markRead(s);
+          s.conv = opened(s.conv, d);
+          paintWindow(s);
+        }
         break;
       case "conversation_note_created":
       case "conversation_note_updated":
