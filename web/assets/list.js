@@ -98,8 +98,8 @@ export function createList(app) {
     } catch (e) {
       if (gen !== generation) return;
       done = true;
-      const unavailable = app.view === "unassigned" && e instanceof APIError && e.status === 403;
-      state.textContent = unavailable ? t("view_unavailable") : t("load_failed", e.message);
+      const closed = app.view === "unassigned" && e instanceof APIError && e.status === 403;
+      state.textContent = closed ? t("queue_closed") : t("load_failed", e.message);
     } finally {
       if (gen === generation) loading = false;
     }

@@ -301,8 +301,20 @@ export function createThread(app) {
     }
   }
 
+  // lost closes conversation id, if open, saying why: it left the agent's view.
+  function lost(id) {
+    if (!cur || cur.id !== id) return;
+    cur = null;
+    pane.replaceChildren(h("p", { class: "empty notice", role: "status" }, t("conversation_left")));
+  }
+
+  // lostUnassigned closes the open conversation if it is in the queue that closed.
+  function lostUnassigned() {
+    if (cur && cur.conv && cur.conv.owner_type !== "agent") lost(cur.id);
+  }
+
   document.addEventListener("visibilitychange", () => cur && cur.conv && markRead(cur));
 
-  return { open, close, event, current: () => cur, resolve: () => cur && cur.head && cur.head.querySelector(".resolve")?.click(),
+  return { open, close, event, lost, lostUnassigned, current: () => cur, resolve: () => cur && cur.head && cur.head.querySelector(".resolve")?.click(),
     focusComposer: () => cur && cur.composer && cur.composer.querySelector("textarea")?.focus() };
 }
