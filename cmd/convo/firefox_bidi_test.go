@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -242,16 +243,22 @@ func (f *firefox) until(what, expr string) {
 var bidiKeys = map[string]string{"Enter": "\uE007", "Shift": "\uE008", "Escape": "\uE00C"}
 
 // typeKeys types text into the focused element as real key presses; a
-// "{Enter}"-style word presses that key.
+// "{Enter}"-style word presses that key, "{Shift+Enter}" the two together.
 func (f *firefox) typeKeys(text string) {
 	f.t.Helper()
 	var actions []map[string]any
 	for len(text) > 0 {
 		key := string([]rune(text)[0])
-		if strings.HasPrefix(text, "{") {
-			if end := strings.IndexByte(text, '}'); end > 0 && bidiKeys[text[1:end]] != "" {
-				key, text = bidiKeys[text[1:end]], text[end+1:]
-				actions = append(actions, map[string]any{"type": "keyDown", "value": key}, map[string]any{"type": "keyUp", "value": key})
+		if end := strings.IndexByte(text, '}'); strings.HasPrefix(text, "{") && end > 0 {
+			chord := strings.Split(text[1:end], "+")
+			if !slices.ContainsFunc(chord, func(k string) bool { return bidiKeys[k] == "" }) {
+				for _, k := range chord {
+					actions = append(actions, map[string]any{"type": "keyDown", "value": bidiKeys[k]})
+				}
+				for _, k := range slices.Backward(chord) {
+					actions = append(actions, map[string]any{"type": "keyUp", "value": bidiKeys[k]})
+				}
+				text = text[end+1:]
 				continue
 			}
 		}

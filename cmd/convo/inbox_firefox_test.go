@@ -9,7 +9,8 @@ import (
 )
 
 // The inbox's main path in Firefox: log in, the list, a thread, a reply
-// sent with Enter, a message arriving live through a signed hook, log out.
+// sent with Enter (Shift+Enter a new line), a message arriving live through
+// a signed hook, the keyboard's way through list and thread, log out.
 // Script errors and policy violations fail it (see startFirefox).
 func TestInboxFirefox(t *testing.T) {
 	ff := startFirefox(t)
@@ -51,8 +52,27 @@ func TestInboxFirefox(t *testing.T) {
 		t.Errorf("LINE received %+v, want the reply", sent)
 	}
 
+	ff.typeKeys("line one{Shift+Enter}line two")
+	ff.js(`document.querySelector("#composer").value`, &composer)
+	if composer != "line one\nline two" {
+		t.Errorf("after Shift+Enter the composer holds %q, want two lines", composer)
+	}
+	ff.typeKeys("{Enter}")
+	ff.until("the two-line reply", has(".timeline .msg.out .text", "line one\nline two"))
+
 	w.inbound(w.acc, alice, "a live one for Firefox")
 	ff.until("the hooked message, live", has(".timeline .msg.in .text", "a live one for Firefox"))
+
+	// By keyboard alone: back to the list, down to the row, open, resolve.
+	ff.typeKeys("{Escape}{Escape}")
+	ff.until("the thread closed", `location.hash === "" && !document.querySelector("#composer")`)
+	ff.typeKeys("j{Enter}")
+	ff.until("the thread opened by keyboard", `document.querySelector("#composer") && document.activeElement.closest("#list .row")`)
+	ff.typeKeys("e")
+	ff.until("resolved, and out of the Open list", `!document.querySelector("#list .row")`)
+	if got := str(t, admin.ok("GET", "/v1.0/conversations/"+aliceConv, nil), "status"); got != convo.StatusResolved {
+		t.Errorf("status %s after e, want resolved", got)
+	}
 
 	ff.click("#logout")
 	ff.until("the login page again", `!document.querySelector("#login").hidden && `+has("#login-message", "You have logged out."))
