@@ -88,8 +88,9 @@ func (s *Service) StreamStart(ctx context.Context, c *convo.Caller, since string
 
 // StreamEvents hands the caller's events after position after, in order,
 // to write until ctx ends or write fails. A plain agent gets only events of
-// conversations it sees, and a conversation_left for one it saw and lost. While the database is unavailable it waits and
-// reads again: the stream stays open and goes on where it was.
+// conversations it sees, and a conversation_left for one it saw and lost.
+// While the database is unavailable it waits and reads again: the stream
+// stays open and goes on where it was.
 func (s *Service) StreamEvents(ctx context.Context, c *convo.Caller, after int64, write func([]StreamEvent) error) error {
 	for {
 		wake := s.settled.wait()
