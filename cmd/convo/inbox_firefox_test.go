@@ -63,6 +63,24 @@ func TestInboxFirefox(t *testing.T) {
 	w.inbound(w.acc, alice, "a live one for Firefox")
 	ff.until("the hooked message, live", has(".timeline .msg.in .text", "a live one for Firefox"))
 
+	// A canned response with variables, chosen after "/", sent for the server to fill.
+	admin.ok("POST", "/v1.0/canned_responses", map[string]any{"short_code": "greet",
+		"text": "Hello ${voipbin.conversation.peer.target_name}, this is ${voipbin.agent.name}."})
+	ff.click("#composer")
+	ff.typeKeys("/gre")
+	ff.until("the suggestion", `!document.querySelector("#canned").hidden && `+has("#canned li", "/greet"))
+	ff.typeKeys("{Enter}")
+	ff.until("the response held", `document.querySelector("#composer").readOnly`)
+	ff.typeKeys("{Enter}")
+	ff.until("the filled message", has(".timeline .msg.out .text", "Hello Alice, this is Ann Agent."))
+
+	// Search: a hit opens the thread at the message.
+	ff.click("#search")
+	ff.typeKeys("live one{Enter}")
+	ff.until("the results", `!document.querySelector("#search-results").hidden && `+has("#search-results", "live one for Firefox"))
+	ff.click("#search-results button, #search-results a, #search-results li")
+	ff.until("the thread at the match", `location.hash.includes("/m/") && document.querySelector(".timeline .match")`)
+
 	// By keyboard alone: back to the list, down to the row, open, resolve.
 	ff.typeKeys("{Escape}{Escape}")
 	ff.until("the thread closed", `location.hash === "" && !document.querySelector("#composer")`)
