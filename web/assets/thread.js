@@ -2,7 +2,7 @@
 // as the agent scrolls up) with the agents' notes between them, and the
 // composer.
 import { get, post, put, del, APIError } from "./api.js";
-import { h, $, safeURL } from "./dom.js";
+import { h, $, safeURL, place } from "./dom.js";
 import { parseTime, short, long } from "./fmt.js";
 import { t } from "./i18n.js";
 import { peerName, channelName } from "./list.js";
@@ -22,7 +22,7 @@ export function createThread(app) {
 
   async function open(id, targetMessage) {
     const s = { id, conv: null, messages: new Map(), notes: new Map(), older: "", loadingOlder: false,
-      target: targetMessage || "", editing: "", deleting: "", notice: "", draft: "" };
+      target: targetMessage || "", editing: "", deleting: "", notice: "", draft: "", els: new Map() };
     cur = s;
     pane.replaceChildren(h("p", { class: "empty" }, t("loading")));
     try {
@@ -131,11 +131,11 @@ export function createThread(app) {
     const tl = s.timeline;
     const fromBottom = tl.scrollHeight - tl.scrollTop;
     const atBottom = fromBottom - tl.clientHeight < 40;
-    const items = [...s.messages.values(), ...[...s.notes.values()].map((n) => ({ ...n, _note: true }))];
+    const items = [...s.messages.values(), ...[...s.notes.values()].map((n) => ({ ...n, _note: n }))];
     items.sort((a, b) => at(a) - at(b) || (a.id < b.id ? -1 : 1));
-    const els = items.map((x) => (x._note ? noteEl(s, x) : messageEl(s, x)));
-    if (s.older) els.unshift(h("p", { class: "older" }, t("older")));
-    tl.replaceChildren(...els);
+    const els = items.map((x) => elementOf(s, x));
+    if (s.older) els.unshift(s.olderEl || (s.olderEl = h("p", { class: "older" }, t("older"))));
+    place(tl, els); // a message arriving adds one element
     if (s.target) {
       const el = tl.querySelector(`[data-id="${CSS.escape(s.target)}"]`);
       if (el) {
@@ -147,6 +147,19 @@ export function createThread(app) {
     }
     if (bottom || atBottom) tl.scrollTop = tl.scrollHeight;
     else tl.scrollTop = tl.scrollHeight - fromBottom;
+  }
+
+  // elementOf returns the element of a message or note, made again only
+  // when it changed: rebuilding a long thread for each arrival kept the
+  // page busy for longer than messages took to come.
+  function elementOf(s, x) {
+    const src = x._note || x;
+    const key = x._note ? `${s.editing === x.id}|${s.deleting === x.id}` : "";
+    const kept = s.els.get(x.id);
+    if (kept && kept.src === src && kept.key === key) return kept.el;
+    const el = x._note ? noteEl(s, x) : messageEl(s, x);
+    s.els.set(x.id, { src, key, el });
+    return el;
   }
 
   function senderOf(s, m) {
@@ -342,8 +355,20 @@ export function createThread(app) {
     }
   }
 
+  // lost closes conversation id, if open, saying why: it left the agent's view.
+  function lost(id) {
+    if (!cur || cur.id !== id) return;
+    cur = null;
+    pane.replaceChildren(h("p", { class: "empty notice", role: "status" }, t("conversation_left")));
+  }
+
+  // lostUnassigned closes the open conversation if it is in the queue that closed.
+  function lostUnassigned() {
+    if (cur && cur.conv && cur.conv.owner_type !== "agent") lost(cur.id);
+  }
+
   document.addEventListener("visibilitychange", () => cur && cur.conv && markRead(cur));
 
-  return { open, close, event, current: () => cur, resolve: () => cur && cur.head && cur.head.querySelector(".resolve")?.click(),
+  return { open, close, event, lost, lostUnassigned, current: () => cur, resolve: () => cur && cur.head && cur.head.querySelector(".resolve")?.click(),
     focusComposer: () => cur && cur.composer && cur.composer.querySelector("textarea")?.focus() };
 }
