@@ -41,8 +41,8 @@ func TestInboxFirefox(t *testing.T) {
 
 	ff.click("#composer")
 	ff.typeKeys("Hello from Firefox{Enter}")
-	ff.until("the reply in the thread, delivered", has(".timeline .msg.out .text", "Hello from Firefox")+
-		` && [...document.querySelectorAll(".timeline .msg.out")].some(m => m.textContent.includes("Hello from Firefox") && m.querySelector(".st.done"))`)
+	ff.until("the reply in the thread, accepted by LINE", has(".timeline .msg.out .text", "Hello from Firefox")+
+		` && [...document.querySelectorAll(".timeline .msg.out")].some(m => m.textContent.includes("Hello from Firefox") && m.querySelector(".st.accepted"))`)
 	var composer string
 	ff.js(`document.querySelector("#composer").value`, &composer)
 	if composer != "" {

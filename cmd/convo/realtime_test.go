@@ -303,6 +303,12 @@ func TestRealtimeStream(t *testing.T) {
 				got := c.stream.until(t, detailIs(c.marker))
 				var types []string
 				for _, ev := range got {
+					if ev.Type == convo.EventUnassignedQueueChanged {
+						// The queue's closing above, which a live stream may
+						// replay while it is not yet settled: the customer's, no
+						// conversation's.
+						continue
+					}
 					types = append(types, ev.Type)
 					if ev.subject() != c.conv {
 						t.Errorf("agent %s saw %v, which is not about its conversation %s", c.name, ev, c.conv)
