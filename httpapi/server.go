@@ -58,6 +58,7 @@ func New(svc *service.Service, logger *slog.Logger) *Server {
 	s.routeAccounts()
 	s.routeConversations()
 	s.routeMessages()
+	s.routeMedias()
 	s.routeHooks()
 	s.routeDeliveries()
 	s.routeFlows()

@@ -109,6 +109,10 @@ func (s *Service) runJob(ctx context.Context, j *convo.Job) error {
 		return s.runUnsnooze(ctx, j)
 	case convo.JobAutoResolve:
 		return s.runAutoResolve(ctx, j)
+	case convo.JobFetchMedia:
+		return s.runFetchMedia(ctx, j)
+	case convo.JobMediaRetention:
+		return s.runMediaRetention(ctx, j)
 	}
 	s.logger.Error("unknown job kind; dropped", "job_id", j.ID, "kind", j.Kind)
 	return s.store.Update(ctx, func(tx convo.Tx) error { return tx.DeleteJob(ctx, j.ID) })

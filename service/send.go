@@ -18,8 +18,10 @@ type MessageSend struct {
 	CannedResponseID string       `json:"canned_response_id"`
 }
 
-// MediaInput is an attachment to send: its type and URL.
+// MediaInput is an attachment to send: its type and URL, or the id of an
+// upload (POST /v1.0/medias).
 type MediaInput struct {
+	ID       string `json:"id"`
 	Type     string `json:"type"`
 	Filename string `json:"filename"`
 }
@@ -71,10 +73,22 @@ func (in *MessageSend) validateMedias(customerID string, now convo.Time) ([]conv
 	for _, m := range in.Medias {
 		switch m.Type {
 		case "":
-			m.Type = convo.MediaFile
+			if m.ID == "" || convo.IsNilID(m.ID) {
+				m.Type = convo.MediaFile
+			}
 		case convo.MediaImage, convo.MediaVideo, convo.MediaAudio, convo.MediaFile:
 		default:
 			return nil, convo.Invalid("INVALID_MEDIA", "media type must be image, video, audio or file")
+		}
+		if m.ID != "" && !convo.IsNilID(m.ID) {
+			// An upload, read in the send's transaction (resolveSendMedias).
+			id, err := parseID(m.ID, "medias.id")
+			if err != nil {
+				return nil, err
+			}
+			medias = append(medias, convo.Media{ID: id, CustomerID: customerID, Type: m.Type, Status: convo.MediaStored,
+				TMCreate: now, TMUpdate: now, TMDelete: convo.Never})
+			continue
 		}
 		if err := convo.CheckLen("medias.filename", m.Filename, convo.MaxURL); err != nil {
 			return nil, err
@@ -109,6 +123,9 @@ func (s *Service) SendMessage(ctx context.Context, c *convo.Caller, conversation
 	err = s.update(ctx, func(tx convo.Tx) error {
 		conv, err := s.workedConversation(ctx, tx, c, id)
 		if err != nil {
+			return err
+		}
+		if medias, err = s.resolveSendMedias(ctx, tx, c, conv, medias); err != nil {
 			return err
 		}
 		text := in.Text
@@ -231,6 +248,7 @@ func (s *Service) runSend(ctx context.Context, j *convo.Job) error {
 	default:
 		d.StatusCallback = s.config.PublicURL + "/v1.0/conversation/accounts/" + d.Account.ID + "/status?message_id=" + d.Message.ID
 		sendCtx, cancel := context.WithTimeout(ctx, providerTimeout)
+		d.Message = s.providerMedias(d.Message)
 		res, err = ch.Send(sendCtx, d)
 		cancel()
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/convohq/convo/internal/outage"
 	"github.com/convohq/convo/internal/outbox"
 	"github.com/convohq/convo/internal/rowcache"
+	"github.com/convohq/convo/mediastore"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -64,6 +65,16 @@ type Config struct {
 	// TimeFormat is how timestamps are written in webhook bodies (stored
 	// event payloads keep the seed format); empty is the seed format.
 	TimeFormat convo.TimeFormat
+	// MediaBlobs keeps the bytes of media (nil: the database).
+	MediaBlobs convo.MediaBlobs
+	// MediaMaxBytes bounds one medium (zero: convo.DefaultMediaMaxBytes).
+	MediaMaxBytes int64
+	// MediaRetention is how long media are kept (zero: forever).
+	MediaRetention time.Duration
+	// MediaURLTTL is how long a signed media URL works (zero: DefaultMediaURLTTL).
+	MediaURLTTL time.Duration
+	// MediaKey signs media URLs; empty: a key kept in the database.
+	MediaKey []byte
 }
 
 // DefaultMaxStreamsPerCustomer is the realtime streams a customer may have
@@ -89,6 +100,8 @@ type Service struct {
 	// accounts caches the accounts behind hook URLs.
 	accounts rowcache.Cache[*convo.Account]
 	jwtKey   []byte
+	// mediaKey signs media URLs (a secret: never logged nor shown).
+	mediaKey []byte
 	// dummyHash keeps a failed login for an unknown username as slow as a wrong password.
 	dummyHash []byte
 	streams   streams
@@ -117,6 +130,11 @@ func New(store convo.Store, clock convo.Clock, config Config) *Service {
 	}
 	config.PublicURL = strings.TrimRight(config.PublicURL, "/")
 	config.TimeFormat = cmp.Or(config.TimeFormat, convo.TimeSeed)
+	config.MediaMaxBytes = cmp.Or(config.MediaMaxBytes, convo.DefaultMediaMaxBytes)
+	config.MediaURLTTL = cmp.Or(config.MediaURLTTL, DefaultMediaURLTTL)
+	if config.MediaBlobs == nil {
+		config.MediaBlobs = mediastore.DB{Store: store}
+	}
 	s := &Service{store: store, clock: clock, config: config, logger: config.Logger,
 		jobs: jobrunner.New(16), outage: outage.NewWatch(config.Logger), settled: newBroadcast(), checkPassword: bcrypt.CompareHashAndPassword}
 	// Webhook settings take their defaults in the outbox.
@@ -150,6 +168,9 @@ func (s *Service) Init(ctx context.Context) error {
 		return err
 	}
 	if err := s.ensureAutoResolve(ctx); err != nil {
+		return err
+	}
+	if err := s.initMedia(ctx); err != nil {
 		return err
 	}
 	s.dummyHash, err = bcrypt.GenerateFromPassword([]byte(randomHex(16)), s.config.PasswordCost)
