@@ -48,6 +48,7 @@ type core struct {
 	modes      map[string]Mode
 	sendCalls  map[string]int
 	violations []string
+	media      mediaFiles
 }
 
 // start serves mux; when t ends the fake closes and every violation it

@@ -36,6 +36,8 @@ func NewWhatsApp(t testing.TB) *WhatsApp {
 	f := &WhatsApp{numbers: map[string]string{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v19.0/{phoneNumberID}/messages", f.messages)
+	mux.HandleFunc("GET /{version}/{mediaID}", f.mediaInfo)
+	mux.HandleFunc("GET /whatsapp-media/{mediaID}", f.mediaDownload)
 	f.start(t, "WhatsApp", mux)
 	return f
 }
