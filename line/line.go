@@ -204,7 +204,8 @@ func (c *Client) Send(ctx context.Context, d convo.SendRequest) (convo.SendResul
 	if err != nil && status != http.StatusConflict {
 		return convo.SendResult{}, err
 	}
-	res := convo.SendResult{Status: convo.MessageDone}
+	// LINE reports nothing after its answer: accepted is all it will say.
+	res := convo.SendResult{Status: convo.MessageDone, ProviderStatus: convo.ProviderAccepted}
 	if len(answer.SentMessages) > 0 {
 		res.ProviderID = answer.SentMessages[0].ID
 	}

@@ -452,15 +452,20 @@ func (s *Service) inboundMessage(a *convo.Account, conv *convo.Conversation, m c
 
 // applyStatus moves an outgoing message forward on a provider's report;
 // reports that would move it backwards, or name no message of the account,
-// change nothing.
+// change nothing. A report that carries convo's message id finds its
+// message even before the send's answer is recorded; one about another part
+// of a message sent in several (WhatsApp's media after its text) may only
+// fail it.
 func (s *Service) applyStatus(ctx context.Context, tx convo.Tx, accountID string, st convo.StatusReport) error {
 	var msg *convo.Message
 	var err error
+	otherPart := false
 	if id, perr := convo.ParseID(st.MessageID); perr == nil {
 		msg, err = tx.GetMessage(ctx, id)
-		if err == nil && (msg.AccountID != accountID || (msg.ProviderID != "" && st.ProviderID != "" && msg.ProviderID != st.ProviderID)) {
+		if err == nil && msg.AccountID != accountID {
 			err = convo.NotFound(convo.ReasonMessageNotFound, "message")
 		}
+		otherPart = err == nil && msg.ProviderID != "" && st.ProviderID != "" && msg.ProviderID != st.ProviderID
 	} else {
 		msg, err = tx.GetMessageByProviderID(ctx, accountID, st.ProviderID)
 	}
@@ -470,20 +475,18 @@ func (s *Service) applyStatus(ctx context.Context, tx convo.Tx, accountID string
 	} else if err != nil {
 		return err
 	}
-	if msg.Direction != convo.DirectionOutgoing || convo.MessageStatusRank(st.Status) <= convo.MessageStatusRank(msg.Status) {
+	if msg.Direction != convo.DirectionOutgoing || (otherPart && st.Status != convo.MessageFailed) {
 		return nil
 	}
 	if st.Status == convo.MessageFailed {
 		s.logger.Warn("provider reports a message failed", "message_id", msg.ID, "detail", st.Detail)
 	}
+	before := *msg
 	if msg.ProviderID == "" {
 		msg.ProviderID = st.ProviderID
 	}
-	msg.Status, msg.TMUpdate = st.Status, s.now()
-	if err := tx.UpdateMessage(ctx, msg); err != nil {
-		return err
-	}
-	return s.emitMessage(ctx, tx, convo.EventMessageUpdated, msg)
+	s.moveMessage(msg, st)
+	return s.saveMessageMove(ctx, tx, &before, msg)
 }
 
 // eventBuffer holds the events a use case emits and writes them in one

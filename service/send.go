@@ -257,17 +257,20 @@ func (s *Service) runSend(ctx context.Context, j *convo.Job) error {
 			return rerr
 		}
 	}
+	var failure *convo.MessageError
 	if err != nil {
 		s.logger.Warn("message failed", "message_id", d.Message.ID, "conversation_id", d.Conversation.ID, "account_type", d.Account.Type, "reason", err.Error())
-		res = convo.SendResult{Status: convo.MessageFailed}
+		res, failure = convo.SendResult{Status: convo.MessageFailed, ProviderStatus: convo.ProviderFailed}, convo.MessageErrorOf(err)
 	}
 	// The provider has answered: the outcome waits here for the database,
 	// since running the job again would send the message again.
-	return s.outage.Retry(s.jobs.Stopping(), "record a send", func() error { return s.recordSend(ctx, j, res) })
+	return s.outage.Retry(s.jobs.Stopping(), "record a send", func() error { return s.recordSend(ctx, j, res, failure) })
 }
 
-// recordSend stores the provider's answer to a send and finishes its job.
-func (s *Service) recordSend(ctx context.Context, j *convo.Job, res convo.SendResult) error {
+// recordSend stores the provider's answer to a send, or why it failed, and
+// finishes its job. A status report may have got there first (a provider
+// can report on a message before answering its send): it is kept.
+func (s *Service) recordSend(ctx context.Context, j *convo.Job, res convo.SendResult, failure *convo.MessageError) error {
 	return s.update(ctx, func(tx convo.Tx) error {
 		msg, err := tx.GetMessage(ctx, j.RefID)
 		if err != nil {
@@ -277,24 +280,61 @@ func (s *Service) recordSend(ctx context.Context, j *convo.Job, res convo.SendRe
 		if msg.ProviderID == "" {
 			msg.ProviderID = convo.StripNUL(res.ProviderID)
 		}
-		if convo.MessageStatusRank(res.Status) > convo.MessageStatusRank(msg.Status) {
-			msg.Status = res.Status
-		}
-		// Only a status change is news to the customer (tm_update and an
-		// event); the provider id is internal.
-		if msg.Status != before.Status {
-			msg.TMUpdate = s.now()
-		}
-		if msg.ProviderID != before.ProviderID || msg.Status != before.Status {
-			if err := tx.UpdateMessage(ctx, msg); err != nil {
-				return err
-			}
-		}
-		if msg.Status != before.Status {
-			if err := s.emitMessage(ctx, tx, convo.EventMessageUpdated, msg); err != nil {
-				return err
-			}
+		s.moveMessage(msg, convo.StatusReport{Status: res.Status, ProviderStatus: res.ProviderStatus, Error: failure})
+		if err := s.saveMessageMove(ctx, tx, &before, msg); err != nil {
+			return err
 		}
 		return tx.DeleteJob(ctx, j.ID)
 	})
+}
+
+// moveMessage applies a provider's word on an outgoing message: each of its
+// statuses only moves forward, so reports that arrive out of order (a read
+// before its delivered, a sent after its failure) change nothing they
+// should not. A read message was delivered, even when no report said so.
+func (s *Service) moveMessage(msg *convo.Message, st convo.StatusReport) {
+	at := st.At
+	if at.IsNever() {
+		at = s.now()
+	}
+	if convo.MessageStatusRank(st.Status) > convo.MessageStatusRank(msg.Status) {
+		msg.Status = st.Status
+	}
+	if convo.ProviderStatusRank(st.ProviderStatus) > convo.ProviderStatusRank(msg.ProviderStatus) {
+		msg.ProviderStatus = st.ProviderStatus
+	}
+	switch st.ProviderStatus {
+	case convo.ProviderRead:
+		if msg.TMRead.IsNever() {
+			msg.TMRead = at
+		}
+		fallthrough
+	case convo.ProviderDelivered:
+		if msg.TMDelivered.IsNever() || msg.TMDelivered.After(at.Time) {
+			msg.TMDelivered = at
+		}
+	}
+	if msg.Status == convo.MessageFailed && msg.Error == nil {
+		msg.Error = st.Error
+	}
+}
+
+// saveMessageMove stores msg if it moved from before, with the event that
+// says so. The provider id alone is internal: it is stored, but is no news.
+func (s *Service) saveMessageMove(ctx context.Context, tx convo.Tx, before, msg *convo.Message) error {
+	news := msg.Status != before.Status || msg.ProviderStatus != before.ProviderStatus ||
+		msg.TMDelivered != before.TMDelivered || msg.TMRead != before.TMRead || (msg.Error == nil) != (before.Error == nil)
+	if !news && msg.ProviderID == before.ProviderID {
+		return nil
+	}
+	if news {
+		msg.TMUpdate = s.now()
+	}
+	if err := tx.UpdateMessage(ctx, msg); err != nil {
+		return err
+	}
+	if !news {
+		return nil
+	}
+	return s.emitMessage(ctx, tx, convo.EventMessageUpdated, msg)
 }

@@ -30,7 +30,8 @@ func testMessages(t *testing.T, db *sqlstore.DB) {
 	got := read(t, db, func(tx convo.Tx) (*convo.Message, error) { return tx.GetMessage(ctx, m1.ID) })
 	m1.Medias = []convo.Media{}
 	same(t, got, m1)
-	wantJSON(t, got, `"medias":[]`, `"sender":null`, `"tm_create":"2024-05-01 12:00:00.123456"`, `"tm_delete":"9999-01-01 00:00:00.000000"`)
+	wantJSON(t, got, `"medias":[]`, `"sender":null`, `"tm_create":"2024-05-01 12:00:00.123456"`, `"tm_delete":"9999-01-01 00:00:00.000000"`,
+		`"provider_status":""`, `"tm_delivered":"9999-01-01 00:00:00.000000"`, `"tm_read":"9999-01-01 00:00:00.000000"`, `"error":null`)
 	same(t, read(t, db, func(tx convo.Tx) (*convo.Message, error) { return tx.GetMessage(ctx, m2.ID) }), m2)
 	wantJSON(t, read(t, db, func(tx convo.Tx) (*convo.Message, error) { return tx.GetMessage(ctx, m3.ID) }), `"sender":{"type":"system","id":"00000000-0000-0000-0000-000000000000"}`)
 	same(t, read(t, db, func(tx convo.Tx) (*convo.Message, error) { return tx.GetMessage(ctx, gone.ID) }), gone)
@@ -54,6 +55,8 @@ func testMessages(t *testing.T, db *sqlstore.DB) {
 
 	m3.Status, m3.Text, m3.Medias, m3.TMUpdate = convo.MessageDone, "edited", nil, at(time.Minute)
 	m3.Sender = &convo.MessageSender{Type: convo.SenderFlow, ID: convo.NewID()}
+	m3.ProviderStatus, m3.TMDelivered, m3.TMRead = convo.ProviderRead, at(30*time.Second), at(40*time.Second)
+	m3.Error = &convo.MessageError{Code: "131047", Message: "Re-engagement message: more than 24 hours…"}
 	update(t, db, func(tx convo.Tx) error { return tx.UpdateMessage(ctx, m3) })
 	m3.Medias = []convo.Media{}
 	same(t, read(t, db, func(tx convo.Tx) (*convo.Message, error) { return tx.GetMessage(ctx, m3.ID) }), m3)

@@ -326,5 +326,5 @@ func newMessage(customerID, conversationID, accountID, providerID string, tm con
 		Status: convo.MessageProgressing, ReferenceType: "call", ReferenceID: "ref-1",
 		Source: convo.Address{Type: convo.AddressTel, Target: "+15550111"}, Destination: convo.Address{Type: convo.AddressTel, Target: "+15550100"},
 		Text: "héllo 👋", Medias: []convo.Media{{ID: convo.NewID(), CustomerID: customerID, Type: convo.MediaImage, Filename: "https://example.com/a.png", TMCreate: tm, TMUpdate: tm, TMDelete: convo.Never}},
-		AccountID: accountID, ProviderID: providerID, TMCreate: tm, TMUpdate: tm, TMDelete: convo.Never}
+		AccountID: accountID, ProviderID: providerID, TMCreate: tm, TMUpdate: tm, TMDelete: convo.Never, TMDelivered: convo.Never, TMRead: convo.Never}
 }

@@ -133,18 +133,53 @@ func mediaType(contentType string) string {
 	return convo.MediaFile
 }
 
-// ParseStatus reads a status callback.
+// ParseStatus reads a status callback. Twilio's words map onto convo's
+// provider statuses: queued, accepted, scheduled and sending are accepted;
+// undelivered and canceled are failed, with the ErrorCode Twilio gives.
 func ParseStatus(form url.Values) *convo.Inbound {
 	r := convo.StatusReport{ProviderID: form.Get("MessageSid"), Detail: form.Get("ErrorCode")}
-	switch form.Get("MessageStatus") {
+	switch st := form.Get("MessageStatus"); st {
+	case "queued", "accepted", "scheduled", "sending":
+		r.Status, r.ProviderStatus = convo.MessageProgressing, convo.ProviderAccepted
 	case "sent", "delivered", "read":
-		r.Status = convo.MessageDone
+		r.Status, r.ProviderStatus = convo.MessageDone, st
 	case "failed", "undelivered", "canceled":
-		r.Status = convo.MessageFailed
+		r.Status, r.ProviderStatus = convo.MessageFailed, convo.ProviderFailed
+		r.Error = errorOfCode(form.Get("ErrorCode"), st)
 	default:
 		return &convo.Inbound{}
 	}
 	return &convo.Inbound{Statuses: []convo.StatusReport{r}}
+}
+
+// errorOfCode is the reason shown for a message Twilio reports failed:
+// the callback carries only the code, so the common codes' meanings
+// (Twilio's error dictionary) are spelled out here.
+func errorOfCode(code, status string) *convo.MessageError {
+	if code == "" {
+		return &convo.MessageError{Code: status, Message: "Twilio reports the message " + status + " without an error code"}
+	}
+	text, ok := errorTexts[code]
+	if !ok {
+		text = "Twilio error " + code + " (see twilio.com/docs/api/errors/" + code + ")"
+	}
+	return &convo.MessageError{Code: code, Message: status + ": " + text}
+}
+
+var errorTexts = map[string]string{
+	"21211": "invalid 'To' phone number",
+	"21408": "permission to send to this region is not enabled",
+	"21610": "the recipient has replied STOP and unsubscribed",
+	"21614": "'To' number is not a valid mobile number",
+	"30001": "queue overflow",
+	"30002": "account suspended",
+	"30003": "unreachable destination handset",
+	"30004": "message blocked by the recipient",
+	"30005": "unknown destination handset",
+	"30006": "landline or unreachable carrier",
+	"30007": "filtered by the carrier",
+	"30008": "unknown error",
+	"30034": "message from an unregistered A2P 10DLC number",
 }
 
 // Client calls the Messages API.
@@ -203,12 +238,10 @@ func (c *Client) Send(ctx context.Context, d convo.SendRequest) (convo.SendResul
 	if _, err := providerhttp.Do(c.HTTP, req, &answer); err != nil {
 		return convo.SendResult{}, err
 	}
-	res := convo.SendResult{ProviderID: answer.SID, Status: convo.MessageProgressing}
-	switch answer.Status {
-	case "sent", "delivered":
-		res.Status = convo.MessageDone
-	case "failed", "undelivered":
-		res.Status = convo.MessageFailed
+	// The answer's status is a status callback's first word.
+	res := convo.SendResult{ProviderID: answer.SID, Status: convo.MessageProgressing, ProviderStatus: convo.ProviderAccepted}
+	if st := ParseStatus(url.Values{"MessageStatus": {answer.Status}}).Statuses; len(st) == 1 {
+		res.Status, res.ProviderStatus = st[0].Status, st[0].ProviderStatus
 	}
 	return res, nil
 }

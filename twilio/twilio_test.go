@@ -182,17 +182,25 @@ func TestParseMessage(t *testing.T) {
 }
 
 func TestParseStatus(t *testing.T) {
-	for status, want := range map[string]string{
-		"accepted": "", "queued": "", "sending": "", "scheduled": "",
-		"sent": convo.MessageDone, "delivered": convo.MessageDone, "read": convo.MessageDone,
-		"failed": convo.MessageFailed, "undelivered": convo.MessageFailed, "canceled": convo.MessageFailed,
+	type want struct{ status, provider string }
+	for status, w := range map[string]want{
+		"accepted": {convo.MessageProgressing, convo.ProviderAccepted}, "queued": {convo.MessageProgressing, convo.ProviderAccepted},
+		"sending": {convo.MessageProgressing, convo.ProviderAccepted}, "scheduled": {convo.MessageProgressing, convo.ProviderAccepted},
+		"sent": {convo.MessageDone, convo.ProviderSent}, "delivered": {convo.MessageDone, convo.ProviderDelivered}, "read": {convo.MessageDone, convo.ProviderRead},
+		"failed": {convo.MessageFailed, convo.ProviderFailed}, "undelivered": {convo.MessageFailed, convo.ProviderFailed}, "canceled": {convo.MessageFailed, convo.ProviderFailed},
+		"receiving": {}, "": {},
 	} {
 		in := twilio.ParseStatus(url.Values{"MessageSid": {"SM1"}, "MessageStatus": {status}, "ErrorCode": {"30003"}})
 		switch {
-		case want == "" && len(in.Statuses) != 0:
-			t.Errorf("%s: %+v, want no report (not a final word)", status, in.Statuses)
-		case want != "" && (len(in.Statuses) != 1 || in.Statuses[0].Status != want || in.Statuses[0].ProviderID != "SM1"):
-			t.Errorf("%s: %+v, want %s", status, in.Statuses, want)
+		case w.status == "" && len(in.Statuses) != 0:
+			t.Errorf("%s: %+v, want no report", status, in.Statuses)
+		case w.status != "" && (len(in.Statuses) != 1 || in.Statuses[0].Status != w.status || in.Statuses[0].ProviderStatus != w.provider || in.Statuses[0].ProviderID != "SM1"):
+			t.Errorf("%s: %+v, want %s / %s", status, in.Statuses, w.status, w.provider)
+		case w.status == convo.MessageFailed && (in.Statuses[0].Error == nil || in.Statuses[0].Error.Code != "30003" ||
+			!strings.Contains(in.Statuses[0].Error.Message, "unreachable destination handset")):
+			t.Errorf("%s: error %+v, want Twilio's code 30003 with its meaning", status, in.Statuses[0].Error)
+		case w.status != convo.MessageFailed && len(in.Statuses) == 1 && in.Statuses[0].Error != nil:
+			t.Errorf("%s: error %+v on a status that is no failure", status, in.Statuses[0].Error)
 		}
 	}
 }

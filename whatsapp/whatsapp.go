@@ -5,6 +5,7 @@ package whatsapp
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -14,7 +15,9 @@ import (
 	json "github.com/go-json-experiment/json/v1"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/convohq/convo"
 	"github.com/convohq/convo/internal/providerhttp"
@@ -97,11 +100,18 @@ type hookBody struct {
 					} `json:"button"`
 				} `json:"messages"`
 				Statuses []struct {
-					ID     string `json:"id"`
-					Status string `json:"status"`
-					Errors []struct {
-						Code  int    `json:"code"`
-						Title string `json:"title"`
+					ID        string `json:"id"`
+					Status    string `json:"status"`
+					Timestamp string `json:"timestamp"`
+					// BizOpaqueCallbackData echoes what the send set: convo's message id.
+					BizOpaqueCallbackData string `json:"biz_opaque_callback_data"`
+					Errors                []struct {
+						Code      int    `json:"code"`
+						Title     string `json:"title"`
+						Message   string `json:"message"`
+						ErrorData struct {
+							Details string `json:"details"`
+						} `json:"error_data"`
 					} `json:"errors"`
 				} `json:"statuses"`
 			} `json:"value"`
@@ -161,14 +171,21 @@ func Parse(body []byte, phoneNumberID, baseURL string) (*convo.Inbound, error) {
 				in.Messages = append(in.Messages, im)
 			}
 			for _, s := range v.Statuses {
-				r := convo.StatusReport{ProviderID: s.ID, Status: convo.MessageDone}
+				r := convo.StatusReport{ProviderID: s.ID, MessageID: s.BizOpaqueCallbackData, Status: convo.MessageDone, ProviderStatus: s.Status}
+				if sec, err := strconv.ParseInt(s.Timestamp, 10, 64); err == nil && sec > 0 {
+					r.At = convo.NewTime(time.Unix(sec, 0))
+				}
 				switch s.Status {
 				case "failed":
-					r.Status = convo.MessageFailed
+					r.Status, r.ProviderStatus = convo.MessageFailed, convo.ProviderFailed
 					for _, e := range s.Errors {
 						r.Detail += fmt.Sprintf("%d %s; ", e.Code, e.Title)
 					}
-				case "sent", "delivered", "read":
+					if len(s.Errors) > 0 {
+						e := s.Errors[0]
+						r.Error = &convo.MessageError{Code: strconv.Itoa(e.Code), Message: cmp.Or(e.ErrorData.Details, e.Message, e.Title)}
+					}
+				case convo.ProviderSent, convo.ProviderDelivered, convo.ProviderRead:
 				default:
 					continue
 				}
@@ -212,8 +229,11 @@ func (c *Client) VerifySubscription(a *convo.Account, q url.Values) (string, boo
 // first answer's wamid identifies the message.
 func (c *Client) Send(ctx context.Context, d convo.SendRequest) (convo.SendResult, error) {
 	var bodies []map[string]any
+	// Meta echoes biz_opaque_callback_data in the statuses of each part, so
+	// a status finds its message even before this answer is recorded.
 	base := func() map[string]any {
-		return map[string]any{"messaging_product": "whatsapp", "recipient_type": "individual", "to": d.Conversation.DialogID}
+		return map[string]any{"messaging_product": "whatsapp", "recipient_type": "individual", "to": d.Conversation.DialogID,
+			"biz_opaque_callback_data": d.Message.ID}
 	}
 	if d.Message.Text != "" {
 		b := base()
@@ -251,7 +271,7 @@ func (c *Client) Send(ctx context.Context, d convo.SendRequest) (convo.SendResul
 			res.ProviderID = answer.Messages[0].ID
 		}
 	}
-	res.Status = convo.MessageDone
+	res.Status, res.ProviderStatus = convo.MessageDone, convo.ProviderAccepted
 	return res, nil
 }
 

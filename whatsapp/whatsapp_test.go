@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/convohq/convo"
 	"github.com/convohq/convo/whatsapp"
@@ -143,27 +144,33 @@ func TestParseStatuses(t *testing.T) {
 	status := func(id, s, extra string) string {
 		return `{"id":"` + id + `","status":"` + s + `","timestamp":"1603086313","recipient_id":"` + waID + `"` + extra + `}`
 	}
+	const ours = "0d1e7f3c-5b8a-4f4e-9a51-1a2b3c4d5e6f"
 	body := notification(`"statuses":[` + strings.Join([]string{
-		status("wamid.s", "sent", `,"conversation":{"id":"c1","origin":{"type":"service"}},"pricing":{"billable":true,"pricing_model":"CBP","category":"service"}`),
+		status("wamid.s", "sent", `,"biz_opaque_callback_data":"`+ours+`","conversation":{"id":"c1","origin":{"type":"service"}},"pricing":{"billable":true,"pricing_model":"CBP","category":"service"}`),
 		status("wamid.d", "delivered", ""),
 		status("wamid.r", "read", ""),
-		status("wamid.f", "failed", `,"errors":[{"code":131026,"title":"Message undeliverable"}]`),
+		status("wamid.f", "failed", `,"errors":[{"code":131047,"title":"Re-engagement message","message":"Re-engagement message","error_data":{"details":"Message failed to send because more than 24 hours have passed since the customer last replied to this number."}}]`),
 		status("wamid.x", "deleted", ""),
 	}, ",") + `]`)
 	in, err := whatsapp.Parse(body, phoneNumberID, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{"wamid.s": convo.MessageDone, "wamid.d": convo.MessageDone, "wamid.r": convo.MessageDone, "wamid.f": convo.MessageFailed}
-	if len(in.Statuses) != len(want) || len(in.Messages) != 0 {
-		t.Fatalf("statuses %+v, want %v (an unknown status is skipped)", in.Statuses, want)
+	type want struct{ status, provider string }
+	wants := map[string]want{"wamid.s": {convo.MessageDone, convo.ProviderSent}, "wamid.d": {convo.MessageDone, convo.ProviderDelivered},
+		"wamid.r": {convo.MessageDone, convo.ProviderRead}, "wamid.f": {convo.MessageFailed, convo.ProviderFailed}}
+	if len(in.Statuses) != len(wants) || len(in.Messages) != 0 {
+		t.Fatalf("statuses %+v, want %v (an unknown status is skipped)", in.Statuses, wants)
 	}
 	for _, s := range in.Statuses {
-		if want[s.ProviderID] != s.Status {
-			t.Errorf("status %+v, want %s", s, want[s.ProviderID])
+		if w := wants[s.ProviderID]; w.status != s.Status || w.provider != s.ProviderStatus || !s.At.Equal(time.Unix(1603086313, 0)) {
+			t.Errorf("status %+v, want %v at Meta's timestamp", s, w)
 		}
-		if s.Status == convo.MessageFailed && !strings.Contains(s.Detail, "131026") {
-			t.Errorf("failed status detail %q does not carry the error", s.Detail)
+		if (s.ProviderID == "wamid.s") != (s.MessageID == ours) {
+			t.Errorf("status %+v: the message id is biz_opaque_callback_data's", s)
+		}
+		if s.Status == convo.MessageFailed && (s.Error == nil || s.Error.Code != "131047" || !strings.Contains(s.Error.Message, "more than 24 hours")) {
+			t.Errorf("failed status error %+v, want Meta's code and details", s.Error)
 		}
 	}
 }
@@ -253,19 +260,19 @@ func TestSend(t *testing.T) {
 	d := convo.SendRequest{
 		Account:      &convo.Account{Token: "access-token", ProviderData: convo.ProviderData{PhoneNumberID: phoneNumberID}},
 		Conversation: &convo.Conversation{DialogID: waID},
-		Message:      &convo.Message{Text: "hello", Medias: []convo.Media{{Type: "image", Filename: "https://example.com/a.jpg"}, {Type: "file", Filename: "https://example.com/a.pdf"}}},
+		Message:      &convo.Message{ID: "0d1e7f3c-5b8a-4f4e-9a51-1a2b3c4d5e6f", Text: "hello", Medias: []convo.Media{{Type: "image", Filename: "https://example.com/a.jpg"}, {Type: "file", Filename: "https://example.com/a.pdf"}}},
 	}
 	res, err := c.Send(context.Background(), d)
-	if err != nil || res.Status != convo.MessageDone || res.ProviderID != "wamid.out1" {
-		t.Fatalf("Send = %+v, %v; want done with the first wamid", res, err)
+	if err != nil || res.Status != convo.MessageDone || res.ProviderStatus != convo.ProviderAccepted || res.ProviderID != "wamid.out1" {
+		t.Fatalf("Send = %+v, %v; want done (accepted) with the first wamid", res, err)
 	}
 	mu.Lock()
 	got := bodies
 	mu.Unlock()
 	want := []map[string]any{
-		{"messaging_product": "whatsapp", "recipient_type": "individual", "to": waID, "type": "text", "text": map[string]any{"body": "hello"}},
-		{"messaging_product": "whatsapp", "recipient_type": "individual", "to": waID, "type": "image", "image": map[string]any{"link": "https://example.com/a.jpg"}},
-		{"messaging_product": "whatsapp", "recipient_type": "individual", "to": waID, "type": "document", "document": map[string]any{"link": "https://example.com/a.pdf"}},
+		{"messaging_product": "whatsapp", "recipient_type": "individual", "to": waID, "biz_opaque_callback_data": "0d1e7f3c-5b8a-4f4e-9a51-1a2b3c4d5e6f", "type": "text", "text": map[string]any{"body": "hello"}},
+		{"messaging_product": "whatsapp", "recipient_type": "individual", "to": waID, "biz_opaque_callback_data": "0d1e7f3c-5b8a-4f4e-9a51-1a2b3c4d5e6f", "type": "image", "image": map[string]any{"link": "https://example.com/a.jpg"}},
+		{"messaging_product": "whatsapp", "recipient_type": "individual", "to": waID, "biz_opaque_callback_data": "0d1e7f3c-5b8a-4f4e-9a51-1a2b3c4d5e6f", "type": "document", "document": map[string]any{"link": "https://example.com/a.pdf"}},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("bodies %v\nwant   %v", got, want)
@@ -274,8 +281,9 @@ func TestSend(t *testing.T) {
 	code = 400
 	mu.Unlock()
 	var ce *convo.ChannelError
-	if _, err := c.Send(context.Background(), d); !errors.As(err, &ce) || ce.Temporary || ce.HTTPStatus != 400 {
-		t.Errorf("refusal: %#v, want a permanent ChannelError", err)
+	if _, err := c.Send(context.Background(), d); !errors.As(err, &ce) || ce.Temporary || ce.HTTPStatus != 400 ||
+		ce.Code != "131030" || ce.Message != "(#131030) Recipient phone number not in allowed list" {
+		t.Errorf("refusal: %#v, want a permanent ChannelError with Meta's code and message", err)
 	}
 	mu.Lock()
 	code = 503

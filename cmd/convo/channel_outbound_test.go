@@ -150,6 +150,12 @@ func TestOutboundFailures(t *testing.T) {
 				if n := calls(acc); n != 1 {
 					t.Errorf("%s: the provider was asked %d times, want once", typ, n)
 				}
+				// The provider's own code and text, as each fake refuses.
+				wantError(t, msgOf(a, conv, str(t, m, "id")), map[string][2]string{
+					convo.AccountLine:     {"400", "Failed to send messages"},
+					convo.AccountWhatsApp: {"131030", "Recipient phone number not in allowed list"},
+					convo.AccountSMS:      {"21610", "Attempt to send to unsubscribed recipient"},
+				}[typ])
 			}
 		})
 
@@ -204,8 +210,15 @@ func TestOutboundFailures(t *testing.T) {
 			wantStatus(t, r, http.StatusOK)
 			all = append(all, sent{waGone, waConv, str(t, r.JSON(t), "id"), "failed", 0})
 			e.line.SetModeFor(lineLost.fakeKey(), fakeprovider.Accept)
+			reasons := map[*testAccount][2]string{
+				lineDown: {"500", "An error occurred in the server"}, smsDown: {"20500", "Internal Server Error"},
+				waGone: {convo.ReasonProviderUnreachable, "could not be reached"},
+			}
 			for _, s := range all {
 				waitStatus(a, s.conv, s.msg, s.wantStatus)
+				if want, ok := reasons[s.acc]; ok {
+					wantError(t, msgOf(a, s.conv, s.msg), want)
+				}
 				if s.wantCalls > 0 && calls(s.acc) != s.wantCalls {
 					t.Errorf("%s: the provider was asked %d times, want %d (first try and one per retry delay)", s.acc.Type, calls(s.acc), s.wantCalls)
 				}

@@ -23,6 +23,8 @@ type WhatsAppSend struct {
 	Link string
 	// WAMID is the id the fake answered with.
 	WAMID string
+	// Callback is biz_opaque_callback_data, which Meta echoes in the statuses.
+	Callback string
 }
 
 // WhatsApp is the WhatsApp Cloud API of the Graph API.
@@ -104,6 +106,13 @@ func (f *WhatsApp) messages(w http.ResponseWriter, r *http.Request) {
 	if rt, ok := body["recipient_type"]; ok && rt != "individual" {
 		bad("recipient_type is %v", rt)
 		return
+	}
+	if cb, ok := body["biz_opaque_callback_data"]; ok {
+		// Meta: an arbitrary string of at most 512 characters.
+		if s.Callback, ok = cb.(string); !ok || len([]rune(s.Callback)) > 512 {
+			bad("biz_opaque_callback_data must be a string of at most 512 characters")
+			return
+		}
 	}
 	if !waIDPattern.MatchString(s.To) {
 		bad("to %q is not a phone number", s.To)
