@@ -43,7 +43,7 @@ func TestMediaInboundLine(t *testing.T) {
 
 		t.Run("served to whoever may see the conversation", func(t *testing.T) {
 			wantBytes(t, a.do("GET", "/v1.0/medias/"+id, nil), photo, "image/png", `inline; filename=image-`+id[:8]+`.png`)
-			_, otherKey := a.newCustomer()
+			_, otherKey := e.ts.superAdmin(t).newCustomer()
 			e.as(t, otherKey).fails("GET", "/v1.0/medias/"+id, nil, http.StatusNotFound, convo.ReasonMediaNotFound)
 			e.as(t, otherKey).fails("GET", "/v1.0/medias/"+id+"/signed_url", nil, http.StatusNotFound, convo.ReasonMediaNotFound)
 			a.fails("GET", "/v1.0/medias/"+convo.NewID(), nil, http.StatusNotFound, convo.ReasonMediaNotFound)
