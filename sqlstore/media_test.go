@@ -31,7 +31,9 @@ func TestMediaStore(t *testing.T) {
 
 		// Bytes in chunks, read back in order; putting again replaces them.
 		big := bytes.Repeat([]byte{0, 1, 2, 255}, 100_000)
-		update(t, db, func(tx convo.Tx) error { return tx.PutMediaChunks(ctx, old.ID, [][]byte{[]byte("stale"), []byte("more")}) })
+		update(t, db, func(tx convo.Tx) error {
+			return tx.PutMediaChunks(ctx, old.ID, [][]byte{[]byte("stale"), []byte("more")})
+		})
 		update(t, db, func(tx convo.Tx) error { return tx.PutMediaChunks(ctx, old.ID, [][]byte{big, []byte("tail")}) })
 		update(t, db, func(tx convo.Tx) error { return tx.PutMediaChunks(ctx, young.ID, [][]byte{[]byte("young")}) })
 		if got := read(t, db, func(tx convo.Tx) ([]byte, error) { return tx.GetMediaChunk(ctx, old.ID, 0) }); !bytes.Equal(got, big) {
