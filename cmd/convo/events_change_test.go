@@ -95,10 +95,20 @@ func TestEventsForEveryChange(t *testing.T) {
 		if sent["status"] != "progressing" {
 			t.Fatalf("sent SMS: status %v, want progressing until the provider reports", sent["status"])
 		}
-		progressing := maps.Clone(sent)
-		// Recording the provider's message id moves tm_update after the
-		// event was written; every other field is as created.
-		expect("sending a message", wantEvent{convo.EventMessageCreated, progressing, true})
+		// Twilio's answer (queued) is the provider's first word: accepted, an
+		// update of its own. The created event has every other field as the
+		// message is now, but for tm_update.
+		var accepted map[string]any
+		eventually(t, 5*time.Second, func() error {
+			accepted = admin.ok("GET", "/v1.0/conversations/"+convID+"/messages?page_size=1", nil)["result"].([]any)[0].(map[string]any)
+			if accepted["provider_status"] != convo.ProviderAccepted || accepted["status"] != "progressing" {
+				return fmt.Errorf("the sent SMS is %v / %v", accepted["status"], accepted["provider_status"])
+			}
+			return nil
+		})
+		progressing := maps.Clone(accepted)
+		progressing["provider_status"] = ""
+		expect("sending a message", wantEvent{convo.EventMessageCreated, progressing, true}, wantEvent{convo.EventMessageUpdated, accepted, false})
 		sends := tw.Sent()
 		if len(sends) == 0 {
 			t.Fatal("nothing was sent to the fake Twilio")

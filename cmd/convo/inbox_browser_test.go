@@ -105,7 +105,7 @@ func TestInboxBrowser(t *testing.T) {
 			t.Errorf("incoming sender shown as %q, want the peer", got)
 		}
 		out := msg(str(t, sent, "id"))
-		a.until("the delivery status", has(out+" .st", "delivered"))
+		a.until("the provider's word (LINE says no more than accepted)", has(out+" .st", "accepted"))
 		var src, link string
 		a.js(`document.querySelector(`+fmt.Sprintf("%q", out+" .medias img")+`).getAttribute("src")`, &src)
 		a.js(`document.querySelector(`+fmt.Sprintf("%q", out+" .medias a.link")+`).getAttribute("href")`, &link)
@@ -135,7 +135,7 @@ func TestInboxBrowser(t *testing.T) {
 		a.press("Enter")
 		two := `[...document.querySelectorAll(".timeline .msg.out")].find(m => m.querySelector(".text").textContent === "first line\nsecond line")`
 		a.until("the message at once, progressing", two+`?.querySelector(".st").textContent === "sending"`)
-		a.until("the message delivered", two+`?.querySelector(".st").textContent === "delivered"`)
+		a.until("the message accepted by LINE", two+`?.querySelector(".st").textContent === "accepted"`)
 		e.line.SetDelay(0)
 		var v string
 		if a.js(`document.querySelector("#composer").value.trim()`, &v); v != "" {

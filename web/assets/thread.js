@@ -12,6 +12,7 @@ import { attachComposer } from "./composer.js";
 // PAGE is how many messages a page holds; a shorter page is the oldest.
 const PAGE = 50;
 const RANK = { progressing: 0, done: 1, failed: 2 };
+const PRANK = { accepted: 1, sent: 2, delivered: 3, read: 4, failed: 5 };
 
 export function createThread(app) {
   const pane = $("#thread");
@@ -142,14 +143,27 @@ export function createThread(app) {
     return app.sentByMe.has(m.id) || m._mine ? app.me.name || t("you") : t("sender_outgoing");
   }
 
+  // deliveryEl is an outgoing message's state as its provider reports it:
+  // sending, accepted, sent, delivered, read, or failed with the reason.
+  function deliveryEl(m) {
+    if (m.status === "failed") {
+      const e = m.error;
+      const reason = m._error || (e && (e.code ? t("msg_error", e.message, e.code) : e.message));
+      return h("span", { class: "st failed" }, reason ? t("msg_failed_reason", reason) : t("msg_failed"));
+    }
+    const ps = m.provider_status || (m.status === "done" ? "accepted" : "progressing");
+    const when = [];
+    if (parseTime(m.tm_delivered)) when.push(t("msg_delivered_at", long(m.tm_delivered)));
+    if (parseTime(m.tm_read)) when.push(t("msg_read_at", long(m.tm_read)));
+    return h("span", { class: "st " + ps, title: when.join("\n") }, t("msg_" + ps));
+  }
+
   function messageEl(s, m) {
-    const reason = m.status === "failed" && (m._error || m.status_reason || m.error);
     return h("article", { class: `msg ${m.direction === "incoming" ? "in" : "out"} ${m.status}`, dataset: { id: m.id } },
       h("header", {},
         h("span", { class: "who" }, senderOf(s, m)),
         h("time", { datetime: m.tm_create, title: long(m.tm_create) }, short(m.tm_create)),
-        m.direction === "outgoing"
-          ? h("span", { class: "st " + m.status }, reason ? t("msg_failed_reason", reason) : t("msg_" + m.status)) : null),
+        m.direction === "outgoing" ? deliveryEl(m) : null),
       m.text ? h("p", { class: "text" }, m.text) : null,
       (m.medias || []).length ? h("div", { class: "medias" }, m.medias.map(mediaEl)) : null);
   }
@@ -240,10 +254,12 @@ export function createThread(app) {
     renderTimeline(s, {});
   }
 
-  // take keeps the furthest status of a message: statuses only move on.
+  // take keeps the furthest state of a message: statuses only move on, and
+  // so does the provider's word (a late answer must not undo a read).
   function take(s, m) {
     const old = s.messages.get(m.id);
-    if (old && RANK[old.status] > RANK[m.status]) return;
+    if (old && (RANK[old.status] > RANK[m.status] ||
+      (old.status === m.status && (PRANK[old.provider_status] || 0) > (PRANK[m.provider_status] || 0)))) return;
     s.messages.set(m.id, m);
   }
 
