@@ -88,6 +88,8 @@ export const text = {
   msg_delivered_at: "Delivered {0}",
   msg_read_at: "Read {0}",
   media_link: "{0} attachment",
+  media_pending: "{0} attachment: downloading…",
+  media_failed: "{0} attachment could not be downloaded",
   note: "Note",
   note_by: "Note by {0}",
   edit: "Edit",

@@ -8,6 +8,7 @@ import { t } from "./i18n.js";
 import { peerName, channelName } from "./list.js";
 import { renderActions } from "./actions.js";
 import { attachComposer } from "./composer.js";
+import { heldMediaEl } from "./media.js";
 
 // PAGE is how many messages a page holds; a shorter page is the oldest.
 const PAGE = 50;
@@ -169,6 +170,8 @@ export function createThread(app) {
   }
 
   function mediaEl(md) {
+    const held = heldMediaEl(md);
+    if (held) return held;
     const url = safeURL(md.filename);
     if (!url) return h("span", { class: "media" }, md.filename);
     if (md.type === "image" || md.type === "sticker") {
