@@ -22,13 +22,19 @@ func (DB) Name() string { return convo.MediaBackendDB }
 
 // Put stores data in one transaction, replacing what id held.
 func (d DB) Put(ctx context.Context, id, _ string, data []byte) error {
+	return d.Store.Update(ctx, func(tx convo.Tx) error { return tx.PutMediaChunks(ctx, id, Chunks(data)) })
+}
+
+// Chunks cuts data into the rows PutMediaChunks writes, for a caller that
+// writes them in a transaction of its own.
+func Chunks(data []byte) [][]byte {
 	var chunks [][]byte
 	for len(data) > 0 {
 		n := min(len(data), ChunkSize)
 		chunks = append(chunks, data[:n])
 		data = data[n:]
 	}
-	return d.Store.Update(ctx, func(tx convo.Tx) error { return tx.PutMediaChunks(ctx, id, chunks) })
+	return chunks
 }
 
 // Open streams the chunks of id, reading each when the last is consumed.

@@ -288,10 +288,10 @@ func (s *Service) ingestBatch(ctx context.Context, tx convo.Tx, batch []*inbound
 			withMedia = append(withMedia, m.msg)
 		}
 	}
-	if queued, err := s.queueMediaFetches(ctx, tx, withMedia); err != nil {
+	// The poll claims them within a second, many per claim, rather than
+	// a claim per batch of hooks.
+	if err := s.queueMediaFetches(ctx, tx, withMedia); err != nil {
 		return nil, false, err
-	} else if queued {
-		newJobs = true
 	}
 	for i, m := range msgs {
 		if !stored[i] {

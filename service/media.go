@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/convohq/convo"
+	"github.com/convohq/convo/mediastore"
 )
 
 // Media convo holds: inbound attachments, downloaded by a job after the
@@ -30,6 +31,15 @@ const (
 	mediaRetentionEvery = time.Hour
 	// mediaPruneBatch bounds the media one sweep transaction deletes.
 	mediaPruneBatch = 100
+	// mediaSlots is how many downloads run at once.
+	mediaSlots = 8
+	// mediaRecordBatch bounds the downloads recorded in one transaction,
+	// so that one holds the database's writer only a short while.
+	mediaRecordBatch = 4
+	// mediaYieldMax is the longest a download's record waits for the
+	// hooks (see yieldToHooks); mediaYieldPoll how often it looks.
+	mediaYieldMax  = 20 * time.Second
+	mediaYieldPoll = 2 * time.Millisecond
 	// DefaultMediaURLTTL is how long a signed media URL works.
 	DefaultMediaURLTTL = time.Hour
 )
@@ -98,18 +108,16 @@ func (s *Service) inboundMedia(a *convo.Account, md convo.InboundMedia, now conv
 
 // queueMediaFetches writes the download job of each message with pending
 // media, in the transaction that stores the messages.
-func (s *Service) queueMediaFetches(ctx context.Context, tx convo.Tx, msgs []*convo.Message) (bool, error) {
-	queued := false
+func (s *Service) queueMediaFetches(ctx context.Context, tx convo.Tx, msgs []*convo.Message) error {
 	for _, m := range msgs {
 		if !hasPending(m) {
 			continue
 		}
 		if err := tx.CreateJob(ctx, &convo.Job{ID: convo.NewID(), Kind: convo.JobFetchMedia, RefID: m.ID, RunAt: m.TMCreate, TMCreate: m.TMCreate}); err != nil {
-			return queued, err
+			return err
 		}
-		queued = true
 	}
-	return queued, nil
+	return nil
 }
 
 func hasPending(m *convo.Message) bool {
@@ -124,7 +132,10 @@ func hasPending(m *convo.Message) bool {
 // fetched is the outcome of one medium's download.
 type fetched struct {
 	stored *convo.StoredMedia
-	err    *convo.MessageError
+	// data is the bytes to write in the database with the record (nil
+	// when another backend holds them already).
+	data []byte
+	err  *convo.MessageError
 }
 
 // runFetchMedia downloads the pending media of an inbound message and
@@ -156,10 +167,10 @@ func (s *Service) runFetchMedia(ctx context.Context, j *convo.Job) error {
 			outcomes[md.ID] = fetched{err: &convo.MessageError{Code: convo.ReasonMediaFetch, Message: "the account is gone"}}
 			continue
 		}
-		stored, err := s.fetchMedia(ctx, fetcher, a, msg, md)
+		stored, data, err := s.fetchMedia(ctx, fetcher, a, msg, md)
 		switch {
 		case err == nil:
-			outcomes[md.ID] = fetched{stored: stored}
+			outcomes[md.ID] = fetched{stored: stored, data: data}
 		case isTemporary(err):
 			temporary = err
 		default:
@@ -175,7 +186,45 @@ func (s *Service) runFetchMedia(ctx context.Context, j *convo.Job) error {
 	if !again && temporary != nil {
 		s.logger.Warn("media download failed", "message_id", msg.ID, "reason", temporary.Error())
 	}
-	return s.recordMedia(ctx, j, msg.ID, outcomes, temporary, !again)
+	return s.mediaRecords.Submit(&mediaRecord{job: j, messageID: msg.ID, outcomes: outcomes, cause: temporary, final: !again})
+}
+
+// yieldToHooks waits, up to mediaYieldMax, until no batch of hooks waits
+// or is being written. The bytes of media cost the database's writer far
+// more than a message (a 200 KB image on SQLite as much as a dozen
+// single-row commits): written while hooks wait, they would delay the
+// hooks' 200. At full ingest media wait; when load eases they catch up.
+func (s *Service) yieldToHooks() {
+	deadline := time.Now().Add(mediaYieldMax)
+	for !s.inbound.Idle() && time.Now().Before(deadline) {
+		time.Sleep(mediaYieldPoll)
+	}
+}
+
+// mediaRecord is the outcome of one run of a download job, to record.
+type mediaRecord struct {
+	job       *convo.Job
+	messageID string
+	outcomes  map[string]fetched
+	cause     error
+	final     bool
+}
+
+// storeMediaRecords records the outcomes of concurrent downloads in one
+// transaction: on SQLite each commit costs the writer a flush, which the
+// hooks' batches need.
+func (s *Service) storeMediaRecords(batch []*mediaRecord, ready func()) error {
+	ctx := context.Background()
+	s.yieldToHooks()
+	return s.update(ctx, func(tx convo.Tx) error {
+		defer ready()
+		for _, r := range batch {
+			if err := s.recordMedia(ctx, tx, r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // mediaErrorOf is the reason shown on a medium whose download failed.
@@ -191,35 +240,40 @@ func mediaErrorOf(err error) *convo.MessageError {
 	return &convo.MessageError{Code: convo.ReasonMediaFetch, Message: "the medium could not be downloaded: " + err.Error()}
 }
 
-// fetchMedia downloads one medium, within the size limit, into the blobs.
-func (s *Service) fetchMedia(ctx context.Context, f convo.MediaFetcher, a *convo.Account, msg *convo.Message, md convo.Media) (*convo.StoredMedia, error) {
+// fetchMedia downloads one medium, within the size limit. The bytes go to
+// the blobs now, or are returned to be written with the medium's record
+// when the database holds them: one commit per medium, not two.
+func (s *Service) fetchMedia(ctx context.Context, f convo.MediaFetcher, a *convo.Account, msg *convo.Message, md convo.Media) (*convo.StoredMedia, []byte, error) {
 	fctx, cancel := context.WithTimeout(ctx, providerTimeout)
 	defer cancel()
 	got, err := f.FetchMedia(fctx, a, md.Filename)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer got.Body.Close()
 	limit := s.config.MediaMaxBytes
 	if got.Size > limit {
-		return nil, tooLarge(limit, got.Size)
+		return nil, nil, tooLarge(limit, got.Size)
 	}
 	data, err := io.ReadAll(io.LimitReader(got.Body, limit+1))
 	if err != nil {
-		return nil, &convo.ChannelError{Temporary: true, Detail: err.Error()}
+		return nil, nil, &convo.ChannelError{Temporary: true, Detail: err.Error()}
 	}
 	if int64(len(data)) > limit {
-		return nil, tooLarge(limit, -1)
+		return nil, nil, tooLarge(limit, -1)
 	}
 	ct := contentTypeOf(got.ContentType, data)
 	now := s.now()
 	sm := &convo.StoredMedia{ID: md.ID, CustomerID: msg.CustomerID, ConversationID: msg.ConversationID, MessageID: msg.ID,
 		Type: md.Type, Filename: fileNameOf(md.Type, md.ID, ct), ContentType: ct, Size: int64(len(data)),
 		Backend: s.config.MediaBlobs.Name(), TMCreate: now, TMUpdate: now}
-	if err := s.config.MediaBlobs.Put(ctx, sm.ID, ct, data); err != nil {
-		return nil, &convo.ChannelError{Temporary: true, Detail: "store the medium: " + err.Error()}
+	if _, inDB := s.config.MediaBlobs.(mediastore.DB); inDB {
+		return sm, data, nil
 	}
-	return sm, nil
+	if err := s.config.MediaBlobs.Put(ctx, sm.ID, ct, data); err != nil {
+		return nil, nil, &convo.ChannelError{Temporary: true, Detail: "store the medium: " + err.Error()}
+	}
+	return sm, nil, nil
 }
 
 func tooLarge(limit, size int64) error {
@@ -253,51 +307,55 @@ func fileNameOf(typ, id, ct string) string {
 
 // recordMedia writes the outcomes of downloads on the message, with its
 // event; final ends the job, failing what is still pending.
-func (s *Service) recordMedia(ctx context.Context, j *convo.Job, messageID string, outcomes map[string]fetched, cause error, final bool) error {
-	return s.update(ctx, func(tx convo.Tx) error {
-		msg, err := tx.GetMessage(ctx, messageID)
-		if err != nil {
-			return err
+func (s *Service) recordMedia(ctx context.Context, tx convo.Tx, r *mediaRecord) error {
+	outcomes, cause, final := r.outcomes, r.cause, r.final
+	msg, err := tx.GetMessage(ctx, r.messageID)
+	if err != nil {
+		return err
+	}
+	changed := false
+	now := s.now()
+	for i := range msg.Medias {
+		md := &msg.Medias[i]
+		if md.Status != convo.MediaPending {
+			continue
 		}
-		changed := false
-		now := s.now()
-		for i := range msg.Medias {
-			md := &msg.Medias[i]
-			if md.Status != convo.MediaPending {
-				continue
-			}
-			o, ok := outcomes[md.ID]
-			if !ok && final && cause != nil {
-				o, ok = fetched{err: mediaErrorOf(cause)}, true
-			}
-			if !ok {
-				continue
-			}
-			if o.stored != nil {
-				if err := tx.CreateStoredMedia(ctx, o.stored); err != nil && convo.ErrorStatus(err) != convo.EConflict {
+		o, ok := outcomes[md.ID]
+		if !ok && final && cause != nil {
+			o, ok = fetched{err: mediaErrorOf(cause)}, true
+		}
+		if !ok {
+			continue
+		}
+		if o.stored != nil {
+			if o.data != nil {
+				if err := tx.PutMediaChunks(ctx, o.stored.ID, mediastore.Chunks(o.data)); err != nil {
 					return err
 				}
-				md.Status, md.ContentType, md.Size = convo.MediaStored, o.stored.ContentType, o.stored.Size
-			} else {
-				md.Status, md.Error = convo.MediaFailed, o.err
 			}
-			md.TMUpdate = now
-			changed = true
-		}
-		if changed {
-			msg.TMUpdate = now
-			if err := tx.UpdateMessage(ctx, msg); err != nil {
+			if err := tx.CreateStoredMedia(ctx, o.stored); err != nil {
 				return err
 			}
-			if err := s.emitMessage(ctx, tx, convo.EventMessageUpdated, msg); err != nil {
-				return err
-			}
+			md.Status, md.ContentType, md.Size = convo.MediaStored, o.stored.ContentType, o.stored.Size
+		} else {
+			md.Status, md.Error = convo.MediaFailed, o.err
 		}
-		if final {
-			return tx.DeleteJob(ctx, j.ID)
+		md.TMUpdate = now
+		changed = true
+	}
+	if changed {
+		msg.TMUpdate = now
+		if err := tx.UpdateMessage(ctx, msg); err != nil {
+			return err
 		}
-		return nil
-	})
+		if err := s.emitMessage(ctx, tx, convo.EventMessageUpdated, msg); err != nil {
+			return err
+		}
+	}
+	if final {
+		return tx.DeleteJob(ctx, r.job.ID)
+	}
+	return nil
 }
 
 // runMediaRetention deletes the media older than the retention period and

@@ -88,6 +88,8 @@ type Service struct {
 	config Config
 	logger *slog.Logger
 	jobs   *jobrunner.Runner
+	// mediaJobs runs the downloads of inbound media (claimed with the jobs).
+	mediaJobs *jobrunner.Runner
 	// outbox delivers the events use cases write to customers' webhooks.
 	outbox *outbox.Dispatcher
 	// settled is notified whenever events are settled further: realtime
@@ -97,6 +99,8 @@ type Service struct {
 	outage *outage.Watch
 	// inbound gathers the hooks of concurrent requests into batches.
 	inbound *batch.Batcher[*inbound]
+	// mediaRecords gathers the outcomes of concurrent downloads.
+	mediaRecords *batch.Batcher[*mediaRecord]
 	// accounts caches the accounts behind hook URLs.
 	accounts rowcache.Cache[*convo.Account]
 	jwtKey   []byte
@@ -136,7 +140,7 @@ func New(store convo.Store, clock convo.Clock, config Config) *Service {
 		config.MediaBlobs = mediastore.DB{Store: store}
 	}
 	s := &Service{store: store, clock: clock, config: config, logger: config.Logger,
-		jobs: jobrunner.New(16), outage: outage.NewWatch(config.Logger), settled: newBroadcast(), checkPassword: bcrypt.CompareHashAndPassword}
+		jobs: jobrunner.New(16), mediaJobs: jobrunner.New(mediaSlots), outage: outage.NewWatch(config.Logger), settled: newBroadcast(), checkPassword: bcrypt.CompareHashAndPassword}
 	// Webhook settings take their defaults in the outbox.
 	s.outbox = outbox.New(store, clock, outbox.Config{
 		RetryBase: config.WebhookRetryBase, RetryCap: config.WebhookRetryCap, MaxAge: config.WebhookMaxAge,
@@ -146,6 +150,8 @@ func New(store convo.Store, clock convo.Clock, config Config) *Service {
 	})
 	s.inbound = batch.New(maxInboundBatch, inboundWriters, s.storeInbound)
 	s.inbound.FailsAll = outage.Unavailable
+	s.mediaRecords = batch.New(mediaRecordBatch, 1, s.storeMediaRecords)
+	s.mediaRecords.FailsAll = outage.Unavailable
 	return s
 }
 

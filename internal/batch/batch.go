@@ -60,6 +60,13 @@ func (b *Batcher[T]) Submit(item T) error {
 	return <-it.done
 }
 
+// Idle reports whether no item waits and no batch is being written.
+func (b *Batcher[T]) Idle() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.writers == 0 && len(b.pending) == 0
+}
+
 // drain writes batches until nothing waits.
 func (b *Batcher[T]) drain() {
 	for {
