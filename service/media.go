@@ -189,14 +189,19 @@ func (s *Service) runFetchMedia(ctx context.Context, j *convo.Job) error {
 	return s.mediaRecords.Submit(&mediaRecord{job: j, messageID: msg.ID, outcomes: outcomes, cause: temporary, final: !again})
 }
 
-// yieldToHooks waits, up to mediaYieldMax, until no batch of hooks waits
-// or is being written. The bytes of media cost the database's writer far
-// more than a message (a 200 KB image on SQLite as much as a dozen
-// single-row commits): written while hooks wait, they would delay the
-// hooks' 200. At full ingest media wait; when load eases they catch up.
+// yieldToHooks waits, up to mediaYieldMax, while hooks wait to be stored
+// and, where the database has a single writer (SQLite), while a batch of
+// them is being written. The bytes of media cost that writer far more
+// than a message (a 200 KB image as much as a dozen single-row commits):
+// written before the hooks, they would delay the hooks' 200. At full
+// ingest media wait; when load eases they catch up.
 func (s *Service) yieldToHooks() {
+	busy := s.inbound.Waiting
+	if s.config.MediaSharesWriter {
+		busy = func() bool { return !s.inbound.Idle() }
+	}
 	deadline := time.Now().Add(mediaYieldMax)
-	for !s.inbound.Idle() && time.Now().Before(deadline) {
+	for busy() && time.Now().Before(deadline) {
 		time.Sleep(mediaYieldPoll)
 	}
 }

@@ -67,6 +67,13 @@ func (b *Batcher[T]) Idle() bool {
 	return b.writers == 0 && len(b.pending) == 0
 }
 
+// Waiting reports whether items wait for a writer.
+func (b *Batcher[T]) Waiting() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.pending) > 0
+}
+
 // drain writes batches until nothing waits.
 func (b *Batcher[T]) drain() {
 	for {

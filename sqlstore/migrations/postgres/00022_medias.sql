@@ -25,6 +25,9 @@ CREATE TABLE media_chunks (
     data     BYTEA NOT NULL,
     PRIMARY KEY (media_id, seq)
 );
+-- Media are compressed already (images, audio, video): storing the bytes
+-- as they are saves the database a compression attempt per chunk.
+ALTER TABLE media_chunks ALTER COLUMN data SET STORAGE EXTERNAL;
 
 -- +goose Down
 DROP TABLE media_chunks;
