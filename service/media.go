@@ -35,10 +35,11 @@ const (
 	mediaSlots = 8
 	// mediaRecordBatch bounds the downloads recorded in one transaction,
 	// so that one holds the database's writer only a short while.
-	mediaRecordBatch = 4
-	// mediaYieldMax is the longest a download's record waits for the
-	// hooks (see yieldToHooks); mediaYieldPoll how often it looks.
-	mediaYieldMax  = 20 * time.Second
+	mediaRecordBatch = 8
+	// mediaYieldMax is the longest a batch of downloads waits for the
+	// hooks (see yieldToHooks), so that media still get a share of the
+	// writer under a sustained full load; mediaYieldPoll how often it looks.
+	mediaYieldMax  = time.Second
 	mediaYieldPoll = 2 * time.Millisecond
 	// DefaultMediaURLTTL is how long a signed media URL works.
 	DefaultMediaURLTTL = time.Hour
@@ -194,7 +195,7 @@ func (s *Service) runFetchMedia(ctx context.Context, j *convo.Job) error {
 // them is being written. The bytes of media cost that writer far more
 // than a message (a 200 KB image as much as a dozen single-row commits):
 // written before the hooks, they would delay the hooks' 200. At full
-// ingest media wait; when load eases they catch up.
+// ingest media get a batch a second in; when load eases they catch up.
 func (s *Service) yieldToHooks() {
 	busy := s.inbound.Waiting
 	if s.config.MediaSharesWriter {
