@@ -190,19 +190,16 @@ func (s *Service) runFetchMedia(ctx context.Context, j *convo.Job) error {
 	return s.mediaRecords.Submit(&mediaRecord{job: j, messageID: msg.ID, outcomes: outcomes, cause: temporary, final: !again})
 }
 
-// yieldToHooks waits, up to mediaYieldMax, while hooks wait to be stored
-// and, where the database has a single writer (SQLite), while a batch of
-// them is being written. The bytes of media cost that writer far more
-// than a message (a 200 KB image as much as a dozen single-row commits):
-// written before the hooks, they would delay the hooks' 200. At full
-// ingest media get a batch a second in; when load eases they catch up.
+// yieldToHooks waits, up to mediaYieldMax, while hooks wait to be stored.
+// The bytes of media cost the database far more than a message (on
+// SQLite's one writer a 200 KB image costs as much as a dozen single-row
+// commits): written before waiting hooks, they would delay the hooks'
+// 200. Waiting also for the batch being written (the writer idle) kept
+// ingest as fast as without media, but at half the full rate left media
+// waiting for seconds (docs/performance.md).
 func (s *Service) yieldToHooks() {
-	busy := s.inbound.Waiting
-	if s.config.MediaSharesWriter {
-		busy = func() bool { return !s.inbound.Idle() }
-	}
 	deadline := time.Now().Add(mediaYieldMax)
-	for busy() && time.Now().Before(deadline) {
+	for s.inbound.Waiting() && time.Now().Before(deadline) {
 		time.Sleep(mediaYieldPoll)
 	}
 }

@@ -75,9 +75,6 @@ type Config struct {
 	MediaURLTTL time.Duration
 	// MediaKey signs media URLs; empty: a key kept in the database.
 	MediaKey []byte
-	// MediaSharesWriter says the database has one writer (SQLite), which
-	// media bytes take from the hooks (see yieldToHooks).
-	MediaSharesWriter bool
 }
 
 // DefaultMaxStreamsPerCustomer is the realtime streams a customer may have

@@ -225,7 +225,6 @@ func (m *Main) Open(ctx context.Context) error {
 		WebhookAttempted: m.metrics.WebhookAttempt, MaxStreamsPerCustomer: m.Config.MaxStreamsPerCustomer,
 		TimeFormat: times,
 		MediaBlobs: blobs, MediaMaxBytes: m.Config.Media.MaxBytes, MediaRetention: m.Config.Media.Retention, MediaURLTTL: m.Config.Media.URLTTL,
-		MediaSharesWriter: store.Dialect() == sqlstore.DialectSQLite,
 	})
 	m.svc = svc
 	if err := svc.Init(ctx); err != nil {

@@ -60,13 +60,6 @@ func (b *Batcher[T]) Submit(item T) error {
 	return <-it.done
 }
 
-// Idle reports whether no item waits and no batch is being written.
-func (b *Batcher[T]) Idle() bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.writers == 0 && len(b.pending) == 0
-}
-
 // Waiting reports whether items wait for a writer.
 func (b *Batcher[T]) Waiting() bool {
 	b.mu.Lock()
