@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -162,6 +163,55 @@ func TestMediaInboundRetriesAndLimits(t *testing.T) {
 		r := a.upload("", "big.png", "image/png", bytes.Repeat([]byte("x"), 1001))
 		if r.Status != http.StatusBadRequest || !bytes.Contains(r.Body, []byte(convo.ReasonMediaTooLarge)) {
 			t.Errorf("an upload over the limit: %d %s", r.Status, r.Body)
+		}
+	})
+}
+
+// The hook is answered before the download starts, and the download job is
+// durable: one due after a restart runs on the next start.
+func TestMediaDownloadAfterTheHook(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
+		clock := &offsetClock{}
+		e := newChannelEnv(t, b, withClock(clock), withSending(2*time.Second, time.Hour))
+		a := e.admin(t)
+		acc := e.newAccount(a, convo.AccountLine)
+		photo := pngOf(t, 8, 8)
+		post := func() string {
+			user, msgID := lineID('U'), lineMessageID()
+			e.line.AddContent(msgID, acc.Token, "image/png", photo)
+			wantStatus(t, e.postLine(t, acc, lineWebhook(lineMessage(lineUser(user), map[string]any{"id": msgID, "type": "image", "contentProvider": map[string]any{"type": "line"}}))), http.StatusOK)
+			return str(t, convWith(a, acc.ID, user), "id")
+		}
+
+		release := e.line.HoldMedia()
+		convID := post() // answered while LINE holds the content
+		medias := msgsOf(a, convID)[0]["medias"].([]any)
+		if md := medias[0].(map[string]any); md["status"] != "pending" {
+			t.Errorf("while the download is held the medium is %v, want pending", md)
+		}
+		release()
+		if md := mediaOf(t, a, convID); md["status"] != "stored" {
+			t.Errorf("medium %v, want stored once LINE answers", md)
+		}
+
+		// A failed first attempt is retried an hour later, also after a restart.
+		e.line.FailMedia(1)
+		convID = post()
+		eventually(t, 5*time.Second, func() error {
+			if n := e.line.FailuresLeft(); n > 0 {
+				return fmt.Errorf("the first download has not been tried")
+			}
+			return nil
+		})
+		time.Sleep(200 * time.Millisecond) // and its job is rescheduled
+		if md := msgsOf(a, convID)[0]["medias"].([]any)[0].(map[string]any); md["status"] != "pending" {
+			t.Fatalf("after a failed first attempt the medium is %v, want pending", md)
+		}
+		e.ts.restart(t)
+		a = e.admin(t)
+		clock.advance(2 * time.Hour)
+		if md := mediaOf(t, a, convID); md["status"] != "stored" {
+			t.Errorf("medium %v, want stored by the job after the restart", md)
 		}
 	})
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // fakeMedium is a medium a fake holds for convo to download.
@@ -25,6 +26,25 @@ type mediaFiles struct {
 	failNext int
 	// enforceAuth (Twilio) requires the account's credentials on media.
 	enforceAuth bool
+	// gate, when set, holds downloads until it is closed.
+	gate chan struct{}
+}
+
+// HoldMedia holds media downloads until release is called.
+func (f *core) HoldMedia() (release func()) {
+	gate := make(chan struct{})
+	f.mu.Lock()
+	f.media.gate = gate
+	f.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			f.mu.Lock()
+			f.media.gate = nil
+			f.mu.Unlock()
+			close(gate)
+		})
+	}
 }
 
 func (f *core) addMedium(key, owner, contentType string, data []byte) {
@@ -50,9 +70,26 @@ func (f *core) FailMedia(n int) {
 	f.media.failNext = n
 }
 
+// FailuresLeft is how many downloads FailMedia still has to fail.
+func (f *core) FailuresLeft() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.media.failNext
+}
+
 // serveMedium answers a download of key by a caller proven to be who (""
 // when the request carries no credential the provider checks).
 func (f *core) serveMedium(w http.ResponseWriter, r *http.Request, key, who string, authRequired bool, unauthorized func()) {
+	f.mu.Lock()
+	gate := f.media.gate
+	f.mu.Unlock()
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-r.Context().Done():
+			return
+		}
+	}
 	f.mu.Lock()
 	m, ok := f.media.files[key]
 	failing := f.media.failNext > 0
