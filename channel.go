@@ -53,6 +53,12 @@ type SendRequest struct {
 	Message      *Message
 	// StatusCallback is where the provider reports later status (SMS).
 	StatusCallback string
+	// ReplyToken, when set, offers the conversation's reply token (LINE).
+	ReplyToken ReplyTokenSource
+	// Parts, when set, remembers the parts of a message that takes several
+	// provider calls (WhatsApp's text, then each media) the provider has
+	// accepted, so that a retry sends only the others.
+	Parts PartLog
 }
 
 // SendResult is a provider's answer to a send: its id of the message, the
@@ -62,6 +68,8 @@ type SendResult struct {
 	ProviderID     string
 	Status         string
 	ProviderStatus string
+	// LineSendMethod is LineReply or LinePush on LINE, "" elsewhere.
+	LineSendMethod string
 }
 
 // ChannelError is a provider failure. Temporary failures (network errors,
@@ -76,6 +84,9 @@ type ChannelError struct {
 	// the failed message; empty when the provider gave none.
 	Code    string
 	Message string
+	// PeerOptedOut: the provider refuses because the peer opted out of the
+	// account's messages (Twilio's 21610).
+	PeerOptedOut bool
 }
 
 // MessageErrorOf is the reason shown on a message whose send failed with
@@ -117,6 +128,11 @@ type InboundPeer struct {
 	Peer     Address
 	// SelfTarget, when set, is the business address the provider reports (WhatsApp display number).
 	SelfTarget string
+	// ReplyToken is the token LINE gives to answer this event once, for free.
+	ReplyToken string
+	// Consent is ConsentStop or ConsentStart when the message is an SMS
+	// opt-out or opt-in keyword; "" otherwise.
+	Consent string
 }
 
 // InboundMessage is one message received from a peer.
@@ -126,6 +142,9 @@ type InboundMessage struct {
 	ProviderID string
 	Text       string
 	Medias     []InboundMedia
+	// Data is the structure of a message that is not plain text (a button
+	// reply, a reaction…), stored as the message's data; nil for others.
+	Data map[string]any
 }
 
 // InboundMedia is an attachment of an inbound message.
@@ -177,7 +196,7 @@ func (in *Inbound) WithoutNUL() {
 }
 
 func (p *InboundPeer) withoutNUL() {
-	p.DialogID, p.SelfTarget = StripNUL(p.DialogID), StripNUL(p.SelfTarget)
+	p.DialogID, p.SelfTarget, p.ReplyToken = StripNUL(p.DialogID), StripNUL(p.SelfTarget), StripNUL(p.ReplyToken)
 	p.Peer = p.Peer.WithoutNUL()
 }
 

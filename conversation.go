@@ -48,7 +48,10 @@ type ProviderData struct {
 	DisplayPhoneNumber string `json:"display_phone_number,omitempty"`
 	AccountSID         string `json:"account_sid,omitempty"`
 	Number             string `json:"number,omitempty"`
-	AppSecret          string `json:"-"`
+	// BusinessAccountID is the WhatsApp Business Account (WABA) whose
+	// message templates a WhatsApp account lists; optional.
+	BusinessAccountID string `json:"business_account_id,omitempty"`
+	AppSecret         string `json:"-"`
 }
 
 // IsDeleted reports whether the account was deleted.
@@ -138,10 +141,18 @@ type Conversation struct {
 	// Labels are the names of its live labels, sorted (SortLabelNames);
 	// nil until read with the conversation, which every rendering does.
 	Labels []string `json:"labels"`
+	// PeerOptedOut is true while the peer has opted out of the account's
+	// messages (SMS STOP): sends are refused.
+	PeerOptedOut bool `json:"peer_opted_out"`
 	// UnreadCount is the number of incoming messages after the calling
 	// agent's read mark; 0 for an access key and in events, which are
 	// nobody's in particular.
 	UnreadCount int `json:"unread_count"`
+	// WhatsAppWindowExpires is when WhatsApp's customer service window
+	// closes: the last incoming message's time plus WhatsAppWindow. Never
+	// while no message came in, and on other types of conversation. Like
+	// the last message it is written only by Tx.TouchConversations.
+	WhatsAppWindowExpires Time `json:"whatsapp_window_expires"`
 }
 
 // Conversation statuses.
@@ -186,6 +197,9 @@ type LastMessage struct {
 type Touch struct {
 	ConversationID string
 	Message        LastMessage
+	// WindowExpires, when set, is the WhatsApp window an incoming message
+	// opens; it moves the conversation's forward only.
+	WindowExpires Time
 }
 
 // TouchOf is the touch of m on its conversation, its text cut to
@@ -201,7 +215,11 @@ func TouchOf(m *Message) Touch {
 			n++
 		}
 	}
-	return Touch{ConversationID: m.ConversationID, Message: LastMessage{ID: m.ID, Direction: m.Direction, Text: text, TMCreate: m.TMCreate}}
+	t := Touch{ConversationID: m.ConversationID, Message: LastMessage{ID: m.ID, Direction: m.Direction, Text: text, TMCreate: m.TMCreate}}
+	if m.Direction == DirectionIncoming && m.ReferenceType == ConversationWhatsApp {
+		t.WindowExpires = NewTime(m.TMCreate.Add(WhatsAppWindow))
+	}
+	return t
 }
 
 // IsDeleted reports whether the conversation was deleted.
@@ -240,15 +258,21 @@ type Message struct {
 	TMDelivered    Time   `json:"tm_delivered"`
 	TMRead         Time   `json:"tm_read"`
 	// Error is why the message failed; nil unless it did.
-	Error    *MessageError `json:"error"`
-	TMCreate Time          `json:"tm_create"`
-	TMUpdate Time          `json:"tm_update"`
-	TMDelete Time          `json:"tm_delete"`
+	Error *MessageError `json:"error"`
+	// Data is what a message holds besides text and medias: an incoming
+	// reply's or reaction's structure, an outgoing template; nil otherwise.
+	Data     map[string]any `json:"data"`
+	TMCreate Time           `json:"tm_create"`
+	TMUpdate Time           `json:"tm_update"`
+	TMDelete Time           `json:"tm_delete"`
 	// AccountID is the account the message went through.
 	AccountID string `json:"-"`
 	// ProviderID is the provider's id of the message (LINE message id, wamid,
 	// MessageSid); with AccountID it identifies a provider retry. Empty when unknown.
 	ProviderID string `json:"-"`
+	// LineSendMethod is how LINE was asked to deliver an outgoing LINE
+	// message, LineReply or LinePush; "" before it was sent and elsewhere.
+	LineSendMethod string `json:"line_send_method"`
 }
 
 // Provider statuses of outgoing messages, in the order they happen.

@@ -19,7 +19,31 @@ const (
 	// EventConversationRead tells an agent's own realtime streams that it
 	// read a conversation (its other tabs); never sent to a webhook.
 	EventConversationRead = "conversation_read"
+	// EventConversationLeft tells the realtime streams of agents who saw a
+	// conversation and no longer do (its owner, assigned away; the queue's
+	// watchers, taken out of it) to drop it; data is only its id. Never sent
+	// to a webhook.
+	EventConversationLeft = "conversation_left"
+	// EventUnassignedQueueChanged tells plain agents' streams that their
+	// customer changed agents_take_unassigned, which opens or closes the
+	// unassigned queue to them. Never sent to a webhook.
+	EventUnassignedQueueChanged = "unassigned_queue_changed"
 )
+
+// AudienceQueue is the audience of an event for every plain agent of the
+// customer who may watch the unassigned queue, rather than for one agent.
+const AudienceQueue = "ffffffff-ffff-ffff-ffff-ffffffffffff"
+
+// LeftConversation is the data of a conversation_left event: nothing of the
+// conversation but its id, which its audience saw already.
+type LeftConversation struct {
+	ID string `json:"id"`
+}
+
+// UnassignedQueue is the data of an unassigned_queue_changed event.
+type UnassignedQueue struct {
+	AgentsTakeUnassigned bool `json:"agents_take_unassigned"`
+}
 
 // Delivery statuses of an event's customer webhook.
 const (
@@ -62,7 +86,7 @@ type Event struct {
 	TargetMethod string `json:"target_method,omitempty"`
 	ContentType  string `json:"-"`
 	// AudienceID, when set (not the nil UUID), is the one agent whose
-	// realtime streams get the event; no webhook gets it.
+	// realtime streams get the event, or AudienceQueue; no webhook gets it.
 	AudienceID string `json:"-"`
 	// Pos is the event's place in the total order, given as it is written;
 	// ordered readers pass it only once it is settled (see Tx.SettledEvents).

@@ -169,8 +169,25 @@ type Tx interface {
 	CreateNewMessages(ctx context.Context, ms []*Message) error
 	GetMessage(ctx context.Context, id string) (*Message, error)
 	GetMessageByProviderID(ctx context.Context, accountID, providerID string) (*Message, error)
+	// MessageParts returns the provider's id of each part of a message sent
+	// in several calls that the provider accepted, by part index.
+	MessageParts(ctx context.Context, messageID string) (map[int]string, error)
+	// RecordMessagePart records that the provider accepted a part; a part
+	// recorded already keeps its first id.
+	RecordMessagePart(ctx context.Context, messageID string, part int, providerID string, at Time) error
 	ListMessages(ctx context.Context, p MessageListParams) ([]*Message, error)
 	UpdateMessage(ctx context.Context, m *Message) error
+	// SetPeerOptOut records that the peer of dialogID opted out of the
+	// account's messages (optedOut) or back in, and reports whether that
+	// changed anything.
+	SetPeerOptOut(ctx context.Context, accountID, dialogID string, optedOut bool, at Time) (bool, error)
+	// PeersOptedOut reports which of keys are opted out (absent: not).
+	PeersOptedOut(ctx context.Context, keys []PeerKey) (map[PeerKey]bool, error)
+	// SaveReplyTokens keeps each conversation's newest reply token.
+	SaveReplyTokens(ctx context.Context, tokens []ReplyToken) error
+	// ClaimReplyToken takes the conversation's reply token, once: it
+	// returns "" when there is none, or when it arrived before notBefore.
+	ClaimReplyToken(ctx context.Context, conversationID string, notBefore Time) (string, error)
 	// Search finds a customer's conversations whose name, peer name or
 	// target or dialog id hold p.Query, then messages whose text does, each
 	// kind newest first in the order the database stored them, using its

@@ -34,7 +34,8 @@ const neverText = "9999-01-01 00:00:00.000000"
 
 // RenderJSON returns doc, a JSON document written with timestamps in the
 // seed format, with its timestamps in format f. Timestamps are the string
-// values under keys starting with "tm_" or named "snoozed_until" (also
+// values under keys starting with "tm_" or named "snoozed_until" or
+// "whatsapp_window_expires" (also
 // inside an object or array such a key holds, as an audit entry's old and
 // new) and next_page_token;
 // only values exactly in the seed format change. In the seed format, or
@@ -85,6 +86,8 @@ func renderKeys(dst, doc []byte) ([]byte, bool) {
 			p, isToken = u-5, true
 		case u >= 8 && bytes.HasPrefix(doc[u-8:], snoozedKey):
 			p = u - 8
+		case u >= 9 && bytes.HasPrefix(doc[u-9:], windowKey):
+			p = u - 9
 		default:
 			continue
 		}
@@ -133,6 +136,9 @@ var tokenKey = []byte(`"next_page_token"`)
 // snoozedKey is the one timestamp whose key does not start with "tm_": a
 // conversation's snoozed_until, named as the issue that made it names it.
 var snoozedKey = []byte(`"snoozed_until"`)
+
+// windowKey is a conversation's whatsapp_window_expires, also named by its issue.
+var windowKey = []byte(`"whatsapp_window_expires"`)
 
 // rendering is a document being rendered: out holds dst, then doc up to
 // last with its changes; it is nil until the first change.
@@ -215,7 +221,7 @@ func renderTree(doc []byte, times bool) ([]byte, bool) {
 			case atKey:
 				inherited := len(stack) > 0 && stack[len(stack)-1].times
 				tokenValue = string(s) == "next_page_token"
-				timeValue = inherited || len(s) >= 3 && string(s[:3]) == "tm_" || string(s) == "snoozed_until"
+				timeValue = inherited || len(s) >= 3 && string(s[:3]) == "tm_" || string(s) == "snoozed_until" || string(s) == "whatsapp_window_expires"
 				atKey = false
 			case !escaped && (timeValue || tokenValue):
 				r.time(i, end, tokenValue)

@@ -56,6 +56,8 @@ func New(svc *service.Service, logger *slog.Logger) *Server {
 	s.routeServiceAgents()
 	s.routeAccessKeys()
 	s.routeAccounts()
+	s.routeQuota()
+	s.routeTemplates()
 	s.routeConversations()
 	s.routeMessages()
 	s.routeMedias()

@@ -3,7 +3,6 @@
 package line
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -47,6 +46,7 @@ type hookBody struct {
 type event struct {
 	Type           string `json:"type"`
 	WebhookEventID string `json:"webhookEventId"`
+	ReplyToken     string `json:"replyToken"`
 	Source         struct {
 		Type    string `json:"type"`
 		UserID  string `json:"userId"`
@@ -130,7 +130,7 @@ func peerOf(e event) (convo.InboundPeer, bool) {
 	if id == "" {
 		return convo.InboundPeer{}, false
 	}
-	return convo.InboundPeer{DialogID: id, Peer: convo.Address{Type: convo.AddressLine, Target: id}}, true
+	return convo.InboundPeer{DialogID: id, Peer: convo.Address{Type: convo.AddressLine, Target: id}, ReplyToken: e.ReplyToken}, true
 }
 
 // Client calls the LINE Messaging API.
@@ -139,6 +139,9 @@ type Client struct {
 	// DataURL hosts message content (api-data.line.me); BaseURL when empty.
 	DataURL string
 	HTTP    *http.Client
+	// VideoPreviewURL is the image LINE shows for a video before it plays
+	// (LINE requires one; convo has none of its own for a video).
+	VideoPreviewURL string
 }
 
 // ReadHook checks X-Line-Signature with the channel secret and reads the events.
@@ -162,55 +165,6 @@ func (c *Client) ReadHook(a *convo.Account, h convo.HookRequest) (*convo.Inbound
 
 // VerifySubscription: LINE has no GET handshake.
 func (c *Client) VerifySubscription(*convo.Account, url.Values) (string, bool) { return "", false }
-
-// Send pushes a message to the conversation's dialog. The message id is the
-// retry key, so LINE drops a repeated push of the same message.
-func (c *Client) Send(ctx context.Context, d convo.SendRequest) (convo.SendResult, error) {
-	type lineMessage struct {
-		Type               string `json:"type"`
-		Text               string `json:"text,omitempty"`
-		OriginalContentURL string `json:"originalContentUrl,omitempty"`
-		PreviewImageURL    string `json:"previewImageUrl,omitempty"`
-	}
-	var msgs []lineMessage
-	if d.Message.Text != "" {
-		msgs = append(msgs, lineMessage{Type: "text", Text: d.Message.Text})
-	}
-	for _, m := range d.Message.Medias {
-		if m.Type == convo.MediaImage {
-			msgs = append(msgs, lineMessage{Type: "image", OriginalContentURL: m.Filename, PreviewImageURL: m.Filename})
-		} else {
-			msgs = append(msgs, lineMessage{Type: "text", Text: m.Filename})
-		}
-	}
-	if len(msgs) > 5 {
-		return convo.SendResult{}, &convo.ChannelError{Detail: "LINE pushes at most 5 messages at once"}
-	}
-	body, _ := json.Marshal(map[string]any{"to": d.Conversation.DialogID, "messages": msgs})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(c.BaseURL, "/")+"/v2/bot/message/push", bytes.NewReader(body))
-	if err != nil {
-		return convo.SendResult{}, err
-	}
-	req.Header.Set("Authorization", "Bearer "+d.Account.Token)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Line-Retry-Key", d.Message.ID)
-	var answer struct {
-		SentMessages []struct {
-			ID string `json:"id"`
-		} `json:"sentMessages"`
-	}
-	status, err := providerhttp.Do(c.HTTP, req, &answer)
-	// 409 means LINE already accepted a push with this retry key.
-	if err != nil && status != http.StatusConflict {
-		return convo.SendResult{}, err
-	}
-	// LINE reports nothing after its answer: accepted is all it will say.
-	res := convo.SendResult{Status: convo.MessageDone, ProviderStatus: convo.ProviderAccepted}
-	if len(answer.SentMessages) > 0 {
-		res.ProviderID = answer.SentMessages[0].ID
-	}
-	return res, nil
-}
 
 // DisplayName returns a user's display name, or a group's name.
 func (c *Client) DisplayName(ctx context.Context, a *convo.Account, dialogID string) (string, error) {

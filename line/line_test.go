@@ -127,9 +127,10 @@ func TestParseSources(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Each keeps its event's reply token, for a free answer.
 	wantFollows := []convo.InboundPeer{
-		{DialogID: user, Peer: convo.Address{Type: "line", Target: user}},
-		{DialogID: group, Peer: convo.Address{Type: "line", Target: group}},
+		{DialogID: user, Peer: convo.Address{Type: "line", Target: user}, ReplyToken: "r"},
+		{DialogID: group, Peer: convo.Address{Type: "line", Target: group}, ReplyToken: "r"},
 	}
 	if !reflect.DeepEqual(in.Follows, wantFollows) {
 		t.Errorf("follows %+v, want %+v", in.Follows, wantFollows)
@@ -255,7 +256,9 @@ func TestSend(t *testing.T) {
 		{409, `{"message":"The retry key is already accepted","sentMessages":[{"id":"1","quoteToken":"q"}]}`, false, false},
 		{400, `{"message":"The request body has 1 error(s)"}`, true, false},
 		{401, `{"message":"Authentication failed."}`, true, false},
-		{429, `{"message":"You have reached your monthly limit."}`, true, true},
+		// The month's quota is used up: no retry this month will help.
+		{429, `{"message":"You have reached your monthly limit."}`, true, false},
+		{429, `{"message":"The API rate limit has been exceeded. Try again later."}`, true, true},
 		{500, `{"message":"An error occurred in the server."}`, true, true},
 	} {
 		mu.Lock()

@@ -51,7 +51,19 @@ func (m *Metrics) Channel(name string, ch convo.Channel) convo.Channel {
 	for _, outcome := range callOutcomes {
 		c.sends[outcome] = m.providerCalls.WithLabelValues(name, "send", outcome)
 	}
+	if _, ok := ch.(convo.QuotaReader); ok {
+		return &countedQuotaChannel{c}
+	}
 	return c
+}
+
+// countedQuotaChannel is a counted channel that also tells quotas (LINE).
+type countedQuotaChannel struct{ *countedChannel }
+
+func (c *countedQuotaChannel) Quota(ctx context.Context, a *convo.Account) (*convo.Quota, error) {
+	q, err := c.Channel.(convo.QuotaReader).Quota(ctx, a)
+	c.calls.WithLabelValues(c.name, "quota", callOutcome(err)).Inc()
+	return q, err
 }
 
 type countedChannel struct {

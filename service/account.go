@@ -27,6 +27,7 @@ type AccountInput struct {
 type ProviderDataInput struct {
 	PhoneNumberID      *string `json:"phone_number_id"`
 	DisplayPhoneNumber *string `json:"display_phone_number"`
+	BusinessAccountID  *string `json:"business_account_id"`
 	AppSecret          *string `json:"app_secret"`
 	AccountSID         *string `json:"account_sid"`
 	Number             *string `json:"number"`
@@ -46,6 +47,11 @@ func (in *AccountInput) apply(a *convo.Account) error {
 		p := &a.ProviderData
 		p.PhoneNumberID = trimmed(pd.PhoneNumberID, p.PhoneNumberID)
 		p.DisplayPhoneNumber = trimmed(pd.DisplayPhoneNumber, p.DisplayPhoneNumber)
+		p.BusinessAccountID = trimmed(pd.BusinessAccountID, p.BusinessAccountID)
+		// It goes into Graph API paths: digits only, as Meta's ids are.
+		if p.BusinessAccountID != "" && strings.Trim(p.BusinessAccountID, "0123456789") != "" {
+			return convo.Invalid("INVALID_BUSINESS_ACCOUNT_ID", "provider_data.business_account_id must be the WhatsApp Business Account's numeric id")
+		}
 		p.AccountSID = trimmed(pd.AccountSID, p.AccountSID)
 		p.Number = trimmed(pd.Number, p.Number)
 		if pd.Number != nil && p.Number != "" {
@@ -91,6 +97,7 @@ func (in *AccountInput) apply(a *convo.Account) error {
 		lengthCheck{"provider_data.app_secret", p.AppSecret, convo.MaxSecret},
 		lengthCheck{"provider_data.phone_number_id", p.PhoneNumberID, convo.MaxProviderRef},
 		lengthCheck{"provider_data.display_phone_number", p.DisplayPhoneNumber, convo.MaxProviderRef},
+		lengthCheck{"provider_data.business_account_id", p.BusinessAccountID, convo.MaxProviderRef},
 		lengthCheck{"provider_data.account_sid", p.AccountSID, convo.MaxProviderRef},
 		lengthCheck{"provider_data.number", p.Number, convo.MaxProviderRef}); err != nil {
 		return err
@@ -265,6 +272,7 @@ func (s *Service) auditAccount(ctx context.Context, tx convo.Tx, c *convo.Caller
 	ch.secret("provider_data.app_secret", before.ProviderData.AppSecret, after.ProviderData.AppSecret)
 	ch.add("provider_data.account_sid", before.ProviderData.AccountSID, after.ProviderData.AccountSID)
 	ch.add("provider_data.phone_number_id", before.ProviderData.PhoneNumberID, after.ProviderData.PhoneNumberID)
+	ch.add("provider_data.business_account_id", before.ProviderData.BusinessAccountID, after.ProviderData.BusinessAccountID)
 	if len(ch) == 0 {
 		return nil
 	}

@@ -31,6 +31,7 @@ func (s *Service) startActiveflow(ctx context.Context, tx convo.Tx, a *convo.Acc
 	af.Variables["voipbin.conversation_message.id"] = msg.ID
 	af.Variables["voipbin.conversation_message.text"] = msg.Text
 	af.Variables["voipbin.conversation_message.direction"] = msg.Direction
+	dataVariables(af.Variables, msg.Data)
 	return true, s.startRun(ctx, tx, af)
 }
 

@@ -325,6 +325,7 @@ func (s *Service) changeConversation(ctx context.Context, c *convo.Caller, id, e
 		if conv.IsDeleted() {
 			return convo.Errorf(convo.EPrecondition, "CONVERSATION_DELETED", "the conversation is deleted")
 		}
+		before := *conv
 		changed, err := change(tx, conv)
 		if err != nil {
 			return err
@@ -335,6 +336,9 @@ func (s *Service) changeConversation(ctx context.Context, c *convo.Caller, id, e
 				return err
 			}
 			if err := s.emitConversation(ctx, tx, eventType, conv); err != nil {
+				return err
+			}
+			if err := s.emitLeft(ctx, tx, &before, conv); err != nil {
 				return err
 			}
 		}

@@ -93,7 +93,7 @@ func (s *Service) updateCustomer(ctx context.Context, c *convo.Caller, id string
 	// A first admin is made only with the customer; an update ignores those fields.
 	in.Username, in.Password = nil, nil
 	var cust *convo.Customer
-	err := s.store.Update(ctx, func(tx convo.Tx) (err error) {
+	err := s.update(ctx, func(tx convo.Tx) (err error) {
 		if cust, err = s.liveCustomer(ctx, tx, id); err != nil {
 			return err
 		}
@@ -104,6 +104,11 @@ func (s *Service) updateCustomer(ctx context.Context, c *convo.Caller, id string
 		cust.TMUpdate = s.now()
 		if err := tx.UpdateCustomer(ctx, cust); err != nil {
 			return err
+		}
+		if before.AgentsTakeUnassigned != cust.AgentsTakeUnassigned {
+			if err := s.emitQueueChanged(ctx, tx, cust); err != nil {
+				return err
+			}
 		}
 		ch := changes{}
 		ch.add("webhook_method", before.WebhookMethod, cust.WebhookMethod)

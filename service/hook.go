@@ -38,6 +38,7 @@ func (s *Service) ReceiveHook(ctx context.Context, accountID, pathAndQuery strin
 		return err
 	}
 	in.WithoutNUL()
+	s.dropEmpty(a, in)
 	if h.Kind == convo.HookStatus {
 		// Our own message id rides on the status callback URL, so a report
 		// that overtakes the provider's answer to the send still finds it.
@@ -210,16 +211,19 @@ func (s *Service) ingestBatch(ctx context.Context, tx convo.Tx, batch []*inbound
 		account *convo.Account
 		conv    *convo.Conversation
 		msg     *convo.Message
+		peer    convo.InboundPeer
 	}
+	var tokens []convo.ReplyToken // LINE reply tokens, saved once the batch's messages are
 	var msgs []received
 	var msgEvents []int // where each message's event sits in etx.events
 	for _, r := range batch {
 		a := r.account
 		for _, f := range r.in.Follows {
-			_, job, err := s.receivePeer(ctx, etx, a, f, live, false)
+			conv, job, err := s.receivePeer(ctx, etx, a, f, live, false)
 			if err != nil {
 				return nil, false, err
 			}
+			tokens = appendReplyToken(tokens, conv, f, s.now())
 			if job != nil {
 				claimed = append(claimed, job)
 			}
@@ -233,11 +237,14 @@ func (s *Service) ingestBatch(ctx context.Context, tx convo.Tx, batch []*inbound
 				claimed = append(claimed, job)
 			}
 			msg := s.inboundMessage(a, conv, m)
+			if err := s.describeReaction(ctx, etx, msg); err != nil {
+				return nil, false, err
+			}
 			// Emitted now, in arrival order; dropped below if the message was a retry.
 			if err := s.emitMessage(ctx, etx, convo.EventMessageCreated, msg); err != nil {
 				return nil, false, err
 			}
-			msgs, msgEvents = append(msgs, received{a, conv, msg}), append(msgEvents, len(etx.events)-1)
+			msgs, msgEvents = append(msgs, received{a, conv, msg, m.InboundPeer}), append(msgEvents, len(etx.events)-1)
 		}
 	}
 	list := make([]*convo.Message, len(msgs))
@@ -297,11 +304,27 @@ func (s *Service) ingestBatch(ctx context.Context, tx convo.Tx, batch []*inbound
 		if !stored[i] {
 			continue
 		}
+		tokens = appendReplyToken(tokens, m.conv, m.peer, m.msg.TMCreate)
+		if m.peer.Consent != "" {
+			if err := s.setConsent(ctx, etx, m.conv, m.peer.Consent); err != nil {
+				return nil, false, err
+			}
+		}
+		if m.peer.Consent == convo.ConsentStop {
+			// A STOP is no conversation to answer: a flow's reply could not be
+			// sent anyway, and carriers allow none but the provider's confirmation.
+			continue
+		}
 		started, err := s.startActiveflow(ctx, etx, m.account, m.conv, m.msg)
 		if err != nil {
 			return nil, false, err
 		}
 		newJobs = newJobs || started
+	}
+	if len(tokens) > 0 {
+		if err := tx.SaveReplyTokens(ctx, tokens); err != nil {
+			return nil, false, err
+		}
 	}
 	for _, r := range batch {
 		for _, st := range r.in.Statuses {
@@ -442,7 +465,7 @@ func (s *Service) inboundMessage(a *convo.Account, conv *convo.Conversation, m c
 		ReferenceType: conv.Type, ReferenceID: a.ID, Source: conv.Peer, Destination: conv.Self,
 		Text: m.Text, Medias: make([]convo.Media, 0, len(m.Medias)),
 		TMCreate: now, TMUpdate: now, TMDelete: convo.Never,
-		AccountID: a.ID, ProviderID: m.ProviderID,
+		AccountID: a.ID, ProviderID: m.ProviderID, Data: m.Data,
 	}
 	for _, md := range m.Medias {
 		msg.Medias = append(msg.Medias, s.inboundMedia(a, md, now))

@@ -227,6 +227,9 @@ func (s *Service) decorate(ctx context.Context, tx convo.Tx, c *convo.Caller, co
 	if err := s.loadLabels(ctx, tx, convs...); err != nil {
 		return err
 	}
+	if err := s.loadOptOuts(ctx, tx, convs...); err != nil {
+		return err
+	}
 	if !isAgent(c) || len(convs) == 0 {
 		return nil
 	}

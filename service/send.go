@@ -16,6 +16,8 @@ type MessageSend struct {
 	Text             string       `json:"text"`
 	Medias           []MediaInput `json:"medias"`
 	CannedResponseID string       `json:"canned_response_id"`
+	// Template is a WhatsApp message template, sent alone (see template.go).
+	Template *convo.Template `json:"template"`
 }
 
 // MediaInput is an attachment to send: its type and URL, or the id of an
@@ -36,6 +38,9 @@ const (
 // validate checks a message to send and returns its medias and the canned
 // response it names ("" for none; the nil UUID names none).
 func (in *MessageSend) validate(customerID string, now convo.Time) ([]convo.Media, string, error) {
+	if in.Template != nil {
+		return []convo.Media{}, "", in.validateTemplate()
+	}
 	cannedID := ""
 	if !convo.IsNilID(in.CannedResponseID) {
 		id, err := parseID(in.CannedResponseID, "canned_response_id")
@@ -125,6 +130,10 @@ func (s *Service) SendMessage(ctx context.Context, c *convo.Caller, conversation
 		if err != nil {
 			return err
 		}
+		if in.Template != nil {
+			msg, job, err = s.queueTemplate(ctx, tx, c, conv, in.Template, now.Add(sendBackstop))
+			return err
+		}
 		if medias, err = s.resolveSendMedias(ctx, tx, c, conv, medias); err != nil {
 			return err
 		}
@@ -177,6 +186,12 @@ func senderOf(c *convo.Caller) *convo.MessageSender {
 // queueOutgoing stores an outgoing message of sender on a live conversation
 // of a live account, with its event and the job that sends it from runAt on.
 func (s *Service) queueOutgoing(ctx context.Context, tx convo.Tx, conv *convo.Conversation, sender *convo.MessageSender, text string, medias []convo.Media, runAt time.Time) (*convo.Message, *convo.Job, error) {
+	return s.queueOutgoingData(ctx, tx, conv, sender, text, medias, nil, runAt)
+}
+
+// queueOutgoingData is queueOutgoing for a message that also holds data
+// (a template, which alone may leave WhatsApp's window).
+func (s *Service) queueOutgoingData(ctx context.Context, tx convo.Tx, conv *convo.Conversation, sender *convo.MessageSender, text string, medias []convo.Media, data map[string]any, runAt time.Time) (*convo.Message, *convo.Job, error) {
 	if conv.IsDeleted() {
 		return nil, nil, convo.Errorf(convo.EPrecondition, "CONVERSATION_DELETED", "the conversation is deleted")
 	}
@@ -190,12 +205,20 @@ func (s *Service) queueOutgoing(ctx context.Context, tx convo.Tx, conv *convo.Co
 	if err := a.NotConfigured(); err != nil {
 		return nil, nil, err
 	}
+	if err := s.refuseOptedOut(ctx, tx, a, conv); err != nil {
+		return nil, nil, err
+	}
 	now := s.now()
+	if !isTemplate(data) {
+		if err := convo.WindowClosed(conv, now); err != nil {
+			return nil, nil, err
+		}
+	}
 	msg := &convo.Message{
 		ID: convo.NewID(), CustomerID: conv.CustomerID, ConversationID: conv.ID,
 		Direction: convo.DirectionOutgoing, Status: convo.MessageProgressing,
 		ReferenceType: conv.Type, ReferenceID: a.ID, Source: conv.Self, Destination: conv.Peer,
-		Text: text, Medias: medias, Sender: sender, TMCreate: now, TMUpdate: now, TMDelete: convo.Never, AccountID: a.ID,
+		Text: text, Medias: medias, Sender: sender, TMCreate: now, TMUpdate: now, TMDelete: convo.Never, AccountID: a.ID, Data: data,
 	}
 	if err := tx.CreateMessage(ctx, msg); err != nil {
 		return nil, nil, err
@@ -247,6 +270,8 @@ func (s *Service) runSend(ctx context.Context, j *convo.Job) error {
 		err = &convo.ChannelError{Detail: convo.ErrorMessage(notConfigured)}
 	default:
 		d.StatusCallback = s.config.PublicURL + "/v1.0/conversation/accounts/" + d.Account.ID + "/status?message_id=" + d.Message.ID
+		d.ReplyToken = s.replyTokenOf(d.Conversation.ID)
+		d.Parts = s.partLog(d.Message.ID)
 		sendCtx, cancel := context.WithTimeout(ctx, providerTimeout)
 		d.Message = s.providerMedias(d.Message)
 		res, err = ch.Send(sendCtx, d)
@@ -259,6 +284,7 @@ func (s *Service) runSend(ctx context.Context, j *convo.Job) error {
 	}
 	var failure *convo.MessageError
 	if err != nil {
+		s.markOptedOut(ctx, d, err)
 		s.logger.Warn("message failed", "message_id", d.Message.ID, "conversation_id", d.Conversation.ID, "account_type", d.Account.Type, "reason", err.Error())
 		res, failure = convo.SendResult{Status: convo.MessageFailed, ProviderStatus: convo.ProviderFailed}, convo.MessageErrorOf(err)
 	}
@@ -279,6 +305,9 @@ func (s *Service) recordSend(ctx context.Context, j *convo.Job, res convo.SendRe
 		before := *msg
 		if msg.ProviderID == "" {
 			msg.ProviderID = convo.StripNUL(res.ProviderID)
+		}
+		if res.LineSendMethod != "" {
+			msg.LineSendMethod = res.LineSendMethod
 		}
 		s.moveMessage(msg, convo.StatusReport{Status: res.Status, ProviderStatus: res.ProviderStatus, Error: failure})
 		if err := s.saveMessageMove(ctx, tx, &before, msg); err != nil {

@@ -32,6 +32,8 @@ type Config struct {
 	TokenTTL time.Duration
 	// Channels talk to the providers, by account type.
 	Channels map[string]convo.Channel
+	// Templates list message templates, by account type (WhatsApp).
+	Templates map[string]convo.TemplateLister
 	// SendWait bounds how long sending waits for the provider before
 	// answering with the message still progressing.
 	SendWait time.Duration
@@ -92,6 +94,8 @@ type Service struct {
 	mediaJobs *jobrunner.Runner
 	// outbox delivers the events use cases write to customers' webhooks.
 	outbox *outbox.Dispatcher
+	// templates caches the WhatsApp template lists (template.go).
+	templates templateCache
 	// settled is notified whenever events are settled further: realtime
 	// streams wait on it.
 	settled *broadcast

@@ -88,8 +88,9 @@ func (s *Service) StreamStart(ctx context.Context, c *convo.Caller, since string
 
 // StreamEvents hands the caller's events after position after, in order,
 // to write until ctx ends or write fails. A plain agent gets only events of
-// conversations it owns. While the database is unavailable it waits and
-// reads again: the stream stays open and goes on where it was.
+// conversations it sees, and a conversation_left for one it saw and lost.
+// While the database is unavailable it waits and reads again: the stream
+// stays open and goes on where it was.
 func (s *Service) StreamEvents(ctx context.Context, c *convo.Caller, after int64, write func([]StreamEvent) error) error {
 	for {
 		wake := s.settled.wait()
@@ -138,8 +139,12 @@ func (s *Service) visibleEvents(ctx context.Context, c *convo.Caller, batch []*c
 		if e.TargetURI != "" {
 			continue // a flow's own webhook, not a change event
 		}
-		if !convo.IsNilID(e.AudienceID) && e.AudienceID != c.AgentID {
+		queue := e.AudienceID == convo.AudienceQueue
+		if !convo.IsNilID(e.AudienceID) && e.AudienceID != c.AgentID && !queue {
 			continue // another agent's own event, its conversation_read
+		}
+		if queue && c.IsManager() {
+			continue // managers see the whole queue whatever the setting
 		}
 		var env struct {
 			Type string          `json:"type"`
@@ -148,8 +153,16 @@ func (s *Service) visibleEvents(ctx context.Context, c *convo.Caller, batch []*c
 		if err := json.Unmarshal(e.Payload, &env); err != nil {
 			return nil, err
 		}
+		left := env.Type == convo.EventConversationLeft
+		if left && c.IsManager() {
+			continue // nothing leaves the view of who sees all
+		}
 		if !c.IsManager() {
 			if convo.IsNilID(e.ConversationID) {
+				if !queue {
+					continue
+				}
+				out = append(out, StreamEvent{ID: e.ID, Type: env.Type, Data: env.Data})
 				continue
 			}
 			mine, known := owned[e.ConversationID]
@@ -174,7 +187,9 @@ func (s *Service) visibleEvents(ctx context.Context, c *convo.Caller, batch []*c
 				}
 				owned[e.ConversationID] = mine
 			}
-			if !mine {
+			// A conversation_left goes only to who does not see it now: one
+			// assigned back since is theirs again, and its events say so.
+			if mine == left {
 				continue
 			}
 		}
@@ -204,4 +219,51 @@ func (b *broadcast) notify() {
 	close(b.ch)
 	b.ch = make(chan struct{})
 	b.mu.Unlock()
+}
+
+// emitLeft tells the agents who saw conv before a change and lose it by the
+// change (its former owner; the unassigned queue's watchers, when it left
+// the queue their customer shows them) that it left their view: their
+// streams, which filter by what the agent sees now, would say nothing.
+func (s *Service) emitLeft(ctx context.Context, tx convo.Tx, before, conv *convo.Conversation) error {
+	var audiences []string
+	if before.OwnerType == convo.OwnerAgent && before.OwnerID != conv.OwnerID {
+		audiences = append(audiences, before.OwnerID)
+	}
+	if before.OwnerType == convo.OwnerNone && conv.OwnerType != convo.OwnerNone {
+		cust, err := tx.GetCustomer(ctx, conv.CustomerID)
+		if err != nil {
+			return err
+		}
+		if cust.AgentsTakeUnassigned {
+			audiences = append(audiences, convo.AudienceQueue)
+		}
+	}
+	if len(audiences) == 0 {
+		return nil
+	}
+	payload, err := convo.EventPayload(convo.EventConversationLeft, convo.LeftConversation{ID: conv.ID})
+	if err != nil {
+		return err
+	}
+	for _, audience := range audiences {
+		e := s.newEvent(convo.EventConversationLeft, conv.CustomerID, conv.ID, conv.ID, payload)
+		e.AudienceID = audience
+		if err := tx.CreateEvent(ctx, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// emitQueueChanged tells plain agents' streams that cust opened or closed
+// the unassigned queue to them.
+func (s *Service) emitQueueChanged(ctx context.Context, tx convo.Tx, cust *convo.Customer) error {
+	payload, err := convo.EventPayload(convo.EventUnassignedQueueChanged, convo.UnassignedQueue{AgentsTakeUnassigned: cust.AgentsTakeUnassigned})
+	if err != nil {
+		return err
+	}
+	e := s.newEvent(convo.EventUnassignedQueueChanged, cust.ID, cust.ID, "", payload)
+	e.AudienceID = convo.AudienceQueue
+	return tx.CreateEvent(ctx, e)
 }

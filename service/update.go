@@ -52,6 +52,9 @@ func (s *Service) emitConversation(ctx context.Context, tx convo.Tx, eventType s
 	if err := s.loadLabels(ctx, tx, c); err != nil {
 		return err
 	}
+	if err := s.loadOptOuts(ctx, tx, c); err != nil {
+		return err
+	}
 	w := convo.WebhookConversation(c)
 	w.UnreadCount = 0
 	return s.emit(ctx, tx, eventType, c.CustomerID, c.ID, c.ID, w)

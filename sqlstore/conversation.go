@@ -8,16 +8,16 @@ import (
 	"github.com/convohq/convo"
 )
 
-// The last message and activity are fixed columns: written by the insert
-// and by TouchConversations, never by the update of the whole row, so that
-// neither undoes the other.
+// The last message, activity and WhatsApp window are fixed columns:
+// written by the insert and by TouchConversations, never by the update of
+// the whole row, so that neither undoes the other.
 var conversations = newTable(
 	kind{what: "conversation", notFound: convo.ReasonConversationNotFound, conflict: convo.ReasonConversationExists, conflictDetail: "a live conversation of this account and dialog exists"},
-	"conversations", "id, customer_id, tm_create, tm_activity, tm_last_message, last_message",
+	"conversations", "id, customer_id, tm_create, tm_activity, tm_last_message, last_message, whatsapp_window_expires",
 	"owner_type, owner_id, account_id, name, detail, type, dialog_id, self, peer, status, snoozed_until, tm_update, tm_delete",
 	"(account_id, dialog_id) WHERE "+liveDialog,
 	func(c *convo.Conversation) []any {
-		return []any{&c.ID, &c.CustomerID, micros{&c.TMCreate}, micros{&c.TMActivity}, micros{&c.TMLastMessage}, optionalJSON{&c.LastMessage},
+		return []any{&c.ID, &c.CustomerID, micros{&c.TMCreate}, micros{&c.TMActivity}, micros{&c.TMLastMessage}, optionalJSON{&c.LastMessage}, micros{&c.WhatsAppWindowExpires},
 			&c.OwnerType, optionalID{&c.OwnerID}, &c.AccountID, &c.Name, &c.Detail, &c.Type, &c.DialogID, jsonText{&c.Self}, jsonText{&c.Peer},
 			&c.Status, micros{&c.SnoozedUntil}, micros{&c.TMUpdate}, micros{&c.TMDelete}}
 	}).listedBy(
@@ -55,10 +55,14 @@ func (t *tx) CreateNewConversation(ctx context.Context, c *convo.Conversation) e
 }
 
 // withActivity sets an unset activity to the creation time: the zero Time
-// would be stored as Never, at the head of every list by last message.
+// would be stored as Never, at the head of every list by last message. An
+// unset window is Never, as it is read back.
 func withActivity(c *convo.Conversation) {
 	if c.TMActivity.IsZero() {
 		c.TMActivity = c.TMCreate
+	}
+	if c.WhatsAppWindowExpires.IsZero() {
+		c.WhatsAppWindowExpires = convo.Never
 	}
 }
 
@@ -179,8 +183,19 @@ func (t *tx) UpdateConversation(ctx context.Context, c *convo.Conversation) erro
 // touchSQL moves a conversation's last message forward: a touch older than
 // the one recorded changes nothing; of two at the same microsecond the
 // later write wins. Never (no message yet) is the greatest time, hence its
-// own case.
-const touchSQL = "tm_activity = ?, tm_last_message = ?, last_message = ? WHERE id = ? AND (tm_last_message = 253370764800000000 OR tm_last_message <= ?)"
+// own case. An incoming WhatsApp message's touch also moves the window
+// forward (0: no window), whether or not its message is the newest.
+const (
+	touchNewer  = "(tm_last_message = 253370764800000000 OR tm_last_message <= ?)"
+	windowNewer = "(? > 0 AND (whatsapp_window_expires = 253370764800000000 OR whatsapp_window_expires < ?))"
+	touchSQL    = "tm_activity = ?, tm_last_message = ?, last_message = ? WHERE id = ? AND " + touchNewer
+	// touchWindowSQL is touchSQL for a touch that opens a window.
+	touchWindowSQL = "tm_activity = CASE WHEN " + touchNewer + " THEN ? ELSE tm_activity END, " +
+		"last_message = CASE WHEN " + touchNewer + " THEN ? ELSE last_message END, " +
+		"tm_last_message = CASE WHEN " + touchNewer + " THEN ? ELSE tm_last_message END, " +
+		"whatsapp_window_expires = CASE WHEN " + windowNewer + " THEN ? ELSE whatsapp_window_expires END " +
+		"WHERE id = ? AND (" + touchNewer + " OR " + windowNewer + ")"
+)
 
 func (t *tx) TouchConversations(ctx context.Context, touches []convo.Touch) error {
 	if len(touches) == 0 {
@@ -190,7 +205,13 @@ func (t *tx) TouchConversations(ctx context.Context, touches []convo.Touch) erro
 	// same rows cannot each wait for the other.
 	touches = slices.Clone(touches)
 	slices.SortStableFunc(touches, func(a, b convo.Touch) int { return strings.Compare(a.ConversationID, b.ConversationID) })
-	rows := make([][]any, 0, len(touches))
+	type touchRow struct {
+		id         string
+		us, window int64
+		text       string
+	}
+	rows := make([]touchRow, 0, len(touches))
+	windows := false
 	for _, tc := range touches {
 		id, ok := canonicalID(tc.ConversationID)
 		if !ok {
@@ -201,21 +222,42 @@ func (t *tx) TouchConversations(ctx context.Context, touches []convo.Touch) erro
 		if err != nil {
 			return err
 		}
-		us := last.TMCreate.Micros()
-		rows = append(rows, []any{id, us, text})
+		var window int64
+		if !tc.WindowExpires.IsZero() {
+			window, windows = tc.WindowExpires.Micros(), true
+		}
+		rows = append(rows, touchRow{id, last.TMCreate.Micros(), window, text})
 	}
 	if t.postgres {
 		// One statement for the whole batch; the rows travel as arrays.
-		ids, times, texts := make([]string, len(rows)), make([]int64, len(rows)), make([]string, len(rows))
+		ids, times, texts, wins := make([]string, len(rows)), make([]int64, len(rows)), make([]string, len(rows)), make([]int64, len(rows))
 		for i, r := range rows {
-			ids[i], times[i], texts[i] = r[0].(string), r[1].(int64), r[2].(string)
+			ids[i], times[i], texts[i], wins[i] = r.id, r.us, r.text, r.window
 		}
-		return t.execLater(ctx, conversations.kind, "UPDATE conversations c SET tm_activity = v.us, tm_last_message = v.us, last_message = v.last "+
-			"FROM unnest(?::uuid[], ?::bigint[], ?::text[]) AS v(id, us, last) "+
-			"WHERE c.id = v.id AND (c.tm_last_message = 253370764800000000 OR c.tm_last_message <= v.us)", ids, times, texts)
+		if !windows {
+			return t.execLater(ctx, conversations.kind, "UPDATE conversations c SET tm_activity = v.us, tm_last_message = v.us, last_message = v.last "+
+				"FROM unnest(?::uuid[], ?::bigint[], ?::text[]) AS v(id, us, last) "+
+				"WHERE c.id = v.id AND (c.tm_last_message = 253370764800000000 OR c.tm_last_message <= v.us)", ids, times, texts)
+		}
+		newer := "(c.tm_last_message = 253370764800000000 OR c.tm_last_message <= v.us)"
+		window := "(v.win > 0 AND (c.whatsapp_window_expires = 253370764800000000 OR c.whatsapp_window_expires < v.win))"
+		return t.execLater(ctx, conversations.kind, "UPDATE conversations c SET "+
+			"tm_activity = CASE WHEN "+newer+" THEN v.us ELSE c.tm_activity END, "+
+			"tm_last_message = CASE WHEN "+newer+" THEN v.us ELSE c.tm_last_message END, "+
+			"last_message = CASE WHEN "+newer+" THEN v.last ELSE c.last_message END, "+
+			"whatsapp_window_expires = CASE WHEN "+window+" THEN v.win ELSE c.whatsapp_window_expires END "+
+			"FROM unnest(?::uuid[], ?::bigint[], ?::text[], ?::bigint[]) AS v(id, us, last, win) "+
+			"WHERE c.id = v.id AND ("+newer+" OR "+window+")", ids, times, texts, wins)
 	}
 	for _, r := range rows {
-		if err := t.execLater(ctx, conversations.kind, "UPDATE conversations SET "+touchSQL, r[1], r[1], r[2], r[0], r[1]); err != nil {
+		var err error
+		if r.window == 0 {
+			err = t.execLater(ctx, conversations.kind, "UPDATE conversations SET "+touchSQL, r.us, r.us, r.text, r.id, r.us)
+		} else {
+			err = t.execLater(ctx, conversations.kind, "UPDATE conversations SET "+touchWindowSQL,
+				r.us, r.us, r.us, r.text, r.us, r.us, r.window, r.window, r.window, r.id, r.us, r.window, r.window)
+		}
+		if err != nil {
 			return err
 		}
 	}

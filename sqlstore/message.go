@@ -10,13 +10,13 @@ import (
 var messages = newTable(
 	kind{what: "message", notFound: convo.ReasonMessageNotFound, conflict: convo.ReasonMessageExists, conflictDetail: "the provider's message is already stored"},
 	"messages", "id, customer_id, tm_create",
-	"conversation_id, direction, status, reference_type, reference_id, source, destination, text, medias, account_id, provider_id, sender_type, sender_id, provider_status, tm_delivered, tm_read, send_error, tm_update, tm_delete",
+	"conversation_id, direction, status, reference_type, reference_id, source, destination, text, medias, account_id, provider_id, sender_type, sender_id, provider_status, tm_delivered, tm_read, send_error, tm_update, tm_delete, line_send_method, data",
 	"(account_id, provider_id) WHERE provider_id <> ''",
 	func(m *convo.Message) []any {
 		return []any{&m.ID, &m.CustomerID, micros{&m.TMCreate},
 			&m.ConversationID, &m.Direction, &m.Status, &m.ReferenceType, &m.ReferenceID, jsonText{&m.Source}, jsonText{&m.Destination}, &m.Text, jsonText{&m.Medias}, optionalID{&m.AccountID}, &m.ProviderID,
 			senderPart{&m.Sender, false}, senderPart{&m.Sender, true}, &m.ProviderStatus, micros{&m.TMDelivered}, micros{&m.TMRead}, optionalJSON{&m.Error},
-			micros{&m.TMUpdate}, micros{&m.TMDelete}}
+			micros{&m.TMUpdate}, micros{&m.TMDelete}, &m.LineSendMethod, optionalJSON{&m.Data}}
 	}).listedBy(
 	// Messages are never deleted: one index of all.
 	allBy("messages_by_conversation", "conversation_id"),

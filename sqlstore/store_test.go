@@ -44,6 +44,8 @@ func TestStore(t *testing.T) {
 			{"Accounts", testAccounts},
 			{"Conversations", testConversations},
 			{"Touches", testTouches},
+			{"WhatsAppWindow", testWhatsAppWindow},
+			{"MessageParts", testMessageParts},
 			{"Supersede", testSupersede},
 			{"Pagination", testPagination},
 			{"ConcurrentConversation", func(t *testing.T, db *sqlstore.DB) { testConcurrentConversation(t, replicas(t, db, b.DSN)) }},
@@ -264,7 +266,7 @@ func newConversation(customerID, accountID, dialogID string, tm convo.Time) *con
 		AccountID: accountID, Name: "chat", Detail: "with a peer", Type: convo.ConversationWhatsApp, DialogID: dialogID,
 		Self: convo.Address{Type: convo.AddressWhatsApp, Target: "+15550100"}, Peer: convo.Address{Type: convo.AddressWhatsApp, Target: dialogID, TargetName: "Bob"},
 		Status: convo.StatusOpen, SnoozedUntil: convo.Never, TMLastMessage: convo.Never,
-		TMCreate: tm, TMUpdate: tm, TMDelete: convo.Never, TMActivity: tm}
+		TMCreate: tm, TMUpdate: tm, TMDelete: convo.Never, TMActivity: tm, WhatsAppWindowExpires: convo.Never}
 }
 
 // testImport: rows imported in bulk read back as the store wrote them, and

@@ -107,6 +107,7 @@ func ParseMessage(form url.Values) (*convo.Inbound, error) {
 		InboundPeer: convo.InboundPeer{
 			DialogID: from,
 			Peer:     convo.Address{Type: convo.AddressTel, Target: from},
+			Consent:  consentOf(form.Get("Body"), form.Get("OptOutType")),
 		},
 	}
 	n, _ := strconv.Atoi(form.Get("NumMedia"))
@@ -236,7 +237,7 @@ func (c *Client) Send(ctx context.Context, d convo.SendRequest) (convo.SendResul
 		Status string `json:"status"`
 	}
 	if _, err := providerhttp.Do(c.HTTP, req, &answer); err != nil {
-		return convo.SendResult{}, err
+		return convo.SendResult{}, markUnsubscribed(err)
 	}
 	// The answer's status is a status callback's first word.
 	res := convo.SendResult{ProviderID: answer.SID, Status: convo.MessageProgressing, ProviderStatus: convo.ProviderAccepted}

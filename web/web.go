@@ -63,6 +63,8 @@ func contentType(p string) string {
 		return "text/javascript; charset=utf-8"
 	case ".svg":
 		return "image/svg+xml"
+	case ".png":
+		return "image/png"
 	}
 	if t := mime.TypeByExtension(path.Ext(p)); t != "" {
 		return t

@@ -26,8 +26,22 @@ import (
 // DefaultBaseURL is the Graph API host.
 const DefaultBaseURL = "https://graph.facebook.com"
 
-// APIVersion is the Graph API version convo speaks.
-const APIVersion = "v19.0"
+// DefaultAPIVersion is the Graph API version convo speaks unless told
+// otherwise (CONVO_WHATSAPP_API_VERSION): Meta retires each version about
+// two years after the next, so it must be changeable without a release.
+const DefaultAPIVersion = "v26.0"
+
+// APIVersion is the version a Client without one speaks.
+//
+// Deprecated: use Client.APIVersion, which follows the setting.
+const APIVersion = DefaultAPIVersion
+
+// ValidAPIVersion reports whether v looks like a Graph API version ("v26.0").
+func ValidAPIVersion(v string) bool {
+	major, minor, ok := strings.Cut(strings.TrimPrefix(v, "v"), ".")
+	digits := func(s string) bool { return s != "" && strings.Trim(s, "0123456789") == "" }
+	return strings.HasPrefix(v, "v") && ok && digits(major) && digits(minor)
+}
 
 // Verify answers Meta's subscription handshake: it returns the challenge to
 // echo when mode is "subscribe" and token equals the account's verify token.
@@ -77,28 +91,7 @@ type hookBody struct {
 						Name string `json:"name"`
 					} `json:"profile"`
 				} `json:"contacts"`
-				Messages []struct {
-					ID   string `json:"id"`
-					From string `json:"from"`
-					Type string `json:"type"`
-					Text struct {
-						Body string `json:"body"`
-					} `json:"text"`
-					Image    *media `json:"image"`
-					Video    *media `json:"video"`
-					Audio    *media `json:"audio"`
-					Document *media `json:"document"`
-					Sticker  *media `json:"sticker"`
-					Location *struct {
-						Latitude  float64 `json:"latitude"`
-						Longitude float64 `json:"longitude"`
-						Name      string  `json:"name"`
-						Address   string  `json:"address"`
-					} `json:"location"`
-					Button *struct {
-						Text string `json:"text"`
-					} `json:"button"`
-				} `json:"messages"`
+				Messages []hookMessage `json:"messages"`
 				Statuses []struct {
 					ID        string `json:"id"`
 					Status    string `json:"status"`
@@ -123,8 +116,12 @@ type hookBody struct {
 var ErrWrongPhoneNumber = fmt.Errorf("whatsapp: payload is for another phone_number_id")
 
 // Parse reads a hook body for the account with phoneNumberID. Media URLs
-// point at the Graph API media object under baseURL.
+// point at the Graph API media object under baseURL, in DefaultAPIVersion.
 func Parse(body []byte, phoneNumberID, baseURL string) (*convo.Inbound, error) {
+	return parse(body, phoneNumberID, baseURL, DefaultAPIVersion)
+}
+
+func parse(body []byte, phoneNumberID, baseURL, version string) (*convo.Inbound, error) {
 	var w hookBody
 	if err := json.Unmarshal(body, &w); err != nil {
 		return nil, fmt.Errorf("whatsapp: hook body: %w", err)
@@ -151,7 +148,7 @@ func Parse(body []byte, phoneNumberID, baseURL string) (*convo.Inbound, error) {
 					SelfTarget: e164(v.Metadata.DisplayPhoneNumber),
 				}}
 				mediaURL := func(id string) string {
-					return strings.TrimRight(baseURL, "/") + "/" + APIVersion + "/" + url.PathEscape(id)
+					return strings.TrimRight(baseURL, "/") + "/" + version + "/" + url.PathEscape(id)
 				}
 				for kind, md := range map[string]*media{convo.MediaImage: m.Image, convo.MediaVideo: m.Video, convo.MediaAudio: m.Audio, convo.MediaFile: m.Document, convo.MediaSticker: m.Sticker} {
 					if md != nil && md.ID != "" {
@@ -165,8 +162,8 @@ func Parse(body []byte, phoneNumberID, baseURL string) (*convo.Inbound, error) {
 				case m.Location != nil:
 					im.Text = strings.TrimSpace(m.Location.Name + " " + m.Location.Address)
 					im.Medias = append(im.Medias, convo.InboundMedia{Type: convo.MediaLocation, URL: fmt.Sprintf("geo:%g,%g", m.Location.Latitude, m.Location.Longitude)})
-				case m.Button != nil:
-					im.Text = m.Button.Text
+				case len(im.Medias) == 0:
+					im.Text, im.Data = m.structured()
 				}
 				in.Messages = append(in.Messages, im)
 			}
@@ -199,7 +196,18 @@ func Parse(body []byte, phoneNumberID, baseURL string) (*convo.Inbound, error) {
 // Client calls the WhatsApp Cloud API.
 type Client struct {
 	BaseURL string
-	HTTP    *http.Client
+	// APIVersion is the Graph API version in every path; "" is DefaultAPIVersion.
+	APIVersion string
+	HTTP       *http.Client
+}
+
+// url is the Graph API address of path (which starts with "/") in the client's version.
+func (c *Client) url(path string) string {
+	v := c.APIVersion
+	if v == "" {
+		v = DefaultAPIVersion
+	}
+	return strings.TrimRight(c.BaseURL, "/") + "/" + v + path
 }
 
 // ReadHook checks X-Hub-Signature-256 with the app secret and reads the
@@ -211,7 +219,7 @@ func (c *Client) ReadHook(a *convo.Account, h convo.HookRequest) (*convo.Inbound
 	if !ValidSignature(a.ProviderData.AppSecret, h.Body, h.Header("X-Hub-Signature-256")) {
 		return nil, convo.ErrBadSignature
 	}
-	in, err := Parse(h.Body, a.ProviderData.PhoneNumberID, c.BaseURL)
+	in, err := parse(h.Body, a.ProviderData.PhoneNumberID, c.BaseURL, cmp.Or(c.APIVersion, DefaultAPIVersion))
 	if err == ErrWrongPhoneNumber {
 		return nil, convo.Errorf(convo.EForbidden, "PHONE_NUMBER_MISMATCH", "the payload is for another phone_number_id than this account's")
 	} else if err != nil {
@@ -226,7 +234,9 @@ func (c *Client) VerifySubscription(a *convo.Account, q url.Values) (string, boo
 }
 
 // Send delivers the text, then each media link, to the peer's wa_id; the
-// first answer's wamid identifies the message.
+// first answer's wamid identifies the message. Each call is a part: with
+// d.Parts, parts accepted by an earlier try are skipped and each accepted
+// one is recorded before the next, so a retry never repeats a part.
 func (c *Client) Send(ctx context.Context, d convo.SendRequest) (convo.SendResult, error) {
 	var bodies []map[string]any
 	// Meta echoes biz_opaque_callback_data in the statuses of each part, so
@@ -235,7 +245,12 @@ func (c *Client) Send(ctx context.Context, d convo.SendRequest) (convo.SendResul
 		return map[string]any{"messaging_product": "whatsapp", "recipient_type": "individual", "to": d.Conversation.DialogID,
 			"biz_opaque_callback_data": d.Message.ID}
 	}
-	if d.Message.Text != "" {
+	if t := templateBody(d.Message); t != nil {
+		// A template is the whole message; its text is only convo's rendering.
+		b := base()
+		b["type"], b["template"] = t["type"], t["template"]
+		bodies = append(bodies, b)
+	} else if d.Message.Text != "" {
 		b := base()
 		b["type"], b["text"] = "text", map[string]any{"body": d.Message.Text}
 		bodies = append(bodies, b)
@@ -250,9 +265,25 @@ func (c *Client) Send(ctx context.Context, d convo.SendRequest) (convo.SendResul
 		bodies = append(bodies, b)
 	}
 	var res convo.SendResult
-	for _, body := range bodies {
+	parts := d.Parts
+	if len(bodies) < 2 {
+		parts = nil // one call: nothing to keep apart
+	}
+	for i, body := range bodies {
+		if parts != nil {
+			id, ok, err := parts.Accepted(ctx, i)
+			if err != nil {
+				return res, err
+			}
+			if ok {
+				if res.ProviderID == "" {
+					res.ProviderID = id
+				}
+				continue
+			}
+		}
 		j, _ := json.Marshal(body)
-		u := strings.TrimRight(c.BaseURL, "/") + "/" + APIVersion + "/" + url.PathEscape(d.Account.ProviderData.PhoneNumberID) + "/messages"
+		u := c.url("/" + url.PathEscape(d.Account.ProviderData.PhoneNumberID) + "/messages")
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(j))
 		if err != nil {
 			return res, err
@@ -267,8 +298,17 @@ func (c *Client) Send(ctx context.Context, d convo.SendRequest) (convo.SendResul
 		if _, err := providerhttp.Do(c.HTTP, req, &answer); err != nil {
 			return res, err
 		}
-		if res.ProviderID == "" && len(answer.Messages) > 0 {
-			res.ProviderID = answer.Messages[0].ID
+		var id string
+		if len(answer.Messages) > 0 {
+			id = answer.Messages[0].ID
+		}
+		if res.ProviderID == "" {
+			res.ProviderID = id
+		}
+		if parts != nil {
+			if err := parts.Accept(ctx, i, id); err != nil {
+				return res, err
+			}
 		}
 	}
 	res.Status, res.ProviderStatus = convo.MessageDone, convo.ProviderAccepted

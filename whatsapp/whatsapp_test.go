@@ -100,7 +100,7 @@ func inbound(message string) string {
 
 func TestParseMessages(t *testing.T) {
 	const base = "https://graph.facebook.com"
-	media := func(id string) string { return base + "/v19.0/" + id }
+	media := func(id string) string { return base + "/" + whatsapp.DefaultAPIVersion + "/" + id }
 	body := notification(
 		inbound(`{"from":"`+waID+`","id":"wamid.1","timestamp":"1603059201","type":"text","text":{"body":"Hello this is an answer"}}`),
 		inbound(`{"from":"`+waID+`","id":"wamid.2","timestamp":"1603059201","type":"image","image":{"caption":"This is a caption","mime_type":"image/jpeg","sha256":"81d3bd8a","id":"2754859441498128"}}`),
@@ -238,7 +238,7 @@ func TestSend(t *testing.T) {
 	var bodies []map[string]any
 	code := 200
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != "POST" || r.URL.Path != "/v19.0/"+phoneNumberID+"/messages" || r.Header.Get("Authorization") != "Bearer access-token" ||
+		if r.Method != "POST" || r.URL.Path != "/"+whatsapp.DefaultAPIVersion+"/"+phoneNumberID+"/messages" || r.Header.Get("Authorization") != "Bearer access-token" ||
 			!strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
 			t.Errorf("request %s %s %v", r.Method, r.URL.Path, r.Header)
 		}

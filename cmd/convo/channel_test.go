@@ -34,7 +34,7 @@ type channelEnv struct {
 
 // newChannelEnv starts the fakes, then a server using them; by default a
 // send waits 2s for the provider and an outage is retried after 10ms and 20ms.
-func newChannelEnv(t *testing.T, b testdb.Backend, opts ...serverOption) *channelEnv {
+func newChannelEnv(t testing.TB, b testdb.Backend, opts ...serverOption) *channelEnv {
 	t.Helper()
 	e := &channelEnv{line: fakeprovider.NewLine(t), wa: fakeprovider.NewWhatsApp(t), tw: fakeprovider.NewTwilio(t)}
 	opts = append([]serverOption{withProviders(e.line, e.wa, e.tw), withSending(2*time.Second, 10*time.Millisecond, 20*time.Millisecond)}, opts...)

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/convohq/convo"
+	"github.com/convohq/convo/internal/fakeprovider"
 	"github.com/convohq/convo/internal/testdb"
 )
 
@@ -71,7 +72,7 @@ func TestWhatsAppInbound(t *testing.T) {
 
 		t.Run("media and location messages reuse it", func(t *testing.T) {
 			a := e.admin(t)
-			media := func(id string) string { return e.wa.URL() + "/v19.0/" + id }
+			media := func(id string) string { return e.wa.URL() + "/" + fakeprovider.WhatsAppAPIVersion + "/" + id }
 			cases := []struct {
 				msg   map[string]any
 				text  string

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/convohq/convo"
@@ -27,6 +28,11 @@ type Config struct {
 	PasswordCost int
 	// LineAPIURL, WhatsAppAPIURL and TwilioAPIURL are the provider hosts.
 	LineAPIURL, WhatsAppAPIURL, TwilioAPIURL string
+	// LineVideoPreviewURL is the image LINE shows before a video plays
+	// (empty: the inbox's own, under PublicURL).
+	LineVideoPreviewURL string
+	// WhatsAppAPIVersion is the Graph API version ("v26.0"; "" the default).
+	WhatsAppAPIVersion string
 	// SendWait and RetryDelays tune sending (zero: the service defaults).
 	SendWait    time.Duration
 	RetryDelays []time.Duration
@@ -72,8 +78,9 @@ func (cfg Config) channels() map[string]convo.Channel {
 		lineData = line.DefaultDataURL
 	}
 	return map[string]convo.Channel{
-		convo.AccountLine:     &line.Client{BaseURL: lineURL, DataURL: lineData, HTTP: client},
-		convo.AccountWhatsApp: &whatsapp.Client{BaseURL: cmp.Or(cfg.WhatsAppAPIURL, whatsapp.DefaultBaseURL), HTTP: client},
+		convo.AccountLine: &line.Client{BaseURL: lineURL, DataURL: lineData, HTTP: client,
+			VideoPreviewURL: cmp.Or(cfg.LineVideoPreviewURL, strings.TrimRight(cfg.PublicURL, "/")+"/inbox/video-preview.png")},
+		convo.AccountWhatsApp: &whatsapp.Client{BaseURL: cmp.Or(cfg.WhatsAppAPIURL, whatsapp.DefaultBaseURL), APIVersion: cfg.WhatsAppAPIVersion, HTTP: client},
 		convo.AccountSMS:      &twilio.Client{BaseURL: cmp.Or(cfg.TwilioAPIURL, twilio.DefaultBaseURL), HTTP: client},
 	}
 }

@@ -164,7 +164,7 @@ var seedConversationKeys = []string{"id", "customer_id", "owner_type", "owner_id
 
 // ownConversationKeys are the fields convo adds to the seed's conversation
 // for an agent's working set (VoIPbin's clients ignore them).
-var ownConversationKeys = []string{"status", "snoozed_until", "tm_last_message", "last_message", "labels", "unread_count"}
+var ownConversationKeys = []string{"status", "snoozed_until", "tm_last_message", "last_message", "labels", "peer_opted_out", "unread_count", "whatsapp_window_expires"}
 
 var addressKeys = []string{"type", "target", "target_name", "name", "detail"}
 

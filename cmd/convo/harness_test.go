@@ -43,7 +43,7 @@ func (s *syncBuffer) String() string {
 // testServer is a convo server started on port 0 for one test.
 type testServer struct {
 	*Main
-	t      *testing.T
+	t      testing.TB
 	Stdout *syncBuffer
 	Log    *syncBuffer
 	// AdminKey is the access key printed at first start (customer "default").
@@ -64,7 +64,7 @@ var firstStartPassword = regexp.MustCompile(`username admin, password (\S+)`)
 var firstStartCustomer = regexp.MustCompile(`created customer "default" \((\S+)\)`)
 
 // startServer opens a server on a fresh database of backend b.
-func startServer(t *testing.T, b testdb.Backend, opts ...serverOption) *testServer {
+func startServer(t testing.TB, b testdb.Backend, opts ...serverOption) *testServer {
 	t.Helper()
 	ts := &testServer{t: t, Stdout: &syncBuffer{}, Log: &syncBuffer{}}
 	m := NewMain(Config{Listen: "127.0.0.1:0", Database: b.DSN, PasswordCost: bcrypt.MinCost}, ts.Stdout,

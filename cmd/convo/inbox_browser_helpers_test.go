@@ -46,7 +46,7 @@ func chromiumPath() string {
 
 // browser returns the shared browser's context; without a browser the test
 // is skipped, except under CI=true, where it fails.
-func browser(t *testing.T) context.Context {
+func browser(t testing.TB) context.Context {
 	t.Helper()
 	chromium.once.Do(func() {
 		path := chromiumPath()
@@ -86,7 +86,7 @@ func closeBrowser() {
 // profile would be. Script errors, policy violations and dialogs on it are
 // collected and fail the test.
 type tab struct {
-	t    *testing.T
+	t    testing.TB
 	ctx  context.Context
 	base string
 
@@ -95,7 +95,7 @@ type tab struct {
 	dialogs  []string
 }
 
-func newTab(t *testing.T, base string) *tab {
+func newTab(t testing.TB, base string) *tab {
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(browser(t), chromedp.WithNewBrowserContext())
 	b := &tab{t: t, ctx: ctx, base: base}

@@ -261,7 +261,7 @@ func TestInboxBrowser(t *testing.T) {
 		b.login(ben.Username, ben.Password)
 		b.until("an empty Mine", has("#list-state", "No conversations here."))
 		b.run(chromedp.Click(chromedp.CSS(`[data-view="unassigned"]`)))
-		b.until("the queue refused", has("#list-state", "not available"))
+		b.until("the queue refused", has("#list-state", "does not let agents take unassigned"))
 		b.js(`location.hash = "#/c/`+aliceConv+`"`, nil)
 		b.until("the thread refused", has("#thread", "Could not load"))
 		b.js(`document.querySelector("#search").value = "Alice"`, nil)

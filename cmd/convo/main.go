@@ -27,6 +27,7 @@ import (
 	"github.com/convohq/convo/metrics"
 	"github.com/convohq/convo/service"
 	"github.com/convohq/convo/sqlstore"
+	"github.com/convohq/convo/whatsapp"
 )
 
 // defaultGCPercent is the collector's target when GOGC is not set. The live
@@ -102,7 +103,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	cfg.WebhookAllowPrivate = env("CONVO_WEBHOOK_ALLOW_PRIVATE", "") == "true"
 	cfg.LineAPIURL = env("CONVO_LINE_API_URL", "")
+	cfg.LineVideoPreviewURL = env("CONVO_LINE_VIDEO_PREVIEW_URL", "")
 	cfg.WhatsAppAPIURL = env("CONVO_WHATSAPP_API_URL", "")
+	cfg.WhatsAppAPIVersion = env("CONVO_WHATSAPP_API_VERSION", "")
 	cfg.TwilioAPIURL = env("CONVO_TWILIO_API_URL", "")
 	cfg.DebugListen = env("CONVO_DEBUG_LISTEN", "")
 	if err := cfg.readMediaEnv(); err != nil {
@@ -195,6 +198,9 @@ func (m *Main) Open(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("--time-format (CONVO_TIME_FORMAT): %w", err)
 	}
+	if v := m.Config.WhatsAppAPIVersion; v != "" && !whatsapp.ValidAPIVersion(v) {
+		return fmt.Errorf("CONVO_WHATSAPP_API_VERSION: %q is not a Graph API version such as %s", v, whatsapp.DefaultAPIVersion)
+	}
 	store, err := sqlstore.Open(ctx, m.Config.Database, sqlstore.Options{SQLiteSynchronous: m.Config.SQLiteSynchronous})
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
@@ -209,6 +215,12 @@ func (m *Main) Open(ctx context.Context) error {
 	}
 	m.metrics = metrics.New(metrics.Sources{Backlog: store.Backlog, Pools: store.Pools, Clock: m.Clock})
 	channels := m.Config.channels()
+	templates := map[string]convo.TemplateLister{}
+	for name, ch := range channels {
+		if tl, ok := ch.(convo.TemplateLister); ok {
+			templates[name] = tl
+		}
+	}
 	for name, ch := range channels {
 		channels[name] = m.metrics.Channel(name, ch)
 	}
@@ -219,7 +231,7 @@ func (m *Main) Open(ctx context.Context) error {
 	}
 	svc := service.New(store, m.Clock, service.Config{
 		PublicURL: m.Config.PublicURL, PasswordCost: m.Config.PasswordCost, Logger: m.logger,
-		Channels: channels, SendWait: m.Config.SendWait, RetryDelays: m.Config.RetryDelays,
+		Channels: channels, Templates: templates, SendWait: m.Config.SendWait, RetryDelays: m.Config.RetryDelays,
 		WebhookAllowPrivate: m.Config.WebhookAllowPrivate, EventRetention: m.Config.EventRetention, AuditRetention: m.Config.AuditRetention,
 		WebhookRetryBase: m.Config.WebhookRetryBase, EventPoll: m.Config.EventPoll,
 		WebhookAttempted: m.metrics.WebhookAttempt, MaxStreamsPerCustomer: m.Config.MaxStreamsPerCustomer,

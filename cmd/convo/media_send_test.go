@@ -34,7 +34,10 @@ func TestMediaUploadAndSend(t *testing.T) {
 
 		t.Run("WhatsApp gets a signed URL", func(t *testing.T) {
 			acc := e.newAccount(a, convo.AccountWhatsApp)
-			conv := a.ok("POST", "/v1.0/conversations", map[string]any{"account_id": acc.ID, "peer": map[string]any{"type": "whatsapp", "target": waID()}})
+			// The customer writes first: WhatsApp's window is open.
+			from := waID()
+			wantStatus(t, e.postWhatsApp(t, acc, waWebhook(acc, waInbound(from, "Wes", waText("my receipt please")))), http.StatusOK)
+			conv := convWith(a, acc.ID, from)
 			msg := a.ok("POST", "/v1.0/conversations/"+str(t, conv, "id")+"/messages", map[string]any{"medias": []any{map[string]any{"id": id, "type": "image", "filename": ""}}})
 			medias := msg["medias"].([]any)
 			if md := medias[0].(map[string]any); md["id"] != id || md["status"] != "stored" || md["filename"] != "receipt.png" {

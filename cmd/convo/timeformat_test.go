@@ -52,7 +52,7 @@ func checkRFC3339(t testing.TB, what string, body []byte) (times, nulls int) {
 		switch v := v.(type) {
 		case map[string]any:
 			for k, x := range v {
-				walk(k, x, underTime || strings.HasPrefix(k, "tm_") || k == "snoozed_until")
+				walk(k, x, underTime || strings.HasPrefix(k, "tm_") || k == "snoozed_until" || k == "whatsapp_window_expires")
 			}
 		case []any:
 			for _, x := range v {
@@ -145,8 +145,8 @@ func TestTimeFormatRFC3339(t *testing.T) {
 			req := rcv.WaitFor(t, convo.EventConversationCreated, convID)
 			verifier, _ := standardwebhooks.NewWebhookRaw([]byte(secret))
 			checkSignedRequest(t, req, "POST", secret, verifier)
-			if times, nulls := checkRFC3339(t, "conversation_created webhook", req.Body); times != 2 || nulls != 3 {
-				t.Errorf("webhook body has %d timestamps and %d nulls, want tm_create, tm_update, and null tm_delete, tm_last_message and snoozed_until: %s", times, nulls, req.Body)
+			if times, nulls := checkRFC3339(t, "conversation_created webhook", req.Body); times != 2 || nulls != 4 {
+				t.Errorf("webhook body has %d timestamps and %d nulls, want tm_create, tm_update, and null tm_delete, tm_last_message, snoozed_until and whatsapp_window_expires: %s", times, nulls, req.Body)
 			}
 			if want := admin.ok("GET", "/v1.0/conversations/"+convID, nil); !sameJSON(req.Data, webhookForm(want)) {
 				t.Errorf("webhook data differs from GET:\n got %v\nwant %v", req.Data, webhookForm(want))

@@ -48,7 +48,9 @@ type core struct {
 	modes      map[string]Mode
 	sendCalls  map[string]int
 	violations []string
-	media      mediaFiles
+	// breakAt is a send call of an account answered 500 once (BreakCall).
+	breakAt map[string]int
+	media   mediaFiles
 }
 
 // start serves mux; when t ends the fake closes and every violation it
@@ -105,6 +107,17 @@ func (f *core) SetModeFor(key string, m Mode) {
 	f.modes[key] = m
 }
 
+// BreakCall makes the n-th send request of an account from now on (key as
+// for SetModeFor) answer 500, once, as an outage of a moment would.
+func (f *core) BreakCall(key string, n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.breakAt == nil {
+		f.breakAt = map[string]int{}
+	}
+	f.breakAt[key] = f.sendCalls[key] + n
+}
+
 // SetDelay makes later sends wait d before answering.
 func (f *core) SetDelay(d time.Duration) {
 	f.mu.Lock()
@@ -134,6 +147,10 @@ func (f *core) beginSend(r *http.Request, key string) Mode {
 	mode, delay := f.mode, f.delay
 	if m, ok := f.modes[key]; ok {
 		mode = m
+	}
+	if at, ok := f.breakAt[key]; ok && at == f.sendCalls[key] {
+		mode = Broken
+		delete(f.breakAt, key)
 	}
 	f.mu.Unlock()
 	if delay > 0 {

@@ -24,6 +24,7 @@ type LinePushMessage struct {
 	Text               string `json:"text,omitempty"`
 	OriginalContentURL string `json:"originalContentUrl,omitempty"`
 	PreviewImageURL    string `json:"previewImageUrl,omitempty"`
+	Duration           int64  `json:"duration,omitempty"`
 }
 
 // LinePush is a push request the fake accepted.
@@ -47,12 +48,16 @@ type Line struct {
 	profileCalls int
 	pushes       []LinePush
 	acceptedKeys map[string]LinePush
+	lineQuota
 }
 
 func NewLine(t testing.TB) *Line {
 	f := &Line{tokens: map[string]bool{}, profiles: map[string]string{}, groups: map[string]string{}, acceptedKeys: map[string]LinePush{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v2/bot/message/push", f.push)
+	mux.HandleFunc("POST /v2/bot/message/reply", f.reply)
+	mux.HandleFunc("GET /v2/bot/message/quota", f.quota)
+	mux.HandleFunc("GET /v2/bot/message/quota/consumption", f.consumption)
 	mux.HandleFunc("GET /v2/bot/profile/{userId}", f.profile)
 	mux.HandleFunc("GET /v2/bot/group/{groupId}/summary", f.groupSummary)
 	mux.HandleFunc("GET /v2/bot/message/{messageId}/content", f.content)
@@ -152,26 +157,9 @@ func (f *Line) push(w http.ResponseWriter, r *http.Request) {
 		bad("to %q is not a userId, groupId or roomId", body.To)
 		return
 	}
-	if len(body.Messages) < 1 || len(body.Messages) > 5 {
-		bad("%d messages, want 1 to 5", len(body.Messages))
+	if msg := checkLineMessages(body.Messages); msg != "" {
+		bad("%s", msg)
 		return
-	}
-	for i, m := range body.Messages {
-		switch m.Type {
-		case "text":
-			if m.Text == "" || len([]rune(m.Text)) > 5000 {
-				bad("messages[%d].text must be 1 to 5000 characters", i)
-				return
-			}
-		case "image":
-			if !isHTTPSURL(m.OriginalContentURL) || !isHTTPSURL(m.PreviewImageURL) {
-				bad("messages[%d]: image URLs must be HTTPS", i)
-				return
-			}
-		default:
-			bad("messages[%d].type %q is not supported here", i, m.Type)
-			return
-		}
 	}
 	mode := f.beginSend(r, token)
 	switch mode {
@@ -190,6 +178,11 @@ func (f *Line) push(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusConflict, fmt.Sprintf(`{"message":"The retry key is already accepted","sentMessages":[{"id":%q,"quoteToken":"q"}]}`, prev.ID))
 		return
 	}
+	f.mu.Unlock()
+	if f.overQuota(w, token, len(body.Messages)) {
+		return
+	}
+	f.mu.Lock()
 	first := 530000000000000000 + ids.Add(int64(len(body.Messages)))
 	p := LinePush{Token: token, RetryKey: key, To: body.To, Messages: body.Messages, ID: fmt.Sprint(first)}
 	f.pushes = append(f.pushes, p)

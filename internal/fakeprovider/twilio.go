@@ -35,6 +35,19 @@ type Twilio struct {
 	sends    []TwilioSend
 	// sendStatus is the status a send is answered with ("queued" unless set).
 	sendStatus string
+	// unsubscribed holds "from to" pairs whose recipient replied STOP.
+	unsubscribed map[string]bool
+}
+
+// Unsubscribe makes Twilio refuse sends from number to peer with error
+// 21610, as it does once peer replied STOP to number.
+func (f *Twilio) Unsubscribe(number, peer string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.unsubscribed == nil {
+		f.unsubscribed = map[string]bool{}
+	}
+	f.unsubscribed[number+" "+peer] = true
 }
 
 func NewTwilio(t testing.TB) *Twilio {
@@ -134,6 +147,13 @@ func (f *Twilio) messages(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	mode := f.beginSend(r, sid)
+	f.mu.Lock()
+	stopped := f.unsubscribed[s.From+" "+s.To]
+	f.mu.Unlock()
+	if stopped {
+		writeJSON(w, http.StatusBadRequest, twilioError(400, 21610, "Attempt to send to unsubscribed recipient"))
+		return
+	}
 	switch mode {
 	case Refuse:
 		writeJSON(w, http.StatusBadRequest, twilioError(400, 21610, "Attempt to send to unsubscribed recipient"))

@@ -25,23 +25,62 @@ type WhatsAppSend struct {
 	WAMID string
 	// Callback is biz_opaque_callback_data, which Meta echoes in the statuses.
 	Callback string
+	// Template is the template object of a template message.
+	Template map[string]any
 }
+
+// WhatsAppAPIVersion is the Graph API version the fake serves unless told
+// otherwise (SetAPIVersion): convo's default.
+const WhatsAppAPIVersion = "v26.0"
 
 // WhatsApp is the WhatsApp Cloud API of the Graph API.
 type WhatsApp struct {
 	core
+	version string
 	numbers map[string]string // phone_number_id -> access token
 	sends   []WhatsAppSend
+	// businesses are the WhatsApp Business Accounts: their token and templates.
+	businesses    map[string]*waBusiness
+	templateCalls int
+}
+
+type waBusiness struct {
+	token     string
+	templates []map[string]any
 }
 
 func NewWhatsApp(t testing.TB) *WhatsApp {
-	f := &WhatsApp{numbers: map[string]string{}}
+	f := &WhatsApp{numbers: map[string]string{}, version: WhatsAppAPIVersion, businesses: map[string]*waBusiness{}}
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v19.0/{phoneNumberID}/messages", f.messages)
-	mux.HandleFunc("GET /{version}/{mediaID}", f.mediaInfo)
+	mux.HandleFunc("POST /{version}/{phoneNumberID}/messages", f.versioned(f.messages))
+	mux.HandleFunc("GET /{version}/{wabaID}/message_templates", f.versioned(f.listTemplates))
+	mux.HandleFunc("GET /{version}/{mediaID}", f.versioned(f.mediaInfo))
 	mux.HandleFunc("GET /whatsapp-media/{mediaID}", f.mediaDownload)
 	f.start(t, "WhatsApp", mux)
 	return f
+}
+
+// SetAPIVersion makes the fake serve Graph API version v ("v25.0") alone.
+func (f *WhatsApp) SetAPIVersion(v string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.version = v
+}
+
+// versioned refuses a path in another version than the one served, as Meta
+// refuses an expired or unknown one.
+func (f *WhatsApp) versioned(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		want := f.version
+		f.mu.Unlock()
+		if v := r.PathValue("version"); v != want {
+			f.violate("%s %s: Graph API version %q, want %q", r.Method, r.URL.Path, v, want)
+			writeJSON(w, http.StatusBadRequest, graphError(2635, "OAuthException", "(#2635) You are calling a deprecated version of the Graph API. Please update to the latest version: "+want+"."))
+			return
+		}
+		h(w, r)
+	}
 }
 
 // AddNumber registers a business phone number and the token that may use it.
@@ -126,6 +165,14 @@ func (f *WhatsApp) messages(w http.ResponseWriter, r *http.Request) {
 			bad("text.body must be 1 to 4096 characters")
 			return
 		}
+	case "template":
+		tmpl, _ := body["template"].(map[string]any)
+		if msg := f.checkTemplate(tmpl); msg != "" {
+			f.violate("messages: template: %s", msg)
+			writeJSON(w, http.StatusBadRequest, graphError(132001, "OAuthException", "(#132001) Template name does not exist in the translation: "+msg))
+			return
+		}
+		s.Template = tmpl
 	case "image", "video", "audio", "document", "sticker":
 		m, _ := body[s.Type].(map[string]any)
 		s.Link, _ = m["link"].(string)

@@ -20,8 +20,11 @@ export function attachComposer(app, s, { send, note }) {
   const noteTab = h("button", { type: "button", role: "tab", class: "mode", "aria-selected": "false", onclick: () => setMode("note") }, t("note"));
   const submit = h("button", { type: "submit", class: "primary" }, t("send"));
   const hint = h("p", { class: "canned-hint", id: "canned-hint", hidden: true });
+  // blocked is why a reply cannot be sent (e.g. the peer opted out); notes still can.
+  let blocked = "";
+  const blockedEl = h("p", { class: "blocked", id: "composer-blocked", role: "status", hidden: true });
   const form = h("form", { class: "composer" + (mode === "note" ? " noting" : ""), method: "post", action: "/" },
-    h("div", { class: "modes", role: "tablist" }, replyTab, noteTab), menu, hint, ta, submit);
+    h("div", { class: "modes", role: "tablist" }, replyTab, noteTab), blockedEl, menu, hint, ta, submit);
   s.composer.replaceChildren(form);
 
   function setMode(m) {
@@ -34,7 +37,17 @@ export function attachComposer(app, s, { send, note }) {
     ta.setAttribute("aria-label", t(m === "note" ? "note" : "reply"));
     submit.textContent = t(m === "note" ? "add_note" : "send");
     closeMenu();
+    paintBlocked();
     ta.focus();
+  }
+
+  function paintBlocked() {
+    const off = mode === "reply" && !!blocked;
+    ta.disabled = submit.disabled = off;
+    blockedEl.textContent = blocked;
+    blockedEl.hidden = !off;
+    if (off) ta.setAttribute("aria-describedby", "composer-blocked");
+    else if (ta.getAttribute("aria-describedby") === "composer-blocked") ta.removeAttribute("aria-describedby");
   }
 
   async function go() {
@@ -45,7 +58,7 @@ export function attachComposer(app, s, { send, note }) {
       return;
     }
     const text = ta.value.trim();
-    if (!text) return;
+    if (!text || (mode === "reply" && blocked)) return;
     if (mode === "note") {
       if (await note(text)) ta.value = "";
       return;
@@ -141,6 +154,13 @@ export function attachComposer(app, s, { send, note }) {
     ta.removeAttribute("aria-describedby");
   }
 
+  // block disables replies with reason ("" enables them again).
+  function block(reason) {
+    blocked = reason || "";
+    if (blocked) dropCanned();
+    paintBlocked();
+  }
+
   function closeMenu() {
     query++;
     options = [];
@@ -150,4 +170,6 @@ export function attachComposer(app, s, { send, note }) {
     ta.setAttribute("aria-expanded", "false");
     ta.removeAttribute("aria-activedescendant");
   }
+
+  return { block };
 }

@@ -25,6 +25,15 @@ function append(el, children) {
 
 export const $ = (sel, root = document) => root.querySelector(sel);
 
+// place makes els the children of parent, in order, moving only those out
+// of place: a row that moved to the top is one move, not a rebuild.
+export function place(parent, els) {
+  els.forEach((el, i) => {
+    if (parent.children[i] !== el) parent.insertBefore(el, parent.children[i] || null);
+  });
+  while (parent.children.length > els.length) parent.lastElementChild.remove();
+}
+
 // safeURL returns url when it is http(s) or same-origin, else "": a peer's
 // media link must not become javascript:.
 export function safeURL(url) {

@@ -2,7 +2,7 @@
 // filters, newest activity first, the next page loaded as the agent
 // scrolls, and kept current by the stream.
 import { get, APIError } from "./api.js";
-import { h, $ } from "./dom.js";
+import { h, $, place } from "./dom.js";
 import { parseTime, short, long } from "./fmt.js";
 import { t } from "./i18n.js";
 
@@ -98,8 +98,8 @@ export function createList(app) {
     } catch (e) {
       if (gen !== generation) return;
       done = true;
-      const unavailable = app.view === "unassigned" && e instanceof APIError && e.status === 403;
-      state.textContent = unavailable ? t("view_unavailable") : t("load_failed", e.message);
+      const closed = app.view === "unassigned" && e instanceof APIError && e.status === 403;
+      state.textContent = closed ? t("queue_closed") : t("load_failed", e.message);
     } finally {
       if (gen === generation) loading = false;
     }
@@ -127,11 +127,23 @@ export function createList(app) {
           ? h("span", { class: "row-labels" }, c.labels.map((l) => labelChip(app, l))) : null));
   }
 
+  // rowOf returns a conversation's row, made again only when it changed,
+  // so that a live update does not rebuild every row.
+  const made = new Map(); // id -> {c, open, labels, el}
+  function rowOf(c) {
+    const open = app.openID === c.id, kept = made.get(c.id);
+    if (kept && kept.c === c && kept.open === open && kept.labels === app.labels) return kept.el;
+    const el = row(c);
+    made.set(c.id, { c, open, labels: app.labels, el });
+    return el;
+  }
+
   function render() {
     const focused = document.activeElement && document.activeElement.closest && document.activeElement.closest("#list .row");
     const focusID = focused ? focused.dataset.id : "";
     const sorted = [...rows.values()].sort((a, b) => lastActivity(b) - lastActivity(a));
-    ul.replaceChildren(...sorted.map(row));
+    place(ul, sorted.map(rowOf));
+    for (const id of made.keys()) if (!rows.has(id)) made.delete(id);
     if (focusID) {
       const again = ul.querySelector(`.row[data-id="${CSS.escape(focusID)}"]`);
       if (again) again.focus();

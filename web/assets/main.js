@@ -97,9 +97,8 @@ async function start() {
   agents.forEach((a) => app.agents.set(a.id, a));
   app.keys.clear();
   keys.forEach((k) => app.keys.set(k.id, k.name || k.token_prefix));
-  app.labels = labels;
   fillSelect($("#f-account"), accounts.map((a) => [a.id, a.name || a.type]));
-  fillSelect($("#f-label"), labels.map((l) => [l.name, l.name]));
+  setLabels(labels);
   $("#login").hidden = true;
   $("#app").hidden = false;
   app.list = app.list || createList(app);
@@ -108,15 +107,37 @@ async function start() {
   setView(app.view);
   route();
   stop();
-  stream = new Stream({ onEvent, onState, onGap });
+  stream = app.stream = new Stream({ onEvent, onState, onGap });
   stream.start();
 }
 
 function fillSelect(sel, pairs) {
-  const first = sel.firstElementChild;
+  const first = sel.firstElementChild, value = sel.value;
   sel.replaceChildren(first, ...pairs.map(([v, label]) => Object.assign(document.createElement("option"), { value: v, textContent: label })));
+  sel.value = value;
+  if (sel.value !== value) sel.value = "";
   sel.hidden = pairs.length === 0;
 }
+
+// setLabels keeps the customer's labels: the filter's choices and the
+// colours of chips. Admins add labels while agents work, so they are read
+// again when the filter is opened and when a conversation shows one unknown.
+function setLabels(labels) {
+  const same = labels.length === app.labels.length && labels.every((l, i) => l.name === app.labels[i].name && l.color === app.labels[i].color);
+  app.labels = labels;
+  if (same) return;
+  fillSelect($("#f-label"), labels.map((l) => [l.name, l.name]));
+  if (app.list) app.list.render();
+}
+
+let labelsLoading = null;
+function refreshLabels() {
+  labelsLoading = labelsLoading || all("/v1.0/labels").then(setLabels, () => {}).finally(() => (labelsLoading = null));
+  return labelsLoading;
+}
+for (const type of ["focus", "pointerdown"]) $("#f-label").addEventListener(type, refreshLabels);
+
+const knownLabel = (name) => app.labels.some((l) => l.name.toLowerCase() === name.toLowerCase());
 
 function setView(v) {
   app.view = v;
@@ -149,6 +170,7 @@ function onState(state) {
 
 // onGap: the stream restarted from now, so what the page shows is reloaded.
 function onGap() {
+  refreshLabels();
   app.list.reload();
   if (app.openID) app.thread.open(app.openID);
 }
@@ -160,6 +182,19 @@ function onEvent(e) {
     case "conversation_updated":
     case "conversation_deleted":
       app.list.fromStream(d);
+      if ((d.labels || []).some((l) => !knownLabel(l))) refreshLabels();
+      break;
+    case "conversation_left":
+      // Assigned away or taken from the queue by someone else: no longer ours to show.
+      app.known.delete(d.id);
+      app.list.remove(d.id);
+      app.thread.lost(d.id);
+      break;
+    case "unassigned_queue_changed":
+      // The queue opened or closed to this agent: what the list shows changes with it.
+      for (const [id, c] of app.known) if (c.owner_type !== "agent") app.known.delete(id);
+      app.list.reload();
+      if (!d.agents_take_unassigned && app.openID && !app.isManager) app.thread.lostUnassigned();
       break;
     case "conversation_message_created":
       app.list.message(d);

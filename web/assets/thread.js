@@ -2,12 +2,14 @@
 // as the agent scrolls up) with the agents' notes between them, and the
 // composer.
 import { get, post, put, del, APIError } from "./api.js";
-import { h, $, safeURL } from "./dom.js";
+import { h, $, safeURL, place } from "./dom.js";
 import { parseTime, short, long } from "./fmt.js";
 import { t } from "./i18n.js";
 import { peerName, channelName } from "./list.js";
 import { renderActions } from "./actions.js";
 import { attachComposer } from "./composer.js";
+import { sendMethodEl, optOutReason, quotaEl } from "./channel.js";
+import { renderWindow, windowState, opened, kindOf } from "./whatsapp.js";
 import { heldMediaEl } from "./media.js";
 
 // PAGE is how many messages a page holds; a shorter page is the oldest.
@@ -21,7 +23,7 @@ export function createThread(app) {
 
   async function open(id, targetMessage) {
     const s = { id, conv: null, messages: new Map(), notes: new Map(), older: "", loadingOlder: false,
-      target: targetMessage || "", editing: "", deleting: "", notice: "", draft: "" };
+      target: targetMessage || "", editing: "", deleting: "", notice: "", draft: "", els: new Map() };
     cur = s;
     pane.replaceChildren(h("p", { class: "empty" }, t("loading")));
     try {
@@ -60,12 +62,26 @@ export function createThread(app) {
     s.timeline = h("div", { class: "timeline", tabindex: "0", "aria-label": t("conversations") });
     s.noticeEl = h("p", { class: "notice", role: "alert", hidden: true });
     s.composer = h("div", { class: "composer-wrap" });
-    pane.replaceChildren(s.head, s.noticeEl, s.timeline, s.composer);
+    s.waEl = h("div", { class: "wa", hidden: true });
+    pane.replaceChildren(s.head, s.noticeEl, s.timeline, s.waEl, s.composer);
     s.timeline.addEventListener("scroll", () => {
       if (s.timeline.scrollTop < 80 && s.older && !s.loadingOlder) loadOlder(s).then(() => renderTimeline(s, {}));
     });
     renderHead(s);
-    attachComposer(app, s, { send: (body, preview) => send(s, body, preview), note: (text) => addNote(s, text) });
+    paintWindow(s);
+    s.compose = attachComposer(app, s, { send: (body, preview) => send(s, body, preview), note: (text) => addNote(s, text) });
+    s.compose.block(optOutReason(s.conv));
+  }
+
+  // paintWindow shows WhatsApp's window when it opened, closed or moved,
+  // leaving a template being chosen alone otherwise.
+  function paintWindow(s, force) {
+    const w = windowState(s.conv);
+    const key = w ? `${w.open}|${s.conv.whatsapp_window_expires}` : "";
+    if (!force && key === s.waKey) return;
+    s.waKey = key;
+    clearTimeout(s.waTimer);
+    s.waTimer = renderWindow(s.waEl, s.conv, (body, preview) => send(s, body, preview), () => cur === s && paintWindow(s, true));
   }
 
   function renderHead(s) {
@@ -74,7 +90,8 @@ export function createThread(app) {
       h("button", { type: "button", class: "back", onclick: () => app.go("") }, "← " + t("back")),
       h("div", { class: "title" },
         h("h2", {}, peerName(c)),
-        h("span", { class: "sub" }, channelName(c) + " · " + (c.peer && c.peer.target || c.dialog_id))),
+        h("span", { class: "sub" }, channelName(c) + " · " + (c.peer && c.peer.target || c.dialog_id)),
+        s.quota || (s.quota = quotaEl(app, c))),
       renderActions(app, c, { notice: (msg) => notice(s, msg), changed: (conv) => changed(s, conv) }));
   }
 
@@ -83,6 +100,8 @@ export function createThread(app) {
     s.conv = { ...s.conv, ...conv };
     app.list.upsert(s.conv);
     renderHead(s);
+    s.compose.block(optOutReason(s.conv));
+    paintWindow(s);
   }
 
   function notice(s, msg) {
@@ -113,11 +132,11 @@ export function createThread(app) {
     const tl = s.timeline;
     const fromBottom = tl.scrollHeight - tl.scrollTop;
     const atBottom = fromBottom - tl.clientHeight < 40;
-    const items = [...s.messages.values(), ...[...s.notes.values()].map((n) => ({ ...n, _note: true }))];
+    const items = [...s.messages.values(), ...[...s.notes.values()].map((n) => ({ ...n, _note: n }))];
     items.sort((a, b) => at(a) - at(b) || (a.id < b.id ? -1 : 1));
-    const els = items.map((x) => (x._note ? noteEl(s, x) : messageEl(s, x)));
-    if (s.older) els.unshift(h("p", { class: "older" }, t("older")));
-    tl.replaceChildren(...els);
+    const els = items.map((x) => elementOf(s, x));
+    if (s.older) els.unshift(s.olderEl || (s.olderEl = h("p", { class: "older" }, t("older"))));
+    place(tl, els); // a message arriving adds one element
     if (s.target) {
       const el = tl.querySelector(`[data-id="${CSS.escape(s.target)}"]`);
       if (el) {
@@ -129,6 +148,19 @@ export function createThread(app) {
     }
     if (bottom || atBottom) tl.scrollTop = tl.scrollHeight;
     else tl.scrollTop = tl.scrollHeight - fromBottom;
+  }
+
+  // elementOf returns the element of a message or note, made again only
+  // when it changed: rebuilding a long thread for each arrival kept the
+  // page busy for longer than messages took to come.
+  function elementOf(s, x) {
+    const src = x._note || x;
+    const key = x._note ? `${s.editing === x.id}|${s.deleting === x.id}` : "";
+    const kept = s.els.get(x.id);
+    if (kept && kept.src === src && kept.key === key) return kept.el;
+    const el = x._note ? noteEl(s, x) : messageEl(s, x);
+    s.els.set(x.id, { src, key, el });
+    return el;
   }
 
   function senderOf(s, m) {
@@ -164,7 +196,9 @@ export function createThread(app) {
       h("header", {},
         h("span", { class: "who" }, senderOf(s, m)),
         h("time", { datetime: m.tm_create, title: long(m.tm_create) }, short(m.tm_create)),
-        m.direction === "outgoing" ? deliveryEl(m) : null),
+        kindOf(m) ? h("span", { class: "kind" }, kindOf(m)) : null,
+        m.direction === "outgoing" ? deliveryEl(m) : null,
+        sendMethodEl(m)),
       m.text ? h("p", { class: "text" }, m.text) : null,
       (m.medias || []).length ? h("div", { class: "medias" }, m.medias.map(mediaEl)) : null);
   }
@@ -299,7 +333,11 @@ export function createThread(app) {
         if (d.conversation_id !== s.id) return;
         take(s, d);
         renderTimeline(s, {});
-        if (e.type === "conversation_message_created" && d.direction === "incoming") markRead(s);
+        if (e.type === "conversation_message_created" && d.direction === "incoming") {
+          markRead(s);
+          s.conv = opened(s.conv, d);
+          paintWindow(s);
+        }
         break;
       case "conversation_note_created":
       case "conversation_note_updated":
@@ -320,8 +358,20 @@ export function createThread(app) {
     }
   }
 
+  // lost closes conversation id, if open, saying why: it left the agent's view.
+  function lost(id) {
+    if (!cur || cur.id !== id) return;
+    cur = null;
+    pane.replaceChildren(h("p", { class: "empty notice", role: "status" }, t("conversation_left")));
+  }
+
+  // lostUnassigned closes the open conversation if it is in the queue that closed.
+  function lostUnassigned() {
+    if (cur && cur.conv && cur.conv.owner_type !== "agent") lost(cur.id);
+  }
+
   document.addEventListener("visibilitychange", () => cur && cur.conv && markRead(cur));
 
-  return { open, close, event, current: () => cur, resolve: () => cur && cur.head && cur.head.querySelector(".resolve")?.click(),
+  return { open, close, event, lost, lostUnassigned, current: () => cur, resolve: () => cur && cur.head && cur.head.querySelector(".resolve")?.click(),
     focusComposer: () => cur && cur.composer && cur.composer.querySelector("textarea")?.focus() };
 }
