@@ -178,6 +178,10 @@ type mediaStream struct {
 	lat    []time.Duration
 	failed int
 	seen   map[string]bool
+	// since keeps the images of messages made after the stream opened
+	// (the server runs on this machine's clock): those of the full-rate
+	// run may still be stored meanwhile.
+	since time.Time
 }
 
 func (b *bench) openMediaStream(ctx context.Context) (*mediaStream, error) {
@@ -189,7 +193,7 @@ func (b *bench) openMediaStream(ctx context.Context) (*mediaStream, error) {
 		return nil, fmt.Errorf("bench: open the realtime stream: %w", err)
 	}
 	conn.SetReadLimit(1 << 20)
-	s := &mediaStream{conn: conn, cancel: cancel, seen: map[string]bool{}}
+	s := &mediaStream{conn: conn, cancel: cancel, seen: map[string]bool{}, since: time.Now()}
 	go func() {
 		for {
 			_, data, err := conn.Read(sctx)
@@ -218,7 +222,8 @@ func (s *mediaStream) take(data []byte) {
 		return
 	}
 	md := e.Data.Medias[0]
-	if md.Status == convo.MediaPending {
+	created, err := convo.ParseTime(e.Data.TMCreate)
+	if md.Status == convo.MediaPending || err != nil || created.Before(s.since) {
 		return
 	}
 	s.mu.Lock()
@@ -231,9 +236,7 @@ func (s *mediaStream) take(data []byte) {
 		s.failed++
 		return
 	}
-	created, err1 := convo.ParseTime(e.Data.TMCreate)
-	stored, err2 := convo.ParseTime(md.TMUpdate)
-	if err1 == nil && err2 == nil {
+	if stored, err := convo.ParseTime(md.TMUpdate); err == nil {
 		s.lat = append(s.lat, stored.Sub(created.Time))
 	}
 }
