@@ -40,6 +40,7 @@ const (
 	ReasonMediaFetch     = "MEDIA_FETCH_FAILED"
 	ReasonInvalidUpload  = "INVALID_UPLOAD"
 	ReasonMediaSignature = "INVALID_MEDIA_SIGNATURE"
+	ReasonMediaNotHTTPS  = "MEDIA_URL_NOT_HTTPS"
 )
 
 // DefaultMediaMaxBytes bounds one medium unless configured otherwise.
@@ -113,9 +114,12 @@ type MediaLimit struct {
 var channelMediaLimits = map[string]map[string]MediaLimit{
 	AccountWhatsApp: {
 		MediaImage: {Types: []string{"image/jpeg", "image/png"}, MaxBytes: 5 << 20},
-		MediaVideo: {Types: []string{"video/mp4", "video/3gpp"}, MaxBytes: 16 << 20},
+		MediaVideo: {Types: []string{"video/mp4", "video/3gpp", "video/3gp"}, MaxBytes: 16 << 20},
 		MediaAudio: {Types: []string{"audio/aac", "audio/amr", "audio/mpeg", "audio/mp4", "audio/ogg"}, MaxBytes: 16 << 20},
-		MediaFile:  {Types: nil, MaxBytes: 100 << 20},
+		MediaFile: {Types: []string{"text/plain", "application/pdf", "application/msword", "application/vnd.ms-excel", "application/vnd.ms-powerpoint",
+			"application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+			"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+			"application/vnd.openxmlformats-officedocument.presentationml.presentation"}, MaxBytes: 100 << 20},
 	},
 	AccountLine: {
 		MediaImage: {Types: []string{"image/jpeg", "image/png"}, MaxBytes: 10 << 20},

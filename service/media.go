@@ -278,6 +278,10 @@ func (s *Service) resolveSendMedias(ctx context.Context, tx convo.Tx, c *convo.C
 		if err := convo.CheckChannelMedia(accountType, md.Type, md.ContentType, md.Size); err != nil {
 			return nil, err
 		}
+		// LINE fetches media only over HTTPS, and is given convo's own URL.
+		if accountType == convo.AccountLine && !strings.HasPrefix(s.config.PublicURL, "https://") {
+			return nil, convo.Invalid(convo.ReasonMediaNotHTTPS, "LINE takes media only from https URLs: convo's public URL (CONVO_PUBLIC_URL) is %s", s.config.PublicURL)
+		}
 		total += md.Size
 	}
 	if accountType == convo.AccountSMS && total > convo.TwilioMaxMessageBytes {

@@ -103,6 +103,8 @@ func TestMediaSendLimits(t *testing.T) {
 			{"WhatsApp images up to 5 MB", waConv, convo.ReasonMediaTooLarge, "5 MB", []string{bigPNG}},
 			{"WhatsApp images are JPEG or PNG", waConv, convo.ReasonMediaType, "image/jpeg, image/png", []string{gif}},
 			{"LINE takes no files", lineConv, convo.ReasonMediaType, "file", []string{doc}},
+			{"LINE fetches media over https only", lineConv, convo.ReasonMediaNotHTTPS, "https", []string{uploadID("", "small.png", "image/png", 100)}},
+			{"WhatsApp files are documents", waConv, convo.ReasonMediaType, "application/pdf", []string{uploadID("file", "a.zip", "application/zip", 100)}},
 			{"an MMS up to 5 MB", smsConv, convo.ReasonMediaTooLarge, "5 MB", []string{bigPNG}},
 			{"another customer's upload is no upload", waConv, convo.ReasonMediaNotFound, "", []string{convo.NewID()}},
 		} {
