@@ -336,15 +336,25 @@ const (
 	MediaSticker  = "sticker"
 )
 
-// Media is an attachment of a message; Filename holds its URL.
+// Media is an attachment of a message; Filename holds its URL (the
+// provider's for an inbound medium, the sender's for a URL sent), or the
+// file's name for an upload. Media convo holds carry Status and URL.
 type Media struct {
 	ID         string `json:"id"`
 	CustomerID string `json:"customer_id"`
 	Type       string `json:"type"`
 	Filename   string `json:"filename"`
-	TMCreate   Time   `json:"tm_create"`
-	TMUpdate   Time   `json:"tm_update"`
-	TMDelete   Time   `json:"tm_delete"`
+	// Status is MediaPending, MediaStored or MediaFailed for a medium convo
+	// downloads or holds; "" for one it only links to (a location, a URL).
+	Status string `json:"status,omitempty"`
+	// URL is convo's stable URL of the medium (GET /v1.0/medias/{id}).
+	URL         string        `json:"url,omitempty"`
+	ContentType string        `json:"content_type,omitempty"`
+	Size        int64         `json:"size,omitempty"`
+	Error       *MessageError `json:"error,omitempty"`
+	TMCreate    Time          `json:"tm_create"`
+	TMUpdate    Time          `json:"tm_update"`
+	TMDelete    Time          `json:"tm_delete"`
 }
 
 // MessageStatusRank orders statuses so that a status only moves forward:

@@ -273,6 +273,19 @@ type Tx interface {
 	// before t and that block nothing any more.
 	PruneLoginThrottles(ctx context.Context, before Time) (int, error)
 
+	// CreateStoredMedia records a medium whose bytes are held; EConflict
+	// when its id is recorded already.
+	CreateStoredMedia(ctx context.Context, m *StoredMedia) error
+	GetStoredMedia(ctx context.Context, id string) (*StoredMedia, error)
+	// PruneStoredMedias deletes up to limit media recorded before t, oldest
+	// first, with their chunks, and returns them.
+	PruneStoredMedias(ctx context.Context, before Time, limit int) ([]*StoredMedia, error)
+	// PutMediaChunks replaces the bytes of medium id held in the database.
+	PutMediaChunks(ctx context.Context, id string, chunks [][]byte) error
+	// GetMediaChunk returns chunk seq of medium id (ENotFound past the last).
+	GetMediaChunk(ctx context.Context, id string, seq int) ([]byte, error)
+	DeleteMediaChunks(ctx context.Context, id string) error
+
 	// GetSetting returns a process-wide setting (ENotFound when unset).
 	GetSetting(ctx context.Context, key string) (string, error)
 	// InitSetting stores value under key unless the key is set, and returns

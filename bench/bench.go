@@ -38,6 +38,9 @@ scenarios:
            two baselines: raw single-row insert transactions on the same
            database (db_limit) and a handler that only checks the signature,
            served like the server with the same HTTP stack (http_limit)
+  media    ingest as above with 10% of the messages carrying a 200 KB image
+           that the server downloads from a local fake LINE, and at half
+           that rate the delay from each message to its image stored
   list     conversation and message lists on a seeded database, before
            and after ANALYZE
   webhook  customer webhook deliveries to a local receiver answering 200
@@ -133,7 +136,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-var benchScenarios = []string{"ingest", "webhook", "list", "inbox"}
+var benchScenarios = []string{"ingest", "media", "webhook", "list", "inbox"}
 
 func parseBenchScenarios(s string) (map[string]bool, error) {
 	set := map[string]bool{}
@@ -143,10 +146,10 @@ func parseBenchScenarios(s string) (map[string]bool, error) {
 			for _, n := range benchScenarios {
 				set[n] = true
 			}
-		case "ingest", "list", "webhook", "inbox":
+		case "ingest", "media", "list", "webhook", "inbox":
 			set[name] = true
 		default:
-			return nil, fmt.Errorf("bench: unknown scenario %q (ingest, list, webhook, inbox, all)", name)
+			return nil, fmt.Errorf("bench: unknown scenario %q (ingest, media, list, webhook, inbox, all)", name)
 		}
 	}
 	return set, nil
@@ -267,7 +270,7 @@ func (b *bench) run(ctx context.Context) (_ *benchReport, err error) {
 	// The raw database baseline runs while no server holds the database:
 	// half of it now, half after ingest, so that drift over the run (disk
 	// flush times vary a lot) affects both sides of the ratio alike.
-	if b.scenarios["ingest"] {
+	if b.scenarios["ingest"] || b.scenarios["media"] {
 		store, err := sqlstore.Open(ctx, b.dsn, sqlstore.Options{SQLiteSynchronous: b.cfg.sqliteSynchronous})
 		if err != nil {
 			return nil, err
@@ -289,6 +292,11 @@ func (b *bench) run(ctx context.Context) (_ *benchReport, err error) {
 	}
 	if b.scenarios["ingest"] {
 		if err := b.runIngest(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if b.scenarios["media"] {
+		if err := b.runMedia(ctx); err != nil {
 			return nil, err
 		}
 	}

@@ -308,6 +308,9 @@ func (p *benchPeers) len() int {
 // benchLineAPI answers the LINE calls the server makes in the background
 // (profile lookups of new peers), so nothing leaves the machine.
 func benchLineAPI(w http.ResponseWriter, r *http.Request) {
+	if benchServeContent(w, r) {
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	if id, ok := strings.CutPrefix(r.URL.Path, "/v2/bot/profile/"); ok && r.Method == http.MethodGet {
 		name := "Peer " + id[max(len(id)-6, 0):]

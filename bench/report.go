@@ -37,6 +37,7 @@ type benchReport struct {
 	List           *benchList         `json:"list,omitempty"`
 	Inbox          *benchInbox        `json:"inbox,omitempty"`
 	Webhook        *benchWebhook      `json:"webhook,omitempty"`
+	Media          *benchMedia        `json:"media,omitempty"`
 	Seed           *benchSeed         `json:"seed,omitempty"`
 	PeakRSSMB      float64            `json:"peak_rss_mb"`
 	RSSMBByPhase   map[string]float64 `json:"rss_mb_by_phase"`
@@ -357,6 +358,7 @@ func printBenchTable(w io.Writer, r *benchReport) {
 		row("ingest/db_limit", f(x.IngestDB), "")
 		row("ingest/http_limit", f(x.IngestHTTP), "")
 	}
+	printMediaRows(row, f, r.Media)
 	if s := r.Seed; s != nil {
 		row("seed", f(s.Seconds)+" s", fmt.Sprintf("%d conversations, %d messages, %s rows/s", s.Conversations, s.Messages, f(s.RowsPerSec)))
 	}

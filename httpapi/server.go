@@ -60,6 +60,7 @@ func New(svc *service.Service, logger *slog.Logger) *Server {
 	s.routeTemplates()
 	s.routeConversations()
 	s.routeMessages()
+	s.routeMedias()
 	s.routeHooks()
 	s.routeDeliveries()
 	s.routeFlows()

@@ -288,6 +288,18 @@ func (s *Service) ingestBatch(ctx context.Context, tx convo.Tx, batch []*inbound
 	if err := tx.TouchConversations(ctx, touches); err != nil {
 		return nil, false, err
 	}
+	// Media are downloaded by jobs of the same commit, after the hook's 200.
+	var withMedia []*convo.Message
+	for i, m := range msgs {
+		if stored[i] && hasPending(m.msg) {
+			withMedia = append(withMedia, m.msg)
+		}
+	}
+	// The poll claims them within a second, many per claim, rather than
+	// a claim per batch of hooks.
+	if err := s.queueMediaFetches(ctx, tx, withMedia); err != nil {
+		return nil, false, err
+	}
 	for i, m := range msgs {
 		if !stored[i] {
 			continue
@@ -456,8 +468,7 @@ func (s *Service) inboundMessage(a *convo.Account, conv *convo.Conversation, m c
 		AccountID: a.ID, ProviderID: m.ProviderID, Data: m.Data,
 	}
 	for _, md := range m.Medias {
-		msg.Medias = append(msg.Medias, convo.Media{ID: convo.NewID(), CustomerID: a.CustomerID, Type: md.Type, Filename: md.URL,
-			TMCreate: now, TMUpdate: now, TMDelete: convo.Never})
+		msg.Medias = append(msg.Medias, s.inboundMedia(a, md, now))
 	}
 	return msg
 }

@@ -24,6 +24,7 @@ const (
 // RunJobs claims and runs due jobs until ctx ends, then waits for the jobs
 // in flight.
 func (s *Service) RunJobs(ctx context.Context) {
+	defer s.mediaJobs.Wait()
 	s.jobs.Run(ctx, jobPollInterval, func() bool {
 		jobs, err := s.claimJobs(ctx, convo.ClaimJobsParams{Limit: jobBatch})
 		if err == nil {
@@ -72,7 +73,13 @@ func (s *Service) startJob(ctx context.Context, j *convo.Job) <-chan struct{} {
 // startTask runs the work of job j in the background, among the runner's
 // slots; the channel closes when it is done.
 func (s *Service) startTask(j *convo.Job, run func() error) <-chan struct{} {
-	return s.jobs.Go(func() {
+	runner := s.jobs
+	if j.Kind == convo.JobFetchMedia {
+		// Downloads have slots of their own: a burst of media neither
+		// holds up sends nor takes more than its share of the machine.
+		runner = s.mediaJobs
+	}
+	return runner.Go(func() {
 		// A job is safe to run again from the start: it rereads its state
 		// (sends record their provider's answer apart, see runSend).
 		if err := s.outage.Retry(s.jobs.Stopping(), "run a job", run); err != nil {
@@ -109,6 +116,10 @@ func (s *Service) runJob(ctx context.Context, j *convo.Job) error {
 		return s.runUnsnooze(ctx, j)
 	case convo.JobAutoResolve:
 		return s.runAutoResolve(ctx, j)
+	case convo.JobFetchMedia:
+		return s.runFetchMedia(ctx, j)
+	case convo.JobMediaRetention:
+		return s.runMediaRetention(ctx, j)
 	}
 	s.logger.Error("unknown job kind; dropped", "job_id", j.ID, "kind", j.Kind)
 	return s.store.Update(ctx, func(tx convo.Tx) error { return tx.DeleteJob(ctx, j.ID) })

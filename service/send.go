@@ -20,8 +20,10 @@ type MessageSend struct {
 	Template *convo.Template `json:"template"`
 }
 
-// MediaInput is an attachment to send: its type and URL.
+// MediaInput is an attachment to send: its type and URL, or the id of an
+// upload (POST /v1.0/medias).
 type MediaInput struct {
+	ID       string `json:"id"`
 	Type     string `json:"type"`
 	Filename string `json:"filename"`
 }
@@ -76,10 +78,22 @@ func (in *MessageSend) validateMedias(customerID string, now convo.Time) ([]conv
 	for _, m := range in.Medias {
 		switch m.Type {
 		case "":
-			m.Type = convo.MediaFile
+			if m.ID == "" || convo.IsNilID(m.ID) {
+				m.Type = convo.MediaFile
+			}
 		case convo.MediaImage, convo.MediaVideo, convo.MediaAudio, convo.MediaFile:
 		default:
 			return nil, convo.Invalid("INVALID_MEDIA", "media type must be image, video, audio or file")
+		}
+		if m.ID != "" && !convo.IsNilID(m.ID) {
+			// An upload, read in the send's transaction (resolveSendMedias).
+			id, err := parseID(m.ID, "medias.id")
+			if err != nil {
+				return nil, err
+			}
+			medias = append(medias, convo.Media{ID: id, CustomerID: customerID, Type: m.Type, Status: convo.MediaStored,
+				TMCreate: now, TMUpdate: now, TMDelete: convo.Never})
+			continue
 		}
 		if err := convo.CheckLen("medias.filename", m.Filename, convo.MaxURL); err != nil {
 			return nil, err
@@ -118,6 +132,9 @@ func (s *Service) SendMessage(ctx context.Context, c *convo.Caller, conversation
 		}
 		if in.Template != nil {
 			msg, job, err = s.queueTemplate(ctx, tx, c, conv, in.Template, now.Add(sendBackstop))
+			return err
+		}
+		if medias, err = s.resolveSendMedias(ctx, tx, c, conv, medias); err != nil {
 			return err
 		}
 		text := in.Text
@@ -256,6 +273,7 @@ func (s *Service) runSend(ctx context.Context, j *convo.Job) error {
 		d.ReplyToken = s.replyTokenOf(d.Conversation.ID)
 		d.Parts = s.partLog(d.Message.ID)
 		sendCtx, cancel := context.WithTimeout(ctx, providerTimeout)
+		d.Message = s.providerMedias(d.Message)
 		res, err = ch.Send(sendCtx, d)
 		cancel()
 	}

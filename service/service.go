@@ -18,6 +18,7 @@ import (
 	"github.com/convohq/convo/internal/outage"
 	"github.com/convohq/convo/internal/outbox"
 	"github.com/convohq/convo/internal/rowcache"
+	"github.com/convohq/convo/mediastore"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -66,6 +67,16 @@ type Config struct {
 	// TimeFormat is how timestamps are written in webhook bodies (stored
 	// event payloads keep the seed format); empty is the seed format.
 	TimeFormat convo.TimeFormat
+	// MediaBlobs keeps the bytes of media (nil: the database).
+	MediaBlobs convo.MediaBlobs
+	// MediaMaxBytes bounds one medium (zero: convo.DefaultMediaMaxBytes).
+	MediaMaxBytes int64
+	// MediaRetention is how long media are kept (zero: forever).
+	MediaRetention time.Duration
+	// MediaURLTTL is how long a signed media URL works (zero: DefaultMediaURLTTL).
+	MediaURLTTL time.Duration
+	// MediaKey signs media URLs; empty: a key kept in the database.
+	MediaKey []byte
 }
 
 // DefaultMaxStreamsPerCustomer is the realtime streams a customer may have
@@ -79,6 +90,8 @@ type Service struct {
 	config Config
 	logger *slog.Logger
 	jobs   *jobrunner.Runner
+	// mediaJobs runs the downloads of inbound media (claimed with the jobs).
+	mediaJobs *jobrunner.Runner
 	// outbox delivers the events use cases write to customers' webhooks.
 	outbox *outbox.Dispatcher
 	// templates caches the WhatsApp template lists (template.go).
@@ -90,9 +103,13 @@ type Service struct {
 	outage *outage.Watch
 	// inbound gathers the hooks of concurrent requests into batches.
 	inbound *batch.Batcher[*inbound]
+	// mediaRecords gathers the outcomes of concurrent downloads.
+	mediaRecords *batch.Batcher[*mediaRecord]
 	// accounts caches the accounts behind hook URLs.
 	accounts rowcache.Cache[*convo.Account]
 	jwtKey   []byte
+	// mediaKey signs media URLs (a secret: never logged nor shown).
+	mediaKey []byte
 	// dummyHash keeps a failed login for an unknown username as slow as a wrong password.
 	dummyHash []byte
 	streams   streams
@@ -121,8 +138,13 @@ func New(store convo.Store, clock convo.Clock, config Config) *Service {
 	}
 	config.PublicURL = strings.TrimRight(config.PublicURL, "/")
 	config.TimeFormat = cmp.Or(config.TimeFormat, convo.TimeSeed)
+	config.MediaMaxBytes = cmp.Or(config.MediaMaxBytes, convo.DefaultMediaMaxBytes)
+	config.MediaURLTTL = cmp.Or(config.MediaURLTTL, DefaultMediaURLTTL)
+	if config.MediaBlobs == nil {
+		config.MediaBlobs = mediastore.DB{Store: store}
+	}
 	s := &Service{store: store, clock: clock, config: config, logger: config.Logger,
-		jobs: jobrunner.New(16), outage: outage.NewWatch(config.Logger), settled: newBroadcast(), checkPassword: bcrypt.CompareHashAndPassword}
+		jobs: jobrunner.New(16), mediaJobs: jobrunner.New(mediaSlots), outage: outage.NewWatch(config.Logger), settled: newBroadcast(), checkPassword: bcrypt.CompareHashAndPassword}
 	// Webhook settings take their defaults in the outbox.
 	s.outbox = outbox.New(store, clock, outbox.Config{
 		RetryBase: config.WebhookRetryBase, RetryCap: config.WebhookRetryCap, MaxAge: config.WebhookMaxAge,
@@ -132,6 +154,8 @@ func New(store convo.Store, clock convo.Clock, config Config) *Service {
 	})
 	s.inbound = batch.New(maxInboundBatch, inboundWriters, s.storeInbound)
 	s.inbound.FailsAll = outage.Unavailable
+	s.mediaRecords = batch.New(mediaRecordBatch, 1, s.storeMediaRecords)
+	s.mediaRecords.FailsAll = outage.Unavailable
 	return s
 }
 
@@ -154,6 +178,9 @@ func (s *Service) Init(ctx context.Context) error {
 		return err
 	}
 	if err := s.ensureAutoResolve(ctx); err != nil {
+		return err
+	}
+	if err := s.initMedia(ctx); err != nil {
 		return err
 	}
 	s.dummyHash, err = bcrypt.GenerateFromPassword([]byte(randomHex(16)), s.config.PasswordCost)

@@ -64,13 +64,17 @@ type Config struct {
 	// TimeFormat is how timestamps are written: "seed" (the default) or
 	// "rfc3339" (--time-format).
 	TimeFormat string
+	// LineDataAPIURL is the host of LINE's message content (api-data.line.me).
+	LineDataAPIURL string
+	// Media configures where media are kept and for how long.
+	Media MediaConfig
 }
 
 // channels builds the provider clients of cfg.
 func (cfg Config) channels() map[string]convo.Channel {
 	client := &http.Client{Timeout: 30 * time.Second}
-	lineURL, lineData := cmp.Or(cfg.LineAPIURL, line.DefaultBaseURL), ""
-	if lineURL == line.DefaultBaseURL {
+	lineURL, lineData := cmp.Or(cfg.LineAPIURL, line.DefaultBaseURL), cfg.LineDataAPIURL
+	if lineURL == line.DefaultBaseURL && lineData == "" {
 		lineData = line.DefaultDataURL
 	}
 	return map[string]convo.Channel{

@@ -108,6 +108,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cfg.WhatsAppAPIVersion = env("CONVO_WHATSAPP_API_VERSION", "")
 	cfg.TwilioAPIURL = env("CONVO_TWILIO_API_URL", "")
 	cfg.DebugListen = env("CONVO_DEBUG_LISTEN", "")
+	if err := cfg.readMediaEnv(); err != nil {
+		return err
+	}
 	logger, logs := newLogger(stderr)
 	defer logs.Flush()
 	m := NewMain(cfg, stdout, logger)
@@ -221,6 +224,11 @@ func (m *Main) Open(ctx context.Context) error {
 	for name, ch := range channels {
 		channels[name] = m.metrics.Channel(name, ch)
 	}
+	blobs, err := m.Config.Media.blobs(ctx, store)
+	if err != nil {
+		store.Close()
+		return err
+	}
 	svc := service.New(store, m.Clock, service.Config{
 		PublicURL: m.Config.PublicURL, PasswordCost: m.Config.PasswordCost, Logger: m.logger,
 		Channels: channels, Templates: templates, SendWait: m.Config.SendWait, RetryDelays: m.Config.RetryDelays,
@@ -228,6 +236,7 @@ func (m *Main) Open(ctx context.Context) error {
 		WebhookRetryBase: m.Config.WebhookRetryBase, EventPoll: m.Config.EventPoll,
 		WebhookAttempted: m.metrics.WebhookAttempt, MaxStreamsPerCustomer: m.Config.MaxStreamsPerCustomer,
 		TimeFormat: times,
+		MediaBlobs: blobs, MediaMaxBytes: m.Config.Media.MaxBytes, MediaRetention: m.Config.Media.Retention, MediaURLTTL: m.Config.Media.URLTTL,
 	})
 	m.svc = svc
 	if err := svc.Init(ctx); err != nil {

@@ -60,6 +60,13 @@ func (b *Batcher[T]) Submit(item T) error {
 	return <-it.done
 }
 
+// Waiting reports whether items wait for a writer.
+func (b *Batcher[T]) Waiting() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.pending) > 0
+}
+
 // drain writes batches until nothing waits.
 func (b *Batcher[T]) drain() {
 	for {

@@ -50,6 +50,7 @@ type core struct {
 	violations []string
 	// breakAt is a send call of an account answered 500 once (BreakCall).
 	breakAt map[string]int
+	media   mediaFiles
 }
 
 // start serves mux; when t ends the fake closes and every violation it

@@ -60,6 +60,7 @@ func NewLine(t testing.TB) *Line {
 	mux.HandleFunc("GET /v2/bot/message/quota/consumption", f.consumption)
 	mux.HandleFunc("GET /v2/bot/profile/{userId}", f.profile)
 	mux.HandleFunc("GET /v2/bot/group/{groupId}/summary", f.groupSummary)
+	mux.HandleFunc("GET /v2/bot/message/{messageId}/content", f.content)
 	f.start(t, "LINE", mux)
 	return f
 }

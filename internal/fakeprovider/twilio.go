@@ -54,6 +54,7 @@ func NewTwilio(t testing.TB) *Twilio {
 	f := &Twilio{accounts: map[string]*twilioAccount{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /2010-04-01/Accounts/{sid}/Messages.json", f.messages)
+	mux.HandleFunc("GET /2010-04-01/Accounts/{sid}/Messages/{messageSid}/Media/{mediaSid}", f.serveMedia)
 	f.start(t, "Twilio", mux)
 	return f
 }

@@ -54,6 +54,8 @@ func NewWhatsApp(t testing.TB) *WhatsApp {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /{version}/{phoneNumberID}/messages", f.versioned(f.messages))
 	mux.HandleFunc("GET /{version}/{wabaID}/message_templates", f.versioned(f.listTemplates))
+	mux.HandleFunc("GET /{version}/{mediaID}", f.versioned(f.mediaInfo))
+	mux.HandleFunc("GET /whatsapp-media/{mediaID}", f.mediaDownload)
 	f.start(t, "WhatsApp", mux)
 	return f
 }

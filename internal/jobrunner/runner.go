@@ -59,3 +59,7 @@ func (r *Runner) Go(work func()) <-chan struct{} {
 
 // Stopping is closed once Run has ended.
 func (r *Runner) Stopping() <-chan struct{} { return r.stop }
+
+// Wait waits for the work started with Go, for a runner whose Run is not
+// used (its work is claimed by another runner's loop).
+func (r *Runner) Wait() { r.running.Wait() }

@@ -96,6 +96,8 @@ export const text = {
   quota_limited: "LINE quota: {0} of {1} used this month",
   quota_none: "LINE: {0} pushes this month, no limit",
   media_link: "{0} attachment",
+  media_pending: "{0} attachment: downloading…",
+  media_failed: "{0} attachment could not be downloaded",
   wa_window_open: "WhatsApp window open until {0}",
   wa_window_closed: "WhatsApp window closed at {0}: only a template can be sent",
   wa_window_never: "The customer has not written on WhatsApp yet: only a template can be sent",

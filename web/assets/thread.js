@@ -10,6 +10,7 @@ import { renderActions } from "./actions.js";
 import { attachComposer } from "./composer.js";
 import { sendMethodEl, optOutReason, quotaEl } from "./channel.js";
 import { renderWindow, windowState, opened, kindOf } from "./whatsapp.js";
+import { heldMediaEl } from "./media.js";
 
 // PAGE is how many messages a page holds; a shorter page is the oldest.
 const PAGE = 50;
@@ -203,6 +204,8 @@ export function createThread(app) {
   }
 
   function mediaEl(md) {
+    const held = heldMediaEl(md);
+    if (held) return held;
     const url = safeURL(md.filename);
     if (!url) return h("span", { class: "media" }, md.filename);
     if (md.type === "image" || md.type === "sticker") {
