@@ -1,6 +1,7 @@
 package sqlstore_test
 
 import (
+	"context"
 	"maps"
 	"slices"
 	"testing"
@@ -127,7 +128,7 @@ func testReadMarks(t *testing.T, db *sqlstore.DB) {
 		if err := createAll(ctx, tx.CreateConversation, c1, c2, quiet); err != nil {
 			return err
 		}
-		return createAll(ctx, tx.CreateMessage, in1, in2, out1, in3, in4, answer)
+		return createTouched(ctx, tx, in1, in2, out1, in3, in4, answer)
 	})
 	counts := func(agentID string) map[string]int {
 		return read(t, db, func(tx convo.Tx) (map[string]int, error) {
@@ -183,9 +184,23 @@ func testReadMarks(t *testing.T, db *sqlstore.DB) {
 	}
 	// A new incoming message is unread again.
 	in5 := newMessage(cust, c1.ID, account, "", at(5*time.Minute))
-	update(t, db, func(tx convo.Tx) error { return tx.CreateMessage(ctx, in5) })
+	update(t, db, func(tx convo.Tx) error { return createTouched(ctx, tx, in5) })
 	wantIDs(t, unread(agent), c2.ID, c1.ID)
 	if got := counts(agent)[c1.ID]; got != 1 {
 		t.Errorf("unread after a new message: %d, want 1", got)
 	}
+}
+
+// createTouched creates messages and touches their conversations with
+// each, as the service does: unread state relies on the touch.
+func createTouched(ctx context.Context, tx convo.Tx, msgs ...*convo.Message) error {
+	for _, m := range msgs {
+		if err := tx.CreateMessage(ctx, m); err != nil {
+			return err
+		}
+		if err := tx.TouchConversations(ctx, []convo.Touch{convo.TouchOf(m)}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
