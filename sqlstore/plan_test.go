@@ -676,6 +676,62 @@ func TestLiveConversationsPlanPostgres(t *testing.T) {
 	})
 }
 
+// TestTouchPlanPostgres pins the plan of the touch of an inbound batch on
+// PostgreSQL, which also moves the activity of the touched conversations'
+// label rows: both tables are looked up by key, never read whole, however
+// many labelled conversations there are.
+func TestTouchPlanPostgres(t *testing.T) {
+	onPostgres(t, func(t *testing.T, db *DB) {
+		ctx := t.Context()
+		customer, label := convo.NewID(), convo.NewID()
+		now := convo.NewTime(time.Now())
+		convs := make([]convo.Conversation, 20000)
+		for i := range convs {
+			convs[i] = convo.Conversation{ID: convo.NewID(), CustomerID: customer, OwnerID: convo.NilID, AccountID: customer, DialogID: fmt.Sprint(i),
+				Status: convo.StatusOpen, SnoozedUntil: convo.Never, TMLastMessage: convo.Never, TMCreate: now, TMUpdate: now, TMDelete: convo.Never, TMActivity: now}
+		}
+		err := db.seedTx(ctx, func(q querier) error {
+			w := db.tx(q)
+			if err := insertRows(ctx, w, "conversations", conversations, convs); err != nil {
+				return err
+			}
+			// A customer's 100,000 labelled conversations, a few of them here.
+			return insertChunks(ctx, w, "conversation_labels", strings.Split(conversationLabelColumns, ", "), 100_000, func(i int) []any {
+				id := convo.NewID()
+				if i%5 == 0 && i/5 < len(convs) {
+					id = convs[i/5].ID
+				}
+				return []any{id, label, customer, now.Micros(), now.Micros()}
+			})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.writer.ExecContext(ctx, "ANALYZE conversations, conversation_labels"); err != nil {
+			t.Fatal(err)
+		}
+		var touches []convo.Touch
+		for i := range 64 {
+			touches = append(touches, convo.Touch{ConversationID: convs[i*7].ID, Message: convo.LastMessage{ID: convo.NewID(), Direction: convo.DirectionIncoming, TMCreate: now}})
+		}
+		rec := &recorder{q: sqlQuerier{db.writer}}
+		if err := (&tx{q: rec, postgres: true}).TouchConversations(ctx, touches); err != nil {
+			t.Fatal(err)
+		}
+		for _, mode := range []string{"force_custom_plan", "force_generic_plan"} {
+			plan := strings.Join(explainPrepared(t, db, rec.stmts, "WITH", mode), "\n")
+			for _, want := range []string{`Index Scan using conversations_pkey on conversations`, `Index Scan using conversation_labels_pkey on conversation_labels`} {
+				if !strings.Contains(plan, want) {
+					t.Errorf("%s: the touch does not use %s:\n%s", mode, want, plan)
+				}
+			}
+			if strings.Contains(plan, "Seq Scan") {
+				t.Errorf("%s: the touch reads a whole table:\n%s", mode, plan)
+			}
+		}
+	})
+}
+
 // onPostgres runs fn on a fresh PostgreSQL database, when the tests have
 // one; TestHotQueryPlans covers SQLite's plans.
 func onPostgres(t *testing.T, fn func(t *testing.T, db *DB)) {
