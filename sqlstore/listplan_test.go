@@ -153,6 +153,8 @@ type listSeed struct {
 	customer, owner, account, dialog, conversation, flow, activeflowRef string
 	// middle is a cursor halfway down the customer's conversations.
 	middle *convo.Cursor
+	// page is a page of the owner's conversations, read and unread.
+	page []string
 }
 
 // listPlanCases returns every list with every filter combination the API
@@ -345,6 +347,13 @@ func listPlanCases(s listSeed) []listPlanCase {
 		// The positions of all customers' events may serve one with most of them.
 		listPlanCase{name: "realtime replay", index: "(events_by_customer_pos|events_pos)", run: func(ctx context.Context, tx *tx) error {
 			_, err := tx.ListEvents(ctx, convo.EventListParams{CustomerID: s.customer, AfterPos: &after, Page: convo.Page{Limit: 100}})
+			return err
+		}},
+		// An agent's page of conversations: their unread counts, each mark
+		// looked up by key (never all of the agent's marks read), the
+		// messages of the unread ones alone counted.
+		listPlanCase{name: "unread counts of a page", index: "(read_marks_pkey|sqlite_autoindex_conversations_1)", run: func(ctx context.Context, tx *tx) error {
+			_, err := tx.UnreadCounts(ctx, s.owner, s.page)
 			return err
 		}},
 		listPlanCase{name: "job claim", index: "jobs_due", update: true, run: func(ctx context.Context, tx *tx) error {
@@ -591,6 +600,9 @@ func seedLists(t *testing.T, db *DB) listSeed {
 					label string
 				}{c, labelRows[l].ID})
 			}
+		}
+		if c.OwnerID == s.owner && len(s.page) < 100 {
+			s.page = append(s.page, c.ID)
 		}
 		if c.OwnerID == s.owner && i%2 == 0 {
 			marks = append(marks, convo.ReadMark{AgentID: s.owner, ConversationID: c.ID, MessageID: id(), TMMessage: c.TMActivity, TMUpdate: c.TMActivity})

@@ -71,11 +71,17 @@ func (t *tx) UnreadCounts(ctx context.Context, agentID string, conversationIDs [
 	if !ok {
 		return out, nil
 	}
+	// Each mark is looked up by key. On PostgreSQL, LIMIT keeps the lookup
+	// apart: a join read every mark of the agent (tens of thousands) into a
+	// hash for a page of 100 conversations.
+	marks := "LEFT JOIN read_marks r ON r.agent_id = ? AND r.conversation_id = c.id"
+	if t.postgres {
+		marks = "LEFT JOIN LATERAL (SELECT tm_message, message_id FROM read_marks WHERE agent_id = ? AND conversation_id = c.id LIMIT 1) r ON true"
+	}
 	err := t.byConversations(ctx, conversationIDs, func(in string) string {
 		// Read conversations, most of a page, cost no walk of their messages.
 		return "SELECT c.id, CASE WHEN " + incomingAfterMark + " THEN (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id AND " +
-			unreadIncoming + " AND " + afterMark + ") ELSE 0 END" +
-			" FROM conversations c LEFT JOIN read_marks r ON r.agent_id = ? AND r.conversation_id = c.id WHERE c.id " + in
+			unreadIncoming + " AND " + afterMark + ") ELSE 0 END FROM conversations c " + marks + " WHERE c.id " + in
 	}, []any{agentID}, func(r rows) error {
 		var id string
 		var n int
