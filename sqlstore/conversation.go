@@ -189,10 +189,11 @@ func (t *tx) ListConversations(ctx context.Context, p convo.ConversationListPara
 var labelledColumnsSQL = "SELECT conversations." + strings.Join(conversations.columns, ", conversations.") + " FROM "
 
 // listLabelled is the list of f among the conversations holding the label
-// labelIDs[walk] (f checks the others): it walks the label's rows in the list's order, which carry their
-// conversation's order keys (conversation_labels_by_activity, _by_time),
-// checks each conversation met against f and stops at the page's end,
-// however many or few of the customer's conversations hold the label.
+// labelIDs[walk] (f checks the others): it walks the label's rows in the
+// list's order, which carry their conversation's order keys
+// (conversation_labels_by_activity, _by_time), checks each conversation met
+// against f and stops at the page's end, however many or few of the
+// customer's conversations hold the label.
 func (t *tx) listLabelled(ctx context.Context, f filter, p convo.Page, customerID string, labelIDs []string, walk int) ([]*convo.Conversation, error) {
 	order, index := f.orderColumn(), "conversation_labels_by_time"
 	if order == "tm_activity" {
