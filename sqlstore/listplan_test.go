@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -49,8 +50,14 @@ func TestListPlans(t *testing.T) {
 						}
 						rec.stmts = c.walks(rec.stmts)
 						if db.dialect == DialectPostgres {
+							// Statements that are not walks may be compiled, if ever costly enough.
+							pinned := slices.ContainsFunc(rec.stmts, func(st recorded) bool { return st.query == pinSQL })
 							for _, mode := range []string{"force_custom_plan", "force_generic_plan"} {
-								checkPostgresWalk(t, mode, explainPrepared(t, db, rec.stmts, c.verb(), mode), c)
+								plan := explainPrepared(t, db, rec.stmts, c.verb(), mode)
+								if !pinned {
+									plan = slices.DeleteFunc(plan, func(line string) bool { return line == "JIT:" })
+								}
+								checkPostgresWalk(t, mode, plan, c)
 							}
 							return
 						}
@@ -121,8 +128,9 @@ func checkPostgresWalk(t *testing.T, mode string, plan []string, c listPlanCase)
 	if c.byPosition {
 		all = regexp.MustCompile(`Seq Scan on (event_queue|dead_events)|Sort`).ReplaceAllString(all, "")
 	}
-	// A bitmap of a few keys (a claim's picks) reads what it returns.
-	for _, step := range []string{"BitmapAnd", "Seq Scan", "Sort"} {
+	// A bitmap of a few keys (a claim's picks) reads what it returns. A
+	// walk is never compiled (see pinSQL).
+	for _, step := range []string{"BitmapAnd", "Seq Scan", "Sort", "JIT:"} {
 		if strings.Contains(all, step) {
 			t.Errorf("%s: the plan has a %s:\n%s", mode, step, strings.Join(plan, "\n"))
 		}

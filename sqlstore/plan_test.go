@@ -768,7 +768,8 @@ func explainPrepared(t *testing.T, db *DB, stmts []recorded, verb, mode string) 
 	defer conn.Close()
 	defer conn.ExecContext(ctx, "ROLLBACK")
 	var plan []string
-	for _, s := range append([]recorded{{query: "BEGIN"}, {query: "SET LOCAL plan_cache_mode = " + mode}}, stmts...) {
+	// Any JIT compilation a statement would get is shown (see pinSQL).
+	for _, s := range append([]recorded{{query: "BEGIN"}, {query: "SET LOCAL plan_cache_mode = " + mode}, {query: "SET LOCAL jit_above_cost = 0"}}, stmts...) {
 		if !strings.HasPrefix(s.query, verb) || s.query == pinSQL || s.query == unpinSQL || s.query == trigramsSQL || s.query == scopeSQL {
 			if _, err := conn.ExecContext(ctx, s.query, s.args...); err != nil {
 				t.Fatalf("%s: %v", s.query, err)
