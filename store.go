@@ -142,6 +142,8 @@ type Tx interface {
 	// newer than the one recorded: a conversation's last message only moves
 	// forward, whatever the order of concurrent writers. It writes those
 	// columns alone, so it and UpdateConversation never undo each other.
+	// The unread state and the lists of a label rely on it: every message
+	// created must be touched with, in the same transaction.
 	TouchConversations(ctx context.Context, touches []Touch) error
 	// SupersedeConversation makes a resolved conversation no longer the
 	// live one of its dialog (it stays listed and readable), so that a new

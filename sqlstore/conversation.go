@@ -10,7 +10,9 @@ import (
 
 // The last message, activity and WhatsApp window are fixed columns:
 // written by the insert and by TouchConversations, never by the update of
-// the whole row, so that neither undoes the other.
+// the whole row, so that neither undoes the other. The newest incoming
+// message (tm_last_incoming, last_incoming_id; migration 00021) is the
+// store's own, kept by the touch alone and never read into a conversation.
 var conversations = newTable(
 	kind{what: "conversation", notFound: convo.ReasonConversationNotFound, conflict: convo.ReasonConversationExists, conflictDetail: "a live conversation of this account and dialog exists"},
 	"conversations", "id, customer_id, tm_create, tm_activity, tm_last_message, last_message, whatsapp_window_expires",
@@ -152,50 +154,136 @@ func (t *tx) ListConversations(ctx context.Context, p convo.ConversationListPara
 	if p.ByActivity {
 		f.order = "tm_activity"
 	}
-	customerID, ok := canonicalID(p.CustomerID)
-	if len(p.Labels) > 0 {
-		f.none = f.none || !ok
-		for _, name := range p.Labels {
-			labelFilter(&f, customerID, name)
-		}
-	}
 	if p.UnreadFor != "" {
 		unreadFilter(&f, p.UnreadFor)
 	}
-	if len(p.Labels) > 0 && !f.none {
-		// A rare label's conversations are read by id: a walk in order
-		// would check most of the customer's to fill a page.
-		ids, few, err := t.labelledFew(ctx, customerID, p.Labels[0])
+	if len(p.Labels) == 0 {
+		return conversations.list(ctx, t, f, p.Page)
+	}
+	customerID, ok := canonicalID(p.CustomerID)
+	f.none = f.none || !ok
+	var ids []string
+	walk := 0
+	if !f.none {
+		var err error
+		if ids, err = t.liveLabelIDs(ctx, customerID, p.Labels); err != nil {
+			return nil, err
+		}
+		f.none = ids == nil
+	}
+	if !f.none {
+		// All must match: the rarest label's rows are walked, the others
+		// checked on the conversations met.
+		var err error
+		if walk, err = t.rarestLabel(ctx, customerID, ids); err != nil {
+			return nil, err
+		}
+		for i, id := range ids {
+			if i != walk {
+				// A lookup by key per conversation met (see unreadFilter).
+				f.add("(SELECT 1 FROM conversation_labels x WHERE x.conversation_id = conversations.id AND x.label_id = ?) IS NOT NULL", id)
+			}
+		}
+	}
+	return t.listLabelled(ctx, f, p.Page, customerID, ids, walk)
+}
+
+// labelledColumnsSQL selects the columns of conversations joined with
+// their label rows.
+var labelledColumnsSQL = "SELECT conversations." + strings.Join(conversations.columns, ", conversations.") + " FROM "
+
+// listLabelled is the list of f among the conversations holding the label
+// labelIDs[walk] (f checks the others): it walks the label's rows in the
+// list's order, which carry their conversation's order keys
+// (conversation_labels_by_activity, _by_time), checks each conversation met
+// against f and stops at the page's end, however many or few of the
+// customer's conversations hold the label.
+func (t *tx) listLabelled(ctx context.Context, f filter, p convo.Page, customerID string, labelIDs []string, walk int) ([]*convo.Conversation, error) {
+	order, index := f.orderColumn(), "conversation_labels_by_time"
+	if order == "tm_activity" {
+		index = "conversation_labels_by_activity"
+	}
+	var conds []string
+	var args []any
+	if p.After != nil {
+		cond, after, err := cursorAfter(p.After, "cl."+order, "cl.conversation_id")
 		if err != nil {
 			return nil, err
 		}
-		if few {
-			return conversations.listAmong(ctx, t, f, p.Page, "sqlite_autoindex_conversations_1", ids)
-		}
+		conds, args = append(conds, cond), append(args, after...)
 	}
-	return conversations.list(ctx, t, f, p.Page)
+	if f.none {
+		return []*convo.Conversation{}, nil
+	}
+	conds, args = append([]string{"cl.customer_id = ? AND cl.label_id = ?"}, conds...), append([]any{customerID, labelIDs[walk]}, args...)
+	limit := p.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	// Looked up by key, every term of f is checked on the conversation.
+	f.qualify = "conversations."
+	where, more := f.where(&listIndex{name: "sqlite_autoindex_conversations_1"})
+	labelRows := "conversation_labels AS cl"
+	if !t.postgres {
+		// CROSS JOIN keeps SQLite's join in this order.
+		labelRows += " INDEXED BY " + index
+	}
+	query := labelledColumnsSQL + labelRows + " CROSS JOIN " + t.walking(conversations.name, &listIndex{name: "sqlite_autoindex_conversations_1"}) +
+		" WHERE conversations.id = cl.conversation_id AND " + strings.Join(conds, " AND ") + " AND " + where +
+		" ORDER BY cl." + order + " DESC, cl.conversation_id DESC LIMIT ?"
+	res, err := t.queryInOrder(ctx, query, slices.Concat(args, more, []any{limit})...)
+	return conversations.read(t, res, err)
 }
 
 func (t *tx) UpdateConversation(ctx context.Context, c *convo.Conversation) error {
 	return conversations.update(ctx, t, c)
 }
 
-// touchSQL moves a conversation's last message forward: a touch older than
+// A touch moves a conversation's last message forward: a touch older than
 // the one recorded changes nothing; of two at the same microsecond the
 // later write wins. Never (no message yet) is the greatest time, hence its
-// own case. An incoming WhatsApp message's touch also moves the window
-// forward (0: no window), whether or not its message is the newest.
+// own case. An incoming message's touch also moves the newest incoming
+// message forward, by (tm_create, id) as read marks compare messages, even
+// when a later message of either direction came first, and an incoming
+// WhatsApp message's moves the window forward. ?1 is the message's time, ?2
+// its last_message text, ?3 its id (the nil UUID for an outgoing message),
+// ?4 the conversation, ?5 the window's new end (0: no window).
 const (
-	touchNewer  = "(tm_last_message = 253370764800000000 OR tm_last_message <= ?)"
-	windowNewer = "(? > 0 AND (whatsapp_window_expires = 253370764800000000 OR whatsapp_window_expires < ?))"
-	touchSQL    = "tm_activity = ?, tm_last_message = ?, last_message = ? WHERE id = ? AND " + touchNewer
-	// touchWindowSQL is touchSQL for a touch that opens a window.
-	touchWindowSQL = "tm_activity = CASE WHEN " + touchNewer + " THEN ? ELSE tm_activity END, " +
-		"last_message = CASE WHEN " + touchNewer + " THEN ? ELSE last_message END, " +
-		"tm_last_message = CASE WHEN " + touchNewer + " THEN ? ELSE tm_last_message END, " +
-		"whatsapp_window_expires = CASE WHEN " + windowNewer + " THEN ? ELSE whatsapp_window_expires END " +
-		"WHERE id = ? AND (" + touchNewer + " OR " + windowNewer + ")"
+	touchFresh    = "(tm_last_message = 253370764800000000 OR tm_last_message <= ?1)"
+	touchIncoming = "(?3 <> '" + convo.NilID + "' AND (tm_last_incoming < ?1 OR (tm_last_incoming = ?1 AND last_incoming_id < ?3)))"
+	touchWindow   = "(?5 > 0 AND (whatsapp_window_expires = 253370764800000000 OR whatsapp_window_expires < ?5))"
+	touchSQL      = "UPDATE conversations SET tm_activity = CASE WHEN " + touchFresh + " THEN ?1 ELSE tm_activity END," +
+		" tm_last_message = CASE WHEN " + touchFresh + " THEN ?1 ELSE tm_last_message END," +
+		" last_message = CASE WHEN " + touchFresh + " THEN ?2 ELSE last_message END," +
+		" tm_last_incoming = CASE WHEN " + touchIncoming + " THEN ?1 ELSE tm_last_incoming END," +
+		" last_incoming_id = CASE WHEN " + touchIncoming + " THEN ?3 ELSE last_incoming_id END," +
+		" whatsapp_window_expires = CASE WHEN " + touchWindow + " THEN ?5 ELSE whatsapp_window_expires END" +
+		" WHERE id = ?4 AND (" + touchFresh + " OR " + touchIncoming + " OR " + touchWindow + ")"
+	// The label rows of a conversation carry its activity, the order of
+	// the lists of a label (one more write per message of a labelled
+	// conversation; none for one without labels).
+	touchLabelsSQL = "UPDATE conversation_labels SET tm_activity = (SELECT c.tm_activity FROM conversations c WHERE c.id = ?1)" +
+		" WHERE conversation_id = ?1 AND tm_activity <> (SELECT c.tm_activity FROM conversations c WHERE c.id = ?1)"
 )
+
+// touchPostgresSQL is touchSQL and touchLabelsSQL for a batch, in one statement.
+var touchPostgresSQL = "WITH touched AS (UPDATE conversations c SET " +
+	"tm_activity = CASE WHEN " + pgTouch(touchFresh) + " THEN v.us ELSE c.tm_activity END, " +
+	"tm_last_message = CASE WHEN " + pgTouch(touchFresh) + " THEN v.us ELSE c.tm_last_message END, " +
+	"last_message = CASE WHEN " + pgTouch(touchFresh) + " THEN v.last ELSE c.last_message END, " +
+	"tm_last_incoming = CASE WHEN " + pgTouch(touchIncoming) + " THEN v.us ELSE c.tm_last_incoming END, " +
+	"last_incoming_id = CASE WHEN " + pgTouch(touchIncoming) + " THEN v.mid ELSE c.last_incoming_id END, " +
+	"whatsapp_window_expires = CASE WHEN " + pgTouch(touchWindow) + " THEN v.win ELSE c.whatsapp_window_expires END " +
+	"FROM unnest(?::uuid[], ?::bigint[], ?::text[], ?::uuid[], ?::bigint[]) AS v(id, us, last, mid, win) " +
+	"WHERE c.id = v.id AND (" + pgTouch(touchFresh) + " OR " + pgTouch(touchIncoming) + " OR " + pgTouch(touchWindow) + ") RETURNING c.id, c.tm_activity) " +
+	"UPDATE conversation_labels cl SET tm_activity = t.tm_activity FROM touched t WHERE cl.conversation_id = t.id AND cl.tm_activity <> t.tm_activity"
+
+// pgTouch writes a touch condition over the batch's row v of conversation c.
+func pgTouch(cond string) string {
+	return strings.NewReplacer("?1", "v.us", "?3", "v.mid", "?5", "v.win", "tm_last_message", "c.tm_last_message",
+		"tm_last_incoming", "c.tm_last_incoming", "last_incoming_id", "c.last_incoming_id",
+		"whatsapp_window_expires", "c.whatsapp_window_expires").Replace(cond)
+}
 
 func (t *tx) TouchConversations(ctx context.Context, touches []convo.Touch) error {
 	if len(touches) == 0 {
@@ -205,13 +293,8 @@ func (t *tx) TouchConversations(ctx context.Context, touches []convo.Touch) erro
 	// same rows cannot each wait for the other.
 	touches = slices.Clone(touches)
 	slices.SortStableFunc(touches, func(a, b convo.Touch) int { return strings.Compare(a.ConversationID, b.ConversationID) })
-	type touchRow struct {
-		id         string
-		us, window int64
-		text       string
-	}
-	rows := make([]touchRow, 0, len(touches))
-	windows := false
+	n := len(touches)
+	ids, times, texts, incoming, windows := make([]string, 0, n), make([]int64, 0, n), make([]string, 0, n), make([]string, 0, n), make([]int64, 0, n)
 	for _, tc := range touches {
 		id, ok := canonicalID(tc.ConversationID)
 		if !ok {
@@ -222,42 +305,28 @@ func (t *tx) TouchConversations(ctx context.Context, touches []convo.Touch) erro
 		if err != nil {
 			return err
 		}
+		mid := convo.NilID
+		if last.Direction == convo.DirectionIncoming {
+			if mid, ok = canonicalID(last.ID); !ok {
+				return convo.Invalid(convo.ReasonInvalidID, "message id %q is not a UUID", last.ID)
+			}
+		}
 		var window int64
 		if !tc.WindowExpires.IsZero() {
-			window, windows = tc.WindowExpires.Micros(), true
+			window = tc.WindowExpires.Micros()
 		}
-		rows = append(rows, touchRow{id, last.TMCreate.Micros(), window, text})
+		ids, times, texts, incoming = append(ids, id), append(times, last.TMCreate.Micros()), append(texts, text), append(incoming, mid)
+		windows = append(windows, window)
 	}
 	if t.postgres {
 		// One statement for the whole batch; the rows travel as arrays.
-		ids, times, texts, wins := make([]string, len(rows)), make([]int64, len(rows)), make([]string, len(rows)), make([]int64, len(rows))
-		for i, r := range rows {
-			ids[i], times[i], texts[i], wins[i] = r.id, r.us, r.text, r.window
-		}
-		if !windows {
-			return t.execLater(ctx, conversations.kind, "UPDATE conversations c SET tm_activity = v.us, tm_last_message = v.us, last_message = v.last "+
-				"FROM unnest(?::uuid[], ?::bigint[], ?::text[]) AS v(id, us, last) "+
-				"WHERE c.id = v.id AND (c.tm_last_message = 253370764800000000 OR c.tm_last_message <= v.us)", ids, times, texts)
-		}
-		newer := "(c.tm_last_message = 253370764800000000 OR c.tm_last_message <= v.us)"
-		window := "(v.win > 0 AND (c.whatsapp_window_expires = 253370764800000000 OR c.whatsapp_window_expires < v.win))"
-		return t.execLater(ctx, conversations.kind, "UPDATE conversations c SET "+
-			"tm_activity = CASE WHEN "+newer+" THEN v.us ELSE c.tm_activity END, "+
-			"tm_last_message = CASE WHEN "+newer+" THEN v.us ELSE c.tm_last_message END, "+
-			"last_message = CASE WHEN "+newer+" THEN v.last ELSE c.last_message END, "+
-			"whatsapp_window_expires = CASE WHEN "+window+" THEN v.win ELSE c.whatsapp_window_expires END "+
-			"FROM unnest(?::uuid[], ?::bigint[], ?::text[], ?::bigint[]) AS v(id, us, last, win) "+
-			"WHERE c.id = v.id AND ("+newer+" OR "+window+")", ids, times, texts, wins)
+		return t.execLater(ctx, conversations.kind, touchPostgresSQL, ids, times, texts, incoming, windows)
 	}
-	for _, r := range rows {
-		var err error
-		if r.window == 0 {
-			err = t.execLater(ctx, conversations.kind, "UPDATE conversations SET "+touchSQL, r.us, r.us, r.text, r.id, r.us)
-		} else {
-			err = t.execLater(ctx, conversations.kind, "UPDATE conversations SET "+touchWindowSQL,
-				r.us, r.us, r.us, r.text, r.us, r.us, r.window, r.window, r.window, r.id, r.us, r.window, r.window)
+	for i, id := range ids {
+		if err := t.execLater(ctx, conversations.kind, touchSQL, times[i], texts[i], incoming[i], id, windows[i]); err != nil {
+			return err
 		}
-		if err != nil {
+		if err := t.execLater(ctx, conversations.kind, touchLabelsSQL, id); err != nil {
 			return err
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -31,7 +32,7 @@ func (db *DB) Import(ctx context.Context, convs []convo.Conversation, msgs []con
 type ImportBatch struct {
 	Conversations []convo.Conversation
 	Messages      []convo.Message
-	// Labels put labels (which must exist) on conversations.
+	// Labels put labels (which must exist) on conversations of the batch.
 	Labels []ImportedLabel
 	// ReadMarks are agents' read marks, as MarkRead would have left them.
 	ReadMarks []convo.ReadMark
@@ -45,19 +46,55 @@ type ImportedLabel struct {
 // ImportBatch writes b as Import does, with the inbox state of its
 // conversations: labels and read marks.
 func (db *DB) ImportBatch(ctx context.Context, b ImportBatch) error {
+	byID := make(map[string]*convo.Conversation, len(b.Conversations))
 	for i := range b.Conversations {
-		withActivity(&b.Conversations[i])
+		c := &b.Conversations[i]
+		withActivity(c)
+		byID[c.ID] = c
 	}
+	// The newest incoming message of each, as the touch of each message
+	// would have left it (see TouchConversations).
+	type position struct {
+		us int64
+		id string
+	}
+	incoming := map[string]position{}
+	for i := range b.Messages {
+		m := &b.Messages[i]
+		if m.Direction != convo.DirectionIncoming {
+			continue
+		}
+		us, last := m.TMCreate.Micros(), incoming[m.ConversationID]
+		if us > last.us || us == last.us && m.ID > last.id {
+			incoming[m.ConversationID] = position{us, m.ID}
+		}
+	}
+	columns := append(slices.Clone(conversations.columns), "tm_last_incoming", "last_incoming_id")
 	return db.seedTx(ctx, func(q querier) error {
 		t := db.tx(q)
-		if err := insertRows(ctx, t, "conversations", conversations, b.Conversations); err != nil {
+		err := insertChunks(ctx, t, "conversations", columns, len(b.Conversations), func(i int) []any {
+			c := &b.Conversations[i]
+			last := incoming[c.ID]
+			if last.id == "" {
+				last.id = convo.NilID
+			}
+			return append(conversations.fields(c), last.us, last.id)
+		})
+		if err != nil {
 			return err
 		}
 		if err := insertRows(ctx, t, "messages", messages, b.Messages); err != nil {
 			return err
 		}
-		err := insertChunks(ctx, t, "conversation_labels", []string{"conversation_id", "label_id"}, len(b.Labels), func(i int) []any {
-			return []any{b.Labels[i].ConversationID, b.Labels[i].LabelID}
+		// A label row carries its conversation's order keys (see TouchConversations).
+		for _, l := range b.Labels {
+			if byID[l.ConversationID] == nil {
+				return fmt.Errorf("sqlstore: import: label on conversation %s, not in the batch", l.ConversationID)
+			}
+		}
+		err = insertChunks(ctx, t, "conversation_labels", strings.Split(conversationLabelColumns, ", "), len(b.Labels), func(i int) []any {
+			c := byID[b.Labels[i].ConversationID]
+			return []any{c.ID, b.Labels[i].LabelID, c.CustomerID, c.TMActivity.Micros(), c.TMCreate.Micros()}
 		})
 		if err != nil {
 			return err

@@ -23,6 +23,11 @@ var labels = newTable(
 // conversationLabels is the kind of the rows that put labels on conversations.
 var conversationLabels = kind{what: "conversation label", notFound: convo.ReasonLabelNotFound}
 
+// conversationLabelColumns are a label row's: the label on the conversation,
+// then the conversation's customer and order keys, which a list of the
+// label walks in order (migration 00021).
+const conversationLabelColumns = "conversation_id, label_id, customer_id, tm_activity, tm_create"
+
 func (t *tx) CreateLabel(ctx context.Context, l *convo.Label) error {
 	return labels.insert(ctx, t, l)
 }
@@ -80,16 +85,30 @@ func (t *tx) SetConversationLabels(ctx context.Context, conversationID string, l
 		}
 		ids = append(ids, c)
 	}
+	// The conversation's order keys, read under its lock before its label
+	// rows are written, in the order a touch takes them: a touch moves the
+	// keys and then its label rows, so neither write misses the other.
+	lock := ""
+	if t.lockRows {
+		lock = " FOR UPDATE"
+	}
+	var customerID string
+	var activity, created int64
+	err := t.q.QueryRowContext(ctx, t.sql("SELECT customer_id, tm_activity, tm_create FROM conversations WHERE id = ?"+lock), conversationID).
+		Scan(&customerID, &activity, &created)
+	if err != nil {
+		return interpretError(err, conversations.kind)
+	}
 	if err := t.execLater(ctx, conversationLabels, "DELETE FROM conversation_labels WHERE conversation_id = ?", conversationID); err != nil {
 		return err
 	}
 	return inChunks(len(ids), func(start, n int) error {
-		args := make([]any, 0, 2*n)
+		args := make([]any, 0, 5*n)
 		for _, id := range ids[start : start+n] {
-			args = append(args, conversationID, id)
+			args = append(args, conversationID, id, customerID, activity, created)
 		}
-		return t.execLater(ctx, conversationLabels, "INSERT INTO conversation_labels (conversation_id, label_id) VALUES (?, ?)"+
-			strings.Repeat(", (?, ?)", n-1)+" ON CONFLICT DO NOTHING", args...)
+		return t.execLater(ctx, conversationLabels, "INSERT INTO conversation_labels ("+conversationLabelColumns+") VALUES (?, ?, ?, ?, ?)"+
+			strings.Repeat(", (?, ?, ?, ?, ?)", n-1)+" ON CONFLICT DO NOTHING", args...)
 	})
 }
 
@@ -98,7 +117,8 @@ func (t *tx) UnlabelConversations(ctx context.Context, labelID string) error {
 	if !ok {
 		return nil
 	}
-	return t.execLater(ctx, conversationLabels, "DELETE FROM conversation_labels WHERE label_id = ?", labelID)
+	// By the label's customer, which leads the indexes of label rows.
+	return t.execLater(ctx, conversationLabels, "DELETE FROM conversation_labels WHERE customer_id = (SELECT l.customer_id FROM labels l WHERE l.id = ?) AND label_id = ?", labelID, labelID)
 }
 
 func (t *tx) ConversationLabels(ctx context.Context, conversationIDs []string) (map[string][]string, error) {

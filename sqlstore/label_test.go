@@ -1,6 +1,8 @@
 package sqlstore_test
 
 import (
+	"context"
+	"fmt"
 	"maps"
 	"slices"
 	"testing"
@@ -127,7 +129,7 @@ func testReadMarks(t *testing.T, db *sqlstore.DB) {
 		if err := createAll(ctx, tx.CreateConversation, c1, c2, quiet); err != nil {
 			return err
 		}
-		return createAll(ctx, tx.CreateMessage, in1, in2, out1, in3, in4, answer)
+		return createTouched(ctx, tx, in1, in2, out1, in3, in4, answer)
 	})
 	counts := func(agentID string) map[string]int {
 		return read(t, db, func(tx convo.Tx) (map[string]int, error) {
@@ -183,9 +185,162 @@ func testReadMarks(t *testing.T, db *sqlstore.DB) {
 	}
 	// A new incoming message is unread again.
 	in5 := newMessage(cust, c1.ID, account, "", at(5*time.Minute))
-	update(t, db, func(tx convo.Tx) error { return tx.CreateMessage(ctx, in5) })
+	update(t, db, func(tx convo.Tx) error { return createTouched(ctx, tx, in5) })
 	wantIDs(t, unread(agent), c2.ID, c1.ID)
 	if got := counts(agent)[c1.ID]; got != 1 {
 		t.Errorf("unread after a new message: %d, want 1", got)
+	}
+}
+
+// createTouched creates messages and touches their conversations with
+// each, as the service does: unread state relies on the touch.
+func createTouched(ctx context.Context, tx convo.Tx, msgs ...*convo.Message) error {
+	for _, m := range msgs {
+		if err := tx.CreateMessage(ctx, m); err != nil {
+			return err
+		}
+		if err := tx.TouchConversations(ctx, []convo.Touch{convo.TouchOf(m)}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// testLabelLists: a list of labels follows each conversation's activity as
+// messages touch it, in both orders, labelled before or after the touch;
+// several labels must all match, whichever is walked; pages never skip nor
+// repeat; a label taken off, or deleted, lists nothing more.
+func testLabelLists(t *testing.T, db *sqlstore.DB) {
+	ctx := t.Context()
+	cust, account := convo.NewID(), convo.NewID()
+	billing, vip, other := newLabel(cust, "billing", at(0)), newLabel(cust, "vip", at(0)), newLabel(cust, "other", at(0))
+	var cs []*convo.Conversation
+	for i := range 6 {
+		cs = append(cs, newConversation(cust, account, fmt.Sprintf("+1555040%d", i), at(time.Duration(i)*time.Second)))
+	}
+	update(t, db, func(tx convo.Tx) error {
+		if err := createAll(ctx, tx.CreateLabel, billing, vip, other); err != nil {
+			return err
+		}
+		if err := createAll(ctx, tx.CreateConversation, cs...); err != nil {
+			return err
+		}
+		for i, c := range cs[:5] {
+			labels := []string{billing.ID}
+			if i%2 == 0 {
+				labels = append(labels, vip.ID)
+			}
+			if err := tx.SetConversationLabels(ctx, c.ID, labels); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	list := func(byActivity bool, limit int, names ...string) []string {
+		t.Helper()
+		var all []string
+		var after *convo.Cursor
+		for range 10 {
+			page := read(t, db, func(tx convo.Tx) ([]*convo.Conversation, error) {
+				return tx.ListConversations(ctx, convo.ConversationListParams{CustomerID: cust, Labels: names, ByActivity: byActivity, Page: convo.Page{After: after, Limit: limit}})
+			})
+			for _, c := range page {
+				all = append(all, c.ID)
+				at := c.TMCreate
+				if byActivity {
+					at = c.TMActivity
+				}
+				after = &convo.Cursor{Time: at, ID: c.ID}
+			}
+			if len(page) < limit {
+				return all
+			}
+		}
+		t.Fatalf("more than 10 pages of %d", limit)
+		return nil
+	}
+	// Messages to cs[1] (outgoing) and cs[3] (incoming), the older first.
+	touch := func(c *convo.Conversation, d time.Duration, dir string) {
+		m := newMessage(cust, c.ID, account, "", at(time.Hour+d))
+		m.Direction = dir
+		update(t, db, func(tx convo.Tx) error { return createTouched(ctx, tx, m) })
+	}
+	touch(cs[3], 0, convo.DirectionIncoming)
+	touch(cs[1], time.Minute, convo.DirectionOutgoing)
+	// Labelled after its message: the label carries the activity the touch left.
+	touch(cs[5], 2*time.Minute, convo.DirectionIncoming)
+	update(t, db, func(tx convo.Tx) error {
+		return tx.SetConversationLabels(ctx, cs[5].ID, []string{billing.ID, other.ID})
+	})
+	for _, limit := range []int{100, 2} {
+		wantIDs(t, list(true, limit, "billing"), cs[5].ID, cs[1].ID, cs[3].ID, cs[4].ID, cs[2].ID, cs[0].ID)
+		wantIDs(t, list(false, limit, "BILLING"), cs[5].ID, cs[4].ID, cs[3].ID, cs[2].ID, cs[1].ID, cs[0].ID)
+		wantIDs(t, list(true, limit, "vip"), cs[4].ID, cs[2].ID, cs[0].ID)
+		// All must match, in either order of the names.
+		wantIDs(t, list(true, limit, "billing", "vip"), cs[4].ID, cs[2].ID, cs[0].ID)
+		wantIDs(t, list(true, limit, "vip", "billing"), cs[4].ID, cs[2].ID, cs[0].ID)
+		wantIDs(t, list(false, limit, "other", "billing", "billing"), cs[5].ID)
+		wantIDs(t, list(true, limit, "vip", "other"))
+		wantIDs(t, list(true, limit, "vip", "no such label"))
+	}
+	// A later message moves a labelled conversation to the head again.
+	touch(cs[0], 3*time.Minute, convo.DirectionIncoming)
+	wantIDs(t, list(true, 100, "vip"), cs[0].ID, cs[4].ID, cs[2].ID)
+	// A message older than the last moves nothing.
+	touch(cs[3], -time.Minute, convo.DirectionIncoming)
+	wantIDs(t, list(true, 100, "billing"), cs[0].ID, cs[5].ID, cs[1].ID, cs[3].ID, cs[4].ID, cs[2].ID)
+	update(t, db, func(tx convo.Tx) error { return tx.SetConversationLabels(ctx, cs[0].ID, []string{billing.ID}) })
+	wantIDs(t, list(true, 100, "vip"), cs[4].ID, cs[2].ID)
+	update(t, db, func(tx convo.Tx) error { return tx.UnlabelConversations(ctx, vip.ID) })
+	wantIDs(t, list(true, 100, "vip"))
+	wantIDs(t, list(true, 100, "billing"), cs[0].ID, cs[5].ID, cs[1].ID, cs[3].ID, cs[4].ID, cs[2].ID)
+}
+
+// testUnreadKeys: unread state follows the newest incoming message by the
+// order of messages, even one that comes in after a later outgoing one,
+// and a deleted incoming message is not unread, though it was the newest.
+func testUnreadKeys(t *testing.T, db *sqlstore.DB) {
+	ctx := t.Context()
+	cust, account, agent := convo.NewID(), convo.NewID(), convo.NewID()
+	c := newConversation(cust, account, "+15550501", at(0))
+	out := newMessage(cust, c.ID, account, "", at(2*time.Minute))
+	out.Direction = convo.DirectionOutgoing
+	late := newMessage(cust, c.ID, account, "", at(time.Minute))
+	update(t, db, func(tx convo.Tx) error {
+		if err := tx.CreateConversation(ctx, c); err != nil {
+			return err
+		}
+		return createTouched(ctx, tx, out, late)
+	})
+	state := func() (listed []string, count int) {
+		t.Helper()
+		listed = conversationIDs(t, db, convo.ConversationListParams{CustomerID: cust, UnreadFor: agent, ByActivity: true, Page: convo.Page{Limit: 10}})
+		counts := read(t, db, func(tx convo.Tx) (map[string]int, error) { return tx.UnreadCounts(ctx, agent, []string{c.ID}) })
+		return listed, counts[c.ID]
+	}
+	if listed, n := state(); len(listed) != 1 || n != 1 {
+		t.Errorf("an incoming message older than the last, no mark: listed %v, count %d; want it, 1", listed, n)
+	}
+	mark := func(m *convo.Message) {
+		update(t, db, func(tx convo.Tx) error {
+			_, err := tx.MarkRead(ctx, &convo.ReadMark{AgentID: agent, ConversationID: c.ID, MessageID: m.ID, TMMessage: m.TMCreate, TMUpdate: m.TMCreate})
+			return err
+		})
+	}
+	mark(late)
+	if listed, n := state(); len(listed) != 0 || n != 0 {
+		t.Errorf("read up to the incoming message: listed %v, count %d; want none", listed, n)
+	}
+	newer := newMessage(cust, c.ID, account, "", at(3*time.Minute))
+	update(t, db, func(tx convo.Tx) error { return createTouched(ctx, tx, newer) })
+	if listed, n := state(); len(listed) != 1 || n != 1 {
+		t.Errorf("a newer incoming message: listed %v, count %d; want it, 1", listed, n)
+	}
+	update(t, db, func(tx convo.Tx) error {
+		newer.TMDelete = at(time.Hour)
+		return tx.UpdateMessage(ctx, newer)
+	})
+	if listed, n := state(); len(listed) != 0 || n != 0 {
+		t.Errorf("the newer message deleted: listed %v, count %d; want none", listed, n)
 	}
 }

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -205,6 +206,107 @@ func TestMigrationOldMessagesHaveNoSender(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+	})
+}
+
+// TestMigrationListKeys: the conversations and labels kept before 00021
+// get the order keys its lists walk: the newest incoming message of each
+// conversation (unread state) and, on each label row, the conversation's
+// activity and creation (lists of a label, in both orders).
+func TestMigrationListKeys(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
+		ctx := t.Context()
+		db, provider := openMigratedTo(t, b, 19) // the schema before the keys
+		cust, account, agent, label := convo.NewID(), convo.NewID(), convo.NewID(), convo.NewID()
+		base := time.Unix(1_700_000_000, 0)
+		at := func(d time.Duration) convo.Time { return convo.NewTime(base.Add(d)) }
+		var convs []*convo.Conversation
+		var msgs []*convo.Message
+		for i := range 3 {
+			c := &convo.Conversation{ID: convo.NewID(), CustomerID: cust, OwnerID: convo.NilID, AccountID: account, Type: convo.ConversationLine,
+				DialogID: fmt.Sprint("U", i), Status: convo.StatusOpen, SnoozedUntil: convo.Never, TMLastMessage: convo.Never,
+				TMCreate: at(time.Duration(i) * time.Second), TMUpdate: at(0), TMDelete: convo.Never, TMActivity: at(time.Duration(i) * time.Second)}
+			convs = append(convs, c)
+		}
+		// The oldest conversation has the newest message; the middle one none.
+		for _, m := range []struct {
+			conv int
+			at   time.Duration
+			dir  string
+		}{{0, time.Hour, convo.DirectionIncoming}, {0, 2 * time.Hour, convo.DirectionOutgoing}, {2, time.Minute, convo.DirectionIncoming}} {
+			msgs = append(msgs, &convo.Message{ID: convo.NewID(), CustomerID: cust, ConversationID: convs[m.conv].ID, Direction: m.dir, Status: convo.MessageDone,
+				Medias: []convo.Media{}, AccountID: account, TMCreate: at(m.at), TMUpdate: at(m.at), TMDelete: convo.Never})
+		}
+		// The rows as the schema before stored them (today's code writes
+		// columns of later migrations too).
+		for _, c := range convs {
+			if _, err := db.writer.ExecContext(ctx, rebindFor(db, `INSERT INTO conversations (id, customer_id, owner_type, owner_id,
+				account_id, name, detail, type, dialog_id, self, peer, tm_create, tm_update, tm_delete, status, tm_activity)
+				VALUES (?, ?, '', ?, ?, '', '', ?, ?, '{}', '{}', ?, ?, 253370764800000000, 'open', ?)`),
+				c.ID, cust, convo.NilID, account, c.Type, c.DialogID, c.TMCreate.Micros(), c.TMUpdate.Micros(), c.TMActivity.Micros()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, m := range msgs {
+			if _, err := db.writer.ExecContext(ctx, rebindFor(db, `INSERT INTO messages (id, customer_id, conversation_id, direction, status,
+				reference_type, reference_id, source, destination, text, medias, account_id, provider_id, tm_create, tm_update, tm_delete)
+				VALUES (?, ?, ?, ?, 'done', 'line', '', '{}', '{}', '', '[]', ?, '', ?, ?, 253370764800000000)`),
+				m.ID, cust, m.ConversationID, m.Direction, account, m.TMCreate.Micros(), m.TMUpdate.Micros()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// The activity as the touches of the schema before left it.
+		last := at(2 * time.Hour).Micros()
+		if _, err := db.writer.ExecContext(ctx, rebindFor(db, "UPDATE conversations SET tm_activity = ?, tm_last_message = ? WHERE id = ?"), last, last, convs[0].ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.writer.ExecContext(ctx, rebindFor(db, "INSERT INTO labels (id, customer_id, name, name_fold, color, detail, tm_create, tm_update, tm_delete) VALUES (?, ?, 'billing', 'billing', '', '', 0, 0, 253370764800000000)"), label, cust); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range convs {
+			if _, err := db.writer.ExecContext(ctx, rebindFor(db, "INSERT INTO conversation_labels (conversation_id, label_id) VALUES (?, ?)"), c.ID, label); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := provider.Up(ctx); err != nil {
+			t.Fatalf("up: %v", err)
+		}
+		listed := func(p convo.ConversationListParams) (ids []string) {
+			t.Helper()
+			p.CustomerID, p.Page = cust, convo.Page{Limit: 10}
+			err := db.View(ctx, func(tx convo.Tx) error {
+				list, err := tx.ListConversations(ctx, p)
+				for _, c := range list {
+					ids = append(ids, c.ID)
+				}
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return ids
+		}
+		want := func(what string, got []string, want ...*convo.Conversation) {
+			t.Helper()
+			var ids []string
+			for _, c := range want {
+				ids = append(ids, c.ID)
+			}
+			if !slices.Equal(got, ids) {
+				t.Errorf("%s: %v, want %v", what, got, ids)
+			}
+		}
+		want("unread", listed(convo.ConversationListParams{UnreadFor: agent, ByActivity: true}), convs[0], convs[2])
+		want("label by activity", listed(convo.ConversationListParams{Labels: []string{"billing"}, ByActivity: true}), convs[0], convs[2], convs[1])
+		want("label", listed(convo.ConversationListParams{Labels: []string{"billing"}}), convs[2], convs[1], convs[0])
+		err := db.Update(ctx, func(tx convo.Tx) error {
+			_, err := tx.MarkRead(ctx, &convo.ReadMark{AgentID: agent, ConversationID: convs[0].ID, MessageID: msgs[1].ID, TMMessage: msgs[1].TMCreate, TMUpdate: at(0)})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want("unread after reading the oldest", listed(convo.ConversationListParams{UnreadFor: agent, ByActivity: true}), convs[2])
 	})
 }
 

@@ -69,6 +69,19 @@ func TestHotQueryPlans(t *testing.T) {
 	now := convo.NewTime(time.Now())
 	cursor := &convo.Cursor{Time: now, ID: id()}
 	pos := int64(10)
+	// A customer with labels: a list of labels that do not exist reads nothing more.
+	labelled := id()
+	err = db.Update(ctx, func(tx convo.Tx) error {
+		for _, name := range []string{"vip", "billing"} {
+			if err := tx.CreateLabel(ctx, &convo.Label{ID: id(), CustomerID: labelled, Name: name, TMCreate: now, TMUpdate: now, TMDelete: convo.Never}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
 		name string
 		// uses are the plan steps, an index or key each, the plan must take.
@@ -135,18 +148,20 @@ func TestHotQueryPlans(t *testing.T) {
 			_, err := tx.ListConversations(ctx, convo.ConversationListParams{CustomerID: id(), AccountID: id(), Page: convo.Page{After: cursor, Limit: 100}})
 			return err
 		}},
-		{"conversation list by a rare label: its conversations first", []string{"INDEX conversation_labels_by_label", "INDEX labels_live_name"}, func(tx *tx) error {
-			_, err := tx.ListConversations(ctx, convo.ConversationListParams{CustomerID: id(), Labels: []string{"vip", "billing"}, Page: convo.Page{After: cursor, Limit: 100}})
+		{"conversation list by label by last message: the label's rows in order", []string{"INDEX labels_live_name", "INDEX conversation_labels_by_activity", "INDEX sqlite_autoindex_conversations_1"}, func(tx *tx) error {
+			_, err := tx.ListConversations(ctx, convo.ConversationListParams{CustomerID: labelled, Labels: []string{"billing"}, ByActivity: true, Page: convo.Page{After: cursor, Limit: 100}})
 			return err
 		}},
-		{"conversation list by a common label: a walk in order", []string{"INDEX conversations_by_customer", "INDEX conversation_labels_by_label", "INDEX labels_live_name"}, func(tx *tx) error {
-			defer func(n int) { fewLabelled = n }(fewLabelled)
-			fewLabelled = -1 // no label is rare
-			_, err := tx.ListConversations(ctx, convo.ConversationListParams{CustomerID: id(), Labels: []string{"vip", "billing"}, Page: convo.Page{After: cursor, Limit: 100}})
+		{"conversation list by label: the label's rows in order", []string{"INDEX labels_live_name", "INDEX conversation_labels_by_time", "INDEX sqlite_autoindex_conversations_1"}, func(tx *tx) error {
+			_, err := tx.ListConversations(ctx, convo.ConversationListParams{CustomerID: labelled, Labels: []string{"billing"}, Page: convo.Page{After: cursor, Limit: 100}})
 			return err
 		}},
-		{"unread conversation list", []string{"INDEX conversations_by_owner", "INDEX messages_by_conversation", "PRIMARY KEY"}, func(tx *tx) error {
-			_, err := tx.ListConversations(ctx, convo.ConversationListParams{CustomerID: id(), OwnerID: id(), UnreadFor: id(), Page: convo.Page{After: cursor, Limit: 100}})
+		{"conversation list by two labels: the rarer one's rows, the other checked", []string{"INDEX labels_live_name", "COVERING INDEX conversation_labels_by_activity", "INDEX conversation_labels_by_activity", "PRIMARY KEY"}, func(tx *tx) error {
+			_, err := tx.ListConversations(ctx, convo.ConversationListParams{CustomerID: labelled, OwnerID: id(), Statuses: []string{convo.StatusOpen}, Labels: []string{"vip", "billing"}, ByActivity: true, Page: convo.Page{After: cursor, Limit: 100}})
+			return err
+		}},
+		{"unread conversation list", []string{"INDEX conversations_activity_by_owner", "PRIMARY KEY", "INDEX messages_by_conversation"}, func(tx *tx) error {
+			_, err := tx.ListConversations(ctx, convo.ConversationListParams{CustomerID: id(), OwnerID: id(), UnreadFor: id(), ByActivity: true, Page: convo.Page{After: cursor, Limit: 100}})
 			return err
 		}},
 		{"labels of a page", []string{"PRIMARY KEY", "sqlite_autoindex_labels_1"}, func(tx *tx) error {
@@ -176,6 +191,7 @@ func TestHotQueryPlans(t *testing.T) {
 				plan = append(plan, lines...)
 			}
 			all := strings.Join(plan, "\n")
+			t.Logf("plan:\n%s", all)
 			for _, want := range c.uses {
 				if !regexp.MustCompile(`(?m)` + regexp.QuoteMeta(want) + `( |$)`).MatchString(all) {
 					t.Errorf("plan does not use %s:\n%s", want, all)
@@ -660,6 +676,62 @@ func TestLiveConversationsPlanPostgres(t *testing.T) {
 	})
 }
 
+// TestTouchPlanPostgres pins the plan of the touch of an inbound batch on
+// PostgreSQL, which also moves the activity of the touched conversations'
+// label rows: both tables are looked up by key, never read whole, however
+// many labelled conversations there are.
+func TestTouchPlanPostgres(t *testing.T) {
+	onPostgres(t, func(t *testing.T, db *DB) {
+		ctx := t.Context()
+		customer, label := convo.NewID(), convo.NewID()
+		now := convo.NewTime(time.Now())
+		convs := make([]convo.Conversation, 20000)
+		for i := range convs {
+			convs[i] = convo.Conversation{ID: convo.NewID(), CustomerID: customer, OwnerID: convo.NilID, AccountID: customer, DialogID: fmt.Sprint(i),
+				Status: convo.StatusOpen, SnoozedUntil: convo.Never, TMLastMessage: convo.Never, TMCreate: now, TMUpdate: now, TMDelete: convo.Never, TMActivity: now}
+		}
+		err := db.seedTx(ctx, func(q querier) error {
+			w := db.tx(q)
+			if err := insertRows(ctx, w, "conversations", conversations, convs); err != nil {
+				return err
+			}
+			// A customer's 100,000 labelled conversations, a few of them here.
+			return insertChunks(ctx, w, "conversation_labels", strings.Split(conversationLabelColumns, ", "), 100_000, func(i int) []any {
+				id := convo.NewID()
+				if i%5 == 0 && i/5 < len(convs) {
+					id = convs[i/5].ID
+				}
+				return []any{id, label, customer, now.Micros(), now.Micros()}
+			})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.writer.ExecContext(ctx, "ANALYZE conversations, conversation_labels"); err != nil {
+			t.Fatal(err)
+		}
+		var touches []convo.Touch
+		for i := range 64 {
+			touches = append(touches, convo.Touch{ConversationID: convs[i*7].ID, Message: convo.LastMessage{ID: convo.NewID(), Direction: convo.DirectionIncoming, TMCreate: now}})
+		}
+		rec := &recorder{q: sqlQuerier{db.writer}}
+		if err := (&tx{q: rec, postgres: true}).TouchConversations(ctx, touches); err != nil {
+			t.Fatal(err)
+		}
+		for _, mode := range []string{"force_custom_plan", "force_generic_plan"} {
+			plan := strings.Join(explainPrepared(t, db, rec.stmts, "WITH", mode), "\n")
+			for _, want := range []string{`Index Scan using conversations_pkey on conversations`, `Index Scan using conversation_labels_pkey on conversation_labels`} {
+				if !strings.Contains(plan, want) {
+					t.Errorf("%s: the touch does not use %s:\n%s", mode, want, plan)
+				}
+			}
+			if strings.Contains(plan, "Seq Scan") {
+				t.Errorf("%s: the touch reads a whole table:\n%s", mode, plan)
+			}
+		}
+	})
+}
+
 // onPostgres runs fn on a fresh PostgreSQL database, when the tests have
 // one; TestHotQueryPlans covers SQLite's plans.
 func onPostgres(t *testing.T, fn func(t *testing.T, db *DB)) {
@@ -696,7 +768,8 @@ func explainPrepared(t *testing.T, db *DB, stmts []recorded, verb, mode string) 
 	defer conn.Close()
 	defer conn.ExecContext(ctx, "ROLLBACK")
 	var plan []string
-	for _, s := range append([]recorded{{query: "BEGIN"}, {query: "SET LOCAL plan_cache_mode = " + mode}}, stmts...) {
+	// Any JIT compilation a statement would get is shown (see pinSQL).
+	for _, s := range append([]recorded{{query: "BEGIN"}, {query: "SET LOCAL plan_cache_mode = " + mode}, {query: "SET LOCAL jit_above_cost = 0"}}, stmts...) {
 		if !strings.HasPrefix(s.query, verb) || s.query == pinSQL || s.query == unpinSQL || s.query == trigramsSQL || s.query == scopeSQL {
 			if _, err := conn.ExecContext(ctx, s.query, s.args...); err != nil {
 				t.Fatalf("%s: %v", s.query, err)

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"slices"
 
 	"github.com/convohq/convo"
 )
@@ -56,15 +57,31 @@ const afterMark = "m.tm_create >= COALESCE(r.tm_message, 0) AND (r.message_id IS
 // unreadIncoming keeps a conversation's live incoming messages.
 const unreadIncoming = "m.direction = '" + convo.DirectionIncoming + "' AND m." + live
 
+// incomingAfterMark is the condition, on conversation c and the agent's
+// mark r (NULL columns when it has none), that its newest incoming message
+// comes after the mark: one comparison, without its messages. It is needed
+// for an unread message, not enough (that message may since be deleted),
+// so the messages are counted or checked only where it holds.
+const incomingAfterMark = "c.tm_last_incoming > 0 AND (r.message_id IS NULL OR c.tm_last_incoming > r.tm_message OR" +
+	" (c.tm_last_incoming = r.tm_message AND c.last_incoming_id > r.message_id))"
+
 func (t *tx) UnreadCounts(ctx context.Context, agentID string, conversationIDs []string) (map[string]int, error) {
 	out := map[string]int{}
 	agentID, ok := canonicalID(agentID)
 	if !ok {
 		return out, nil
 	}
+	// Each mark is looked up by key. On PostgreSQL, LIMIT keeps the lookup
+	// apart: a join read every mark of the agent (tens of thousands) into a
+	// hash for a page of 100 conversations.
+	marks := "LEFT JOIN read_marks r ON r.agent_id = ? AND r.conversation_id = c.id"
+	if t.postgres {
+		marks = "LEFT JOIN LATERAL (SELECT tm_message, message_id FROM read_marks WHERE agent_id = ? AND conversation_id = c.id LIMIT 1) r ON true"
+	}
 	err := t.byConversations(ctx, conversationIDs, func(in string) string {
-		return "SELECT c.id, (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id AND " + unreadIncoming + " AND " + afterMark + ")" +
-			" FROM conversations c LEFT JOIN read_marks r ON r.agent_id = ? AND r.conversation_id = c.id WHERE c.id " + in
+		// Read conversations, most of a page, cost no walk of their messages.
+		return "SELECT c.id, CASE WHEN " + incomingAfterMark + " THEN (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id AND " +
+			unreadIncoming + " AND " + afterMark + ") ELSE 0 END FROM conversations c " + marks + " WHERE c.id " + in
 	}, []any{agentID}, func(r rows) error {
 		var id string
 		var n int
@@ -80,50 +97,70 @@ func (t *tx) UnreadCounts(ctx context.Context, agentID string, conversationIDs [
 }
 
 // unreadFilter keeps, in a list of conversations, those with an incoming
-// message after agentID's mark. The mark's time, read first, bounds the
-// walk of the messages; the exact test of each message follows.
+// message after agentID's mark. A conversation whose newest incoming message
+// is not after the mark is passed over at one lookup of the mark; the
+// others' messages are checked from the mark on. Each test is a scalar
+// subquery, (SELECT 1 ...) IS [NOT] NULL, rather than [NOT] EXISTS, which
+// PostgreSQL may turn into a join that reads the agent's every mark or the
+// conversation's every message instead of one lookup per conversation met.
 func unreadFilter(f *filter, agentID string) {
 	id, ok := canonicalID(agentID)
 	// The nil UUID, an access key's, has read nothing and has nothing unread.
 	f.none = f.none || !ok || id == convo.NilID
 	mark := "FROM read_marks r WHERE r.agent_id = ? AND r.conversation_id = conversations.id"
-	f.add("EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = conversations.id AND "+unreadIncoming+
+	f.add("conversations.tm_last_incoming > 0 AND (SELECT 1 "+mark+" AND (r.tm_message > conversations.tm_last_incoming OR"+
+		" (r.tm_message = conversations.tm_last_incoming AND r.message_id >= conversations.last_incoming_id))) IS NULL"+
+		" AND (SELECT 1 FROM messages m WHERE m.conversation_id = conversations.id AND "+unreadIncoming+
 		" AND m.tm_create >= COALESCE((SELECT r.tm_message "+mark+"), 0)"+
-		" AND NOT EXISTS (SELECT 1 "+mark+" AND (m.tm_create < r.tm_message OR (m.tm_create = r.tm_message AND m.id <= r.message_id))))", id, id)
+		" AND (SELECT 1 "+mark+" AND (m.tm_create < r.tm_message OR (m.tm_create = r.tm_message AND m.id <= r.message_id))) IS NULL LIMIT 1) IS NOT NULL", id, id, id)
 }
 
-// labelFilter keeps, in a list of a customer's conversations, those holding
-// the live label of that name (ignoring case); none when no label has it.
-func labelFilter(f *filter, customerID, name string) {
-	f.add("EXISTS (SELECT 1 FROM conversation_labels cl WHERE cl.conversation_id = conversations.id AND cl.label_id = "+
-		"(SELECT l.id FROM labels l WHERE l.customer_id = ? AND l.name_fold = ? AND l."+live+"))", customerID, folded{&name}.text())
-}
-
-// fewLabelled is the most conversations a label may hold for its list to
-// read them whole and sort them; a list of a label on more walks the
-// conversations in order and checks each (labelFilter), as it meets
-// enough of them soon.
-var fewLabelled = 2000 // a variable for the plan tests
-
-// labelledFew returns the conversations holding the live label of that
-// name, when they are at most fewLabelled; few is false when there are more.
-func (t *tx) labelledFew(ctx context.Context, customerID, name string) (ids []any, few bool, err error) {
-	res, err := t.q.QueryContext(ctx, t.sql("SELECT cl.conversation_id FROM conversation_labels cl WHERE cl.label_id = "+
-		"(SELECT l.id FROM labels l WHERE l.customer_id = ? AND l.name_fold = ? AND l."+live+") LIMIT ?"),
-		customerID, folded{&name}.text(), fewLabelled+1)
+// liveLabelIDs returns the ids of the customer's live labels of those names
+// (ignoring case), each once; nil when a name has none.
+func (t *tx) liveLabelIDs(ctx context.Context, customerID string, names []string) ([]string, error) {
+	found, err := t.GetLiveLabelsByName(ctx, customerID, names)
 	if err != nil {
-		return nil, false, interpretError(err, conversationLabels)
+		return nil, err
 	}
-	defer res.Close()
-	for res.Next() {
-		var id string
-		if err := res.Scan(&id); err != nil {
-			return nil, false, interpretError(err, conversationLabels)
+	byName := map[string]string{}
+	for _, l := range found {
+		byName[folded{&l.Name}.text()] = l.ID
+	}
+	var ids []string
+	for _, name := range names {
+		id, ok := byName[folded{&name}.text()]
+		if !ok {
+			return nil, nil
 		}
-		ids = append(ids, id)
+		if !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
 	}
-	if err := res.Err(); err != nil {
-		return nil, false, interpretError(err, conversationLabels)
+	return ids, nil
+}
+
+// rarestLabelCount is how many rows of each label a list of several counts
+// to find the one to walk: past that a label is common enough that which
+// is walked matters little.
+const rarestLabelCount = 1000
+
+// rarestLabel returns the index in ids of the label on the fewest
+// conversations, counted up to rarestLabelCount each.
+func (t *tx) rarestLabel(ctx context.Context, customerID string, ids []string) (int, error) {
+	rarest, least := 0, rarestLabelCount+1
+	if len(ids) == 1 {
+		return rarest, nil
 	}
-	return ids, len(ids) <= fewLabelled, nil
+	for i, id := range ids {
+		var n int
+		err := t.q.QueryRowContext(ctx, t.sql("SELECT COUNT(*) FROM (SELECT 1 FROM conversation_labels WHERE customer_id = ? AND label_id = ? LIMIT ?) AS few"),
+			customerID, id, rarestLabelCount).Scan(&n)
+		if err != nil {
+			return 0, interpretError(err, conversationLabels)
+		}
+		if n < least {
+			rarest, least = i, n
+		}
+	}
+	return rarest, nil
 }

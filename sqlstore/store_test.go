@@ -40,6 +40,8 @@ func TestStore(t *testing.T) {
 			{"Search", testSearch},
 			{"Labels", testLabels},
 			{"ReadMarks", testReadMarks},
+			{"LabelLists", testLabelLists},
+			{"UnreadKeys", testUnreadKeys},
 			{"SearchConcurrentWrites", testSearchConcurrentWrites},
 			{"Accounts", testAccounts},
 			{"Conversations", testConversations},
