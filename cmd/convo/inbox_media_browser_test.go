@@ -61,6 +61,14 @@ func TestInboxMediaBrowser(t *testing.T) {
 	e.line.FailMedia(1)
 	post("image", "image/png", photo)
 	pendingID := waitStatus(convID, 3, "pending")
+	// Pending from the start: wait for its download to have failed, so that
+	// no later medium takes that failure.
+	eventually(t, 10*time.Second, func() error {
+		if n := e.line.FailuresLeft(); n != 0 {
+			return fmt.Errorf("%d failures left", n)
+		}
+		return nil
+	})
 
 	base := e.ts.URL()
 	b := newTab(t, base)
