@@ -8,6 +8,7 @@ import (
 
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
+	"github.com/convohq/convo"
 )
 
 // The agent's working set in the browser: the list as the server orders and
@@ -198,5 +199,24 @@ func TestInboxWorkingSet(t *testing.T) {
 		a.until("the message", has(".timeline .msg.in .text", "still there?"))
 		a2.until("the preview in the other tab", has("#list .row .preview", "still there?"))
 		a2.until("and nothing unread", `!`+row("Alice")+`.querySelector(".badge")`)
+	})
+
+	t.Run("a manager's All view, filtered by account", func(t *testing.T) {
+		other := w.e.newAccount(admin, convo.AccountLine)
+		w.peer(other, "Zed", "on the other line", "")
+		m := w.tab()
+		m.t = t
+		m.login(w.mia.Username, w.mia.Password)
+		m.run(chromedp.Click(chromedp.CSS(`[data-view="all"]`)))
+		m.until("every open conversation", has("#list .row .peer", "Zed")+" && "+has("#list .row .peer", "Alice")+" && "+has("#list .row .peer", "Dora"))
+		if m.isHidden("#f-account") {
+			t.Fatal("a manager is not offered the account filter")
+		}
+		m.choose("#f-account", other.ID)
+		m.until("only the other account's", `document.querySelectorAll("#list .row").length === 1 && `+has("#list .row .peer", "Zed"))
+		m.choose("#f-account", w.acc.ID)
+		m.until("only the first account's", `!`+has("#list .row .peer", "Zed")+" && "+has("#list .row .peer", "Alice"))
+		m.choose("#f-account", "")
+		m.until("every account again", has("#list .row .peer", "Zed")+" && "+has("#list .row .peer", "Alice"))
 	})
 }
