@@ -14,18 +14,7 @@ const ReasonQuotaNotSupported = "QUOTA_NOT_SUPPORTED"
 // AccountQuota asks the provider of a LINE account for its monthly message
 // quota and how much of it is used (admin/manager).
 func (s *Service) AccountQuota(ctx context.Context, c *convo.Caller, id string) (*convo.Quota, error) {
-	if err := requireManager(c); err != nil {
-		return nil, err
-	}
-	id, err := parseID(id, "id")
-	if err != nil {
-		return nil, err
-	}
-	var a *convo.Account
-	err = s.store.View(ctx, func(tx convo.Tx) (err error) {
-		a, err = customerAccount(ctx, tx, c, id)
-		return err
-	})
+	a, err := s.GetAccount(ctx, c, id)
 	if err != nil {
 		return nil, err
 	}

@@ -122,18 +122,28 @@ func (f *Line) authorized(w http.ResponseWriter, r *http.Request) (string, bool)
 	return token, true
 }
 
-func (f *Line) push(w http.ResponseWriter, r *http.Request) {
-	token, ok := f.authorized(w, r)
-	if !ok {
-		return
+// sendRequest checks what push and reply share: the channel token and a
+// JSON body. bad records a violation of the API's rules and answers as
+// LINE refuses a body.
+func (f *Line) sendRequest(w http.ResponseWriter, r *http.Request, what string) (token string, bad func(string, ...any), ok bool) {
+	if token, ok = f.authorized(w, r); !ok {
+		return "", nil, false
 	}
-	bad := func(format string, args ...any) {
+	bad = func(format string, args ...any) {
 		msg := fmt.Sprintf(format, args...)
-		f.violate("push: %s", msg)
+		f.violate("%s: %s", what, msg)
 		writeJSON(w, http.StatusBadRequest, fmt.Sprintf(`{"message":"The request body has 1 error(s)","details":[{"message":%q}]}`, msg))
 	}
 	if !hasMediaType(r, "application/json") {
 		bad("Content-Type %q, want application/json", r.Header.Get("Content-Type"))
+		return "", nil, false
+	}
+	return token, bad, true
+}
+
+func (f *Line) push(w http.ResponseWriter, r *http.Request) {
+	token, bad, ok := f.sendRequest(w, r, "push")
+	if !ok {
 		return
 	}
 	// LINE makes the retry key optional; convo must send it, or a push

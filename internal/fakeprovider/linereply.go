@@ -150,17 +150,8 @@ func (f *Line) overQuota(w http.ResponseWriter, token string, n int) bool {
 }
 
 func (f *Line) reply(w http.ResponseWriter, r *http.Request) {
-	token, ok := f.authorized(w, r)
+	token, bad, ok := f.sendRequest(w, r, "reply")
 	if !ok {
-		return
-	}
-	bad := func(format string, args ...any) {
-		msg := fmt.Sprintf(format, args...)
-		f.violate("reply: %s", msg)
-		writeJSON(w, http.StatusBadRequest, fmt.Sprintf(`{"message":"The request body has 1 error(s)","details":[{"message":%q}]}`, msg))
-	}
-	if !hasMediaType(r, "application/json") {
-		bad("Content-Type %q, want application/json", r.Header.Get("Content-Type"))
 		return
 	}
 	// The retry key is for push, multicast, narrowcast and broadcast only.
