@@ -146,17 +146,8 @@ func (b *bench) runIngest(ctx context.Context) error {
 	slices.Sort(h.lat)
 	b.report.HTTPLimit = &benchHTTPLimit{RequestsPerSec: benchRound(h.rate()), P50MS: benchMS(h.percentile(0.50)), P99MS: benchMS(h.percentile(0.99)), Errors: h.failed,
 		BeforeRequestsPerSec: benchRound(h1.rate()), AfterRequestsPerSec: benchRound(h2.rate())}
-	if dl := b.report.DBLimit; dl != nil {
-		err := b.withStore(ctx, "ingest", func(store *sqlstore.DB) error {
-			run, err := b.measureInsertRate(ctx, store, "after ingest")
-			if err == nil {
-				dl.add(run)
-			}
-			return err
-		})
-		if err != nil {
-			return err
-		}
+	if err := b.dbLimitAfter(ctx, "ingest", "after ingest"); err != nil {
+		return err
 	}
 	b.report.Ingest = &benchIngest{MessagesPerSec: benchRound(in.rate()), P50MS: benchMS(in.percentile(0.50)), P99MS: benchMS(in.percentile(0.99)),
 		MaxMS: benchMS(in.percentile(1)), Messages: in.ok, NewConversations: newConversations, Errors: in.failed,
@@ -318,4 +309,20 @@ func benchLineAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	io.WriteString(w, `{}`)
+}
+
+// dbLimitAfter measures db_limit's second half, after a phase's ingest, when
+// db_limit is measured at all.
+func (b *bench) dbLimitAfter(ctx context.Context, phase, label string) error {
+	dl := b.report.DBLimit
+	if dl == nil {
+		return nil
+	}
+	return b.withStore(ctx, phase, func(store *sqlstore.DB) error {
+		run, err := b.measureInsertRate(ctx, store, label)
+		if err == nil {
+			dl.add(run)
+		}
+		return err
+	})
 }

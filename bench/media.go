@@ -16,7 +16,6 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/convohq/convo"
-	"github.com/convohq/convo/sqlstore"
 )
 
 // The media scenario: ingest where 10% of inbound messages carry a 200 KB
@@ -97,16 +96,9 @@ func (b *bench) runMedia(ctx context.Context) error {
 	m := &benchMedia{MessagesPerSec: benchRound(in.rate()), ImagesPerSec: benchRound(float64(images.Load()) / in.elapsed.Seconds()),
 		P99MS: benchMS(in.percentile(0.99)), Messages: in.ok, Errors: in.failed}
 	b.report.Media = m
-	if dl := b.report.DBLimit; dl != nil && !b.scenarios["ingest"] {
+	if !b.scenarios["ingest"] {
 		// As ingest does: the second half of db_limit after the run.
-		err := b.withStore(ctx, "media", func(store *sqlstore.DB) error {
-			run, err := b.measureInsertRate(ctx, store, "after media ingest")
-			if err == nil {
-				dl.add(run)
-			}
-			return err
-		})
-		if err != nil {
+		if err := b.dbLimitAfter(ctx, "media", "after media ingest"); err != nil {
 			return err
 		}
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -130,7 +131,7 @@ func TestDeliveryReceipts(t *testing.T) {
 			}
 			eventually(t, 5*time.Second, func() error {
 				if e.wa.Calls(acc.fakeKey()) == 0 {
-					return errString("Meta has not been asked yet")
+					return errors.New("Meta has not been asked yet")
 				}
 				return nil
 			})
@@ -141,7 +142,7 @@ func TestDeliveryReceipts(t *testing.T) {
 			// Meta's answer, recorded after, leaves the failure as it is.
 			eventually(t, 10*time.Second, func() error {
 				if len(e.wa.Sent()) == 0 || e.wa.Sent()[len(e.wa.Sent())-1].Callback != msg {
-					return errString("Meta has not answered yet")
+					return errors.New("Meta has not answered yet")
 				}
 				return nil
 			})
@@ -186,7 +187,3 @@ func TestDeliveryReceipts(t *testing.T) {
 		})
 	})
 }
-
-type errString string
-
-func (e errString) Error() string { return string(e) }

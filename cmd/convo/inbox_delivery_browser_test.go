@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"testing"
@@ -34,7 +35,7 @@ func TestInboxDeliveryState(t *testing.T) {
 				return nil
 			}
 		}
-		return errString("the reply is not accepted yet")
+		return errors.New("the reply is not accepted yet")
 	})
 	a.until("the reply accepted", has(msg(reply)+" .st", "accepted"))
 	wamid := e2eLastWAMID(w)
